@@ -1,0 +1,1 @@
+"""The Kling REST API: wire models, typed errors, the capability table and the HTTP client."""

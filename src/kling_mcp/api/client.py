@@ -1,0 +1,224 @@
+"""A typed async client for Kling's video endpoints, over one shared httpx client."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import httpx
+from tenacity import AsyncRetrying, retry_if_exception
+
+from kling_mcp.api.errors import (
+    CreateOutcomeUnknownError,
+    KlingConnectionError,
+    KlingError,
+    KlingNotFoundError,
+    KlingProtocolError,
+    KlingTimeoutError,
+    KlingTokenTimeError,
+    api_error,
+)
+from kling_mcp.api.models import CreateBody, Endpoint, Envelope, Task
+from kling_mcp.api.retry import (
+    DEFAULT_RETRY_POLICY,
+    RetryPolicy,
+    is_transient,
+    log_retry,
+    make_stop,
+    make_wait,
+    outcome_unknown,
+)
+from kling_mcp.auth import JwtSigner
+
+logger = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+# A request is never given less than this, even right at the caller's deadline: one last real check.
+MIN_REQUEST_TIMEOUT = 2.0
+
+
+def task_path(endpoint: Endpoint, task_id: str | None = None) -> str:
+    """The REST path of an endpoint's collection or of one task in it."""
+    base = f"/v1/videos/{endpoint}"
+    return f"{base}/{task_id}" if task_id else base
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def parse_envelope(response: httpx.Response) -> Envelope:
+    """The envelope of a successful answer, or the typed error the answer stands for."""
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    retry_after = _retry_after(response)
+    if isinstance(payload, dict) and "code" in payload:
+        envelope = Envelope.model_validate(payload)
+        if envelope.code == 0 and response.is_success:
+            return envelope
+        raise api_error(
+            envelope.code,
+            envelope.message,
+            request_id=envelope.request_id,
+            http_status=response.status_code,
+            retry_after=retry_after,
+        )
+    if response.is_success:
+        raise KlingProtocolError(f"Kling answered HTTP {response.status_code} without its JSON envelope")
+    raise api_error(None, response.reason_phrase, http_status=response.status_code, retry_after=retry_after)
+
+
+class KlingClient:
+    """Create and query Kling video tasks; retries transient failures and never creates a task twice."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        signer: JwtSigner,
+        *,
+        policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+        sleep: Sleep = anyio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._http = http
+        self._signer = signer
+        self._policy = policy
+        self._sleep = sleep
+        self._clock = clock
+
+    def _timeout(self, deadline: float | None) -> httpx.Timeout:
+        """The client's own timeout, shortened so no request runs past the caller's deadline."""
+        default = self._http.timeout
+        if deadline is None:
+            return default
+        remaining = max(MIN_REQUEST_TIMEOUT, deadline - self._clock())
+        return httpx.Timeout(
+            connect=min(default.connect or remaining, remaining),
+            read=min(default.read or remaining, remaining),
+            write=min(default.write or remaining, remaining),
+            pool=min(default.pool or remaining, remaining),
+        )
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        deadline: float | None = None,
+    ) -> Envelope:
+        """One request (re-signed once after 1003/1004), mapped onto the error hierarchy."""
+        for attempt in range(2):
+            request = self._http.build_request(
+                method,
+                path,
+                json=json,
+                params=params,
+                headers={"Authorization": self._signer.authorization()},
+                timeout=self._timeout(deadline),
+            )
+            try:
+                response = await self._http.send(request)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                raise KlingConnectionError(f"cannot reach Kling: {type(exc).__name__}", sent=False) from exc
+            except httpx.TimeoutException as exc:
+                raise KlingTimeoutError(f"Kling did not answer in time: {type(exc).__name__}", sent=True) from exc
+            except httpx.TransportError as exc:
+                raise KlingConnectionError(f"connection to Kling broke: {type(exc).__name__}", sent=True) from exc
+            try:
+                return parse_envelope(response)
+            except KlingTokenTimeError:
+                if attempt:
+                    raise
+                logger.debug("Kling refused the token's time window; signing a new token")
+                self._signer.invalidate()
+        raise AssertionError("unreachable")
+
+    def _retrying(self, deadline: float | None) -> AsyncRetrying:
+        return AsyncRetrying(
+            retry=retry_if_exception(is_transient),
+            wait=make_wait(self._policy),
+            stop=make_stop(self._policy, deadline, self._clock),
+            sleep=self._sleep,
+            before_sleep=log_retry,
+            reraise=True,
+        )
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        deadline: float | None,
+        params: dict[str, Any] | None = None,
+    ) -> Envelope:
+        """A read-only request, retried while transient and inside the deadline."""
+        async for attempt in self._retrying(deadline):
+            with attempt:
+                return await self._send(method, path, params=params, deadline=deadline)
+        raise AssertionError("unreachable")
+
+    async def create_task(self, endpoint: Endpoint, body: CreateBody, *, deadline: float | None = None) -> Task:
+        """Create a task. When an attempt's outcome is unknown, look it up by external_task_id before resending."""
+        external_id = body.external_task_id
+        if not external_id:
+            raise ValueError("create_task needs an external_task_id to stay idempotent")
+        payload = body.model_dump(mode="json", exclude_none=True)
+        maybe_created = False
+        try:
+            async for attempt in self._retrying(deadline):
+                with attempt:
+                    if maybe_created:
+                        found = await self.find_task(endpoint, external_id, deadline=deadline)
+                        if found is not None:
+                            logger.info("adopted task %s created by an earlier attempt", found.task_id)
+                            return found
+                    try:
+                        envelope = await self._send("POST", task_path(endpoint), json=payload, deadline=deadline)
+                    except Exception as exc:
+                        maybe_created = maybe_created or outcome_unknown(exc)
+                        raise
+                    return Task.model_validate(envelope.data)
+        except KlingError as exc:
+            if maybe_created:
+                raise CreateOutcomeUnknownError(external_id, exc) from exc
+            raise
+        raise AssertionError("unreachable")
+
+    async def find_task(
+        self, endpoint: Endpoint, external_task_id: str, *, deadline: float | None = None
+    ) -> Task | None:
+        """The task created with this external_task_id, or None if Kling has none (one request, no retry)."""
+        try:
+            envelope = await self._send("GET", task_path(endpoint, external_task_id), deadline=deadline)
+        except KlingNotFoundError:
+            return None
+        return Task.model_validate(envelope.data)
+
+    async def get_task(self, endpoint: Endpoint, task_id: str, *, deadline: float | None = None) -> Task:
+        """Query one task by Kling's task id (Kling also accepts the external_task_id here)."""
+        envelope = await self._call("GET", task_path(endpoint, task_id), deadline=deadline)
+        return Task.model_validate(envelope.data)
+
+    async def list_tasks(
+        self, endpoint: Endpoint, *, page: int = 1, page_size: int = 30, deadline: float | None = None
+    ) -> list[Task]:
+        """One page of the account's tasks, newest first (page_size ≤ 500)."""
+        envelope = await self._call(
+            "GET", task_path(endpoint), params={"pageNum": page, "pageSize": page_size}, deadline=deadline
+        )
+        data = envelope.data if isinstance(envelope.data, list) else []
+        return [Task.model_validate(item) for item in data]

@@ -1,0 +1,89 @@
+"""When and how long to wait before sending a request to Kling again. All the numbers live here."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tenacity import RetryCallState
+
+from kling_mcp.api.errors import (
+    KlingAPIError,
+    KlingConnectionError,
+    KlingRateLimitError,
+    KlingServerError,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter, honouring Kling's Retry-After up to a cap."""
+
+    max_attempts: int = 6
+    initial_backoff: float = 1.0  # Kling advises ≥ 1 s after 1303
+    max_backoff: float = 20.0
+    max_retry_after: float = 30.0
+
+    def backoff(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
+        """Seconds to wait after the given (1-based) failed attempt, before any Retry-After."""
+        ceiling = min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1))
+        # Half fixed, half random: spreads retries of many callers without ever retrying instantly.
+        return float(ceiling / 2 + rng() * ceiling / 2)
+
+
+DEFAULT_RETRY_POLICY = RetryPolicy()
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors worth another try: no answer, Kling 5xx / 5000–5002, rate limits 1302/1303."""
+    return isinstance(exc, KlingConnectionError | KlingServerError | KlingRateLimitError)
+
+
+def outcome_unknown(exc: BaseException) -> bool:
+    """After this error a create request may or may not have made a task at Kling."""
+    if isinstance(exc, KlingConnectionError):
+        return exc.sent
+    return isinstance(exc, KlingServerError)
+
+
+def make_wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
+    """A tenacity wait function using the policy and any Retry-After the error carried."""
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        delay = policy.backoff(state.attempt_number)
+        if isinstance(exc, KlingAPIError) and exc.retry_after is not None:
+            delay = max(delay, min(exc.retry_after, policy.max_retry_after))
+        return delay
+
+    return wait
+
+
+def make_stop(
+    policy: RetryPolicy, deadline: float | None, clock: Callable[[], float] = time.monotonic
+) -> Callable[[RetryCallState], bool]:
+    """Stop after max_attempts, or when the next wait would end past the caller's deadline."""
+
+    def stop(state: RetryCallState) -> bool:
+        if state.attempt_number >= policy.max_attempts:
+            return True
+        return deadline is not None and clock() + (state.upcoming_sleep or 0.0) > deadline
+
+    return stop
+
+
+def log_retry(state: RetryCallState) -> None:
+    """Log at debug why a request is being sent again (never any header or token)."""
+    exc = state.outcome.exception() if state.outcome is not None else None
+    logger.debug(
+        "retrying Kling request after attempt %d in %.2fs: %s: %s",
+        state.attempt_number,
+        state.upcoming_sleep or 0.0,
+        type(exc).__name__,
+        exc,
+    )

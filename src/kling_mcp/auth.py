@@ -1,0 +1,54 @@
+"""Kling's request signing: a short-lived HS256 JWT with the access key as issuer, cached until near expiry."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import jwt
+from pydantic import SecretStr
+
+TOKEN_LIFETIME_SECONDS = 1800
+NOT_BEFORE_SKEW_SECONDS = 5
+# Re-sign this long before `exp` so a token never expires between signing and Kling reading it.
+RESIGN_MARGIN_SECONDS = 300
+
+
+class JwtSigner:
+    """Signs and caches the bearer token; `invalidate()` forces a fresh one (after Kling's 1003/1004)."""
+
+    def __init__(self, access_key: str, secret_key: SecretStr, clock: Callable[[], float] = time.time) -> None:
+        self._access_key = access_key
+        self._secret_key = secret_key
+        self._clock = clock
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"JwtSigner(access_key={self._access_key[:4]}…)"
+
+    def token(self) -> str:
+        """A valid token, re-signed when fewer than RESIGN_MARGIN_SECONDS remain."""
+        now = self._clock()
+        with self._lock:
+            if self._token is None or now >= self._expires_at - RESIGN_MARGIN_SECONDS:
+                issued = int(now)
+                self._expires_at = issued + TOKEN_LIFETIME_SECONDS
+                self._token = jwt.encode(
+                    {"iss": self._access_key, "exp": self._expires_at, "nbf": issued - NOT_BEFORE_SKEW_SECONDS},
+                    self._secret_key.get_secret_value(),
+                    algorithm="HS256",
+                    headers={"typ": "JWT"},
+                )
+            return self._token
+
+    def invalidate(self) -> None:
+        """Drop the cached token so the next request signs a new one."""
+        with self._lock:
+            self._token = None
+
+    def authorization(self) -> str:
+        """The value of the Authorization header."""
+        return f"Bearer {self.token()}"

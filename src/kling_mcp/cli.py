@@ -1,0 +1,80 @@
+"""The `kling-mcp` command: serve over stdio or streamable HTTP, run the sandbox, the demo, or a config check."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from kling_mcp import __version__
+
+logger = logging.getLogger("kling_mcp")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """All commands and flags."""
+    parser = argparse.ArgumentParser(
+        prog="kling-mcp", description="MCP server for Kling image-to-video (stdio by default)."
+    )
+    parser.add_argument("--version", action="version", version=f"kling-mcp {__version__}")
+    parser.add_argument("--transport", choices=("stdio", "streamable-http"), default="stdio")
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (streamable-http only).")
+    parser.add_argument("--port", type=int, default=8000, help="HTTP port (streamable-http only).")
+    parser.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), default=None)
+    commands = parser.add_subparsers(dest="command")
+    sandbox = commands.add_parser("sandbox", help="Run the built-in Kling sandbox (a fake Kling API) on loopback.")
+    sandbox.add_argument("--host", dest="sandbox_host", default="127.0.0.1")
+    sandbox.add_argument("--port", dest="sandbox_port", type=int, default=8765)
+    sandbox.add_argument("--task-seconds", type=float, default=4.0, help="How long each task runs.")
+    demo = commands.add_parser("demo", help="Generate a video end to end against the sandbox (no keys needed).")
+    demo.add_argument("--keep", action="store_true", help="Keep the output folder (journal and video).")
+    demo.add_argument("--task-seconds", type=float, default=4.0, help="How long the sandbox task runs.")
+    commands.add_parser("check", help="Check configuration and credentials with one cheap Kling request.")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    from pydantic import ValidationError
+
+    from kling_mcp.config import Settings
+    from kling_mcp.logs import configure_logging
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        configure_logging("ERROR")
+        logger.error("invalid configuration: %s", exc)
+        return 2
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else ""
+    configure_logging(args.log_level or settings.log_level, secrets=(secret,))
+
+    if args.command == "sandbox":
+        from kling_mcp.sandbox.runner import serve_forever
+        from kling_mcp.sandbox.state import SandboxConfig
+
+        serve_forever(args.sandbox_host, args.sandbox_port, SandboxConfig(run_seconds=args.task_seconds))
+        return 0
+    if args.command == "demo":
+        from kling_mcp.demo import main as demo_main
+
+        return demo_main(keep=args.keep, task_seconds=args.task_seconds)
+    if args.command == "check":
+        from kling_mcp.check import run_check
+
+        return run_check(settings)
+
+    from kling_mcp.server import build_server
+
+    server = build_server(settings)
+    if args.transport == "stdio":
+        server.run()
+    else:
+        server.run("streamable-http", host=args.host, port=args.port, streamable_http_path="/mcp")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

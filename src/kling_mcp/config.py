@@ -1,0 +1,107 @@
+"""Settings read from the environment and an optional `.env` file; built in the entry point, never at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_API_BASE_URL = "https://api-singapore.klingai.com"
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class MissingCredentialsError(RuntimeError):
+    """The Kling keys are not configured; the message names the variables to set."""
+
+
+class Settings(BaseSettings):
+    """Everything kling-mcp can be told from outside. Variables are prefixed `KLING_` / `KLING_MCP_`."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True)
+
+    access_key: str | None = Field(None, validation_alias="KLING_ACCESS_KEY", description="Kling access key (JWT iss).")
+    secret_key: SecretStr | None = Field(
+        None, validation_alias="KLING_SECRET_KEY", description="Kling secret key (signs the JWT)."
+    )
+    api_base_url: str = Field(
+        DEFAULT_API_BASE_URL,
+        validation_alias="KLING_API_BASE_URL",
+        description="Kling API host; https://api-beijing.klingai.com for keys from the China site.",
+    )
+    sandbox: bool = Field(
+        False,
+        validation_alias="KLING_MCP_SANDBOX",
+        description="Start the built-in Kling sandbox in-process and use it instead of Kling (no keys, no cost).",
+    )
+    journal_path: Path | None = Field(
+        None,
+        validation_alias="KLING_MCP_JOURNAL",
+        description="SQLite task journal file; default: the user data directory.",
+    )
+    max_wait_seconds: float = Field(
+        50.0,
+        gt=0,
+        validation_alias="KLING_MCP_MAX_WAIT",
+        description=(
+            "Longest a single tool call waits for a task before handing back its id. Claude Desktop drops results "
+            "arriving after ~60 s, so the default stays under that."
+        ),
+    )
+    http_timeout_seconds: float = Field(
+        30.0, gt=0, validation_alias="KLING_MCP_HTTP_TIMEOUT", description="Timeout of one HTTP request to Kling."
+    )
+    poll_min_interval: float = Field(
+        2.0, gt=0, validation_alias="KLING_MCP_POLL_MIN_INTERVAL", description="Shortest gap between two task queries."
+    )
+    poll_max_interval: float = Field(
+        10.0, gt=0, validation_alias="KLING_MCP_POLL_MAX_INTERVAL", description="Longest gap between two task queries."
+    )
+    skip_capability_check: bool = Field(
+        False,
+        validation_alias="KLING_MCP_SKIP_CAPABILITY_CHECK",
+        description="Send model/mode/duration combinations the local capability table refuses (type checks stay).",
+    )
+    log_level: LogLevel = Field("INFO", validation_alias="KLING_MCP_LOG_LEVEL")
+
+    @field_validator("access_key", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _blank_secret_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"KLING_API_BASE_URL must start with http:// or https://; got {value!r}")
+        return value.rstrip("/")
+
+    def credentials(self) -> tuple[str, SecretStr]:
+        """The access and secret key, or a `MissingCredentialsError` naming what to set."""
+        missing = [
+            name
+            for name, value in (("KLING_ACCESS_KEY", self.access_key), ("KLING_SECRET_KEY", self.secret_key))
+            if value is None
+        ]
+        if missing or self.access_key is None or self.secret_key is None:
+            raise MissingCredentialsError(
+                f"Kling credentials are not configured: set {' and '.join(missing)} in the server's environment "
+                "(keys from https://app.klingai.com/global/dev), or set KLING_MCP_SANDBOX=1 to try the built-in "
+                "sandbox without keys."
+            )
+        return self.access_key, self.secret_key
+
+    def resolved_journal_path(self) -> Path:
+        """Where the task journal lives: the configured file or one in the user data directory."""
+        if self.journal_path is not None:
+            return self.journal_path.expanduser()
+        import platformdirs  # imported here: only needed when no path is configured
+
+        return Path(platformdirs.user_data_dir("kling-mcp", appauthor=False)) / "tasks.sqlite3"

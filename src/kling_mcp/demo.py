@@ -1,0 +1,85 @@
+"""`kling-mcp demo`: the whole path with no keys: sandbox → server (stdio subprocess) → real MCP client → video."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from importlib import resources
+from pathlib import Path
+
+import anyio
+import httpx
+from mcp import Client, StdioServerParameters
+
+from kling_mcp.sandbox.runner import SandboxServer
+from kling_mcp.sandbox.state import SandboxConfig
+
+DEMO_PROMPT = "The sun rises slowly over the mountains; clouds drift to the right; gentle camera push-in."
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)  # noqa: T201 - the demo talks to a person on a terminal
+
+
+async def run_demo(workdir: Path, task_seconds: float) -> int:
+    """Run one generation end to end and print what happens; returns the exit code."""
+    config = SandboxConfig(queue_seconds=min(1.0, task_seconds / 3), run_seconds=task_seconds)
+    with (
+        SandboxServer(config) as sandbox,
+        resources.as_file(resources.files("kling_mcp.assets").joinpath("example.png")) as image,
+    ):
+        _say(f"1. Kling sandbox listening on {sandbox.url} (no keys, no cost)")
+        env = {
+            **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR")},
+            "KLING_API_BASE_URL": sandbox.url,
+            "KLING_ACCESS_KEY": config.access_key,
+            "KLING_SECRET_KEY": config.secret_key,
+            "KLING_MCP_JOURNAL": str(workdir / "journal.sqlite3"),
+            "KLING_MCP_POLL_MIN_INTERVAL": "1",
+            "KLING_MCP_LOG_LEVEL": "WARNING",
+        }
+        params = StdioServerParameters(command=sys.executable, args=["-m", "kling_mcp"], env=env)
+        started = time.perf_counter()
+        async with Client(params, mode="legacy") as client:
+            tools = await client.list_tools()
+            _say(
+                f"2. kling-mcp server started over stdio in {time.perf_counter() - started:.2f} s; tools: "
+                + ", ".join(t.name for t in tools.tools)
+            )
+            _say(f"3. Calling kling_generate_video_from_image with {image.name} …")
+
+            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+                _say(f"   progress {progress:5.1f}/{total or 0:.0f} s  {message or ''}")
+
+            call_started = time.perf_counter()
+            result = await client.call_tool(
+                "kling_generate_video_from_image",
+                {"prompt": DEMO_PROMPT, "start_image_url": str(image), "duration": 5},
+                progress_callback=on_progress,
+            )
+            elapsed = time.perf_counter() - call_started
+        text = "".join(getattr(block, "text", "") for block in result.content)
+        if result.is_error or not result.structured_content:
+            _say(f"Demo failed: {text}")
+            return 1
+        task = result.structured_content["result"]
+        _say(f"4. Finished in {elapsed:.1f} s: task {task['task_id']} is {task['status']}")
+        for video in task["videos"]:
+            data = httpx.get(video["url"], timeout=10).content
+            target = workdir / f"kling-{task['task_id']}.mp4"
+            target.write_bytes(data)
+            kind = "MP4" if data[4:8] == b"ftyp" else "unknown format"
+            _say(f"   video: {video['url']}\n   saved: {target} ({len(data):,} bytes, {kind})")
+        _say("Done. Configure KLING_ACCESS_KEY and KLING_SECRET_KEY to generate real videos (see README).")
+        return 0
+
+
+def main(keep: bool = False, task_seconds: float = 4.0) -> int:
+    """Entry point of `kling-mcp demo`."""
+    if keep:
+        workdir = Path(tempfile.mkdtemp(prefix="kling-demo-"))
+        return anyio.run(run_demo, workdir, task_seconds)
+    with tempfile.TemporaryDirectory(prefix="kling-demo-") as tmp:
+        return anyio.run(run_demo, Path(tmp), task_seconds)

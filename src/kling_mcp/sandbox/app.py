@@ -1,0 +1,204 @@
+"""The sandbox's HTTP surface: Kling's video endpoints with its auth, envelope and error codes."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from importlib import resources
+from typing import Any
+
+import anyio
+import jwt
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from kling_mcp.sandbox.rules import image2video_error, omni_video_error
+from kling_mcp.sandbox.state import RecordedRequest, SandboxState
+
+ENDPOINTS = ("image2video", "omni-video")
+MAX_PAGE_SIZE = 500
+
+
+def envelope(
+    code: int, message: str, data: Any = None, *, status: int = 200, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """Kling's `{code, message, request_id, data}` answer."""
+    body = {"code": code, "message": message, "request_id": str(uuid.uuid4()), "data": data}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class DroppedConnection(Response):
+    """Starts an answer, then breaks the connection: the client cannot know what happened."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: ARG002
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'{"code": 0, "mess', "more_body": True})
+        raise ConnectionAbortedError("sandbox fault: connection dropped after the task was created")
+
+
+def _load_asset(name: str) -> bytes:
+    return resources.files("kling_mcp.assets").joinpath(name).read_bytes()
+
+
+def build_app(state: SandboxState) -> Starlette:
+    """The Starlette app serving `state`."""
+    video_bytes = _load_asset("sample.mp4")
+
+    def auth_error(request: Request) -> Response | None:
+        header = request.headers.get("authorization", "")
+        if not header:
+            return envelope(1001, "Authorization is empty", status=401)
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return envelope(1002, "Authorization is invalid", status=401)
+        try:
+            claims = jwt.decode(
+                token,
+                state.config.secret_key,
+                algorithms=["HS256"],
+                options={"require": ["iss", "exp", "nbf"]},
+            )
+        except jwt.ExpiredSignatureError:
+            return envelope(1004, "Authorization token has expired", status=401)
+        except jwt.ImmatureSignatureError:
+            return envelope(1003, "Authorization token is not yet valid", status=401)
+        except jwt.InvalidTokenError:
+            return envelope(1000, "Authentication failed", status=401)
+        if claims.get("iss") != state.config.access_key:
+            return envelope(1000, "Authentication failed", status=401)
+        if state.take_fault("token_expired"):
+            return envelope(1004, "Authorization token has expired", status=401)
+        return None
+
+    async def common(request: Request) -> tuple[Response | None, dict[str, Any] | None]:
+        body: dict[str, Any] | None = None
+        if request.method == "POST":
+            try:
+                parsed = json.loads(await request.body() or b"null")
+            except ValueError:
+                parsed = None
+            body = parsed if isinstance(parsed, dict) else None
+        state.record(
+            RecordedRequest(
+                request.method,
+                request.url.path,
+                dict(request.query_params),
+                body,
+                request.headers.get("authorization"),
+            )
+        )
+        if (denied := auth_error(request)) is not None:
+            return denied, body
+        if state.take_fault("rate_limit"):
+            retry_after = state.faults.retry_after
+            return envelope(
+                1303, "parallel task over resource pack limit", status=429, headers={"Retry-After": f"{retry_after:g}"}
+            ), body
+        return None, body
+
+    async def create(request: Request) -> Response:
+        endpoint = request.path_params["endpoint"]
+        if endpoint not in ENDPOINTS:
+            return envelope(1202, "Invalid request method", status=404)
+        early, body = await common(request)
+        if early is not None:
+            return early
+        if body is None:
+            return envelope(1200, "Invalid request: body must be a JSON object", status=400)
+        if state.take_fault("create_server_error"):
+            return envelope(5000, "Server internal error", status=500)
+        problem = image2video_error(body) if endpoint == "image2video" else omni_video_error(body)
+        if problem is not None:
+            return envelope(1201, f"Invalid parameter: {problem}", status=400)
+        external = body.get("external_task_id")
+        if external is not None and state.external_id_taken(external):
+            return envelope(1201, f"Invalid parameter: external_task_id {external} already exists", status=400)
+        task = state.add_task(endpoint, body)
+        if state.take_fault("create_drop"):
+            return DroppedConnection()
+        if state.take_fault("create_slow"):
+            await anyio.sleep(state.faults.slow_seconds)
+        view = state.view(task)
+        view.pop("task_result", None)
+        return envelope(0, "SUCCEED", view)
+
+    async def query(request: Request) -> Response:
+        endpoint = request.path_params["endpoint"]
+        if endpoint not in ENDPOINTS:
+            return envelope(1202, "Invalid request method", status=404)
+        early, _ = await common(request)
+        if early is not None:
+            return early
+        if state.take_fault("query_server_error"):
+            return envelope(5000, "Server internal error", status=500)
+        task = state.find(endpoint, request.path_params["task_id"])
+        if task is None:
+            return envelope(1203, "Resource does not exist: task not found", status=404)
+        return envelope(0, "SUCCEED", state.view(task))
+
+    async def listing(request: Request) -> Response:
+        endpoint = request.path_params["endpoint"]
+        if endpoint not in ENDPOINTS:
+            return envelope(1202, "Invalid request method", status=404)
+        early, _ = await common(request)
+        if early is not None:
+            return early
+        if state.take_fault("query_server_error"):
+            return envelope(5000, "Server internal error", status=500)
+        external = request.query_params.get("external_task_id")
+        tasks = state.listing(endpoint)
+        if external is not None:
+            tasks = [t for t in tasks if t.external_task_id == external]
+        try:
+            page = int(request.query_params.get("pageNum", "1"))
+            size = int(request.query_params.get("pageSize", "30"))
+        except ValueError:
+            return envelope(1201, "Invalid parameter: pageNum and pageSize must be integers", status=400)
+        if not 1 <= size <= MAX_PAGE_SIZE or page < 1:
+            return envelope(1201, f"Invalid parameter: pageSize must be 1..{MAX_PAGE_SIZE}", status=400)
+        chosen = tasks[(page - 1) * size : page * size]
+        return envelope(0, "SUCCEED", [state.view(t) for t in chosen])
+
+    async def video(request: Request) -> Response:
+        task = state.tasks.get(request.path_params["task_id"])
+        if task is None or task.status(state.clock()) != "succeed":
+            return Response(status_code=404)
+        return Response(video_bytes, media_type="video/mp4")
+
+    async def asset(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in ("example.png",):
+            return Response(status_code=404)
+        return Response(_load_asset(name), media_type="image/png")
+
+    async def faults(request: Request) -> Response:
+        try:
+            changes = json.loads(await request.body() or b"{}")
+            state.inject(**changes)
+        except (ValueError, TypeError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"faults": vars(state.faults)})
+
+    async def health(_: Request) -> Response:
+        return JSONResponse({"status": "ok", "tasks": len(state.tasks)})
+
+    return Starlette(
+        routes=[
+            Route("/v1/videos/{endpoint}", create, methods=["POST"]),
+            Route("/v1/videos/{endpoint}", listing, methods=["GET"]),
+            Route("/v1/videos/{endpoint}/{task_id}", query, methods=["GET"]),
+            Route("/sandbox/videos/{task_id}.mp4", video, methods=["GET"]),
+            Route("/sandbox/assets/{name}", asset, methods=["GET"]),
+            Route("/sandbox/faults", faults, methods=["POST"]),
+            Route("/sandbox/health", health, methods=["GET"]),
+        ]
+    )

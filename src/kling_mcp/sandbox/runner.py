@@ -1,0 +1,80 @@
+"""Run the sandbox: in a background thread of this process (tests, demo, KLING_MCP_SANDBOX) or in the foreground."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+
+from kling_mcp.sandbox.app import build_app
+from kling_mcp.sandbox.state import SandboxConfig, SandboxState
+
+logger = logging.getLogger(__name__)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(512)
+    return sock
+
+
+class SandboxServer:
+    """A sandbox listening on loopback in a daemon thread. Use as a context manager or call start()/stop()."""
+
+    def __init__(self, config: SandboxConfig | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.state = SandboxState(config=config or SandboxConfig())
+        self._socket = _bind(host, port)
+        self.host, self.port = self._socket.getsockname()[:2]
+        self.url = f"http://{self.host}:{self.port}"
+        self.state.base_url = self.url
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                build_app(self.state),
+                log_level="critical",
+                access_log=False,
+                lifespan="off",
+                timeout_graceful_shutdown=1,
+            )
+        )
+        self._thread = threading.Thread(target=self._serve, name="kling-sandbox", daemon=True)
+
+    def _serve(self) -> None:
+        self._server.run(sockets=[self._socket])
+
+    def start(self) -> SandboxServer:
+        """Start serving and return once the socket answers."""
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the Kling sandbox did not start")
+            time.sleep(0.005)
+        logger.debug("Kling sandbox listening on %s", self.url)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread."""
+        self._server.should_exit = True
+        self._thread.join(timeout=5)
+        self._socket.close()
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def serve_forever(host: str, port: int, config: SandboxConfig | None = None) -> None:
+    """Serve the sandbox in the foreground until interrupted (`kling-mcp sandbox`)."""
+    server = SandboxServer(config, host=host, port=port)
+    logger.warning("Kling sandbox on %s (access key %r); Ctrl-C stops it", server.url, server.state.config.access_key)
+    server._serve()

@@ -1,0 +1,194 @@
+"""The sandbox's memory: its tasks, the requests it received, its timing, and the faults it is told to inject."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+SANDBOX_ACCESS_KEY = "sandbox-access-key"
+SANDBOX_SECRET_KEY = "sandbox-secret-key-public-not-secret-0001"  # public on purpose: the sandbox guards no money
+
+
+@dataclass
+class SandboxConfig:
+    """How the sandbox behaves. Times are seconds; `task_seconds` may depend on model, mode and duration."""
+
+    access_key: str = SANDBOX_ACCESS_KEY
+    secret_key: str = SANDBOX_SECRET_KEY
+    queue_seconds: float = 1.0
+    run_seconds: float = 4.0
+    task_seconds: Callable[[str, str, str], float] | None = None
+
+    def duration_of(self, model: str, mode: str, duration: str) -> float:
+        """Seconds from submitted to succeed for a task of this profile."""
+        if self.task_seconds is not None:
+            return self.task_seconds(model, mode, duration)
+        return self.queue_seconds + self.run_seconds
+
+
+@dataclass
+class Faults:
+    """Faults to inject, each counting down per request it affects. Set them through `SandboxState.inject`."""
+
+    create_server_error: int = 0  # 5000 on create; nothing is created
+    create_drop: int = 0  # the task IS created, then the connection drops before the answer
+    create_slow: int = 0  # the task IS created, the answer comes after `slow_seconds`
+    rate_limit: int = 0  # 1303 with Retry-After on any /v1 request
+    retry_after: float = 1.0
+    query_server_error: int = 0  # 5000 on GET
+    token_expired: int = 0  # 1004 on any /v1 request
+    fail_tasks: int = 0  # the next created tasks end `failed`
+    fail_message: str = "Failure to pass the risk control system"
+    slow_seconds: float = 3.0
+
+
+@dataclass
+class RecordedRequest:
+    """A request as the sandbox received it (for tests to assert on)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    body: dict[str, Any] | None
+    authorization: str | None
+
+
+@dataclass
+class SandboxTask:
+    task_id: str
+    endpoint: str
+    model: str
+    mode: str
+    duration: str
+    external_task_id: str | None
+    created_at: float
+    processing_at: float
+    finished_at: float
+    fail_message: str | None = None
+
+    def status(self, now: float) -> str:
+        """submitted → processing → succeed | failed, by the clock."""
+        if now >= self.finished_at:
+            return "failed" if self.fail_message else "succeed"
+        return "processing" if now >= self.processing_at else "submitted"
+
+
+@dataclass
+class SandboxState:
+    """Everything the sandbox holds; safe to read and change from tests while it serves."""
+
+    config: SandboxConfig = field(default_factory=SandboxConfig)
+    clock: Callable[[], float] = time.time
+    base_url: str = ""
+    tasks: dict[str, SandboxTask] = field(default_factory=dict)
+    requests: list[RecordedRequest] = field(default_factory=list)
+    faults: Faults = field(default_factory=Faults)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def inject(self, **changes: Any) -> None:
+        """Set fault counters, e.g. `inject(create_drop=1)`."""
+        with self.lock:
+            for key, value in changes.items():
+                if not hasattr(self.faults, key):
+                    raise ValueError(f"unknown sandbox fault {key!r}")
+                setattr(self.faults, key, value)
+
+    def take_fault(self, name: str) -> bool:
+        """Use up one count of a fault; True if it applies to this request."""
+        with self.lock:
+            left = getattr(self.faults, name)
+            if left > 0:
+                setattr(self.faults, name, left - 1)
+                return True
+            return False
+
+    def reset(self) -> None:
+        """Forget tasks, requests and faults (between tests)."""
+        with self.lock:
+            self.tasks.clear()
+            self.requests.clear()
+            self.faults = Faults()
+
+    def record(self, request: RecordedRequest) -> None:
+        with self.lock:
+            self.requests.append(request)
+
+    def creates(self) -> list[RecordedRequest]:
+        """The create (POST) requests received so far."""
+        with self.lock:
+            return [r for r in self.requests if r.method == "POST" and r.path.startswith("/v1/")]
+
+    def add_task(self, endpoint: str, body: dict[str, Any]) -> SandboxTask:
+        """Create a task from a valid body; it starts `submitted`."""
+        now = self.clock()
+        model = body.get("model_name") or "kling-v1"
+        mode, duration = body.get("mode", "std"), body.get("duration", "5")
+        total = self.config.duration_of(model, mode, duration)
+        queue = min(self.config.queue_seconds, total / 2)
+        fail = self.take_fault("fail_tasks")
+        task = SandboxTask(
+            task_id=str(uuid.uuid4().int)[:18],
+            endpoint=endpoint,
+            model=model,
+            mode=mode,
+            duration=duration,
+            external_task_id=body.get("external_task_id"),
+            created_at=now,
+            processing_at=now + queue,
+            finished_at=now + total,
+            fail_message=self.faults.fail_message if fail else None,
+        )
+        with self.lock:
+            self.tasks[task.task_id] = task
+        return task
+
+    def find(self, endpoint: str, any_id: str) -> SandboxTask | None:
+        """A task of this endpoint by task id or external task id."""
+        with self.lock:
+            task = self.tasks.get(any_id)
+            if task is None:
+                task = next((t for t in self.tasks.values() if t.external_task_id == any_id), None)
+        return task if task is not None and task.endpoint == endpoint else None
+
+    def external_id_taken(self, external_task_id: str) -> bool:
+        with self.lock:
+            return any(t.external_task_id == external_task_id for t in self.tasks.values())
+
+    def listing(self, endpoint: str) -> list[SandboxTask]:
+        """This endpoint's tasks, newest first."""
+        with self.lock:
+            tasks = [t for t in self.tasks.values() if t.endpoint == endpoint]
+        return sorted(tasks, key=lambda t: t.created_at, reverse=True)
+
+    def view(self, task: SandboxTask) -> dict[str, Any]:
+        """The task object as Kling returns it."""
+        now = self.clock()
+        status = task.status(now)
+        updated = min(now, task.finished_at) if status in ("succeed", "failed") else now
+        view: dict[str, Any] = {
+            "task_id": task.task_id,
+            "task_status": status,
+            "task_status_msg": task.fail_message if status == "failed" else "",
+            "task_info": {"external_task_id": task.external_task_id} if task.external_task_id else {},
+            "created_at": int(task.created_at * 1000),
+            "updated_at": int(updated * 1000),
+        }
+        if status == "succeed":
+            view["task_result"] = {
+                "videos": [
+                    {
+                        "id": f"video-{task.task_id}",
+                        "url": f"{self.base_url}/sandbox/videos/{task.task_id}.mp4",
+                        "watermark_url": f"{self.base_url}/sandbox/videos/{task.task_id}.mp4?watermark=1",
+                        "duration": task.duration,
+                    }
+                ]
+            }
+            view["final_unit_deduction"] = "1"
+        else:
+            view["task_result"] = {"videos": []}
+        return view

@@ -1,0 +1,283 @@
+"""The MCP edge: the server object, its lifespan (HTTP client, journal, service) and the three tools."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import httpx
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+
+from kling_mcp import __version__
+from kling_mcp.api.client import KlingClient
+from kling_mcp.api.errors import KlingConnectionError, KlingError
+from kling_mcp.auth import JwtSigner
+from kling_mcp.config import MissingCredentialsError, Settings
+from kling_mcp.journal import TaskJournal
+from kling_mcp.service.errors import InvalidInputError
+from kling_mcp.service.images import ImagePolicy
+from kling_mcp.service.inputs import VideoRequest
+from kling_mcp.service.polling import PollSchedule
+from kling_mcp.service.results import TaskListOutput, VideoToolOutput, summary
+from kling_mcp.service.video import Outcome, ServiceOptions, VideoService
+
+logger = logging.getLogger(__name__)
+
+SERVER_NAME = "kling-mcp"
+GENERATE_TOOL = "kling_generate_video_from_image"
+GET_TOOL = "kling_get_video_task"
+LIST_TOOL = "kling_list_video_tasks"
+
+INSTRUCTIONS = (
+    "Generates videos from still images with Kling (each created task is billed by Kling). "
+    f"Call {GENERATE_TOOL} once per video; if it returns before the video is ready, poll {GET_TOOL} with the "
+    f"task_id instead of generating again. {LIST_TOOL} shows recent tasks, including ones from earlier sessions."
+)
+
+GENERATE_DESCRIPTION = f"""Generate AI video by animating a start image, end image, or both. Describe motion and \
+transitions in a prompt. Supports various models, durations, and aspect ratios.
+
+Generate AI video using reference images as start and/or end frames. This allows you to control the video by \
+specifying what the first frame and/or last frame should look like. Kling will generate smooth motion between them.
+Use this when:
+- You have a specific image you want to animate
+- You want to create a video transition between two images
+- You need precise control over the video's visual content
+At least one of start_image_url or end_image_url must be provided.
+
+Cost and time: every call creates one paid Kling task (more for 'pro', longer durations and audio). Videos usually \
+take 30 s to several minutes. The call waits for the video up to the smaller of `timeout` and the server's cap \
+(default 50 s); if the video is not ready by then it returns the task_id with status 'submitted'/'processing' - \
+that is not an error: call {GET_TOOL} with that task_id to wait for the result. Never call this tool again for the \
+same video, which would pay for a second task.
+
+Returns:
+Task ID and generated video information including URLs and state (structured `result`). Kling deletes videos \
+after 30 days."""
+
+GET_DESCRIPTION = f"""Check a Kling video task created by {GENERATE_TOOL} and, optionally, wait for it to finish.
+
+Pass the task_id (or external_task_id) that {GENERATE_TOOL} returned. With wait_seconds > 0 the call waits up to \
+that long (capped by the server, default 50 s) for the video. Costs nothing at Kling. Returns the same structured \
+task object: status, and the video URLs once status is 'succeed'. A failed task is reported as an error with Kling's \
+reason."""
+
+LIST_DESCRIPTION = """List recent Kling video tasks from this server's task journal (newest first), including tasks \
+from earlier sessions or calls that timed out. Costs nothing and does not contact Kling; use kling_get_video_task \
+for a task's current state."""
+
+
+@dataclass
+class AppContext:
+    """What the lifespan hands to every tool call."""
+
+    service: VideoService | None
+    unavailable_reason: str | None = None
+    api_base_url: str = ""
+
+
+def options_from(settings: Settings, image_policy: ImagePolicy | None = None) -> ServiceOptions:
+    """The use case's knobs from the settings."""
+    return ServiceOptions(
+        max_wait_seconds=settings.max_wait_seconds,
+        schedule=PollSchedule(min_interval=settings.poll_min_interval, max_interval=settings.poll_max_interval),
+        image_policy=image_policy or ImagePolicy(),
+        skip_capability_check=settings.skip_capability_check,
+    )
+
+
+def make_lifespan(
+    settings: Settings, image_policy: ImagePolicy | None = None
+) -> Callable[[MCPServer[AppContext]], AbstractAsyncContextManager[AppContext]]:
+    """The lifespan that builds the shared HTTP client, the journal and the service, and closes them."""
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[AppContext]) -> AsyncIterator[AppContext]:
+        async with AsyncExitStack() as stack:
+            base_url = settings.api_base_url
+            if settings.sandbox:
+                from kling_mcp.sandbox.runner import SandboxServer  # lazily: only the no-keys mode needs it
+
+                sandbox = stack.enter_context(SandboxServer())
+                base_url = sandbox.url
+                access_key, secret_key = sandbox.state.config.access_key, sandbox.state.config.secret_key
+                signer = JwtSigner(access_key, SecretStr(secret_key))
+            else:
+                try:
+                    access_key, secret = settings.credentials()
+                except MissingCredentialsError as exc:
+                    logger.warning("%s", exc)
+                    yield AppContext(service=None, unavailable_reason=str(exc), api_base_url=base_url)
+                    return
+                signer = JwtSigner(access_key, secret)
+            http = await stack.enter_async_context(
+                httpx.AsyncClient(
+                    base_url=base_url,
+                    timeout=httpx.Timeout(settings.http_timeout_seconds, connect=10.0),
+                    limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+                    headers={"User-Agent": f"kling-mcp/{__version__}"},
+                )
+            )
+            journal = TaskJournal(settings.resolved_journal_path())
+            stack.callback(journal.close)
+            service = VideoService(KlingClient(http, signer), journal, options_from(settings, image_policy))
+            logger.info("kling-mcp %s ready (Kling at %s, journal %s)", __version__, base_url, journal.path)
+            yield AppContext(service=service, api_base_url=base_url)
+
+    return lifespan
+
+
+def _app(ctx: Context) -> AppContext:
+    app = ctx.request_context.lifespan_context
+    assert isinstance(app, AppContext)
+    return app
+
+
+def _service(ctx: Context) -> VideoService:
+    app = _app(ctx)
+    if app.service is None:
+        raise ToolError(app.unavailable_reason or "kling-mcp is not configured")
+    return app.service
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem: `field: rule (got value)`."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        field = ".".join(str(p) for p in error["loc"]) or "arguments"
+        message = error["msg"].removeprefix("Value error, ")
+        got = error.get("input")
+        shown = f" (got {got!r:.80})" if isinstance(got, str | int | float) and error["type"] != "value_error" else ""
+        lines.append(f"{message}{shown}" if message.startswith(field) else f"{field}: {message}{shown}")
+    return "; ".join(lines)
+
+
+def to_tool_error(exc: Exception, app: AppContext) -> ToolError:
+    """Turn any anticipated failure into a tool error whose text says what to change."""
+    if isinstance(exc, ValidationError):
+        return ToolError(f"Invalid input: {describe_validation_error(exc)}. No request was sent to Kling.")
+    if isinstance(exc, InvalidInputError):
+        return ToolError(f"Invalid input: {exc}. No request was sent to Kling.")
+    if isinstance(exc, KlingConnectionError):
+        return ToolError(f"{exc} (Kling API at {app.api_base_url}).")
+    return ToolError(str(exc))
+
+
+def _result(outcome: Outcome) -> CallToolResult:
+    output = VideoToolOutput(result=outcome.result)
+    return CallToolResult(
+        content=[TextContent(type="text", text=summary(outcome.result, waited=outcome.waited))],
+        structured_content=output.model_dump(mode="json"),
+    )
+
+
+def _progress(ctx: Context) -> Callable[[float, float | None, str], Awaitable[None]]:
+    async def report(done: float, total: float | None, message: str) -> None:
+        try:
+            await ctx.report_progress(round(done, 1), round(total, 1) if total else None, message)
+        except Exception:  # a client that went away must not fail the call (the task id is journaled anyway)
+            logger.debug("progress notification not delivered", exc_info=True)
+
+    return report
+
+
+def _flat_signature(model: type[BaseModel], ctx_name: str) -> inspect.Signature:
+    """A signature with one keyword parameter per model field, so the SDK publishes a flat input schema."""
+    params = []
+    for name, info in model.model_fields.items():
+        annotation: Any = Annotated[(info.annotation, *info.metadata, Field(description=info.description))]
+        default = inspect.Parameter.empty if info.is_required() else info.default
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default))
+    params.append(inspect.Parameter(ctx_name, inspect.Parameter.KEYWORD_ONLY, annotation=Context))
+    return inspect.Signature(params, return_annotation=Annotated[CallToolResult, VideoToolOutput])
+
+
+def register_tools(server: MCPServer[AppContext]) -> None:
+    """Add the three tools to the server."""
+
+    async def generate(ctx: Context, **arguments: Any) -> CallToolResult:
+        app = _app(ctx)
+        try:
+            request = VideoRequest.model_validate(arguments)
+            outcome = await _service(ctx).generate(request, _progress(ctx))
+        except (ValidationError, InvalidInputError, KlingError) as exc:
+            raise to_tool_error(exc, app) from exc
+        return _result(outcome)
+
+    generate.__signature__ = _flat_signature(VideoRequest, "ctx")  # type: ignore[attr-defined]
+    generate.__name__ = GENERATE_TOOL  # names the SDK's argument model in its validation messages
+    server.add_tool(
+        generate,
+        name=GENERATE_TOOL,
+        title="Generate video from image (Kling)",
+        description=GENERATE_DESCRIPTION,
+        annotations=ToolAnnotations(
+            title="Generate video from image (Kling)",
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=False,
+            open_world_hint=True,
+        ),
+        structured_output=True,
+    )
+
+    @server.tool(
+        name=GET_TOOL,
+        title="Get Kling video task",
+        description=GET_DESCRIPTION,
+        annotations=ToolAnnotations(
+            title="Get Kling video task", read_only_hint=True, idempotent_hint=True, open_world_hint=True
+        ),
+    )
+    async def get_task(
+        task_id: Annotated[str, Field(min_length=1, description="task_id (or external_task_id) of the task.")],
+        ctx: Context,
+        wait_seconds: Annotated[
+            float,
+            Field(ge=0, le=3600, description="Wait up to this long for the task to finish (capped by the server)."),
+        ] = 0,
+    ) -> Annotated[CallToolResult, VideoToolOutput]:
+        app = _app(ctx)
+        try:
+            outcome = await _service(ctx).get(task_id.strip(), wait_seconds, _progress(ctx))
+        except KlingError as exc:
+            raise to_tool_error(exc, app) from exc
+        return _result(outcome)
+
+    @server.tool(
+        name=LIST_TOOL,
+        title="List Kling video tasks",
+        description=LIST_DESCRIPTION,
+        annotations=ToolAnnotations(
+            title="List Kling video tasks", read_only_hint=True, idempotent_hint=True, open_world_hint=False
+        ),
+    )
+    async def list_tasks(
+        ctx: Context,
+        limit: Annotated[int, Field(ge=1, le=200, description="How many tasks to list.")] = 20,
+        status: Annotated[
+            Literal["submitted", "processing", "succeed", "failed", "creating", "create_failed", "unknown"] | None,
+            Field(description="Only tasks with this last known status."),
+        ] = None,
+    ) -> TaskListOutput:
+        return TaskListOutput(result=await _service(ctx).list_recent(limit=limit, status=status))
+
+
+def build_server(settings: Settings, *, image_policy: ImagePolicy | None = None) -> MCPServer[AppContext]:
+    """The kling-mcp MCP server for these settings (nothing is started until it runs)."""
+    server: MCPServer[AppContext] = MCPServer(
+        name=SERVER_NAME,
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=make_lifespan(settings, image_policy),
+        log_level=settings.log_level,
+    )
+    register_tools(server)
+    return server

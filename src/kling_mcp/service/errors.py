@@ -1,0 +1,36 @@
+"""Errors of the use case, each turned into a clear tool error at the MCP edge."""
+
+from __future__ import annotations
+
+from kling_mcp.api.errors import KlingError
+from kling_mcp.api.models import Task
+
+
+class InvalidInputError(ValueError):
+    """The caller's arguments break a rule; raised before any request is sent. The message names field and rule."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+class TaskFailedError(KlingError):
+    """Kling ran the task and it failed; the message carries Kling's reason (task_status_msg)."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+        reason = task.task_status_msg or "no reason given"
+        super().__init__(
+            f"Kling task {task.task_id} failed: {reason}. The task will not be retried automatically; change the "
+            "input (prompt, image) before trying again."
+        )
+
+
+class TaskNotFoundError(KlingError):
+    """Neither Kling nor the journal knows the id."""
+
+    def __init__(self, any_id: str) -> None:
+        super().__init__(
+            f"No task with id {any_id!r} at Kling (image2video or omni-video) or in the task journal. "
+            "Use kling_list_video_tasks to see recent tasks."
+        )

@@ -1,0 +1,193 @@
+"""The tool's input: one Pydantic model whose fields are the tool's 13 top-level parameters."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from kling_mcp.api.capabilities import ASPECT_RATIOS, CAMERA_TYPES, DEFAULT_MODEL, MODEL_NAMES
+
+MAX_PROMPT_CHARS = 2500
+DEFAULT_TIMEOUT_SECONDS = 300.0
+MAX_TIMEOUT_SECONDS = 3600.0
+
+ModelName = Literal[MODEL_NAMES]  # type: ignore[valid-type]
+CameraType = Literal[CAMERA_TYPES]  # type: ignore[valid-type]
+AspectRatio = Literal[ASPECT_RATIOS]  # type: ignore[valid-type]
+AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
+
+Axis = Annotated[float, Field(ge=-10, le=10)]
+
+
+class CameraConfig(BaseModel):
+    """Axes of a `simple` camera move: exactly one of them non-zero, each in [-10, 10]."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    horizontal: Axis = 0
+    vertical: Axis = 0
+    pan: Axis = 0
+    tilt: Axis = 0
+    roll: Axis = 0
+    zoom: Axis = 0
+
+
+class CameraControl(BaseModel):
+    """Kling's camera_control object."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: CameraType = Field(description="Camera move: simple (set one axis in config) or a preset move.")
+    config: CameraConfig | None = Field(None, description="For type 'simple' only: exactly one non-zero axis.")
+
+    @model_validator(mode="after")
+    def _config_matches_type(self) -> CameraControl:
+        if self.type == "simple":
+            if self.config is None:
+                raise ValueError("type 'simple' needs a config with exactly one non-zero axis, e.g. {\"zoom\": 5}")
+            moving = [axis for axis in AXES if getattr(self.config, axis) != 0]
+            if len(moving) != 1:
+                raise ValueError(
+                    f"type 'simple' needs exactly one non-zero axis among {', '.join(AXES)}; "
+                    f"got {len(moving)} ({', '.join(moving) or 'all zero'})"
+                )
+        elif self.config is not None and any(getattr(self.config, axis) != 0 for axis in AXES):
+            raise ValueError(f"type {self.type!r} takes no config; remove it or use type 'simple'")
+        return self
+
+
+def _parse_json_object(value: Any) -> Any:
+    """camera_control arrives as a JSON string (the spec) or already as an object (the SDK pre-parses JSON)."""
+    if isinstance(value, BaseModel):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"camera_control is not valid JSON ({exc.msg} at position {exc.pos}); "
+                'expected e.g. {"type": "simple", "config": {"zoom": 5}}'
+            ) from exc
+    if value is not None and not isinstance(value, dict):
+        raise ValueError('camera_control must be a JSON object such as {"type": "simple", "config": {"zoom": 5}}')
+    return value
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not value.startswith(("http://", "https://")) or len(value.split("://", 1)[1]) == 0:
+        raise ValueError(f"callback_url must be an http(s) URL; got {value[:80]!r}")
+    return value
+
+
+_IMAGE_HELP = (
+    " Accepts an http(s) URL Kling can fetch (passed through), a data:image/png;base64,... URI, bare base64, or a "
+    "local file path / file:// URL (stdio only, or inside the server's configured roots). jpg/jpeg or png, at most "
+    "10 MB, each side at least 300 px."
+)
+
+
+class VideoRequest(BaseModel):
+    """Arguments of kling_generate_video_from_image; each field is a top-level tool parameter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(
+        min_length=1,
+        max_length=MAX_PROMPT_CHARS,
+        description=(
+            "Description of the video motion and content. Describe what should happen in the video, how objects "
+            "should move, what transitions to include. At most 2500 characters."
+        ),
+    )
+    start_image_url: str | None = Field(
+        None,
+        description="URL of the image to use as the first frame of the video. The video will animate from this image."
+        + _IMAGE_HELP
+        + " Aspect ratio between 1:2.5 and 2.5:1.",
+    )
+    end_image_url: str | None = Field(
+        None,
+        description="URL of the image to use as the last frame of the video. The video will animate towards this "
+        "image. Only some models/modes support an end frame (e.g. kling-v2-1, kling-v2-5-turbo, kling-v2-6 in "
+        "'pro'; kling-v3 in std or pro; not kling-v2-master)." + _IMAGE_HELP,
+    )
+    model: ModelName = Field(
+        DEFAULT_MODEL,
+        description="Kling model to use. Default: 'kling-v2-master'. kling-v3-omni and kling-video-o1 use Kling's "
+        "omni-video endpoint.",
+    )
+    mode: Literal["std", "pro"] = Field(
+        "std", description="Generation mode. 'std' (standard, default, 720p) or 'pro' (higher quality, 1080p)."
+    )
+    aspect_ratio: AspectRatio = Field(
+        "16:9",
+        description="Video aspect ratio. Usually should match your input image ratio. Only the omni models "
+        "(kling-v3-omni, kling-video-o1) take it; the image2video models follow the input image's ratio.",
+    )
+    duration: int | None = Field(
+        None,
+        ge=3,
+        le=15,
+        description="Video duration in seconds. For kling-v3/kling-v3-omni: 3-15 (integer). Other models: 5 or 10. "
+        "Default 5.",
+    )
+    generate_audio: bool | None = Field(
+        None,
+        description="Whether to generate audio synchronously. Supported by kling-v3, kling-v3-omni, and kling-v2-6 "
+        "(pro mode only).",
+    )
+    negative_prompt: str | None = Field(
+        None, max_length=MAX_PROMPT_CHARS, description="Things to avoid in the video. At most 2500 characters."
+    )
+    cfg_scale: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Classifier-free guidance scale, 0 to 1 (Kling's default 0.5). Higher values follow the prompt "
+        "more strictly. Only the kling-v1 family supports it.",
+    )
+    camera_control: Annotated[
+        CameraControl | None,
+        BeforeValidator(_parse_json_object, json_schema_input_type=str | CameraControl | None),
+    ] = Field(
+        None,
+        description='Camera control as JSON string, e.g. {"type": "simple", "config": {"zoom": 5}} (simple: exactly '
+        'one non-zero axis of horizontal, vertical, pan, tilt, roll, zoom, each -10..10) or {"type": '
+        '"forward_up"} (also down_back, right_turn_forward, left_turn_forward). Supported by kling-v1 and '
+        "kling-v1-5 (pro) at 5 s; not with an end image.",
+    )
+    timeout: float | None = Field(
+        None,
+        gt=0,
+        le=MAX_TIMEOUT_SECONDS,
+        description="Timeout in seconds for the API to return data. Default is 300. The server waits at most its "
+        "own cap per call (default 50 s); if the video is not ready by then the call returns the task id "
+        "(not an error) and kling_get_video_task fetches it later.",
+    )
+    callback_url: Annotated[str | None, BeforeValidator(_http_url)] = Field(
+        None, description="Webhook callback URL for asynchronous notifications (http or https)."
+    )
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("prompt must not be blank")
+        return value
+
+    @property
+    def effective_duration(self) -> int:
+        """The duration to send: the caller's, or 5 seconds."""
+        return self.duration if self.duration is not None else 5
+
+    @property
+    def effective_timeout(self) -> float:
+        """The caller's timeout, or the spec's default of 300 s."""
+        return self.timeout if self.timeout is not None else DEFAULT_TIMEOUT_SECONDS

@@ -1,0 +1,133 @@
+"""What the tools return: the typed task (structured output) and a short text for people."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from kling_mcp.api.models import Task
+from kling_mcp.journal import JournalEntry
+
+ResultStatus = Literal["submitted", "processing", "succeed", "failed", "creating", "create_failed", "unknown"]
+
+VIDEO_RETENTION_NOTE = "Kling deletes generated videos after 30 days: download them if you want to keep them."
+
+
+class VideoFile(BaseModel):
+    """One generated video."""
+
+    id: str | None = Field(None, description="Kling's video id.")
+    url: str = Field(description="Download URL of the MP4 (expires after 30 days).")
+    watermark_url: str | None = Field(None, description="URL of the watermarked variant, when Kling makes one.")
+    duration: float | None = Field(None, description="Length in seconds.")
+
+
+class VideoTaskResult(BaseModel):
+    """A Kling video task as the tools report it."""
+
+    task_id: str | None = Field(description="Kling's task id: pass it to kling_get_video_task.")
+    external_task_id: str | None = Field(None, description="kling-mcp's own id for the task, also accepted.")
+    status: ResultStatus = Field(description="submitted → processing → succeed | failed.")
+    status_message: str | None = Field(None, description="Kling's status message (the reason when failed).")
+    model: str | None = Field(None, description="Kling model that made the video.")
+    videos: list[VideoFile] = Field(default_factory=list, description="The finished videos (empty until succeed).")
+    created_at: str | None = Field(None, description="When Kling created the task (ISO 8601, UTC).")
+    updated_at: str | None = Field(None, description="When Kling last updated the task (ISO 8601, UTC).")
+    done: bool = Field(description="True when the task has finished (succeed or failed).")
+    next_step: str = Field(description="What to do next, in one sentence.")
+
+
+class VideoToolOutput(BaseModel):
+    """Structured output of kling_generate_video_from_image and kling_get_video_task."""
+
+    result: VideoTaskResult
+
+
+class TaskListOutput(BaseModel):
+    """Structured output of kling_list_video_tasks."""
+
+    result: list[VideoTaskResult]
+
+
+def _iso_ms(ms: int | None) -> str | None:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z") if ms else None
+
+
+def _seconds(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def next_step_for(status: str, task_id: str | None) -> str:
+    """One sentence telling the caller what to do after seeing this status."""
+    ref = task_id or "the external_task_id"
+    if status == "succeed":
+        return "Show the video URL to the user. " + VIDEO_RETENTION_NOTE
+    if status == "failed":
+        return "The task failed; change the prompt or images before creating a new task."
+    if status in ("submitted", "processing", "creating", "unknown"):
+        return (
+            f"The video is not ready yet. Call kling_get_video_task with task_id={ref!r} in 30-60 s; "
+            "do not call kling_generate_video_from_image again, which would create and bill a second task."
+        )
+    return "No task was created; fix the problem and try again."
+
+
+def from_task(task: Task, model: str | None) -> VideoTaskResult:
+    """The result for a task object freshly read from Kling."""
+    return VideoTaskResult(
+        task_id=task.task_id,
+        external_task_id=task.external_task_id,
+        status=task.task_status,
+        status_message=task.task_status_msg or None,
+        model=model,
+        videos=[
+            VideoFile(id=v.id, url=v.url, watermark_url=v.watermark_url, duration=_seconds(v.duration))
+            for v in task.videos
+        ],
+        created_at=_iso_ms(task.created_at),
+        updated_at=_iso_ms(task.updated_at),
+        done=task.is_terminal,
+        next_step=next_step_for(task.task_status, task.task_id),
+    )
+
+
+def from_entry(entry: JournalEntry) -> VideoTaskResult:
+    """The result for a journal entry (what was last known, without asking Kling)."""
+    status = entry.status
+    return VideoTaskResult(
+        task_id=entry.task_id,
+        external_task_id=entry.external_task_id,
+        status=status,
+        status_message=entry.status_message,
+        model=entry.model or None,
+        videos=[
+            VideoFile(
+                id=v.get("id"),
+                url=str(v.get("url")),
+                watermark_url=v.get("watermark_url"),
+                duration=_seconds(v.get("duration")),
+            )
+            for v in entry.videos
+        ],
+        created_at=_iso_ms(entry.kling_created_ms) or _iso_ms(int(entry.created_at * 1000)),
+        updated_at=_iso_ms(entry.kling_updated_ms) or _iso_ms(int(entry.updated_at * 1000)),
+        done=status in ("succeed", "failed", "create_failed"),
+        next_step=next_step_for(status, entry.task_id),
+    )
+
+
+def summary(result: VideoTaskResult, *, waited: float | None = None) -> str:
+    """A short human-readable account of the result, shown beside the structured output."""
+    name = result.task_id or result.external_task_id
+    head = f"Kling task {name} ({result.model or 'unknown model'}): {result.status}"
+    if result.status == "succeed":
+        urls = "\n".join(f"- {v.url}" for v in result.videos) or "- (no video URL returned)"
+        return f"{head}. Video ready:\n{urls}\n{VIDEO_RETENTION_NOTE}"
+    waited_text = f" after waiting {waited:.0f} s" if waited is not None else ""
+    message = f" ({result.status_message})" if result.status_message else ""
+    return f"{head}{message}{waited_text}. {result.next_step}"

@@ -1,0 +1,257 @@
+"""The video use case: check a request, create its task exactly once, wait for it within a deadline, report it."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import anyio
+import anyio.to_thread
+
+from kling_mcp.api.capabilities import CAPABILITIES, check_combination
+from kling_mcp.api.client import KlingClient, Sleep
+from kling_mcp.api.errors import CreateOutcomeUnknownError, KlingError, KlingNotFoundError
+from kling_mcp.api.models import CreateBody, Endpoint, Image2VideoBody, OmniImage, OmniVideoBody, Task
+from kling_mcp.journal import CREATE_FAILED, UNKNOWN, JournalEntry, TaskJournal
+from kling_mcp.service.errors import InvalidInputError, TaskFailedError, TaskNotFoundError
+from kling_mcp.service.images import ImagePolicy, prepare_image
+from kling_mcp.service.inputs import VideoRequest
+from kling_mcp.service.polling import PollSchedule
+from kling_mcp.service.results import VideoTaskResult, from_entry, from_task
+
+logger = logging.getLogger(__name__)
+
+ProgressFn = Callable[[float, float | None, str], Awaitable[None]]
+"""Reports (elapsed seconds, total seconds, message) to the caller while a task runs."""
+
+ENDPOINTS: tuple[Endpoint, ...] = ("image2video", "omni-video")
+# A create gets at least this long for its retries, even when the caller's wait is shorter.
+MIN_CREATE_BUDGET_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class ServiceOptions:
+    """The knobs of the use case, taken from Settings in the entry point."""
+
+    max_wait_seconds: float = 50.0
+    schedule: PollSchedule = field(default_factory=PollSchedule)
+    image_policy: ImagePolicy = field(default_factory=ImagePolicy)
+    skip_capability_check: bool = False
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    """A validated request: where it goes, what is sent, and what the journal records."""
+
+    endpoint: Endpoint
+    body: CreateBody
+    entry: JournalEntry
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A task's state after a wait, and how long the call waited."""
+
+    result: VideoTaskResult
+    waited: float
+
+
+def new_external_task_id() -> str:
+    """A fresh id that makes the create idempotent: Kling can be asked for the task by it."""
+    return f"kmcp-{uuid.uuid4().hex}"
+
+
+def prepare_request(request: VideoRequest, options: ServiceOptions) -> PreparedRequest:
+    """Check every rule that can be checked locally and build Kling's request body; sends nothing."""
+    if not request.start_image_url and not request.end_image_url:
+        raise InvalidInputError("start_image_url", "at least one of start_image_url or end_image_url must be provided")
+    caps = CAPABILITIES[request.model]
+    duration = request.effective_duration
+    sound = bool(request.generate_audio)
+    if not options.skip_capability_check:
+        problems = check_combination(
+            request.model,
+            mode=request.mode,
+            duration=duration,
+            has_end_frame=bool(request.end_image_url),
+            sound=sound,
+            has_camera_control=request.camera_control is not None,
+            has_cfg_scale=request.cfg_scale is not None,
+        )
+        if problems:
+            raise InvalidInputError(request.model, "; ".join(problems))
+    start = (
+        prepare_image("start_image_url", request.start_image_url, options.image_policy, is_start=True)
+        if request.start_image_url
+        else None
+    )
+    end = (
+        prepare_image("end_image_url", request.end_image_url, options.image_policy, is_start=False)
+        if request.end_image_url
+        else None
+    )
+    external_task_id = new_external_task_id()
+    sound_flag: Literal["on", "off"] | None = None
+    if request.generate_audio is not None and caps.sound_modes:
+        sound_flag = "on" if sound else "off"
+    body: CreateBody
+    if caps.endpoint == "omni-video":
+        images = [OmniImage(image_url=start.value, type="first_frame")] if start else []
+        images += [OmniImage(image_url=end.value, type="end_frame")] if end else []
+        body = OmniVideoBody(
+            model_name=request.model,
+            prompt=request.prompt,
+            negative_prompt=request.negative_prompt,
+            image_list=images,
+            mode=request.mode,
+            duration=str(duration),
+            sound=sound_flag,
+            aspect_ratio=request.aspect_ratio,
+            callback_url=request.callback_url,
+            external_task_id=external_task_id,
+        )
+    else:
+        body = Image2VideoBody(
+            model_name=request.model,
+            image=start.value if start else None,
+            image_tail=end.value if end else None,
+            prompt=request.prompt,
+            negative_prompt=request.negative_prompt,
+            cfg_scale=request.cfg_scale,
+            mode=request.mode,
+            duration=str(duration),
+            sound=sound_flag,
+            camera_control=request.camera_control.model_dump(exclude_none=True) if request.camera_control else None,
+            callback_url=request.callback_url,
+            external_task_id=external_task_id,
+        )
+    entry = JournalEntry(
+        external_task_id=external_task_id,
+        endpoint=caps.endpoint,
+        model=request.model,
+        prompt=request.prompt,
+        mode=request.mode,
+        duration=duration,
+        start_image=start.reference if start else None,
+        end_image=end.reference if end else None,
+    )
+    return PreparedRequest(caps.endpoint, body, entry)
+
+
+class VideoService:
+    """Generate, look up and list Kling video tasks, with every created task written to the journal."""
+
+    def __init__(
+        self,
+        client: KlingClient,
+        journal: TaskJournal,
+        options: ServiceOptions,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = anyio.sleep,
+    ) -> None:
+        self._client = client
+        self._journal = journal
+        self.options = options
+        self._clock = clock
+        self._sleep = sleep
+
+    def _budget(self, requested: float) -> float:
+        return max(0.0, min(requested, self.options.max_wait_seconds))
+
+    async def generate(self, request: VideoRequest, progress: ProgressFn | None = None) -> Outcome:
+        """Create the task once and wait for it up to min(timeout, the server's cap)."""
+        prepared = prepare_request(request, self.options)
+        started = self._clock()
+        budget = self._budget(request.effective_timeout)
+        deadline = started + budget
+        external_id = prepared.entry.external_task_id
+        await anyio.to_thread.run_sync(self._journal.record_intent, prepared.entry)
+        # Shielded: a cancelled call must still learn and record the id of a task it may have paid for.
+        with anyio.CancelScope(shield=True):
+            try:
+                task = await self._client.create_task(
+                    prepared.endpoint, prepared.body, deadline=started + max(budget, MIN_CREATE_BUDGET_SECONDS)
+                )
+            except CreateOutcomeUnknownError as exc:
+                await anyio.to_thread.run_sync(self._journal.record_status, external_id, UNKNOWN, str(exc.cause))
+                raise
+            except KlingError as exc:
+                await anyio.to_thread.run_sync(self._journal.record_status, external_id, CREATE_FAILED, str(exc))
+                raise
+            await anyio.to_thread.run_sync(self._journal.record_task, task, external_id)
+        logger.info("created Kling task %s (%s, %s)", task.task_id, request.model, prepared.endpoint)
+        task = await self._wait(prepared.endpoint, task, started, deadline, progress)
+        return self._finish(task, request.model, started)
+
+    async def get(self, any_id: str, wait_seconds: float = 0.0, progress: ProgressFn | None = None) -> Outcome:
+        """Look a task up by Kling task id or external id; optionally wait for it to finish."""
+        started = self._clock()
+        deadline = started + self._budget(wait_seconds)
+        entry = await anyio.to_thread.run_sync(self._journal.get, any_id)
+        endpoints = ENDPOINTS
+        if entry is not None and entry.endpoint in ENDPOINTS:
+            endpoints = (entry.endpoint,)
+        found: tuple[Endpoint, Task] | None = None
+        for endpoint in endpoints:
+            try:
+                if entry is not None and entry.task_id is None:
+                    # The create's outcome was never learnt: ask Kling by our own id.
+                    maybe = await self._client.find_task(endpoint, entry.external_task_id, deadline=deadline)
+                    if maybe is not None:
+                        found = (endpoint, maybe)
+                else:
+                    task_id = entry.task_id if entry is not None and entry.task_id else any_id
+                    found = (endpoint, await self._client.get_task(endpoint, task_id, deadline=deadline))
+            except KlingNotFoundError:
+                continue
+            if found is not None:
+                break
+        if found is None:
+            if entry is not None:
+                return Outcome(from_entry(entry), self._clock() - started)
+            raise TaskNotFoundError(any_id)
+        endpoint, task = found
+        await anyio.to_thread.run_sync(self._journal.record_task, task, entry.external_task_id if entry else None)
+        task = await self._wait(endpoint, task, started, deadline, progress)
+        return self._finish(task, entry.model if entry and entry.model else None, started)
+
+    async def list_recent(self, *, limit: int = 20, status: str | None = None) -> list[VideoTaskResult]:
+        """Tasks from the journal, newest first (no Kling request)."""
+        entries = await anyio.to_thread.run_sync(lambda: self._journal.recent(limit=limit, status=status))
+        return [from_entry(e) for e in entries]
+
+    def _finish(self, task: Task, model: str | None, started: float) -> Outcome:
+        if task.task_status == "failed":
+            raise TaskFailedError(task)
+        return Outcome(from_task(task, model), self._clock() - started)
+
+    async def _wait(
+        self, endpoint: Endpoint, task: Task, started: float, deadline: float, progress: ProgressFn | None
+    ) -> Task:
+        """Poll until the task ends or the deadline passes; the last check lands at the deadline."""
+        total = deadline - started
+        while not task.is_terminal:
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                break
+            elapsed = self._clock() - started
+            if progress is not None:
+                await progress(elapsed, total, f"{task.task_status} · {elapsed:.0f} s elapsed")
+            await self._sleep(min(self.options.schedule.next_interval(elapsed), remaining))
+            try:
+                task = await self._client.get_task(endpoint, task.task_id, deadline=deadline)
+            except KlingNotFoundError:
+                raise
+            except KlingError as exc:
+                # The task exists and is paid for: report what we know rather than fail the call.
+                logger.warning("could not query task %s: %s", task.task_id, exc)
+                continue
+            await anyio.to_thread.run_sync(self._journal.record_task, task)
+        if progress is not None and task.is_terminal:
+            await progress(total, total, f"{task.task_status} · {self._clock() - started:.0f} s elapsed")
+        return task
