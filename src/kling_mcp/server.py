@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError
 from kling_mcp import __version__
 from kling_mcp.api.client import KlingClient
 from kling_mcp.api.errors import KlingConnectionError, KlingError
+from kling_mcp.api.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from kling_mcp.auth import JwtSigner
 from kling_mcp.config import MissingCredentialsError, Settings
 from kling_mcp.journal import TaskJournal
@@ -94,7 +95,7 @@ def options_from(settings: Settings, image_policy: ImagePolicy | None = None) ->
 
 
 def make_lifespan(
-    settings: Settings, image_policy: ImagePolicy | None = None
+    settings: Settings, image_policy: ImagePolicy | None = None, retry_policy: RetryPolicy | None = None
 ) -> Callable[[MCPServer[AppContext]], AbstractAsyncContextManager[AppContext]]:
     """The lifespan that builds the shared HTTP client, the journal and the service, and closes them."""
 
@@ -127,7 +128,8 @@ def make_lifespan(
             )
             journal = TaskJournal(settings.resolved_journal_path())
             stack.callback(journal.close)
-            service = VideoService(KlingClient(http, signer), journal, options_from(settings, image_policy))
+            client = KlingClient(http, signer, policy=retry_policy or DEFAULT_RETRY_POLICY)
+            service = VideoService(client, journal, options_from(settings, image_policy))
             logger.info("kling-mcp %s ready (Kling at %s, journal %s)", __version__, base_url, journal.path)
             yield AppContext(service=service, api_base_url=base_url)
 
@@ -270,13 +272,15 @@ def register_tools(server: MCPServer[AppContext]) -> None:
         return TaskListOutput(result=await _service(ctx).list_recent(limit=limit, status=status))
 
 
-def build_server(settings: Settings, *, image_policy: ImagePolicy | None = None) -> MCPServer[AppContext]:
+def build_server(
+    settings: Settings, *, image_policy: ImagePolicy | None = None, retry_policy: RetryPolicy | None = None
+) -> MCPServer[AppContext]:
     """The kling-mcp MCP server for these settings (nothing is started until it runs)."""
     server: MCPServer[AppContext] = MCPServer(
         name=SERVER_NAME,
         version=__version__,
         instructions=INSTRUCTIONS,
-        lifespan=make_lifespan(settings, image_policy),
+        lifespan=make_lifespan(settings, image_policy, retry_policy),
         log_level=settings.log_level,
     )
     register_tools(server)

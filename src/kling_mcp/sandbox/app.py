@@ -19,6 +19,39 @@ from kling_mcp.sandbox.rules import image2video_error, omni_video_error
 from kling_mcp.sandbox.state import RecordedRequest, SandboxState
 
 ENDPOINTS = ("image2video", "omni-video")
+# Kling's documented code → HTTP status pairs, and the message it sends with each.
+CODE_MESSAGES = {
+    1000: "Authentication failed",
+    1100: "Account exception",
+    1101: "Account in arrears",
+    1102: "Resource pack exhausted or expired",
+    1103: "Unauthorized access to requested resource",
+    1200: "Invalid request parameters",
+    1301: "Content security policy triggered",
+    1302: "API request rate limit exceeded",
+    1303: "Concurrency or QPS limit of resource pack exceeded",
+    1304: "IP whitelist restriction",
+    5000: "Server internal error",
+    5001: "Server temporarily unavailable",
+    5002: "Server internal timeout",
+}
+
+
+def http_status_for(code: int) -> int:
+    """The HTTP status Kling sends with an error code."""
+    if 1000 <= code < 1100:
+        return 401
+    if code == 1103:
+        return 403
+    if 1100 <= code < 1200 or code in (1302, 1303, 1304):
+        return 429
+    if code in (1202, 1203):
+        return 404
+    if 1200 <= code < 1400:
+        return 400
+    return {5000: 500, 5001: 503, 5002: 504}.get(code, 500)
+
+
 MAX_PAGE_SIZE = 500
 
 
@@ -114,8 +147,9 @@ def build_app(state: SandboxState) -> Starlette:
             return early
         if body is None:
             return envelope(1200, "Invalid request: body must be a JSON object", status=400)
-        if state.take_fault("create_server_error"):
-            return envelope(5000, "Server internal error", status=500)
+        if state.take_fault("create_error"):
+            code = state.faults.create_error_code
+            return envelope(code, CODE_MESSAGES.get(code, "error"), status=http_status_for(code))
         problem = image2video_error(body) if endpoint == "image2video" else omni_video_error(body)
         if problem is not None:
             return envelope(1201, f"Invalid parameter: {problem}", status=400)

@@ -34,7 +34,8 @@ class SandboxConfig:
 class Faults:
     """Faults to inject, each counting down per request it affects. Set them through `SandboxState.inject`."""
 
-    create_server_error: int = 0  # 5000 on create; nothing is created
+    create_error: int = 0  # answer create with `create_error_code`; nothing is created
+    create_error_code: int = 5000
     create_drop: int = 0  # the task IS created, then the connection drops before the answer
     create_slow: int = 0  # the task IS created, the answer comes after `slow_seconds`
     rate_limit: int = 0  # 1303 with Retry-After on any /v1 request

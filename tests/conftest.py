@@ -1,0 +1,112 @@
+"""Shared fixtures: a real sandbox on loopback, real settings, the real server, real MCP clients."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client, StdioServerParameters
+
+from kling_mcp.api.retry import RetryPolicy
+from kling_mcp.config import Settings
+from kling_mcp.sandbox.runner import SandboxServer
+from kling_mcp.sandbox.state import SandboxConfig
+from kling_mcp.server import build_server
+
+# Retries in tests wait milliseconds, not seconds; the schedule itself is what is tested.
+FAST_RETRY = RetryPolicy(max_attempts=6, initial_backoff=0.02, max_backoff=0.1, max_retry_after=0.3)
+ASSETS = Path(__file__).resolve().parent.parent / "src" / "kling_mcp" / "assets"
+EXAMPLE_PNG = ASSETS / "example.png"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxServer]:
+    """One sandbox for the whole run; tasks take 0.3 s."""
+    with SandboxServer(SandboxConfig(queue_seconds=0.05, run_seconds=0.25)) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxServer]:
+    """The sandbox with no tasks, requests or faults left from earlier tests."""
+    sandbox_server.state.reset()
+    sandbox_server.state.config = SandboxConfig(queue_seconds=0.05, run_seconds=0.25)
+    yield sandbox_server
+    sandbox_server.state.reset()
+
+
+def make_settings(sandbox: SandboxServer, tmp_path: Path, **overrides: Any) -> Settings:
+    """Settings pointing at the sandbox, with a journal in tmp_path and a fast poll schedule."""
+    values: dict[str, Any] = {
+        "KLING_API_BASE_URL": sandbox.url,
+        "KLING_ACCESS_KEY": sandbox.state.config.access_key,
+        "KLING_SECRET_KEY": sandbox.state.config.secret_key,
+        "KLING_MCP_JOURNAL": str(tmp_path / "journal.sqlite3"),
+        "KLING_MCP_POLL_MIN_INTERVAL": 0.05,
+        "KLING_MCP_POLL_MAX_INTERVAL": 0.2,
+        "KLING_MCP_MAX_WAIT": 20,
+        "KLING_MCP_HTTP_TIMEOUT": 5,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture
+def settings(sandbox: SandboxServer, tmp_path: Path) -> Settings:
+    return make_settings(sandbox, tmp_path)
+
+
+@pytest.fixture
+def server_factory(sandbox: SandboxServer, tmp_path: Path) -> Callable[..., Any]:
+    """Build a real server against the sandbox with some settings changed."""
+
+    def factory(**overrides: Any) -> Any:
+        return build_server(make_settings(sandbox, tmp_path, **overrides), retry_policy=FAST_RETRY)
+
+    return factory
+
+
+@pytest.fixture(params=["auto", "legacy"])
+async def client(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[Client]:
+    """A real MCP client connected in memory to the real server, in both protocol modes."""
+    async with Client(build_server(settings, retry_policy=FAST_RETRY), mode=request.param) as connected:
+        yield connected
+
+
+def subprocess_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a server subprocess: the settings as variables, nothing else of ours."""
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR")}
+    env.update(
+        {
+            "KLING_API_BASE_URL": settings.api_base_url,
+            "KLING_ACCESS_KEY": settings.access_key or "",
+            "KLING_SECRET_KEY": settings.secret_key.get_secret_value() if settings.secret_key else "",
+            "KLING_MCP_JOURNAL": str(settings.journal_path),
+            "KLING_MCP_POLL_MIN_INTERVAL": str(settings.poll_min_interval),
+            "KLING_MCP_POLL_MAX_INTERVAL": str(settings.poll_max_interval),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def stdio_params(settings: Settings, *args: str, **extra_env: str) -> StdioServerParameters:
+    """Launch `python -m kling_mcp` as a stdio subprocess against the sandbox."""
+    return StdioServerParameters(
+        command=sys.executable, args=["-m", "kling_mcp", *args], env=subprocess_env(settings, **extra_env)
+    )
+
+
+def text_of(result: Any) -> str:
+    """All text content of a tool result."""
+    return "".join(getattr(block, "text", "") for block in result.content)

@@ -1,0 +1,97 @@
+"""Request signing: the JWT's claims, its cache and re-signing, and what a wrong key looks like to the caller."""
+
+from __future__ import annotations
+
+import jwt
+import pytest
+from mcp import Client
+from pydantic import SecretStr
+
+from kling_mcp.auth import NOT_BEFORE_SKEW_SECONDS, RESIGN_MARGIN_SECONDS, TOKEN_LIFETIME_SECONDS, JwtSigner
+from kling_mcp.sandbox.runner import SandboxServer
+from tests.conftest import text_of
+
+SECRET = SecretStr("a-secret-key-of-at-least-32-bytes-long")
+
+
+class FakeClock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_token_claims_follow_kling() -> None:
+    clock = FakeClock(1_800_000_000.0)
+    token = JwtSigner("my-access-key", SECRET, clock=clock).token()
+    header = jwt.get_unverified_header(token)
+    assert header == {"alg": "HS256", "typ": "JWT"}
+    claims = jwt.decode(
+        token, SECRET.get_secret_value(), algorithms=["HS256"], options={"verify_exp": False, "verify_nbf": False}
+    )
+    assert claims == {
+        "iss": "my-access-key",
+        "exp": 1_800_000_000 + TOKEN_LIFETIME_SECONDS,
+        "nbf": 1_800_000_000 - NOT_BEFORE_SKEW_SECONDS,
+    }
+
+
+def test_token_is_reused_then_resigned_before_expiry() -> None:
+    clock = FakeClock(1_800_000_000.0)
+    signer = JwtSigner("ak", SECRET, clock=clock)
+    first = signer.token()
+    clock.now += TOKEN_LIFETIME_SECONDS - RESIGN_MARGIN_SECONDS - 1
+    assert signer.token() == first, "a token is reused while it has more than the margin left"
+    clock.now += 2
+    second = signer.token()
+    assert second != first
+    claims = jwt.decode(
+        second, SECRET.get_secret_value(), algorithms=["HS256"], options={"verify_exp": False, "verify_nbf": False}
+    )
+    assert claims["exp"] == int(clock.now) + TOKEN_LIFETIME_SECONDS
+
+
+def test_invalidate_forces_a_new_token() -> None:
+    clock = FakeClock(1_800_000_000.0)
+    signer = JwtSigner("ak", SECRET, clock=clock)
+    first = signer.token()
+    clock.now += 1
+    signer.invalidate()
+    assert signer.token() != first
+
+
+def test_signer_repr_hides_keys() -> None:
+    text = repr(JwtSigner("abcdefgh-access", SECRET))
+    assert "abcdefgh-access" not in text and SECRET.get_secret_value() not in text
+
+
+@pytest.mark.anyio
+async def test_wrong_secret_key_gets_klings_401_and_a_clear_tool_error(
+    server_factory: object, sandbox: SandboxServer
+) -> None:
+    server = server_factory(KLING_SECRET_KEY="not-the-sandbox-secret-key-0000000000")  # type: ignore[operator]
+    async with Client(server) as client:
+        result = await client.call_tool(
+            "kling_generate_video_from_image", {"prompt": "x", "start_image_url": "https://example.com/a.png"}
+        )
+    assert result.is_error
+    text = text_of(result)
+    assert "1000" in text and "KLING_ACCESS_KEY" in text and "request_id" in text
+    assert "not-the-sandbox-secret" not in text
+    assert sandbox.state.tasks == {}
+    assert len(sandbox.state.creates()) == 1, "an auth failure is not retried"
+
+
+@pytest.mark.anyio
+async def test_expired_token_is_resigned_once_and_the_call_succeeds(
+    server_factory: object, sandbox: SandboxServer
+) -> None:
+    sandbox.state.inject(token_expired=1)
+    async with Client(server_factory()) as client:  # type: ignore[operator]
+        result = await client.call_tool(
+            "kling_generate_video_from_image", {"prompt": "x", "start_image_url": "https://example.com/a.png"}
+        )
+    assert not result.is_error, text_of(result)
+    assert len(sandbox.state.tasks) == 1
+    assert len(sandbox.state.creates()) == 2, "refused once with 1004, then sent again with a fresh signature"

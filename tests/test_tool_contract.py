@@ -1,0 +1,206 @@
+"""The tool's contract as the spec gives it: names, schema, mapping onto Kling's body, structured output."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from mcp import Client
+
+from kling_mcp.sandbox.runner import SandboxServer
+from tests.conftest import text_of
+
+pytestmark = pytest.mark.anyio
+
+SPEC_PARAMETERS = {
+    "prompt",
+    "start_image_url",
+    "end_image_url",
+    "model",
+    "mode",
+    "aspect_ratio",
+    "duration",
+    "generate_audio",
+    "negative_prompt",
+    "cfg_scale",
+    "camera_control",
+    "timeout",
+    "callback_url",
+}
+IMAGE_URL = "https://images.example.com/start.png"
+END_URL = "https://images.example.com/end.png"
+
+
+async def test_generate_tool_has_the_13_spec_parameters_at_top_level(client: Client) -> None:
+    tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    assert set(tools) == {"kling_generate_video_from_image", "kling_get_video_task", "kling_list_video_tasks"}
+    tool = tools["kling_generate_video_from_image"]
+    schema = tool.input_schema
+    assert set(schema["properties"]) == SPEC_PARAMETERS
+    assert schema["required"] == ["prompt"]
+    assert schema["properties"]["model"]["default"] == "kling-v2-master"
+    assert schema["properties"]["mode"]["enum"] == ["std", "pro"]
+    assert schema["properties"]["mode"]["default"] == "std"
+    assert schema["properties"]["aspect_ratio"]["default"] == "16:9"
+    assert "kling-v3" in schema["properties"]["model"]["enum"]
+    for name, prop in schema["properties"].items():
+        assert prop.get("description"), f"{name} has no description"
+    assert tool.output_schema is not None
+    assert tool.output_schema["required"] == ["result"]
+    assert tool.annotations is not None
+    assert tool.annotations.read_only_hint is False
+    assert tool.annotations.idempotent_hint is False
+    assert tool.annotations.open_world_hint is True
+    assert "bill" in (tool.description or "") or "paid" in (tool.description or "")
+
+
+async def test_every_seed_parameter_reaches_kling_as_its_contract_says(client: Client, sandbox: SandboxServer) -> None:
+    result = await client.call_tool(
+        "kling_generate_video_from_image",
+        {
+            "prompt": "a paper boat drifts on a pond",
+            "start_image_url": IMAGE_URL,
+            "model": "kling-v1",
+            "mode": "pro",
+            "aspect_ratio": "9:16",
+            "duration": 5,
+            "negative_prompt": "blur, text",
+            "cfg_scale": 0.7,
+            "camera_control": '{"type": "simple", "config": {"zoom": 4}}',
+            "timeout": 30,
+            "callback_url": "https://hooks.example.com/kling",
+        },
+    )
+    assert not result.is_error, text_of(result)
+    [create] = sandbox.state.creates()
+    assert create.path == "/v1/videos/image2video"
+    body = create.body
+    assert body is not None
+    assert body["model_name"] == "kling-v1"
+    assert "model" not in body, "the legacy field `model` makes Kling fall back to kling-v1"
+    assert body["image"] == IMAGE_URL
+    assert "image_tail" not in body
+    assert body["prompt"] == "a paper boat drifts on a pond"
+    assert body["negative_prompt"] == "blur, text"
+    assert body["mode"] == "pro"
+    assert body["duration"] == "5"
+    assert body["cfg_scale"] == 0.7
+    assert body["camera_control"] == {
+        "type": "simple",
+        "config": {"horizontal": 0, "vertical": 0, "pan": 0, "tilt": 0, "roll": 0, "zoom": 4},
+    }
+    assert body["callback_url"] == "https://hooks.example.com/kling"
+    assert body["external_task_id"].startswith("kmcp-")
+    assert "aspect_ratio" not in body, "image2video has no aspect_ratio: the video follows the image"
+    assert "sound" not in body
+    assert "timeout" not in body
+    assert create.authorization is not None and create.authorization.startswith("Bearer ")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (
+            {"model": "kling-v2-6", "mode": "pro", "end_image_url": END_URL, "generate_audio": False, "duration": 10},
+            {"model_name": "kling-v2-6", "image_tail": END_URL, "sound": "off", "duration": "10", "mode": "pro"},
+        ),
+        (
+            {"model": "kling-v3", "duration": 7, "generate_audio": True, "end_image_url": END_URL},
+            {"model_name": "kling-v3", "sound": "on", "duration": "7", "image_tail": END_URL, "mode": "std"},
+        ),
+        ({}, {"model_name": "kling-v2-master", "mode": "std", "duration": "5"}),
+    ],
+)
+async def test_mapping_of_model_audio_end_frame_and_duration(
+    client: Client, sandbox: SandboxServer, arguments: dict[str, object], expected: dict[str, object]
+) -> None:
+    result = await client.call_tool(
+        "kling_generate_video_from_image", {"prompt": "waves", "start_image_url": IMAGE_URL, **arguments}
+    )
+    assert not result.is_error, text_of(result)
+    [create] = sandbox.state.creates()
+    assert create.body is not None
+    for key, value in expected.items():
+        assert create.body[key] == value, key
+
+
+async def test_omni_model_goes_to_the_omni_endpoint_with_image_list(client: Client, sandbox: SandboxServer) -> None:
+    result = await client.call_tool(
+        "kling_generate_video_from_image",
+        {
+            "prompt": "morph",
+            "start_image_url": IMAGE_URL,
+            "end_image_url": END_URL,
+            "model": "kling-v3-omni",
+            "aspect_ratio": "1:1",
+            "duration": 12,
+            "generate_audio": True,
+        },
+    )
+    assert not result.is_error, text_of(result)
+    [create] = sandbox.state.creates()
+    assert create.path == "/v1/videos/omni-video"
+    assert create.body is not None
+    assert create.body["image_list"] == [
+        {"image_url": IMAGE_URL, "type": "first_frame"},
+        {"image_url": END_URL, "type": "end_frame"},
+    ]
+    assert create.body["aspect_ratio"] == "1:1"
+    assert create.body["duration"] == "12"
+    assert create.body["sound"] == "on"
+    assert result.structured_content is not None
+    assert result.structured_content["result"]["status"] == "succeed"
+
+
+async def test_result_is_structured_and_the_video_is_a_real_mp4(client: Client, sandbox: SandboxServer) -> None:
+    result = await client.call_tool(
+        "kling_generate_video_from_image", {"prompt": "clouds", "start_image_url": IMAGE_URL}
+    )
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    task = result.structured_content["result"]
+    assert task["status"] == "succeed"
+    assert task["done"] is True
+    assert task["model"] == "kling-v2-master"
+    assert task["task_id"] in sandbox.state.tasks
+    assert task["external_task_id"].startswith("kmcp-")
+    assert task["created_at"].endswith("Z") and task["updated_at"].endswith("Z")
+    [video] = task["videos"]
+    assert video["duration"] == 5.0
+    assert video["url"] in text_of(result)
+    assert "30 days" in text_of(result)
+    async with httpx.AsyncClient() as http:
+        mp4 = (await http.get(video["url"])).content
+    assert mp4[4:8] == b"ftyp" and len(mp4) > 5000
+
+
+async def test_failed_task_is_a_tool_error_carrying_kling_reason(client: Client, sandbox: SandboxServer) -> None:
+    sandbox.state.inject(fail_tasks=1, fail_message="Image contains prohibited content")
+    result = await client.call_tool(
+        "kling_generate_video_from_image", {"prompt": "clouds", "start_image_url": IMAGE_URL}
+    )
+    assert result.is_error
+    assert "Image contains prohibited content" in text_of(result)
+    assert len(sandbox.state.tasks) == 1
+    [task_id] = sandbox.state.tasks
+    assert task_id in text_of(result)
+
+
+async def test_progress_is_reported_while_waiting(client: Client, sandbox: SandboxServer) -> None:
+    sandbox.state.config.run_seconds = 0.8
+    messages: list[str] = []
+    totals: list[float | None] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        assert total is None or progress <= total
+        totals.append(total)
+        messages.append(message or "")
+
+    result = await client.call_tool(
+        "kling_generate_video_from_image",
+        {"prompt": "clouds", "start_image_url": IMAGE_URL},
+        progress_callback=on_progress,
+    )
+    assert not result.is_error, text_of(result)
+    assert len(messages) >= 2
+    assert any("elapsed" in m for m in messages)
+    assert messages[-1].startswith("succeed")
