@@ -56,6 +56,7 @@ class RecordedRequest:
     query: dict[str, str]
     body: dict[str, Any] | None
     authorization: str | None
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
