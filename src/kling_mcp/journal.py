@@ -139,7 +139,7 @@ class TaskJournal:
                 ),
             )
 
-    def record_task(self, task: Task, external_task_id: str | None = None) -> None:
+    def record_task(self, task: Task, external_task_id: str | None = None, endpoint: str = "image2video") -> None:
         """Store Kling's view of a task: its id, status, message and videos."""
         key = external_task_id or task.external_task_id
         videos = json.dumps(
@@ -166,13 +166,13 @@ class TaskJournal:
             self.record_intent(
                 JournalEntry(
                     external_task_id=key or f"kling:{task.task_id}",
-                    endpoint="image2video",
+                    endpoint=endpoint,
                     model="",
                     prompt="",
                     task_id=task.task_id,
                 )
             )
-            self.record_task(task, key or f"kling:{task.task_id}")
+            self.record_task(task, key or f"kling:{task.task_id}", endpoint)
 
     def record_status(self, external_task_id: str, status: str, message: str | None) -> None:
         """Mark a call whose create did not yield a task (failed, or outcome unknown)."""

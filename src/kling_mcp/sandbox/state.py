@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,6 +90,8 @@ class SandboxState:
     tasks: dict[str, SandboxTask] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
     faults: Faults = field(default_factory=Faults)
+    fault_hits: Counter[str] = field(default_factory=Counter)
+    duplicate_creates: int = 0  # creates refused because their external_task_id was already used
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def inject(self, **changes: Any) -> None:
@@ -105,6 +108,7 @@ class SandboxState:
             left = getattr(self.faults, name)
             if left > 0:
                 setattr(self.faults, name, left - 1)
+                self.fault_hits[name] += 1
                 return True
             return False
 
@@ -114,6 +118,8 @@ class SandboxState:
             self.tasks.clear()
             self.requests.clear()
             self.faults = Faults()
+            self.fault_hits.clear()
+            self.duplicate_creates = 0
 
     def record(self, request: RecordedRequest) -> None:
         with self.lock:
@@ -157,8 +163,11 @@ class SandboxState:
         return task if task is not None and task.endpoint == endpoint else None
 
     def external_id_taken(self, external_task_id: str) -> bool:
+        """True (and counted as a duplicate create) when a task already has this external id."""
         with self.lock:
-            return any(t.external_task_id == external_task_id for t in self.tasks.values())
+            taken = any(t.external_task_id == external_task_id for t in self.tasks.values())
+            self.duplicate_creates += taken
+            return taken
 
     def listing(self, endpoint: str) -> list[SandboxTask]:
         """This endpoint's tasks, newest first."""

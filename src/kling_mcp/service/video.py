@@ -216,7 +216,9 @@ class VideoService:
                 return Outcome(from_entry(entry), self._clock() - started)
             raise TaskNotFoundError(any_id)
         endpoint, task = found
-        await anyio.to_thread.run_sync(self._journal.record_task, task, entry.external_task_id if entry else None)
+        await anyio.to_thread.run_sync(
+            self._journal.record_task, task, entry.external_task_id if entry else None, endpoint
+        )
         task = await self._wait(endpoint, task, started, deadline, progress)
         return self._finish(task, entry.model if entry and entry.model else None, started)
 
@@ -251,7 +253,7 @@ class VideoService:
                 # The task exists and is paid for: report what we know rather than fail the call.
                 logger.warning("could not query task %s: %s", task.task_id, exc)
                 continue
-            await anyio.to_thread.run_sync(self._journal.record_task, task)
+            await anyio.to_thread.run_sync(self._journal.record_task, task, None, endpoint)
         if progress is not None and task.is_terminal:
             await progress(total, total, f"{task.task_status} · {self._clock() - started:.0f} s elapsed")
         return task
