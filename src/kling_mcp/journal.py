@@ -190,6 +190,17 @@ class TaskJournal:
             ).fetchone()
         return _row_to_entry(row) if row else None
 
+    def durations(self, model: str, mode: str | None, duration: int | None, *, limit: int = 20) -> list[float]:
+        """Seconds from creation to success of the latest finished tasks of one profile (newest first)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT (kling_updated_ms - kling_created_ms) / 1000.0 FROM tasks WHERE model=? AND mode IS ? "
+                "AND duration IS ? AND status='succeed' AND kling_created_ms IS NOT NULL "
+                "AND kling_updated_ms > kling_created_ms ORDER BY created_at DESC LIMIT ?",
+                (model, mode, duration, limit),
+            ).fetchall()
+        return [float(r[0]) for r in rows]
+
     def recent(self, *, limit: int = 20, status: str | None = None) -> list[JournalEntry]:
         """The newest entries first, optionally only those with one status."""
         query = f"SELECT {_COLUMNS} FROM tasks"

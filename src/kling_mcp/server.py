@@ -6,28 +6,28 @@ import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import httpx
+import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from kling_mcp import __version__
-from kling_mcp.api.client import KlingClient
 from kling_mcp.api.errors import KlingConnectionError, KlingError
-from kling_mcp.api.retry import DEFAULT_RETRY_POLICY, RetryPolicy
-from kling_mcp.auth import JwtSigner
 from kling_mcp.config import MissingCredentialsError, Settings
-from kling_mcp.journal import TaskJournal
 from kling_mcp.service.errors import InvalidInputError
 from kling_mcp.service.images import ImagePolicy
 from kling_mcp.service.inputs import VideoRequest
+from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.polling import PollSchedule
 from kling_mcp.service.results import TaskListOutput, VideoToolOutput, summary
-from kling_mcp.service.video import Outcome, ServiceOptions, VideoService
+
+if TYPE_CHECKING:
+    from kling_mcp.api.retry import RetryPolicy
+    from kling_mcp.service.video import Outcome, VideoService
 
 logger = logging.getLogger(__name__)
 
@@ -77,11 +77,29 @@ for a task's current state."""
 
 @dataclass
 class AppContext:
-    """What the lifespan hands to every tool call."""
+    """What the lifespan hands to every tool call; the service itself is built on the first call."""
 
-    service: VideoService | None
+    settings: Settings
+    options: ServiceOptions
+    stack: AsyncExitStack
+    retry_policy: RetryPolicy | None = None
     unavailable_reason: str | None = None
     api_base_url: str = ""
+    _service: VideoService | None = None
+    _lock: anyio.Lock = field(default_factory=anyio.Lock)
+
+    async def service(self) -> VideoService:
+        """The video service, opened on first use (tools/list never pays for the HTTP stack)."""
+        if self.unavailable_reason is not None:
+            raise ToolError(self.unavailable_reason)
+        async with self._lock:
+            if self._service is None:
+                from kling_mcp.runtime import open_service
+
+                self._service, self.api_base_url = await open_service(
+                    self.settings, self.options, self.stack, self.retry_policy
+                )
+            return self._service
 
 
 def options_from(settings: Settings, image_policy: ImagePolicy | None = None) -> ServiceOptions:
@@ -91,47 +109,28 @@ def options_from(settings: Settings, image_policy: ImagePolicy | None = None) ->
         schedule=PollSchedule(min_interval=settings.poll_min_interval, max_interval=settings.poll_max_interval),
         image_policy=image_policy or ImagePolicy(),
         skip_capability_check=settings.skip_capability_check,
+        # Calls due within this window share one list request; never more than half the shortest gap.
+        coalesce_window=min(1.0, settings.poll_min_interval / 2),
     )
 
 
 def make_lifespan(
     settings: Settings, image_policy: ImagePolicy | None = None, retry_policy: RetryPolicy | None = None
 ) -> Callable[[MCPServer[AppContext]], AbstractAsyncContextManager[AppContext]]:
-    """The lifespan that builds the shared HTTP client, the journal and the service, and closes them."""
+    """The lifespan: holds what tool calls open (HTTP client, journal, sandbox) and closes it on shutdown."""
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppContext]) -> AsyncIterator[AppContext]:
         async with AsyncExitStack() as stack:
-            base_url = settings.api_base_url
-            if settings.sandbox:
-                from kling_mcp.sandbox.runner import SandboxServer  # lazily: only the no-keys mode needs it
-
-                sandbox = stack.enter_context(SandboxServer())
-                base_url = sandbox.url
-                access_key, secret_key = sandbox.state.config.access_key, sandbox.state.config.secret_key
-                signer = JwtSigner(access_key, SecretStr(secret_key))
-            else:
+            app = AppContext(settings, options_from(settings, image_policy), stack, retry_policy)
+            app.api_base_url = settings.api_base_url
+            if not settings.sandbox:
                 try:
-                    access_key, secret = settings.credentials()
+                    settings.credentials()
                 except MissingCredentialsError as exc:
                     logger.warning("%s", exc)
-                    yield AppContext(service=None, unavailable_reason=str(exc), api_base_url=base_url)
-                    return
-                signer = JwtSigner(access_key, secret)
-            http = await stack.enter_async_context(
-                httpx.AsyncClient(
-                    base_url=base_url,
-                    timeout=httpx.Timeout(settings.http_timeout_seconds, connect=10.0),
-                    limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-                    headers={"User-Agent": f"kling-mcp/{__version__}"},
-                )
-            )
-            journal = TaskJournal(settings.resolved_journal_path())
-            stack.callback(journal.close)
-            client = KlingClient(http, signer, policy=retry_policy or DEFAULT_RETRY_POLICY)
-            service = VideoService(client, journal, options_from(settings, image_policy))
-            logger.info("kling-mcp %s ready (Kling at %s, journal %s)", __version__, base_url, journal.path)
-            yield AppContext(service=service, api_base_url=base_url)
+                    app.unavailable_reason = str(exc)
+            yield app
 
     return lifespan
 
@@ -140,13 +139,6 @@ def _app(ctx: Context) -> AppContext:
     app = ctx.request_context.lifespan_context
     assert isinstance(app, AppContext)
     return app
-
-
-def _service(ctx: Context) -> VideoService:
-    app = _app(ctx)
-    if app.service is None:
-        raise ToolError(app.unavailable_reason or "kling-mcp is not configured")
-    return app.service
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -208,7 +200,7 @@ def register_tools(server: MCPServer[AppContext]) -> None:
         app = _app(ctx)
         try:
             request = VideoRequest.model_validate(arguments)
-            outcome = await _service(ctx).generate(request, _progress(ctx))
+            outcome = await (await app.service()).generate(request, _progress(ctx))
         except (ValidationError, InvalidInputError, KlingError) as exc:
             raise to_tool_error(exc, app) from exc
         return _result(outcome)
@@ -248,7 +240,7 @@ def register_tools(server: MCPServer[AppContext]) -> None:
     ) -> Annotated[CallToolResult, VideoToolOutput]:
         app = _app(ctx)
         try:
-            outcome = await _service(ctx).get(task_id.strip(), wait_seconds, _progress(ctx))
+            outcome = await (await app.service()).get(task_id.strip(), wait_seconds, _progress(ctx))
         except KlingError as exc:
             raise to_tool_error(exc, app) from exc
         return _result(outcome)
@@ -269,7 +261,8 @@ def register_tools(server: MCPServer[AppContext]) -> None:
             Field(description="Only tasks with this last known status."),
         ] = None,
     ) -> TaskListOutput:
-        return TaskListOutput(result=await _service(ctx).list_recent(limit=limit, status=status))
+        service = await _app(ctx).service()
+        return TaskListOutput(result=await service.list_recent(limit=limit, status=status))
 
 
 def build_server(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
 from kling_mcp.api.models import Task
-from kling_mcp.journal import JournalEntry
+
+if TYPE_CHECKING:
+    from kling_mcp.journal import JournalEntry
 
 ResultStatus = Literal["submitted", "processing", "succeed", "failed", "creating", "create_failed", "unknown"]
 

@@ -6,21 +6,22 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import anyio
 import anyio.to_thread
 
 from kling_mcp.api.capabilities import CAPABILITIES, check_combination
-from kling_mcp.api.client import KlingClient, Sleep
+from kling_mcp.api.client import KlingClient
 from kling_mcp.api.errors import CreateOutcomeUnknownError, KlingError, KlingNotFoundError
 from kling_mcp.api.models import CreateBody, Endpoint, Image2VideoBody, OmniImage, OmniVideoBody, Task
 from kling_mcp.journal import CREATE_FAILED, UNKNOWN, JournalEntry, TaskJournal
 from kling_mcp.service.errors import InvalidInputError, TaskFailedError, TaskNotFoundError
-from kling_mcp.service.images import ImagePolicy, prepare_image
+from kling_mcp.service.images import prepare_image
 from kling_mcp.service.inputs import VideoRequest
-from kling_mcp.service.polling import PollSchedule
+from kling_mcp.service.options import ServiceOptions
+from kling_mcp.service.poller import TaskPoller
 from kling_mcp.service.results import VideoTaskResult, from_entry, from_task
 
 logger = logging.getLogger(__name__)
@@ -31,16 +32,6 @@ ProgressFn = Callable[[float, float | None, str], Awaitable[None]]
 ENDPOINTS: tuple[Endpoint, ...] = ("image2video", "omni-video")
 # A create gets at least this long for its retries, even when the caller's wait is shorter.
 MIN_CREATE_BUDGET_SECONDS = 30.0
-
-
-@dataclass(frozen=True)
-class ServiceOptions:
-    """The knobs of the use case, taken from Settings in the entry point."""
-
-    max_wait_seconds: float = 50.0
-    schedule: PollSchedule = field(default_factory=PollSchedule)
-    image_policy: ImagePolicy = field(default_factory=ImagePolicy)
-    skip_capability_check: bool = False
 
 
 @dataclass(frozen=True)
@@ -152,13 +143,14 @@ class VideoService:
         options: ServiceOptions,
         *,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Sleep = anyio.sleep,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
         self._journal = journal
         self.options = options
         self._clock = clock
-        self._sleep = sleep
+        self._wall_clock = wall_clock
+        self.poller = TaskPoller(client, coalesce_window=options.coalesce_window, clock=clock)
 
     def _budget(self, requested: float) -> float:
         return max(0.0, min(requested, self.options.max_wait_seconds))
@@ -185,7 +177,8 @@ class VideoService:
                 raise
             await anyio.to_thread.run_sync(self._journal.record_task, task, external_id)
         logger.info("created Kling task %s (%s, %s)", task.task_id, request.model, prepared.endpoint)
-        task = await self._wait(prepared.endpoint, task, started, deadline, progress)
+        profile = (request.model, request.mode, request.effective_duration)
+        task = await self._wait(prepared.endpoint, task, started, deadline, progress, profile)
         return self._finish(task, request.model, started)
 
     async def get(self, any_id: str, wait_seconds: float = 0.0, progress: ProgressFn | None = None) -> Outcome:
@@ -219,7 +212,8 @@ class VideoService:
         await anyio.to_thread.run_sync(
             self._journal.record_task, task, entry.external_task_id if entry else None, endpoint
         )
-        task = await self._wait(endpoint, task, started, deadline, progress)
+        profile = (entry.model, entry.mode, entry.duration) if entry and entry.model else None
+        task = await self._wait(endpoint, task, started, deadline, progress, profile)
         return self._finish(task, entry.model if entry and entry.model else None, started)
 
     async def list_recent(self, *, limit: int = 20, status: str | None = None) -> list[VideoTaskResult]:
@@ -232,21 +226,44 @@ class VideoService:
             raise TaskFailedError(task)
         return Outcome(from_task(task, model), self._clock() - started)
 
+    async def _history(self, profile: tuple[str, str | None, int | None] | None) -> list[float]:
+        if profile is None:
+            return []
+        model, mode, duration = profile
+        return await anyio.to_thread.run_sync(lambda: self._journal.durations(model, mode, duration))
+
+    def _age(self, task: Task, started: float) -> float:
+        """Seconds since Kling created the task (its own timestamp), or since this call started."""
+        if task.created_at:
+            return max(0.0, self._wall_clock() - task.created_at / 1000)
+        return self._clock() - started
+
     async def _wait(
-        self, endpoint: Endpoint, task: Task, started: float, deadline: float, progress: ProgressFn | None
+        self,
+        endpoint: Endpoint,
+        task: Task,
+        started: float,
+        deadline: float,
+        progress: ProgressFn | None,
+        profile: tuple[str, str | None, int | None] | None = None,
     ) -> Task:
-        """Poll until the task ends or the deadline passes; the last check lands at the deadline."""
+        """Poll on the profile's schedule until the task ends or the deadline passes (last check at the deadline)."""
         total = deadline - started
-        while not task.is_terminal:
-            remaining = deadline - self._clock()
+        plan = self.options.schedule.plan(await self._history(profile)) if not task.is_terminal else None
+        while plan is not None and not task.is_terminal:
+            now = self._clock()
+            remaining = deadline - now
             if remaining <= 0:
                 break
-            elapsed = self._clock() - started
+            elapsed = now - started
             if progress is not None:
                 await progress(elapsed, total, f"{task.task_status} · {elapsed:.0f} s elapsed")
-            await self._sleep(min(self.options.schedule.next_interval(elapsed), remaining))
+            delay, phase = plan.next_delay(self._age(task, started))
+            logger.debug("next query of task %s in %.1f s (%s)", task.task_id, min(delay, remaining), phase)
             try:
-                task = await self._client.get_task(endpoint, task.task_id, deadline=deadline)
+                task = await self.poller.poll(
+                    endpoint, task.task_id, due=now + min(delay, remaining), deadline=deadline
+                )
             except KlingNotFoundError:
                 raise
             except KlingError as exc:

@@ -1,0 +1,53 @@
+"""Builds what a tool call needs — the Kling client over one shared httpx client, the journal, the service.
+
+Imported and run on the first tool call, not at start-up: clients list tools before they call any, and a server
+that answers `tools/list` without loading the HTTP stack, SQLite and JWT code starts measurably faster.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack
+
+import httpx
+from pydantic import SecretStr
+
+from kling_mcp import __version__
+from kling_mcp.api.client import KlingClient
+from kling_mcp.api.retry import DEFAULT_RETRY_POLICY, RetryPolicy
+from kling_mcp.auth import JwtSigner
+from kling_mcp.config import Settings
+from kling_mcp.journal import TaskJournal
+from kling_mcp.service.options import ServiceOptions
+from kling_mcp.service.video import VideoService
+
+logger = logging.getLogger(__name__)
+
+
+async def open_service(
+    settings: Settings, options: ServiceOptions, stack: AsyncExitStack, retry_policy: RetryPolicy | None = None
+) -> tuple[VideoService, str]:
+    """The service and the Kling base URL it talks to; everything opened is closed by `stack`."""
+    if settings.sandbox:
+        from kling_mcp.sandbox.runner import SandboxServer  # only the no-keys mode needs it
+
+        sandbox = stack.enter_context(SandboxServer())
+        base_url = sandbox.url
+        signer = JwtSigner(sandbox.state.config.access_key, SecretStr(sandbox.state.config.secret_key))
+    else:
+        access_key, secret_key = settings.credentials()
+        base_url = settings.api_base_url
+        signer = JwtSigner(access_key, secret_key)
+    http = await stack.enter_async_context(
+        httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(settings.http_timeout_seconds, connect=10.0),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            headers={"User-Agent": f"kling-mcp/{__version__}"},
+        )
+    )
+    journal = TaskJournal(settings.resolved_journal_path())
+    stack.callback(journal.close)
+    client = KlingClient(http, signer, policy=retry_policy or DEFAULT_RETRY_POLICY)
+    logger.info("kling-mcp %s connected (Kling at %s, journal %s)", __version__, base_url, journal.path)
+    return VideoService(client, journal, options), base_url

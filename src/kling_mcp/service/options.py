@@ -1,0 +1,19 @@
+"""The knobs of the video use case, kept apart so the MCP edge can build them without importing the HTTP stack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kling_mcp.service.images import ImagePolicy
+from kling_mcp.service.polling import PollSchedule
+
+
+@dataclass(frozen=True)
+class ServiceOptions:
+    """The knobs of the use case, taken from Settings in the entry point."""
+
+    max_wait_seconds: float = 50.0
+    schedule: PollSchedule = field(default_factory=PollSchedule)
+    image_policy: ImagePolicy = field(default_factory=ImagePolicy)
+    skip_capability_check: bool = False
+    coalesce_window: float = 1.0

@@ -1,0 +1,149 @@
+"""One poll for many tasks: status queries that fall due together share one list request.
+
+Each waiting call says when it wants its task's status next. The first call whose time comes leads a round: it takes
+every task due within `coalesce_window` (they are asked early, never late), fetches them with one list request per
+endpoint (Kling's list returns up to 500 tasks, newest first), falls back to one query per task for any not on that
+page, and hands every waiter its answer. Queries per round stay O(1) in the number of tasks in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import anyio
+
+from kling_mcp.api.client import KlingClient
+from kling_mcp.api.models import Endpoint, Task
+
+logger = logging.getLogger(__name__)
+
+MAX_PAGE_SIZE = 500
+MAX_PAGES_PER_ROUND = 3
+MIN_PAGE_SIZE = 50
+
+
+@dataclass(eq=False)
+class _Waiter:
+    endpoint: Endpoint
+    task_id: str
+    due: float
+    deadline: float | None
+    done: anyio.Event = field(default_factory=anyio.Event)
+    claimed: bool = False
+    result: Task | None = None
+    error: Exception | None = None
+
+
+@dataclass
+class PollerStats:
+    """Counters for benchmarks and logs."""
+
+    rounds: int = 0
+    list_requests: int = 0
+    task_requests: int = 0
+    tasks_answered: int = 0
+
+
+class TaskPoller:
+    """Shares status queries between the calls waiting in one process."""
+
+    def __init__(
+        self,
+        client: KlingClient,
+        *,
+        coalesce_window: float = 1.0,
+        batch_threshold: int = 2,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._window = coalesce_window
+        self._threshold = batch_threshold
+        self._clock = clock
+        self._waiters: set[_Waiter] = set()
+        self.stats = PollerStats()
+
+    @property
+    def in_flight(self) -> int:
+        """How many calls are waiting for a status right now."""
+        return len(self._waiters)
+
+    async def poll(self, endpoint: Endpoint, task_id: str, *, due: float, deadline: float | None = None) -> Task:
+        """The task's status, fetched at `due` (monotonic time) or earlier as part of another call's round."""
+        waiter = _Waiter(endpoint, task_id, due, deadline)
+        self._waiters.add(waiter)
+        try:
+            with anyio.move_on_after(max(0.0, due - self._clock())):
+                await waiter.done.wait()
+            if not waiter.done.is_set():
+                if waiter.claimed:
+                    await waiter.done.wait()
+                else:
+                    await self._lead_round()
+        finally:
+            self._waiters.discard(waiter)
+        if waiter.error is not None:
+            raise waiter.error
+        assert waiter.result is not None
+        return waiter.result
+
+    async def _lead_round(self) -> None:
+        horizon = self._clock() + self._window
+        batch = [w for w in self._waiters if not w.claimed and not w.done.is_set() and w.due <= horizon]
+        for waiter in batch:
+            waiter.claimed = True
+        self.stats.rounds += 1
+        # Shielded: other calls are waiting on this round's answers even if the leading call is cancelled.
+        with anyio.CancelScope(shield=True):
+            try:
+                await self._answer(batch)
+            finally:
+                for waiter in batch:
+                    if waiter.result is None and waiter.error is None:
+                        waiter.error = RuntimeError("status query did not complete")
+                    waiter.done.set()
+
+    async def _answer(self, batch: list[_Waiter]) -> None:
+        by_endpoint: dict[Endpoint, list[_Waiter]] = {}
+        for waiter in batch:
+            by_endpoint.setdefault(waiter.endpoint, []).append(waiter)
+        for endpoint, waiters in by_endpoint.items():
+            deadlines = [w.deadline for w in waiters if w.deadline is not None]
+            deadline = min(deadlines) if deadlines else None
+            missing = waiters
+            if len(waiters) >= self._threshold:
+                missing = await self._answer_from_list(endpoint, waiters, deadline)
+            for waiter in missing:
+                try:
+                    self.stats.task_requests += 1
+                    waiter.result = await self._client.get_task(endpoint, waiter.task_id, deadline=deadline)
+                    self.stats.tasks_answered += 1
+                except Exception as exc:  # handed to the waiting call, which decides what it means
+                    waiter.error = exc
+
+    async def _answer_from_list(
+        self, endpoint: Endpoint, waiters: list[_Waiter], deadline: float | None
+    ) -> list[_Waiter]:
+        """Answer what the newest pages hold; returns the waiters still without an answer."""
+        wanted = {w.task_id: w for w in waiters}
+        in_flight = max(len(self._waiters), len(waiters))
+        page_size = min(MAX_PAGE_SIZE, max(MIN_PAGE_SIZE, 2 * in_flight))
+        pages = min(MAX_PAGES_PER_ROUND, math.ceil(in_flight / page_size))
+        for page in range(1, pages + 1):
+            try:
+                self.stats.list_requests += 1
+                tasks = await self._client.list_tasks(endpoint, page=page, page_size=page_size, deadline=deadline)
+            except Exception as exc:
+                logger.debug("list query failed (%s); querying tasks one by one", exc)
+                break
+            for task in tasks:
+                waiter = wanted.pop(task.task_id, None)
+                if waiter is not None:
+                    waiter.result = task
+                    self.stats.tasks_answered += 1
+            if not wanted or len(tasks) < page_size:
+                break
+        return list(wanted.values())
