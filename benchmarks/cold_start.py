@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -46,15 +48,19 @@ async def measure(runs: int, env: dict[str, str]) -> dict[str, Any]:
     return result
 
 
+def default_env() -> dict[str, str]:
+    """Keys set (so the server is fully configured), nothing else of the caller's."""
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    journal = str(Path(tempfile.gettempdir()) / "kling-cold-start.sqlite3")
+    env.update({"KLING_ACCESS_KEY": "ak", "KLING_SECRET_KEY": "sk", "KLING_MCP_JOURNAL": journal})
+    return env
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
-    import os
-
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
-    env.update({"KLING_ACCESS_KEY": "ak", "KLING_SECRET_KEY": "sk", "KLING_MCP_JOURNAL": "/tmp/kling-cold.sqlite3"})
-    print(json.dumps(anyio.run(measure, args.runs, env), indent=2))
+    print(json.dumps(anyio.run(measure, args.runs, default_env()), indent=2))
     return 0
 
 

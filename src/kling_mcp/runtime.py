@@ -18,6 +18,7 @@ from kling_mcp.api.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from kling_mcp.auth import JwtSigner
 from kling_mcp.config import Settings
 from kling_mcp.journal import TaskJournal
+from kling_mcp.memory import return_large_buffers_to_os
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.video import VideoService
 
@@ -28,6 +29,7 @@ async def open_service(
     settings: Settings, options: ServiceOptions, stack: AsyncExitStack, retry_policy: RetryPolicy | None = None
 ) -> tuple[VideoService, str]:
     """The service and the Kling base URL it talks to; everything opened is closed by `stack`."""
+    return_large_buffers_to_os()
     if settings.sandbox:
         from kling_mcp.sandbox.runner import SandboxServer  # only the no-keys mode needs it
 

@@ -116,19 +116,17 @@ class KlingClient:
         method: str,
         path: str,
         *,
-        json: dict[str, Any] | None = None,
+        content: bytes | None = None,
         params: dict[str, Any] | None = None,
         deadline: float | None = None,
     ) -> Envelope:
         """One request (re-signed once after 1003/1004), mapped onto the error hierarchy."""
         for attempt in range(2):
+            headers = {"Authorization": self._signer.authorization()}
+            if content is not None:
+                headers["Content-Type"] = "application/json"
             request = self._http.build_request(
-                method,
-                path,
-                json=json,
-                params=params,
-                headers={"Authorization": self._signer.authorization()},
-                timeout=self._timeout(deadline),
+                method, path, content=content, params=params, headers=headers, timeout=self._timeout(deadline)
             )
             try:
                 response = await self._http.send(request)
@@ -176,7 +174,8 @@ class KlingClient:
         external_id = body.external_task_id
         if not external_id:
             raise ValueError("create_task needs an external_task_id to stay idempotent")
-        payload = body.model_dump(mode="json", exclude_none=True)
+        # Serialized once, straight to bytes: a body with an inline image is megabytes, and retries reuse it.
+        payload = body.__pydantic_serializer__.to_json(body, exclude_none=True)
         maybe_created = False
         try:
             async for attempt in self._retrying(deadline):
@@ -187,7 +186,7 @@ class KlingClient:
                             logger.info("adopted task %s created by an earlier attempt", found.task_id)
                             return found
                     try:
-                        envelope = await self._send("POST", task_path(endpoint), json=payload, deadline=deadline)
+                        envelope = await self._send("POST", task_path(endpoint), content=payload, deadline=deadline)
                     except Exception as exc:
                         maybe_created = maybe_created or outcome_unknown(exc)
                         raise

@@ -17,3 +17,4 @@ class ServiceOptions:
     image_policy: ImagePolicy = field(default_factory=ImagePolicy)
     skip_capability_check: bool = False
     coalesce_window: float = 1.0
+    max_concurrent_uploads: int = 4  # creates carrying inline images (megabytes each) in flight at once

@@ -6,8 +6,9 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
 import anyio.to_thread
@@ -49,6 +50,12 @@ class Outcome:
 
     result: VideoTaskResult
     waited: float
+
+
+def _has_inline_image(request: VideoRequest) -> bool:
+    """True when an image travels inside the request body (base64), not as a URL Kling fetches."""
+    images = (request.start_image_url, request.end_image_url)
+    return any(i and not i.strip().lower().startswith(("http://", "https://")) for i in images)
 
 
 def new_external_task_id() -> str:
@@ -151,34 +158,40 @@ class VideoService:
         self._clock = clock
         self._wall_clock = wall_clock
         self.poller = TaskPoller(client, coalesce_window=options.coalesce_window, clock=clock)
+        self._uploads = anyio.CapacityLimiter(options.max_concurrent_uploads)
 
     def _budget(self, requested: float) -> float:
         return max(0.0, min(requested, self.options.max_wait_seconds))
 
     async def generate(self, request: VideoRequest, progress: ProgressFn | None = None) -> Outcome:
         """Create the task once and wait for it up to min(timeout, the server's cap)."""
-        prepared = prepare_request(request, self.options)
         started = self._clock()
         budget = self._budget(request.effective_timeout)
         deadline = started + budget
-        external_id = prepared.entry.external_task_id
-        await anyio.to_thread.run_sync(self._journal.record_intent, prepared.entry)
-        # Shielded: a cancelled call must still learn and record the id of a task it may have paid for.
-        with anyio.CancelScope(shield=True):
-            try:
-                task = await self._client.create_task(
-                    prepared.endpoint, prepared.body, deadline=started + max(budget, MIN_CREATE_BUDGET_SECONDS)
-                )
-            except CreateOutcomeUnknownError as exc:
-                await anyio.to_thread.run_sync(self._journal.record_status, external_id, UNKNOWN, str(exc.cause))
-                raise
-            except KlingError as exc:
-                await anyio.to_thread.run_sync(self._journal.record_status, external_id, CREATE_FAILED, str(exc))
-                raise
-            await anyio.to_thread.run_sync(self._journal.record_task, task, external_id)
-        logger.info("created Kling task %s (%s, %s)", task.task_id, request.model, prepared.endpoint)
+        # Bodies with inline images are megabytes each: bound how many exist at once, and drop each after its create.
+        limiter: AbstractAsyncContextManager[Any] = self._uploads if _has_inline_image(request) else nullcontext()
+        async with limiter:
+            prepared = prepare_request(request, self.options)
+            endpoint, external_id = prepared.endpoint, prepared.entry.external_task_id
+            await anyio.to_thread.run_sync(self._journal.record_intent, prepared.entry)
+            # Shielded: a cancelled call must still learn and record the id of a task it may have paid for.
+            with anyio.CancelScope(shield=True):
+                try:
+                    task = await self._client.create_task(
+                        endpoint, prepared.body, deadline=started + max(budget, MIN_CREATE_BUDGET_SECONDS)
+                    )
+                except CreateOutcomeUnknownError as exc:
+                    await anyio.to_thread.run_sync(self._journal.record_status, external_id, UNKNOWN, str(exc.cause))
+                    raise
+                except KlingError as exc:
+                    await anyio.to_thread.run_sync(self._journal.record_status, external_id, CREATE_FAILED, str(exc))
+                    raise
+                finally:
+                    del prepared
+                await anyio.to_thread.run_sync(self._journal.record_task, task, external_id)
+        logger.info("created Kling task %s (%s, %s)", task.task_id, request.model, endpoint)
         profile = (request.model, request.mode, request.effective_duration)
-        task = await self._wait(prepared.endpoint, task, started, deadline, progress, profile)
+        task = await self._wait(endpoint, task, started, deadline, progress, profile)
         return self._finish(task, request.model, started)
 
     async def get(self, any_id: str, wait_seconds: float = 0.0, progress: ProgressFn | None = None) -> Outcome:
