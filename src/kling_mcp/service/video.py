@@ -272,18 +272,20 @@ class VideoService:
             if progress is not None:
                 await progress(elapsed, total, f"{task.task_status} · {elapsed:.0f} s elapsed")
             delay, phase = plan.next_delay(self._age(task, started))
-            logger.debug("next query of task %s in %.1f s (%s)", task.task_id, min(delay, remaining), phase)
+            delay = min(delay, remaining)
+            logger.debug("next query of task %s in %.1f s (%s)", task.task_id, delay, phase)
             try:
-                task = await self.poller.poll(
-                    endpoint, task.task_id, due=now + min(delay, remaining), deadline=deadline
-                )
+                fresh = await self.poller.poll(endpoint, task.task_id, due=now + delay, deadline=deadline)
             except KlingNotFoundError:
                 raise
             except KlingError as exc:
                 # The task exists and is paid for: report what we know rather than fail the call.
                 logger.warning("could not query task %s: %s", task.task_id, exc)
                 continue
-            await anyio.to_thread.run_sync(self._journal.record_task, task, None, endpoint)
+            changed = fresh.task_status != task.task_status
+            task = fresh
+            if changed:  # the journal is written when the status changes, not on every poll
+                await anyio.to_thread.run_sync(self._journal.record_task, task, None, endpoint)
         if progress is not None and task.is_terminal:
             await progress(total, total, f"{task.task_status} · {self._clock() - started:.0f} s elapsed")
         return task
