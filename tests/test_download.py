@@ -54,6 +54,7 @@ async def test_download_dir_saves_each_finished_video(
     assert video["download_error"] is None
     assert video["url"].startswith(sandbox.url)
     assert f"saved to {saved}" in text_of(result)
+    assert "local_path" in task["next_step"]
     assert _leftovers(folder) == []
 
 
@@ -130,6 +131,7 @@ async def test_a_failed_download_still_returns_the_finished_task(
     assert video["local_path"] is None
     assert "cannot write into" in video["download_error"]
     assert "not saved" in text_of(result) and video["url"] in text_of(result)
+    assert "local_path" not in task["next_step"]
 
 
 # The downloader alone, against the sandbox and against HTTP answers the sandbox never gives.

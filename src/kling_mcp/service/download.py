@@ -77,7 +77,13 @@ class VideoDownloader:
             except DownloadError as exc:
                 logger.warning("could not save video of task %s from %s: %s", name, video.url, exc)
                 videos.append(video.model_copy(update={"local_path": None, "download_error": str(exc)}))
-        return result.model_copy(update={"videos": videos})
+        update: dict[str, object] = {"videos": videos}
+        if all(v.local_path for v in videos):
+            update["next_step"] = (
+                "Show the video URL and the saved file (local_path, on the server's disk) to the user; the saved copy "
+                "stays after Kling deletes its own after 30 days."
+            )
+        return result.model_copy(update=update)
 
     async def download(self, url: str, target: Path) -> int:
         """Stream `url` into `target` (temp file, size checks, then an atomic rename); returns the size in bytes."""
