@@ -109,6 +109,7 @@ async def test_remote_client_config_connects_with_its_bearer_header(
     assert len(sandbox.state.creates()) == 1
 
 
+@pytest.mark.slow
 def test_generate_video_script_prints_the_finished_video(
     settings: Settings, sandbox: SandboxServer, tmp_path: Path
 ) -> None:

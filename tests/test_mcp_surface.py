@@ -54,6 +54,7 @@ async def test_descriptions_tell_the_model_cost_time_and_what_to_do_next(client:
     assert GET in (client.instructions or "") and "billed" in (client.instructions or "")
 
 
+@pytest.mark.slow
 async def test_progress_notifications_arrive_over_stdio(settings: Settings, sandbox: SandboxServer) -> None:
     """The client sees "processing · N s elapsed" while the server waits, through a real stdio subprocess."""
     sandbox.state.config.queue_seconds = 0.3
