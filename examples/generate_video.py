@@ -2,13 +2,15 @@
 
     python examples/generate_video.py path/to/image.png "the camera slowly pushes in"
 
-Set KLING_ACCESS_KEY / KLING_SECRET_KEY (and unset KLING_MCP_SANDBOX) to use the real Kling API.
+Set KLING_ACCESS_KEY / KLING_SECRET_KEY (and unset KLING_MCP_SANDBOX) to use the real Kling API. The server saves
+each finished video into ./kling-videos (or KLING_MCP_DOWNLOAD_DIR): Kling deletes its copy after 30 days.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import anyio
 from mcp import Client, StdioServerParameters
@@ -18,6 +20,7 @@ async def main(image: str, prompt: str) -> None:
     env = {**os.environ}
     if not env.get("KLING_ACCESS_KEY"):
         env["KLING_MCP_SANDBOX"] = "1"
+    env.setdefault("KLING_MCP_DOWNLOAD_DIR", str(Path("kling-videos").resolve()))
     params = StdioServerParameters(command=sys.executable, args=["-m", "kling_mcp"], env=env)
     async with Client(params) as client:
 
@@ -33,11 +36,14 @@ async def main(image: str, prompt: str) -> None:
             print("error:", "".join(getattr(b, "text", "") for b in result.content))
             return
         task = (result.structured_content or {})["result"]
-        while not task["done"]:
-            result = await client.call_tool("kling_get_video_task", {"task_id": task["task_id"], "wait_seconds": 50})
+        while not task["done"]:  # the call returned before the video was ready: ask again (no new task, no cost)
+            result = await client.call_tool(
+                "kling_get_video_task", {"task_id": task["task_id"], "wait_seconds": 50}, progress_callback=progress
+            )
             task = (result.structured_content or {})["result"]
         for video in task["videos"]:
             print("video:", video["url"])
+            print("saved:", video["local_path"] or f"not saved ({video['download_error']})")
 
 
 if __name__ == "__main__":

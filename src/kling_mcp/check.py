@@ -2,20 +2,78 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import anyio
 import httpx
 
 from kling_mcp.api.client import KlingClient
-from kling_mcp.api.errors import KlingAPIError, KlingError
+from kling_mcp.api.errors import (
+    KlingAPIError,
+    KlingConnectionError,
+    KlingError,
+    KlingNotFoundError,
+    KlingProtocolError,
+    KlingTimeoutError,
+)
+from kling_mcp.api.retry import QUICK_RETRY_POLICY
 from kling_mcp.auth import JwtSigner
 from kling_mcp.config import MissingCredentialsError, Settings
+from kling_mcp.journal import TaskJournal
+
+# What to do about a refused request, by the error's family (api/errors.py ERROR_CODES kinds).
+ADVICE = {
+    "auth": (
+        "The keys were refused. Copy KLING_ACCESS_KEY and KLING_SECRET_KEY again from "
+        "https://app.klingai.com/global/dev; keys from the China site only work with "
+        "KLING_API_BASE_URL=https://api-beijing.klingai.com."
+    ),
+    "token_time": "Kling thinks the token's time is wrong: check that this machine's clock is correct.",
+    "account": "The keys work, but the account cannot make videos right now: see the message above.",
+    "permission": "The keys work, but this account may not use this resource.",
+    "rate_limit": "The keys work, but the account is at its request or concurrency limit: try again in a minute.",
+    "server": "Kling itself had a problem: try again later.",
+}
 
 
 def _say(text: str) -> None:
     print(text, flush=True)  # noqa: T201 - a command for people
 
 
+def _explain_failure(exc: KlingError, settings: Settings) -> None:
+    url = settings.api_base_url
+    if isinstance(exc, KlingTimeoutError):
+        _say(f"✗ Kling at {url} did not answer in time ({exc}).")
+        _say(f"  What to do: try again; raise KLING_MCP_HTTP_TIMEOUT (now {settings.http_timeout_seconds:g} s).")
+    elif isinstance(exc, KlingConnectionError):
+        _say(f"✗ Could not reach Kling at {url} ({exc}).")
+        _say("  What to do: check KLING_API_BASE_URL, this machine's network connection and any proxy (HTTPS_PROXY).")
+    elif isinstance(exc, KlingNotFoundError | KlingProtocolError):
+        _say(f"✗ {url} does not answer like Kling's API ({exc}).")
+        _say("  What to do: set KLING_API_BASE_URL to https://api-singapore.klingai.com (or the China host).")
+    elif isinstance(exc, KlingAPIError):
+        _say(f"✗ Kling refused the request: {exc}")
+        _say(f"  What to do: {ADVICE.get(exc.kind, 'see docs/troubleshooting.md for this code.')}")
+    else:
+        _say(f"✗ Could not talk to Kling: {exc}")
+
+
+def _check_journal(settings: Settings) -> bool:
+    path = settings.resolved_journal_path()
+    try:
+        TaskJournal(path).close()
+    except (OSError, sqlite3.Error) as exc:
+        _say(f"✗ task journal: cannot open {path} ({exc}).")
+        _say("  What to do: set KLING_MCP_JOURNAL to a file in a folder this user can write.")
+        return False
+    _say(f"• task journal: {path}")
+    return True
+
+
 async def _check(settings: Settings) -> int:
+    if settings.sandbox:
+        _say("• KLING_MCP_SANDBOX is on: the server uses its built-in Kling sandbox; no keys are needed or checked.")
+        return 0 if _check_journal(settings) else 1
     try:
         access_key, secret_key = settings.credentials()
     except MissingCredentialsError as exc:
@@ -23,22 +81,25 @@ async def _check(settings: Settings) -> int:
         return 1
     _say(f"• Kling API: {settings.api_base_url}")
     _say(f"• access key: {access_key[:4]}… (secret key set)")
+    if not _check_journal(settings):
+        return 1
+    saving = settings.download_dir
+    _say(
+        f"• videos saved to: {saving.expanduser()}"
+        if saving
+        else "• videos are not saved (KLING_MCP_DOWNLOAD_DIR unset)"
+    )
     async with httpx.AsyncClient(base_url=settings.api_base_url, timeout=settings.http_timeout_seconds) as http:
-        client = KlingClient(http, JwtSigner(access_key, secret_key))
+        client = KlingClient(http, JwtSigner(access_key, secret_key), policy=QUICK_RETRY_POLICY)
         try:
             tasks = await client.list_tasks("image2video", page_size=1)
-        except KlingAPIError as exc:
-            _say(f"✗ Kling refused the request: {exc}")
-            if exc.kind == "auth":
-                _say("  The keys are wrong, or belong to the other Kling site (global vs China: KLING_API_BASE_URL).")
-            return 1
         except KlingError as exc:
-            _say(f"✗ Could not talk to Kling: {exc}")
+            _explain_failure(exc, settings)
             return 1
-    _say(f"✓ Credentials accepted; the account has {'tasks' if tasks else 'no image2video tasks yet'}.")
+    _say(f"✓ Kling accepted the keys; the account has {'tasks' if tasks else 'no image2video tasks yet'}.")
     return 0
 
 
 def run_check(settings: Settings) -> int:
-    """Run the check and return the exit code."""
+    """Run the check and return the exit code (0: ready to generate videos)."""
     return anyio.run(_check, settings)

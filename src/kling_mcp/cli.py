@@ -6,8 +6,12 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from kling_mcp import __version__
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 logger = logging.getLogger("kling_mcp")
 
@@ -34,6 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _describe_settings_error(exc: ValidationError) -> str:
+    """One plain line per bad variable: `KLING_MCP_MAX_WAIT: Input should be greater than 0 (got '-1')`."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        name = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        got = "" if name in message else f" (got {error.get('input')!r:.80})"
+        lines.append(f"{name}: {message}{got}")
+    return "; ".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -46,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings()
     except ValidationError as exc:
         configure_logging("ERROR")
-        logger.error("invalid configuration: %s", exc)
+        logger.error("invalid configuration: %s", _describe_settings_error(exc))
         return 2
     secret = settings.secret_key.get_secret_value() if settings.secret_key else ""
     configure_logging(args.log_level or settings.log_level, secrets=(secret,))

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_API_BASE_URL = "https://api-singapore.klingai.com"
+DEFAULT_DOWNLOAD_MAX_BYTES = 512 * 1024 * 1024
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -39,32 +40,63 @@ class Settings(BaseSettings):
     journal_path: Path | None = Field(
         None,
         validation_alias="KLING_MCP_JOURNAL",
-        description="SQLite task journal file; default: the user data directory.",
+        description=(
+            "SQLite task journal file. Default: `tasks.sqlite3` in the user data directory (`~/.local/share/kling-mcp` "
+            "on Linux, `~/Library/Application Support/kling-mcp` on macOS, `%LOCALAPPDATA%\\kling-mcp` on Windows)."
+        ),
+    )
+    download_dir: Path | None = Field(
+        None,
+        validation_alias="KLING_MCP_DOWNLOAD_DIR",
+        description=(
+            "Save every finished video into this folder (as `kling-<task_id>.mp4`) and return its local path beside "
+            "the URL. Unset: nothing is saved unless kling_get_video_task is called with download=true, which then "
+            "saves into the user's Downloads folder (`~/Downloads/kling-mcp`)."
+        ),
+    )
+    download_max_bytes: int = Field(
+        DEFAULT_DOWNLOAD_MAX_BYTES,
+        gt=0,
+        validation_alias="KLING_MCP_DOWNLOAD_MAX_BYTES",
+        description="Largest video file (bytes) the server will save; a bigger one is refused (its URL still works).",
     )
     max_wait_seconds: float = Field(
         50.0,
         gt=0,
         validation_alias="KLING_MCP_MAX_WAIT",
         description=(
-            "Longest a single tool call waits for a task before handing back its id. Claude Desktop drops results "
-            "arriving after ~60 s, so the default stays under that."
+            "Longest a single tool call waits for a task (seconds) before handing back its id. Claude Desktop drops "
+            "results arriving after ~60 s, so the default stays under that."
         ),
     )
     http_timeout_seconds: float = Field(
-        30.0, gt=0, validation_alias="KLING_MCP_HTTP_TIMEOUT", description="Timeout of one HTTP request to Kling."
+        30.0,
+        gt=0,
+        validation_alias="KLING_MCP_HTTP_TIMEOUT",
+        description="Timeout of one HTTP request to Kling (seconds).",
     )
     poll_min_interval: float = Field(
-        2.0, gt=0, validation_alias="KLING_MCP_POLL_MIN_INTERVAL", description="Shortest gap between two task queries."
+        2.0,
+        gt=0,
+        validation_alias="KLING_MCP_POLL_MIN_INTERVAL",
+        description="Shortest gap between two task queries (seconds).",
     )
     poll_max_interval: float = Field(
-        10.0, gt=0, validation_alias="KLING_MCP_POLL_MAX_INTERVAL", description="Longest gap between two task queries."
+        10.0,
+        gt=0,
+        validation_alias="KLING_MCP_POLL_MAX_INTERVAL",
+        description="Longest gap between two task queries (seconds).",
     )
     skip_capability_check: bool = Field(
         False,
         validation_alias="KLING_MCP_SKIP_CAPABILITY_CHECK",
         description="Send model/mode/duration combinations the local capability table refuses (type checks stay).",
     )
-    log_level: LogLevel = Field("INFO", validation_alias="KLING_MCP_LOG_LEVEL")
+    log_level: LogLevel = Field(
+        "INFO",
+        validation_alias="KLING_MCP_LOG_LEVEL",
+        description="Log level; logs go to stderr with secrets redacted. The --log-level flag overrides it.",
+    )
 
     @field_validator("access_key", mode="before")
     @classmethod
@@ -105,3 +137,11 @@ class Settings(BaseSettings):
         import platformdirs  # imported here: only needed when no path is configured
 
         return Path(platformdirs.user_data_dir("kling-mcp", appauthor=False)) / "tasks.sqlite3"
+
+    def resolved_download_dir(self) -> Path:
+        """Where videos are saved: the configured folder or `kling-mcp` in the user's Downloads folder."""
+        if self.download_dir is not None:
+            return self.download_dir.expanduser()
+        import platformdirs  # imported here: only needed when no folder is configured
+
+        return Path(platformdirs.user_downloads_dir()) / "kling-mcp"

@@ -10,7 +10,6 @@ from importlib import resources
 from pathlib import Path
 
 import anyio
-import httpx
 from mcp import Client, StdioServerParameters
 
 from kling_mcp.sandbox.runner import SandboxServer
@@ -37,6 +36,7 @@ async def run_demo(workdir: Path, task_seconds: float) -> int:
             "KLING_ACCESS_KEY": config.access_key,
             "KLING_SECRET_KEY": config.secret_key,
             "KLING_MCP_JOURNAL": str(workdir / "journal.sqlite3"),
+            "KLING_MCP_DOWNLOAD_DIR": str(workdir),
             "KLING_MCP_POLL_MIN_INTERVAL": "1",
             "KLING_MCP_LOG_LEVEL": "WARNING",
         }
@@ -67,11 +67,14 @@ async def run_demo(workdir: Path, task_seconds: float) -> int:
         task = result.structured_content["result"]
         _say(f"4. Finished in {elapsed:.1f} s: task {task['task_id']} is {task['status']}")
         for video in task["videos"]:
-            data = httpx.get(video["url"], timeout=10).content
-            target = workdir / f"kling-{task['task_id']}.mp4"
-            target.write_bytes(data)
-            kind = "MP4" if data[4:8] == b"ftyp" else "unknown format"
-            _say(f"   video: {video['url']}\n   saved: {target} ({len(data):,} bytes, {kind})")
+            _say(f"   video: {video['url']}")
+            if video.get("local_path"):
+                saved = Path(video["local_path"])
+                data = saved.read_bytes()
+                kind = "MP4" if data[4:8] == b"ftyp" else "unknown format"
+                _say(f"   saved by the server (KLING_MCP_DOWNLOAD_DIR): {saved} ({len(data):,} bytes, {kind})")
+            else:
+                _say(f"   not saved: {video.get('download_error')}")
         _say("Done. Configure KLING_ACCESS_KEY and KLING_SECRET_KEY to generate real videos (see README).")
         return 0
 
@@ -82,4 +85,6 @@ def main(keep: bool = False, task_seconds: float = 4.0) -> int:
         workdir = Path(tempfile.mkdtemp(prefix="kling-demo-"))
         return anyio.run(run_demo, workdir, task_seconds)
     with tempfile.TemporaryDirectory(prefix="kling-demo-") as tmp:
-        return anyio.run(run_demo, Path(tmp), task_seconds)
+        code = anyio.run(run_demo, Path(tmp), task_seconds)
+    _say("(The demo's folder has been removed; `kling-mcp demo --keep` keeps the journal and the video.)")
+    return code

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 
 import httpx
 from pydantic import SecretStr
@@ -19,16 +20,26 @@ from kling_mcp.auth import JwtSigner
 from kling_mcp.config import Settings
 from kling_mcp.journal import TaskJournal
 from kling_mcp.memory import return_large_buffers_to_os
+from kling_mcp.service.download import VideoDownloader
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.video import VideoService
 
 logger = logging.getLogger(__name__)
 
 
-async def open_service(
+@dataclass(frozen=True)
+class Runtime:
+    """What tool calls use: the video service, the video downloader, and the Kling base URL."""
+
+    service: VideoService
+    downloader: VideoDownloader
+    base_url: str
+
+
+async def open_runtime(
     settings: Settings, options: ServiceOptions, stack: AsyncExitStack, retry_policy: RetryPolicy | None = None
-) -> tuple[VideoService, str]:
-    """The service and the Kling base URL it talks to; everything opened is closed by `stack`."""
+) -> Runtime:
+    """Open everything tool calls need over one shared HTTP client; everything opened is closed by `stack`."""
     return_large_buffers_to_os()
     if settings.sandbox:
         from kling_mcp.sandbox.runner import SandboxServer  # only the no-keys mode needs it
@@ -51,5 +62,6 @@ async def open_service(
     journal = TaskJournal(settings.resolved_journal_path())
     stack.callback(journal.close)
     client = KlingClient(http, signer, policy=retry_policy or DEFAULT_RETRY_POLICY)
+    downloader = VideoDownloader(http, settings.resolved_download_dir(), max_bytes=settings.download_max_bytes)
     logger.info("kling-mcp %s connected (Kling at %s, journal %s)", __version__, base_url, journal.path)
-    return VideoService(client, journal, options), base_url
+    return Runtime(VideoService(client, journal, options), downloader, base_url)

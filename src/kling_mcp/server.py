@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,6 +28,7 @@ from kling_mcp.service.results import TaskListOutput, VideoToolOutput, summary
 
 if TYPE_CHECKING:
     from kling_mcp.api.retry import RetryPolicy
+    from kling_mcp.runtime import Runtime
     from kling_mcp.service.video import Outcome, VideoService
 
 logger = logging.getLogger(__name__)
@@ -53,26 +55,29 @@ Use this when:
 - You need precise control over the video's visual content
 At least one of start_image_url or end_image_url must be provided.
 
-Cost and time: every call creates one paid Kling task (more for 'pro', longer durations and audio). Videos usually \
-take 30 s to several minutes. The call waits for the video up to the smaller of `timeout` and the server's cap \
-(default 50 s); if the video is not ready by then it returns the task_id with status 'submitted'/'processing' - \
-that is not an error: call {GET_TOOL} with that task_id to wait for the result. Never call this tool again for the \
-same video, which would pay for a second task.
+Cost and time: every call creates one paid Kling task (more credits for 'pro', longer durations and audio). Videos \
+usually take 30 s to several minutes. The call waits for the video up to the smaller of `timeout` and the server's \
+cap (default 50 s), reporting progress meanwhile. If the video is not ready by then it returns the task_id with \
+status 'submitted' or 'processing' - that is not an error: call {GET_TOOL} with that task_id and wait_seconds=50, \
+again until `done` is true. Never call this tool again for the same video: that would pay for a second task.
 
 Returns:
-Task ID and generated video information including URLs and state (structured `result`). Kling deletes videos \
-after 30 days."""
+Task ID and generated video information including URLs and state (structured `result`). Show the video URL to the \
+user: Kling deletes videos after 30 days. When the server saves videos (KLING_MCP_DOWNLOAD_DIR), each video's \
+local_path says where."""
 
-GET_DESCRIPTION = f"""Check a Kling video task created by {GENERATE_TOOL} and, optionally, wait for it to finish.
+GET_DESCRIPTION = f"""Check a Kling video task created by {GENERATE_TOOL}; optionally wait for it and save the video.
 
-Pass the task_id (or external_task_id) that {GENERATE_TOOL} returned. With wait_seconds > 0 the call waits up to \
-that long (capped by the server, default 50 s) for the video. Costs nothing at Kling. Returns the same structured \
-task object: status, and the video URLs once status is 'succeed'. A failed task is reported as an error with Kling's \
-reason."""
+Pass the task_id (or external_task_id) that {GENERATE_TOOL} returned, also after that call timed out or the client \
+restarted. With wait_seconds > 0 the call waits up to that long (capped by the server, default 50 s) for the video; \
+if the task is still not done, call again. Costs nothing at Kling. Returns the same structured task object: status, \
+and the video URLs once status is 'succeed'. With download=true the finished MP4 is also saved on the server's disk \
+and its path returned as local_path (Kling deletes videos after 30 days). A failed task is reported as an error \
+with Kling's reason."""
 
 LIST_DESCRIPTION = """List recent Kling video tasks from this server's task journal (newest first), including tasks \
-from earlier sessions or calls that timed out. Costs nothing and does not contact Kling; use kling_get_video_task \
-for a task's current state."""
+from earlier sessions or calls that timed out: use it to find a task_id you no longer have. Costs nothing and does \
+not contact Kling; use kling_get_video_task for a task's current state."""
 
 
 @dataclass
@@ -85,21 +90,29 @@ class AppContext:
     retry_policy: RetryPolicy | None = None
     unavailable_reason: str | None = None
     api_base_url: str = ""
-    _service: VideoService | None = None
+    _runtime: Runtime | None = None
     _lock: anyio.Lock = field(default_factory=anyio.Lock)
 
-    async def service(self) -> VideoService:
-        """The video service, opened on first use (tools/list never pays for the HTTP stack)."""
+    @property
+    def auto_download(self) -> bool:
+        """KLING_MCP_DOWNLOAD_DIR is set: save every finished video."""
+        return self.settings.download_dir is not None
+
+    async def runtime(self) -> Runtime:
+        """The service and downloader, opened on first use (tools/list never pays for the HTTP stack)."""
         if self.unavailable_reason is not None:
             raise ToolError(self.unavailable_reason)
         async with self._lock:
-            if self._service is None:
-                from kling_mcp.runtime import open_service
+            if self._runtime is None:
+                from kling_mcp.runtime import open_runtime
 
-                self._service, self.api_base_url = await open_service(
-                    self.settings, self.options, self.stack, self.retry_policy
-                )
-            return self._service
+                self._runtime = await open_runtime(self.settings, self.options, self.stack, self.retry_policy)
+                self.api_base_url = self._runtime.base_url
+            return self._runtime
+
+    async def service(self) -> VideoService:
+        """The video service (see `runtime`)."""
+        return (await self.runtime()).service
 
 
 def options_from(settings: Settings, image_policy: ImagePolicy | None = None) -> ServiceOptions:
@@ -164,6 +177,15 @@ def to_tool_error(exc: Exception, app: AppContext) -> ToolError:
     return ToolError(str(exc))
 
 
+async def _saved(app: AppContext, outcome: Outcome, download: bool | None) -> Outcome:
+    """The outcome with its videos saved locally when asked to (or, when not said, when the server is set to)."""
+    wanted = app.auto_download if download is None else download
+    if not wanted:
+        return outcome
+    downloader = (await app.runtime()).downloader
+    return dataclasses.replace(outcome, result=await downloader.save(outcome.result))
+
+
 def _result(outcome: Outcome) -> CallToolResult:
     output = VideoToolOutput(result=outcome.result)
     return CallToolResult(
@@ -203,7 +225,7 @@ def register_tools(server: MCPServer[AppContext]) -> None:
             outcome = await (await app.service()).generate(request, _progress(ctx))
         except (ValidationError, InvalidInputError, KlingError) as exc:
             raise to_tool_error(exc, app) from exc
-        return _result(outcome)
+        return _result(await _saved(app, outcome, None))
 
     generate.__signature__ = _flat_signature(VideoRequest, "ctx")  # type: ignore[attr-defined]
     generate.__name__ = GENERATE_TOOL  # names the SDK's argument model in its validation messages
@@ -226,8 +248,13 @@ def register_tools(server: MCPServer[AppContext]) -> None:
         name=GET_TOOL,
         title="Get Kling video task",
         description=GET_DESCRIPTION,
+        # Not read-only: with download=true (or KLING_MCP_DOWNLOAD_DIR) it writes the video file to disk.
         annotations=ToolAnnotations(
-            title="Get Kling video task", read_only_hint=True, idempotent_hint=True, open_world_hint=True
+            title="Get Kling video task",
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=True,
         ),
     )
     async def get_task(
@@ -237,13 +264,20 @@ def register_tools(server: MCPServer[AppContext]) -> None:
             float,
             Field(ge=0, le=3600, description="Wait up to this long for the task to finish (capped by the server)."),
         ] = 0,
+        download: Annotated[
+            bool | None,
+            Field(
+                description="Also save the finished MP4 on the server's disk and return its local_path (true), or "
+                "not (false). Default: the server's setting (KLING_MCP_DOWNLOAD_DIR)."
+            ),
+        ] = None,
     ) -> Annotated[CallToolResult, VideoToolOutput]:
         app = _app(ctx)
         try:
             outcome = await (await app.service()).get(task_id.strip(), wait_seconds, _progress(ctx))
         except KlingError as exc:
             raise to_tool_error(exc, app) from exc
-        return _result(outcome)
+        return _result(await _saved(app, outcome, download))
 
     @server.tool(
         name=LIST_TOOL,

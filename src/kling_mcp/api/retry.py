@@ -37,6 +37,8 @@ class RetryPolicy:
 
 
 DEFAULT_RETRY_POLICY = RetryPolicy()
+# For a person waiting at a terminal (`kling-mcp check`): one more try, then say what is wrong.
+QUICK_RETRY_POLICY = RetryPolicy(max_attempts=2, initial_backoff=0.5, max_backoff=2.0, max_retry_after=5.0)
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -24,6 +24,12 @@ class VideoFile(BaseModel):
     url: str = Field(description="Download URL of the MP4 (expires after 30 days).")
     watermark_url: str | None = Field(None, description="URL of the watermarked variant, when Kling makes one.")
     duration: float | None = Field(None, description="Length in seconds.")
+    local_path: str | None = Field(
+        None, description="Where the server saved the MP4 on its own disk (only when downloading is on)."
+    )
+    download_error: str | None = Field(
+        None, description="Why saving the MP4 on the server failed; the url still works until Kling deletes it."
+    )
 
 
 class VideoTaskResult(BaseModel):
@@ -123,12 +129,20 @@ def from_entry(entry: JournalEntry) -> VideoTaskResult:
     )
 
 
+def _saved_note(video: VideoFile) -> str:
+    if video.local_path:
+        return f" (saved to {video.local_path})"
+    if video.download_error:
+        return f" (not saved: {video.download_error})"
+    return ""
+
+
 def summary(result: VideoTaskResult, *, waited: float | None = None) -> str:
     """A short human-readable account of the result, shown beside the structured output."""
     name = result.task_id or result.external_task_id
     head = f"Kling task {name} ({result.model or 'unknown model'}): {result.status}"
     if result.status == "succeed":
-        urls = "\n".join(f"- {v.url}" for v in result.videos) or "- (no video URL returned)"
+        urls = "\n".join(f"- {v.url}{_saved_note(v)}" for v in result.videos) or "- (no video URL returned)"
         return f"{head}. Video ready:\n{urls}\n{VIDEO_RETENTION_NOTE}"
     waited_text = f" after waiting {waited:.0f} s" if waited is not None else ""
     message = f" ({result.status_message})" if result.status_message else ""

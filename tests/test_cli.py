@@ -1,0 +1,122 @@
+"""The `kling-mcp` command as a person runs it: --version, check (right, wrong, missing keys; dead host), demo."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kling_mcp import __version__
+from kling_mcp.config import Settings
+from kling_mcp.sandbox.runner import SandboxServer
+from tests.conftest import subprocess_env
+
+WRONG_SECRET = "wrong-secret-key-that-signs-a-token-kling-refuses"
+
+
+def run_cli(settings: Settings, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m kling_mcp ARGS` in a clean environment (no .env in cwd), output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "kling_mcp", *args],
+        env=subprocess_env(settings, **env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_version_comes_from_the_package(settings: Settings, tmp_path: Path) -> None:
+    done = run_cli(settings, tmp_path, "--version")
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"kling-mcp {__version__}"
+
+
+def test_check_with_the_right_keys(settings: Settings, sandbox: SandboxServer, tmp_path: Path) -> None:
+    done = run_cli(settings, tmp_path, "check")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "✓ Kling accepted the keys" in done.stdout
+    assert f"Kling API: {sandbox.url}" in done.stdout
+    assert f"task journal: {settings.journal_path}" in done.stdout
+    # One cheap authenticated request: a one-item page of the task list, nothing created.
+    [request] = sandbox.state.requests
+    assert (request.method, request.path, request.query) == (
+        "GET",
+        "/v1/videos/image2video",
+        {"pageNum": "1", "pageSize": "1"},
+    )
+    assert request.authorization is not None and request.authorization.startswith("Bearer ")
+
+
+def test_check_with_wrong_keys_says_which_and_hides_the_secret(
+    settings: Settings, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    done = run_cli(settings, tmp_path, "--log-level", "DEBUG", "check", KLING_SECRET_KEY=WRONG_SECRET)
+    assert done.returncode == 1
+    assert "✗ Kling refused the request: Kling error 1000" in done.stdout
+    assert "request_id" in done.stdout
+    assert "Copy KLING_ACCESS_KEY and KLING_SECRET_KEY again" in done.stdout
+    assert "api-beijing" in done.stdout  # the other site's keys are the usual cause
+    assert "DEBUG" in done.stderr, "--log-level DEBUG should reach stderr"
+    for text in (done.stdout, done.stderr):
+        assert WRONG_SECRET not in text
+        assert "eyJ" not in text, "a JWT was printed"
+    assert len(sandbox.state.requests) == 1, "an auth failure is final: no retry"
+
+
+def test_check_with_missing_keys_names_the_variables(
+    settings: Settings, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    done = run_cli(settings, tmp_path, "check", KLING_ACCESS_KEY="", KLING_SECRET_KEY=" ")
+    assert done.returncode == 1
+    assert "Kling credentials are not configured: set KLING_ACCESS_KEY and KLING_SECRET_KEY" in done.stdout
+    assert "KLING_MCP_SANDBOX=1" in done.stdout
+    assert sandbox.state.requests == []
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_check_against_an_unreachable_host_fails_fast_in_plain_words(settings: Settings, tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    started = time.monotonic()
+    done = run_cli(settings, tmp_path, "check", KLING_API_BASE_URL=url)
+    assert done.returncode == 1
+    assert time.monotonic() - started < 15, "a dead host must not keep a person waiting through the full retry budget"
+    assert f"✗ Could not reach Kling at {url} (cannot reach Kling: ConnectError)" in done.stdout
+    assert "check KLING_API_BASE_URL" in done.stdout
+
+
+def test_check_against_something_that_is_not_kling(settings: Settings, sandbox: SandboxServer, tmp_path: Path) -> None:
+    done = run_cli(settings, tmp_path, "check", KLING_API_BASE_URL=f"{sandbox.url}/not-kling")
+    assert done.returncode == 1
+    assert "does not answer like Kling's API" in done.stdout
+
+
+def test_check_in_sandbox_mode_and_with_an_invalid_setting(settings: Settings, tmp_path: Path) -> None:
+    sandboxed = run_cli(settings, tmp_path, "check", KLING_MCP_SANDBOX="1", KLING_ACCESS_KEY="", KLING_SECRET_KEY="")
+    assert sandboxed.returncode == 0, sandboxed.stdout + sandboxed.stderr
+    assert "KLING_MCP_SANDBOX is on" in sandboxed.stdout
+    invalid = run_cli(settings, tmp_path, "check", KLING_MCP_MAX_WAIT="-1")
+    assert invalid.returncode == 2
+    assert "invalid configuration: KLING_MCP_MAX_WAIT: Input should be greater than 0 (got '-1')" in invalid.stderr
+
+
+@pytest.mark.slow
+def test_demo_prints_a_finished_video(settings: Settings, tmp_path: Path) -> None:
+    done = run_cli(settings, tmp_path, "demo", "--task-seconds", "1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "kling-mcp server started over stdio" in done.stdout
+    assert "progress" in done.stdout and "processing · " in done.stdout
+    assert " is succeed" in done.stdout
+    assert "saved by the server (KLING_MCP_DOWNLOAD_DIR)" in done.stdout and "bytes, MP4)" in done.stdout
+    assert done.stdout.rstrip().endswith("keeps the journal and the video.)")

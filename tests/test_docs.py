@@ -1,0 +1,122 @@
+"""The documentation cannot drift from the code: settings, error codes, statuses, the live tool schema, links."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import typing
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from kling_mcp.api.errors import ERROR_CODES
+from kling_mcp.api.models import TaskStatus
+from kling_mcp.config import Settings
+from kling_mcp.journal import CREATE_FAILED, CREATING, UNKNOWN
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+DOCS = ROOT / "docs"
+# Written by the HTTP transport work (issue 5) on its own branch; linked from here already.
+LINKED_BEFORE_IT_EXISTS = {DOCS / "deploying-http.md"}
+
+
+def _load_generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "gen_configuration_doc", ROOT / "scripts" / "gen_configuration_doc.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_configuration_doc_lists_exactly_the_settings_fields() -> None:
+    generator = _load_generator()
+    current = (DOCS / "configuration.md").read_text(encoding="utf-8")
+    assert generator.render(current) == current, (
+        "docs/configuration.md is stale: run python scripts/gen_configuration_doc.py"
+    )
+    for field in Settings.model_fields.values():
+        assert f"| `{field.validation_alias}` |" in current
+
+
+def test_readme_configuration_table_names_every_setting() -> None:
+    configure = README.split("## Configure", 1)[1].split("\n## ", 1)[0]
+    for field in Settings.model_fields.values():
+        assert f"`{field.validation_alias}`" in configure, f"{field.validation_alias} is missing from the README"
+
+
+def _table_rows(markdown: str) -> list[list[str]]:
+    """The cells of each row of the first table in `markdown` (header and rule lines dropped)."""
+    lines = markdown.strip().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]])
+    return rows
+
+
+def test_troubleshooting_explains_every_kling_error_code() -> None:
+    text = (DOCS / "troubleshooting.md").read_text(encoding="utf-8")
+    rows = {int(row[0]): row for row in _table_rows(text.split("## Kling's error codes", 1)[1])}
+    assert set(rows) == set(ERROR_CODES), "one row per code in kling_mcp.api.errors.ERROR_CODES"
+    for code, info in ERROR_CODES.items():
+        _, http_status, meaning, retried, advice = rows[code]
+        assert re.fullmatch(r"[1-5]\d\d", http_status), code
+        assert meaning and advice, code
+        assert retried.startswith("yes") == info.retryable, f"{code}: the Retried column disagrees with ERROR_CODES"
+
+
+def test_journal_doc_covers_every_status_and_the_resume_path() -> None:
+    text = (DOCS / "journal.md").read_text(encoding="utf-8")
+    statuses = {CREATING, CREATE_FAILED, UNKNOWN, *typing.get_args(TaskStatus)}
+    for status in statuses:
+        assert f"| `{status}` |" in text, status
+    for phrase in ("writes the intent to the journal first", "right after", "external_task_id", "WAL"):
+        assert phrase in text
+    assert "kling_get_video_task" in text and "kling_list_video_tasks" in text
+
+
+def _default_text(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+@pytest.mark.anyio
+async def test_readme_tool_tables_match_the_live_tool_schema(client: Client) -> None:
+    """Every parameter the server publishes, with its default and enum values, is in the README's table; no extras."""
+    tools = (await client.list_tools()).tools
+    for tool in tools:
+        section = README.split(f"### `{tool.name}`", 1)
+        assert len(section) == 2, f"the README has no section for {tool.name}"
+        rows = {row[0].strip("`"): row for row in _table_rows(section[1].split("\n### ", 1)[0])}
+        properties: dict[str, Any] = tool.input_schema["properties"]
+        assert set(rows) == set(properties), f"{tool.name}: README parameters differ from the schema"
+        required = set(tool.input_schema.get("required", []))
+        for name, schema in properties.items():
+            row = " | ".join(rows[name])
+            default_cell = rows[name][2]
+            if name in required:
+                assert default_cell == "required", f"{tool.name}.{name} is required"
+            elif schema.get("default") is not None:
+                assert f"`{_default_text(schema['default'])}`" in default_cell, f"{tool.name}.{name} default"
+            enum = schema.get("enum") or next((s["enum"] for s in schema.get("anyOf", []) if "enum" in s), [])
+            for value in enum:
+                assert f"`{value}`" in row, f"{tool.name}.{name}: enum value {value!r} missing from the README"
+
+
+def _local_links(path: Path) -> list[Path]:
+    text = path.read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    return [(path.parent / t).resolve() for t in targets if not re.match(r"[a-z]+:", t)]
+
+
+@pytest.mark.parametrize("page", ["README.md", *sorted(f"docs/{p.name}" for p in DOCS.glob("*.md"))])
+def test_local_links_point_at_files_that_exist(page: str) -> None:
+    for target in _local_links(ROOT / page):
+        assert target.exists() or target in LINKED_BEFORE_IT_EXISTS, f"{page} links to missing {target}"

@@ -1,0 +1,105 @@
+"""Logs go to stderr, and no bearer token, JWT or secret value survives in them, whatever logged it."""
+
+from __future__ import annotations
+
+import io
+import logging
+import sys
+from collections.abc import Iterator
+
+import jwt
+import pytest
+
+from kling_mcp.logs import RedactingFilter, configure_logging, redact
+
+SECRET = "kling-secret-key-0123456789abcdef"
+TOKEN = jwt.encode({"iss": "access-key", "exp": 2_000_000_000, "nbf": 0}, SECRET, algorithm="HS256")
+
+
+@pytest.fixture
+def captured() -> Iterator[io.StringIO]:
+    """A logger whose records pass the redacting filter into a string buffer."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    handler.addFilter(RedactingFilter((SECRET,)))
+    logger = logging.getLogger("tests.redaction")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    yield stream
+    logger.removeHandler(handler)
+    logger.propagate = True
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        f"Authorization: Bearer {TOKEN}",
+        f"authorization=bearer {TOKEN}",
+        f"headers={{'Authorization': 'Bearer {TOKEN}'}}",
+        f"token {TOKEN} in a query",  # a bare JWT, without the Bearer word
+        f"secret is {SECRET}!",
+    ],
+)
+def test_tokens_jwts_and_secret_values_are_redacted(captured: io.StringIO, message: str) -> None:
+    logging.getLogger("tests.redaction").warning(message)
+    line = captured.getvalue()
+    assert "[REDACTED]" in line
+    assert TOKEN not in line and SECRET not in line
+    assert "eyJ" not in line
+
+
+def test_arguments_and_tracebacks_are_redacted_too(captured: io.StringIO) -> None:
+    logger = logging.getLogger("tests.redaction")
+    logger.info("sending %s with %r", f"Bearer {TOKEN}", {"secret": SECRET})
+    try:
+        raise RuntimeError(f"request failed: Authorization: Bearer {TOKEN} ({SECRET})")
+    except RuntimeError:
+        logger.exception("call failed")
+    text = captured.getvalue()
+    assert "sending Bearer [REDACTED]" in text
+    assert "RuntimeError: request failed" in text and "Traceback" in text
+    assert TOKEN not in text and SECRET not in text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "created Kling task 263259029593143761 (kling-v2-master, image2video)",
+        "adopted task kmcp-36807e0aa34f4d86a701d62ba1bbfa3c created by an earlier attempt",
+        "saved video to /home/me/Downloads/kling-mcp/kling-263259029593143761.mp4 (12727 bytes)",
+    ],
+)
+def test_ordinary_log_lines_are_left_alone(text: str) -> None:
+    assert redact(text, (SECRET, "")) == text
+
+
+def test_short_secrets_are_not_used_as_patterns() -> None:
+    """A 1-3 character 'secret' would blank out ordinary words; such values are not real keys anyway."""
+    assert RedactingFilter(("ab", "")).filter(logging.makeLogRecord({"msg": "abc"}))
+
+
+def test_configure_logging_writes_to_stderr_only(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    try:
+        configure_logging("DEBUG", secrets=(SECRET,))
+        [handler] = root.handlers
+        assert isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr
+        logging.getLogger("kling_mcp.test").debug("using %s", SECRET)
+        assert logging.getLogger("httpx").level == logging.DEBUG
+        configure_logging("INFO")
+        assert logging.getLogger("httpx").level == logging.WARNING, "httpx request lines only at DEBUG"
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved_handlers:
+            root.addHandler(handler)
+        root.setLevel(saved_level)
+        logging.getLogger("httpx").setLevel(logging.NOTSET)
+        logging.getLogger("httpcore").setLevel(logging.NOTSET)
+    out = capsys.readouterr()
+    assert out.out == ""
+    assert "DEBUG kling_mcp.test: using [REDACTED]" in out.err
+    assert SECRET not in out.err
