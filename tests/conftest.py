@@ -18,7 +18,9 @@ from kling_mcp.sandbox.state import SandboxConfig
 from kling_mcp.server import build_server
 
 # Retries in tests wait milliseconds, not seconds; the schedule itself is what is tested.
-FAST_RETRY = RetryPolicy(max_attempts=6, initial_backoff=0.02, max_backoff=0.1, max_retry_after=0.3)
+FAST_RETRY = RetryPolicy(
+    max_attempts=6, initial_backoff=0.02, max_backoff=0.1, max_retry_after=0.3, min_rate_limit_backoff=0.02
+)
 ASSETS = Path(__file__).resolve().parent.parent / "src" / "kling_mcp" / "assets"
 EXAMPLE_PNG = ASSETS / "example.png"
 

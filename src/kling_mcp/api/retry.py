@@ -25,7 +25,8 @@ class RetryPolicy:
     """Exponential backoff with full jitter, honouring Kling's Retry-After up to a cap."""
 
     max_attempts: int = 6
-    initial_backoff: float = 1.0  # Kling advises ≥ 1 s after 1303
+    initial_backoff: float = 1.0
+    min_rate_limit_backoff: float = 1.0  # Kling advises waiting at least 1 s after 1302/1303
     max_backoff: float = 20.0
     max_retry_after: float = 30.0
 
@@ -59,6 +60,8 @@ def make_wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
         delay = policy.backoff(state.attempt_number)
+        if isinstance(exc, KlingRateLimitError):
+            delay = max(delay, policy.min_rate_limit_backoff)
         if isinstance(exc, KlingAPIError) and exc.retry_after is not None:
             delay = max(delay, min(exc.retry_after, policy.max_retry_after))
         return delay
