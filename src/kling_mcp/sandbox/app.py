@@ -165,31 +165,30 @@ def build_app(state: SandboxState) -> Starlette:
         view.pop("task_result", None)
         return envelope(0, "SUCCEED", view)
 
-    async def query(request: Request) -> Response:
-        endpoint = request.path_params["endpoint"]
-        if endpoint not in ENDPOINTS:
+    async def refused_read(request: Request) -> Response | None:
+        """The answer to a GET that is refused (unknown endpoint, auth, rate limit, injected 5xx), or None."""
+        if request.path_params["endpoint"] not in ENDPOINTS:
             return envelope(1202, "Invalid request method", status=404)
         early, _ = await common(request)
         if early is not None:
             return early
         if state.take_fault("query_server_error"):
             return envelope(5000, "Server internal error", status=500)
-        task = state.find(endpoint, request.path_params["task_id"])
+        return None
+
+    async def query(request: Request) -> Response:
+        if (refused := await refused_read(request)) is not None:
+            return refused
+        task = state.find(request.path_params["endpoint"], request.path_params["task_id"])
         if task is None:
             return envelope(1203, "Resource does not exist: task not found", status=404)
         return envelope(0, "SUCCEED", state.view(task))
 
     async def listing(request: Request) -> Response:
-        endpoint = request.path_params["endpoint"]
-        if endpoint not in ENDPOINTS:
-            return envelope(1202, "Invalid request method", status=404)
-        early, _ = await common(request)
-        if early is not None:
-            return early
-        if state.take_fault("query_server_error"):
-            return envelope(5000, "Server internal error", status=500)
+        if (refused := await refused_read(request)) is not None:
+            return refused
         external = request.query_params.get("external_task_id")
-        tasks = state.listing(endpoint)
+        tasks = state.listing(request.path_params["endpoint"])
         if external is not None:
             tasks = [t for t in tasks if t.external_task_id == external]
         try:
