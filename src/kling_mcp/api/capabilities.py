@@ -31,10 +31,12 @@ class ModelCapabilities:
     camera_control_modes: frozenset[Mode] = NONE
     camera_control_durations: tuple[int, ...] | None = None
     cfg_scale: bool = False
-    aspect_ratio: bool = False  # sent to Kling; image2video follows the input image instead
+    aspect_ratio: bool = False  # sent to Kling only when True; image2video has no such field (follows the image)
 
 
-# Source: ../shared/spec/kling-api.md (Kling's capability map). Uncertain rows are marked.
+# Source: Kling's capability map, as summarised in docs/kling-api.md. Uncertain rows are marked. cfg_scale is
+# documented only as "not supported by v2.x"; we read that as "the v1 family only" (v3 and the omni models
+# included), and the sandbox reads it the same way (tests/test_capabilities_property.py keeps the two in step).
 CAPABILITIES: dict[str, ModelCapabilities] = {
     m.name: m
     for m in (
@@ -100,6 +102,27 @@ def models_where(predicate: str) -> str:
     return _join(picks[predicate])
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One broken rule: the argument to change, and a sentence saying how."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _durations(durations: tuple[int, ...]) -> str:
+    if len(durations) > 2:
+        return f"{durations[0]}-{durations[-1]} (whole seconds)"
+    return " or ".join(map(str, durations))
+
+
+def _modes(modes: frozenset[Mode]) -> str:
+    return " or ".join(repr(m) for m in sorted(modes, reverse=True))  # 'std' or 'pro'
+
+
 def check_combination(
     model: str,
     *,
@@ -109,56 +132,100 @@ def check_combination(
     sound: bool,
     has_camera_control: bool,
     has_cfg_scale: bool,
-) -> list[str]:
-    """Every rule of the table this request breaks, each as a sentence saying what to change."""
+) -> list[Problem]:
+    """Every rule of the table this request breaks, each saying what to change; empty when Kling takes it."""
     caps = CAPABILITIES[model]
-    problems: list[str] = []
+    problems: list[Problem] = []
     if mode not in caps.modes:
-        problems.append(f"mode must be one of {_join(sorted(caps.modes))} for {model}; got {mode!r}")
+        problems.append(Problem("mode", f"mode must be {_modes(caps.modes)} for {model}; got {mode!r}"))
     if duration not in caps.durations:
-        allowed = (
-            f"{caps.durations[0]}-{caps.durations[-1]} (whole seconds)"
-            if len(caps.durations) > 2
-            else " or ".join(map(str, caps.durations))
+        problems.append(
+            Problem("duration", f"duration must be {_durations(caps.durations)} for {model}; got {duration}")
         )
-        problems.append(f"duration must be {allowed} for {model}; got {duration}")
     if has_end_frame:
+        end = "end_image_url (end frame)"
         if not caps.end_frame_modes:
             problems.append(
-                f"end_image_url (end frame) is not supported by {model}; models with end frames: "
-                f"{models_where('end_frame')}"
+                Problem(
+                    "end_image_url",
+                    f"{end} is not supported by {model}; drop it, or use a model with end frames: "
+                    f"{models_where('end_frame')}",
+                )
             )
         elif mode not in caps.end_frame_modes:
             problems.append(
-                f"end_image_url (end frame) needs mode {_join(sorted(caps.end_frame_modes))!r} on {model}; got {mode!r}"
+                Problem(
+                    "end_image_url", f"{end} needs mode {_modes(caps.end_frame_modes)} on {model}; got mode {mode!r}"
+                )
             )
         elif caps.end_frame_durations is not None and duration not in caps.end_frame_durations:
-            allowed = _join([str(d) for d in caps.end_frame_durations])
-            problems.append(f"end_image_url (end frame) needs duration {allowed} on {model}; got {duration}")
+            problems.append(
+                Problem(
+                    "end_image_url",
+                    f"{end} needs duration {_durations(caps.end_frame_durations)} on {model}; got {duration}",
+                )
+            )
         elif sound and not caps.end_frame_with_sound:
-            problems.append(f"end_image_url (end frame) cannot be combined with generate_audio=true on {model}")
+            problems.append(
+                Problem(
+                    "end_image_url",
+                    f"{end} cannot be combined with generate_audio=true on {model}; set generate_audio=false, "
+                    "drop the end image, or use kling-v3",
+                )
+            )
     if sound:
         if not caps.sound_modes:
-            problems.append(f"generate_audio is not supported by {model}; models with audio: {models_where('sound')}")
+            problems.append(
+                Problem(
+                    "generate_audio",
+                    f"generate_audio is not supported by {model}; leave it unset, or use a model with audio: "
+                    f"{models_where('sound')}",
+                )
+            )
         elif mode not in caps.sound_modes:
-            problems.append(f"generate_audio needs mode {_join(sorted(caps.sound_modes))!r} on {model}; got {mode!r}")
+            problems.append(
+                Problem(
+                    "generate_audio", f"generate_audio needs mode {_modes(caps.sound_modes)} on {model}; got {mode!r}"
+                )
+            )
     if has_camera_control:
         if has_end_frame:
-            problems.append("camera_control and end_image_url cannot be used together (Kling treats them as exclusive)")
+            problems.append(
+                Problem(
+                    "camera_control",
+                    "camera_control and end_image_url cannot be used together (Kling treats them as exclusive); "
+                    "drop one of them",
+                )
+            )
         if not caps.camera_control_modes:
             problems.append(
-                f"camera_control is not supported by {model}; models with camera control: "
-                f"{models_where('camera_control')}"
+                Problem(
+                    "camera_control",
+                    f"camera_control is not supported by {model}; drop it, or use a model with camera control: "
+                    f"{models_where('camera_control')}",
+                )
             )
         elif mode not in caps.camera_control_modes:
             problems.append(
-                f"camera_control needs mode {_join(sorted(caps.camera_control_modes))!r} on {model}; got {mode!r}"
+                Problem(
+                    "camera_control",
+                    f"camera_control needs mode {_modes(caps.camera_control_modes)} on {model}; got {mode!r}",
+                )
             )
         elif caps.camera_control_durations is not None and duration not in caps.camera_control_durations:
             problems.append(
-                f"camera_control needs duration {_join([str(d) for d in caps.camera_control_durations])} on {model}; "
-                f"got {duration}"
+                Problem(
+                    "camera_control",
+                    f"camera_control needs duration {_durations(caps.camera_control_durations)} on {model}; "
+                    f"got {duration}",
+                )
             )
     if has_cfg_scale and not caps.cfg_scale:
-        problems.append(f"cfg_scale is not supported by {model}; models with cfg_scale: {models_where('cfg_scale')}")
+        problems.append(
+            Problem(
+                "cfg_scale",
+                f"cfg_scale is not supported by {model}; leave it unset, or use a model that takes it: "
+                f"{models_where('cfg_scale')}",
+            )
+        )
     return problems

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from kling_mcp.api.capabilities import Problem
 from kling_mcp.api.errors import KlingError
 from kling_mcp.api.models import Task
 
@@ -11,6 +14,7 @@ class InvalidInputError(ValueError):
 
     def __init__(self, field: str, message: str) -> None:
         self.field = field
+        self.detail = message
         super().__init__(f"{field}: {message}")
 
 
@@ -34,3 +38,15 @@ class TaskNotFoundError(KlingError):
             f"No task with id {any_id!r} at Kling (image2video or omni-video) or in the task journal. "
             "Use kling_list_video_tasks to see recent tasks."
         )
+
+
+class UnsupportedCombinationError(InvalidInputError):
+    """Each argument is valid alone, but the model does not take them together (the capability table says so)."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__(self.problems[0].field, "; ".join(p.message for p in self.problems))
+
+    def __str__(self) -> str:
+        # Each message already starts with the argument it is about.
+        return self.detail

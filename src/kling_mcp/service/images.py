@@ -1,24 +1,35 @@
-"""Turn an image reference into what Kling accepts: an http(s) URL as is, anything else as checked bare base64."""
+"""Turn an image argument into what Kling accepts: an http(s) URL as is, anything else as checked bare base64.
+
+The forms, told apart by their text alone (never by looking at the file system, so the answer does not reveal which
+files exist): an http(s) URL; a `data:image/...;base64,` URI; a local path or `file://` URL; bare base64.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import io
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from kling_mcp.service.errors import InvalidInputError
+from kling_mcp.service.image_check import MAX_IMAGE_BYTES, check_image_bytes, too_large
 
-MAX_IMAGE_BYTES = 10 * 1024 * 1024
-MIN_SIDE_PX = 300
-MIN_ASPECT, MAX_ASPECT = 1 / 2.5, 2.5
-ACCEPTED_FORMATS = {"PNG": "png", "JPEG": "jpeg"}
+__all__ = ["MAX_IMAGE_BYTES", "ImagePolicy", "PreparedImage", "check_image_bytes", "prepare_image"]
 
-_DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^,;]*)*?);base64,(?P<data>.*)$", re.DOTALL)
-_BASE64_CHARS = re.compile(r"^[A-Za-z0-9+/=\s]+$")
+_DATA_URI = re.compile(r"^data:(?P<mime>[^;,]*)(?P<params>(?:;[^;,]*)*),(?P<data>.*)$", re.DOTALL | re.IGNORECASE)
+_OTHER_SCHEME = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://", re.IGNORECASE)
+_WINDOWS_DRIVE = re.compile(r"^[a-z]:[\\/]", re.IGNORECASE)
+_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=_-]")
+# No real path is this long, and an image this small cannot be 300x300: what is longer is data, never a path.
+_MAX_PATH_CHARS = 4096
+_FORMS = (
+    "an http(s) URL, a data:image/...;base64 URI, bare base64, or a local file path / file:// URL (stdio, or inside "
+    "the server's configured roots)"
+)
 
 
 @dataclass(frozen=True)
@@ -29,12 +40,13 @@ class ImagePolicy:
     roots: tuple[Path, ...] = ()
 
     def permits(self, path: Path) -> bool:
-        """Whether a resolved path may be read."""
+        """Whether this path may be read, judged by where it really leads (symlinks and `..` resolved)."""
         if not self.allow_local_files:
             return False
         if not self.roots:
             return True
-        return any(path.is_relative_to(root.resolve()) for root in self.roots)
+        real = path.resolve()
+        return any(real.is_relative_to(root.resolve()) for root in self.roots)
 
 
 @dataclass(frozen=True)
@@ -45,99 +57,156 @@ class PreparedImage:
     reference: str
 
 
-def _decode_base64(field: str, text: str) -> bytes:
-    compact = "".join(text.split())
-    if not compact or not _BASE64_CHARS.match(compact):
-        raise InvalidInputError(
-            field, "must be an http(s) URL, a data:image/...;base64 URI, bare base64, or a local file path"
-        )
-    if len(compact) * 3 // 4 > MAX_IMAGE_BYTES + 3:
-        raise InvalidInputError(field, f"image must be at most 10 MB; got about {len(compact) * 3 // 4:,} bytes")
-    try:
-        return base64.b64decode(compact, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidInputError(field, f"is not valid base64 ({exc})") from exc
-
-
-def check_image_bytes(field: str, data: bytes, *, is_start: bool) -> str:
-    """Check format, size, sides and aspect ratio; returns the format name."""
-    if len(data) > MAX_IMAGE_BYTES:
-        raise InvalidInputError(field, f"image must be at most 10 MB; got {len(data):,} bytes")
-    from PIL import Image, UnidentifiedImageError  # imported lazily: start-up does not need it
-
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            fmt, (width, height) = img.format or "", img.size
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise InvalidInputError(field, "is not a readable image; Kling accepts jpg/jpeg or png") from exc
-    if fmt not in ACCEPTED_FORMATS:
-        raise InvalidInputError(field, f"image must be jpg/jpeg or png; got {fmt or 'unknown'}")
-    if min(width, height) < MIN_SIDE_PX:
-        raise InvalidInputError(
-            field, f"each side of the image must be at least {MIN_SIDE_PX} px; got {width}x{height}"
-        )
-    ratio = width / height
-    if is_start and not MIN_ASPECT <= ratio <= MAX_ASPECT:
-        raise InvalidInputError(
-            field, f"aspect ratio (width/height) must be within 1:2.5 and 2.5:1; got {width}x{height} ({ratio:.2f})"
-        )
-    return ACCEPTED_FORMATS[fmt]
-
-
-def _local_path(value: str) -> Path | None:
-    # Base64 never holds '.', '\\' or '~', and a JPEG's base64 starts with "/9j/": so a path is told apart by those.
-    if value.startswith("file://"):
-        return Path(unquote(urlparse(value).path))
-    if "." in value or "\\" in value or value.startswith("~"):
-        return Path(value).expanduser()
-    return None
-
-
 def prepare_image(field: str, value: str, policy: ImagePolicy, *, is_start: bool) -> PreparedImage:
     """Validate one image argument and give the form Kling takes."""
     value = value.strip()
     if not value:
-        raise InvalidInputError(field, "must not be empty")
-    scheme = urlparse(value).scheme.lower()
-    if scheme in ("http", "https"):
-        if not urlparse(value).netloc:
-            raise InvalidInputError(field, f"URL has no host: {value[:80]!r}")
-        return PreparedImage(value, value)
-    if value.startswith("data:"):
-        match = _DATA_URI.match(value)
-        if match is None:
-            raise InvalidInputError(field, "data URI must look like data:image/png;base64,<data>")
-        mime = (match.group("mime") or "").lower()
-        if mime and not mime.startswith("image/"):
-            raise InvalidInputError(field, f"data URI must hold an image; got {mime}")
-        data = _decode_base64(field, match.group("data"))
-        fmt = check_image_bytes(field, data, is_start=is_start)
-        return PreparedImage(base64.b64encode(data).decode("ascii"), f"<data URI {fmt}, {len(data):,} bytes>")
-    path = _local_path(value)
-    if path is not None:
-        return _prepare_file(field, path, policy, is_start=is_start)
+        raise InvalidInputError(field, f"must not be empty; give {_FORMS}")
+    lower = value[:8].lower()
+    if lower.startswith(("http://", "https://")):
+        return _url(field, value)
+    if lower.startswith("data:"):
+        return _data_uri(field, value, is_start=is_start)
+    if lower.startswith("file:"):
+        return _file(field, _file_url_path(field, value), policy, is_start=is_start)
+    if match := _OTHER_SCHEME.match(value):
+        raise InvalidInputError(
+            field, f"URL scheme {match['scheme']!r} is not supported (got {value[:80]!r}); Kling fetches http(s) URLs"
+        )
+    if _looks_like_path(value):
+        return _file(field, _expand(field, value), policy, is_start=is_start)
     data = _decode_base64(field, value)
-    fmt = check_image_bytes(field, data, is_start=is_start)
-    compact = "".join(value.split())
-    return PreparedImage(compact, f"<base64 {fmt}, {len(data):,} bytes>")
+    fmt = _check(field, data, is_start=is_start, hint=len(value) < 256)
+    return PreparedImage(base64.b64encode(data).decode("ascii"), f"<base64 {fmt}, {len(data):,} bytes>")
 
 
-def _prepare_file(field: str, path: Path, policy: ImagePolicy, *, is_start: bool) -> PreparedImage:
+def _url(field: str, value: str) -> PreparedImage:
+    parsed = urlparse(value)
+    if not parsed.hostname:
+        raise InvalidInputError(field, f"URL has no host: {value[:80]!r}")
+    if any(ch.isspace() for ch in value):
+        raise InvalidInputError(field, f"URL contains whitespace (encode spaces as %20): {value[:80]!r}")
+    # Passed through, only the scheme lower-cased (a strict server compares it exactly): Kling fetches it. This
+    # server never downloads it, so it cannot check the image; Kling reports a bad one when the task is created.
+    value = parsed.scheme.lower() + value[len(parsed.scheme) :]
+    return PreparedImage(value, value)
+
+
+def _data_uri(field: str, value: str, *, is_start: bool) -> PreparedImage:
+    match = _DATA_URI.match(value)
+    if match is None:
+        raise InvalidInputError(field, "data URI has no ',' before its data; expected data:image/png;base64,<data>")
+    mime = match["mime"].strip().lower()
+    if mime and not mime.startswith("image/"):
+        raise InvalidInputError(field, f"data URI must hold an image (image/png or image/jpeg); got {mime!r}")
+    if "base64" not in match["params"].lower():
+        raise InvalidInputError(field, "data URI must be base64-encoded: data:image/png;base64,<data>")
+    if not match["data"].strip():
+        raise InvalidInputError(field, "data URI holds no data after 'base64,'")
+    # The declared type is only a label: what counts is the bytes (a JPEG labelled image/png is still a JPEG).
+    data = _decode_base64(field, match["data"])
+    fmt = _check(field, data, is_start=is_start)
+    return PreparedImage(base64.b64encode(data).decode("ascii"), f"<data URI {fmt}, {len(data):,} bytes>")
+
+
+def _looks_like_path(value: str) -> bool:
+    # Base64 never holds '.', '\\', '~' or ':'; it starts with '/' only for JPEG data, always as "/9j/".
+    if len(value) > _MAX_PATH_CHARS:
+        return False
+    if value.startswith("/"):
+        return not value.startswith("/9j/")
+    return value.startswith("~") or "." in value or "\\" in value or bool(_WINDOWS_DRIVE.match(value))
+
+
+def _expand(field: str, value: str) -> Path:
+    try:
+        return Path(value).expanduser()
+    except RuntimeError as exc:  # `~user` that does not exist, or no home directory
+        raise InvalidInputError(field, f"cannot expand '~' in {value[:80]!r} ({exc}); give an absolute path") from exc
+
+
+def _file_url_path(field: str, value: str) -> Path:
+    parsed = urlparse(value)
+    if parsed.netloc not in ("", "localhost"):
+        raise InvalidInputError(field, f"file:// URL must name a file on this machine; got host {parsed.netloc!r}")
+    if not parsed.path:
+        raise InvalidInputError(field, f"file:// URL has no path: {value[:80]!r}")
+    return Path(unquote(parsed.path))
+
+
+def _decode_base64(field: str, text: str) -> bytes:
+    # Tolerated because the data is re-encoded before it is sent: line breaks and spaces (as `base64` wraps
+    # them), missing '=' padding, and the URL-safe alphabet.
+    compact = "".join(text.split())
+    if bad := _NOT_BASE64.search(compact):
+        raise InvalidInputError(
+            field,
+            f"is not valid base64: character {bad.group()!r} at position {bad.start()} is not in the base64 "
+            f"alphabet. Give {_FORMS}",
+        )
+    if len(compact) * 3 // 4 > MAX_IMAGE_BYTES + 3:
+        raise too_large(field, len(compact) * 3 // 4)
+    core = compact.rstrip("=")
+    if "=" in core:
+        raise InvalidInputError(field, "is not valid base64: '=' padding appears before the end of the data")
+    if len(core) % 4 == 1:
+        raise InvalidInputError(
+            field, f"is not valid base64: {len(core)} characters cannot be complete base64 (the data looks truncated)"
+        )
+    try:
+        return base64.b64decode(core + "=" * (-len(core) % 4), altchars=b"-_" if "-" in core or "_" in core else None)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidInputError(field, f"is not valid base64 ({exc})") from exc
+
+
+def _check(field: str, data: bytes, *, is_start: bool, hint: bool = False) -> str:
+    try:
+        return check_image_bytes(field, data, is_start=is_start)
+    except InvalidInputError as exc:
+        if not hint:
+            raise
+        # A short string of letters and slashes is more likely a path without an extension than data.
+        raise InvalidInputError(
+            field, f"{exc.detail} (if you meant a local file, give its path with the file extension, or a file:// URL)"
+        ) from exc
+
+
+def _file(field: str, path: Path, policy: ImagePolicy, *, is_start: bool) -> PreparedImage:
     if not policy.allow_local_files:
         raise InvalidInputError(
             field, "local files are not readable through this server; pass an http(s) URL or base64 data"
         )
+    # Where the path leads is judged before whether it exists, so nothing outside the roots can be probed.
+    if not policy.permits(path):
+        roots = ", ".join(str(r) for r in policy.roots)
+        raise InvalidInputError(field, f"file {path} is outside the directories this server may read ({roots})")
+    resolved = path.resolve()
     try:
-        resolved = path.resolve(strict=True)
-    except (OSError, RuntimeError) as exc:
+        # O_NOFOLLOW: the last component was checked as a regular file, so a symlink swapped in since is refused;
+        # O_NONBLOCK: a FIFO swapped in would otherwise block the read forever.
+        fd = os.open(resolved, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError as exc:
         raise InvalidInputError(field, f"file not found: {path}") from exc
-    if not policy.permits(resolved):
-        raise InvalidInputError(field, f"file {path} is outside the directories this server may read")
-    if not resolved.is_file():
-        raise InvalidInputError(field, f"not a regular file: {path}")
-    size = resolved.stat().st_size
-    if size > MAX_IMAGE_BYTES:
-        raise InvalidInputError(field, f"image must be at most 10 MB; got {size:,} bytes")
-    data = resolved.read_bytes()
+    except IsADirectoryError as exc:
+        raise InvalidInputError(field, f"{path} is a directory, not an image file") from exc
+    except OSError as exc:
+        raise InvalidInputError(field, f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise InvalidInputError(field, f"{path} is a directory, not an image file")
+        if not stat.S_ISREG(info.st_mode):
+            raise InvalidInputError(field, f"{path} is not a regular file")
+        # Checked before reading, and the read is capped: a huge (or growing) file is never loaded whole.
+        if info.st_size > MAX_IMAGE_BYTES:
+            raise too_large(field, info.st_size)
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_IMAGE_BYTES + 1)
+    except OSError as exc:
+        raise InvalidInputError(field, f"cannot read {path}: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
+    if len(data) > MAX_IMAGE_BYTES:
+        raise too_large(field, len(data))
     fmt = check_image_bytes(field, data, is_start=is_start)
     return PreparedImage(base64.b64encode(data).decode("ascii"), f"file://{resolved} ({fmt}, {len(data):,} bytes)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
@@ -53,8 +54,11 @@ class CameraControl(BaseModel):
                     f"type 'simple' needs exactly one non-zero axis among {', '.join(AXES)}; "
                     f"got {len(moving)} ({', '.join(moving) or 'all zero'})"
                 )
-        elif self.config is not None and any(getattr(self.config, axis) != 0 for axis in AXES):
-            raise ValueError(f"type {self.type!r} takes no config; remove it or use type 'simple'")
+        elif self.config is not None:
+            if any(getattr(self.config, axis) != 0 for axis in AXES):
+                raise ValueError(f"type {self.type!r} takes no config; remove it or use type 'simple'")
+            # An all-zero config means "none", but Kling wants the field absent for preset moves.
+            self.config = None
         return self
 
 
@@ -78,12 +82,28 @@ def _parse_json_object(value: Any) -> Any:
     return value
 
 
-def _http_url(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if not value.startswith(("http://", "https://")) or len(value.split("://", 1)[1]) == 0:
-        raise ValueError(f"callback_url must be an http(s) URL; got {value[:80]!r}")
-    return value
+def _blank_is_none(value: Any) -> Any:
+    """Clients often send "" for an optional argument they mean to leave out."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _http_url(value: Any) -> Any:
+    value = _blank_is_none(value)
+    if not isinstance(value, str):
+        return value  # None, or a non-string the str type check refuses with its own message
+    value = value.strip()
+    parsed = urlparse(value)
+    if parsed.scheme.lower() not in ("http", "https") or not parsed.hostname:
+        raise ValueError(
+            f"callback_url must be an http(s) URL with a host, e.g. https://example.com/hook; got {value[:80]!r}"
+        )
+    if any(ch.isspace() for ch in value):
+        raise ValueError(f"callback_url must not contain whitespace; got {value[:80]!r}")
+    # The scheme lower-cased: a strict server (the sandbox is one) compares it exactly.
+    return parsed.scheme.lower() + value[len(parsed.scheme) :]
+
+
+OptionalText = Annotated[str | None, BeforeValidator(_blank_is_none)]
 
 
 _IMAGE_HELP = (
@@ -106,13 +126,13 @@ class VideoRequest(BaseModel):
             "should move, what transitions to include. At most 2500 characters."
         ),
     )
-    start_image_url: str | None = Field(
+    start_image_url: OptionalText = Field(
         None,
         description="URL of the image to use as the first frame of the video. The video will animate from this image."
         + _IMAGE_HELP
         + " Aspect ratio between 1:2.5 and 2.5:1.",
     )
-    end_image_url: str | None = Field(
+    end_image_url: OptionalText = Field(
         None,
         description="URL of the image to use as the last frame of the video. The video will animate towards this "
         "image. Only some models/modes support an end frame (e.g. kling-v2-1, kling-v2-5-turbo, kling-v2-6 in "
@@ -143,13 +163,14 @@ class VideoRequest(BaseModel):
         description="Whether to generate audio synchronously. Supported by kling-v3, kling-v3-omni, and kling-v2-6 "
         "(pro mode only).",
     )
-    negative_prompt: str | None = Field(
+    negative_prompt: OptionalText = Field(
         None, max_length=MAX_PROMPT_CHARS, description="Things to avoid in the video. At most 2500 characters."
     )
     cfg_scale: float | None = Field(
         None,
         ge=0,
         le=1,
+        allow_inf_nan=False,
         description="Classifier-free guidance scale, 0 to 1 (Kling's default 0.5). Higher values follow the prompt "
         "more strictly. Only the kling-v1 family supports it.",
     )
@@ -167,6 +188,7 @@ class VideoRequest(BaseModel):
         None,
         gt=0,
         le=MAX_TIMEOUT_SECONDS,
+        allow_inf_nan=False,
         description="Timeout in seconds for the API to return data. Default is 300. The server waits at most its "
         "own cap per call (default 50 s); if the video is not ready by then the call returns the task id "
         "(not an error) and kling_get_video_task fetches it later.",

@@ -18,7 +18,12 @@ from kling_mcp.api.client import KlingClient
 from kling_mcp.api.errors import CreateOutcomeUnknownError, KlingError, KlingNotFoundError
 from kling_mcp.api.models import CreateBody, Endpoint, Image2VideoBody, OmniImage, OmniVideoBody, Task
 from kling_mcp.journal import CREATE_FAILED, UNKNOWN, JournalEntry, TaskJournal
-from kling_mcp.service.errors import InvalidInputError, TaskFailedError, TaskNotFoundError
+from kling_mcp.service.errors import (
+    InvalidInputError,
+    TaskFailedError,
+    TaskNotFoundError,
+    UnsupportedCombinationError,
+)
 from kling_mcp.service.images import prepare_image
 from kling_mcp.service.inputs import VideoRequest
 from kling_mcp.service.options import ServiceOptions
@@ -63,25 +68,28 @@ def new_external_task_id() -> str:
     return f"kmcp-{uuid.uuid4().hex}"
 
 
+def check_capabilities(request: VideoRequest) -> None:
+    """Refuse, before anything is sent, a combination the capability table says Kling rejects."""
+    problems = check_combination(
+        request.model,
+        mode=request.mode,
+        duration=request.effective_duration,
+        has_end_frame=bool(request.end_image_url),
+        sound=bool(request.generate_audio),
+        has_camera_control=request.camera_control is not None,
+        has_cfg_scale=request.cfg_scale is not None,
+    )
+    if problems:
+        raise UnsupportedCombinationError(problems)
+
+
 def prepare_request(request: VideoRequest, options: ServiceOptions) -> PreparedRequest:
     """Check every rule that can be checked locally and build Kling's request body; sends nothing."""
     if not request.start_image_url and not request.end_image_url:
         raise InvalidInputError("start_image_url", "at least one of start_image_url or end_image_url must be provided")
     caps = CAPABILITIES[request.model]
-    duration = request.effective_duration
-    sound = bool(request.generate_audio)
     if not options.skip_capability_check:
-        problems = check_combination(
-            request.model,
-            mode=request.mode,
-            duration=duration,
-            has_end_frame=bool(request.end_image_url),
-            sound=sound,
-            has_camera_control=request.camera_control is not None,
-            has_cfg_scale=request.cfg_scale is not None,
-        )
-        if problems:
-            raise InvalidInputError(request.model, "; ".join(problems))
+        check_capabilities(request)
     start = (
         prepare_image("start_image_url", request.start_image_url, options.image_policy, is_start=True)
         if request.start_image_url
@@ -93,11 +101,20 @@ def prepare_request(request: VideoRequest, options: ServiceOptions) -> PreparedR
         else None
     )
     external_task_id = new_external_task_id()
+    duration = request.effective_duration
     sound_flag: Literal["on", "off"] | None = None
-    if request.generate_audio is not None and caps.sound_modes:
-        sound_flag = "on" if sound else "off"
+    # "off" is sent only to models that know the field; "on" always (it reaches a model without audio only when
+    # the capability check is skipped, and then Kling should judge it rather than have it silently dropped).
+    if request.generate_audio is not None and (caps.sound_modes or request.generate_audio):
+        sound_flag = "on" if request.generate_audio else "off"
     body: CreateBody
     if caps.endpoint == "omni-video":
+        # Not a capability (skipping the table check cannot help): the omni endpoint has no such fields.
+        for name in ("cfg_scale", "camera_control"):
+            if getattr(request, name) is not None:
+                raise InvalidInputError(
+                    name, f"Kling's omni-video endpoint (used by {request.model}) has no {name}; leave it unset"
+                )
         images = [OmniImage(image_url=start.value, type="first_frame")] if start else []
         images += [OmniImage(image_url=end.value, type="end_frame")] if end else []
         body = OmniVideoBody(
@@ -108,7 +125,7 @@ def prepare_request(request: VideoRequest, options: ServiceOptions) -> PreparedR
             mode=request.mode,
             duration=str(duration),
             sound=sound_flag,
-            aspect_ratio=request.aspect_ratio,
+            aspect_ratio=request.aspect_ratio if caps.aspect_ratio else None,
             callback_url=request.callback_url,
             external_task_id=external_task_id,
         )

@@ -1,0 +1,344 @@
+"""The bad-input corpus: arguments that differ from a valid request, and the words their error must contain.
+
+Each case names the argument and the rule (or the value found). Image cases compute their arguments from real
+images made with Pillow (tests/imaging.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tests.imaging import Images, b64, data_uri
+
+URL = "https://images.example.com/start.png"
+END = "https://images.example.com/end.png"
+DROP = object()  # removes an argument of the valid base request
+CAMERA_ZOOM = '{"type": "simple", "config": {"zoom": 5}}'
+Args = Callable[[Images], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    args: dict[str, Any] | Args
+    expect: tuple[str, ...]
+    policy: str = "stdio"  # "stdio" (any local file), "none" (no local files), "roots" (only under `inside`)
+
+
+def img(**make: Callable[[Images], Any]) -> Args:
+    """Arguments computed from the test images."""
+    return lambda images: {name: fn(images) for name, fn in make.items()}
+
+
+CASES = [
+    # --- prompt and negative_prompt
+    Case("prompt-missing", {"prompt": DROP}, ("prompt", "required")),
+    Case("prompt-empty", {"prompt": ""}, ("prompt", "at least 1 character")),
+    Case("prompt-blank", {"prompt": "   \n"}, ("prompt", "blank")),
+    Case("prompt-too-long", {"prompt": "x" * 2501}, ("prompt", "at most 2500")),
+    Case("prompt-not-text", {"prompt": 42}, ("prompt", "valid string")),
+    Case("negative-prompt-too-long", {"negative_prompt": "y" * 2501}, ("negative_prompt", "at most 2500")),
+    # --- enums and ranges
+    Case("model-unknown", {"model": "kling-v9"}, ("model", "kling-v2-master", "kling-v3")),
+    Case("model-old-name", {"model": "kling-v2.1"}, ("model", "kling-v2-1")),
+    Case("mode-unknown", {"mode": "fast"}, ("mode", "'std' or 'pro'")),
+    Case("aspect-ratio-unknown", {"aspect_ratio": "4:3"}, ("aspect_ratio", "16:9")),
+    Case("duration-too-short", {"duration": 2}, ("duration", "greater than or equal to 3")),
+    Case("duration-too-long", {"duration": 16}, ("duration", "less than or equal to 15")),
+    Case("duration-fraction", {"duration": 7.5}, ("duration", "fractional")),
+    Case("duration-not-number", {"duration": "five"}, ("duration", "valid integer")),
+    Case("generate-audio-not-bool", {"generate_audio": "maybe"}, ("generate_audio", "boolean")),
+    Case("cfg-scale-above-1", {"model": "kling-v1", "cfg_scale": 1.5}, ("cfg_scale", "less than or equal to 1")),
+    Case("cfg-scale-negative", {"model": "kling-v1", "cfg_scale": -0.1}, ("cfg_scale", "greater than or equal to 0")),
+    Case("timeout-zero", {"timeout": 0}, ("timeout", "greater than 0")),
+    Case("timeout-negative", {"timeout": -5}, ("timeout", "greater than 0")),
+    Case("timeout-over-an-hour", {"timeout": 3601}, ("timeout", "less than or equal to 3600")),
+    Case("callback-ftp", {"callback_url": "ftp://hooks.example.com/x"}, ("callback_url", "http(s)", "ftp://")),
+    Case("callback-not-url", {"callback_url": "hooks.example.com"}, ("callback_url", "http(s)")),
+    Case("callback-no-host", {"callback_url": "https://"}, ("callback_url", "host")),
+    Case("callback-not-text", {"callback_url": 5}, ("callback_url", "valid string")),
+    # --- camera_control: parsing and shape
+    Case(
+        "camera-bad-json",
+        {"model": "kling-v1", "camera_control": "{type: simple"},
+        ("camera_control", "not valid JSON"),
+    ),
+    Case("camera-json-list", {"model": "kling-v1", "camera_control": "[1, 2]"}, ("camera_control", "JSON object")),
+    Case(
+        "camera-type-unknown",
+        {"model": "kling-v1", "camera_control": '{"type": "orbit"}'},
+        ("camera_control", "type", "simple"),
+    ),
+    Case(
+        "camera-simple-no-config",
+        {"model": "kling-v1", "camera_control": '{"type": "simple"}'},
+        ("camera_control", "needs a config"),
+    ),
+    Case(
+        "camera-two-axes",
+        {"model": "kling-v1", "camera_control": '{"type": "simple", "config": {"zoom": 2, "pan": 3}}'},
+        ("camera_control", "exactly one non-zero axis", "got 2"),
+    ),
+    Case(
+        "camera-all-zero",
+        {"model": "kling-v1", "camera_control": '{"type": "simple", "config": {"zoom": 0}}'},
+        ("camera_control", "exactly one non-zero axis", "all zero"),
+    ),
+    Case(
+        "camera-axis-out-of-range",
+        {"model": "kling-v1", "camera_control": '{"type": "simple", "config": {"zoom": 11}}'},
+        ("camera_control", "zoom", "less than or equal to 10"),
+    ),
+    Case(
+        "camera-axis-unknown",
+        {"model": "kling-v1", "camera_control": '{"type": "simple", "config": {"dolly": 3}}'},
+        ("camera_control", "dolly", "not permitted"),
+    ),
+    Case(
+        "camera-preset-with-config",
+        {"model": "kling-v1", "camera_control": '{"type": "forward_up", "config": {"zoom": 3}}'},
+        ("camera_control", "takes no config"),
+    ),
+    # --- the capability table: every rule, each message naming what would work instead
+    Case("cap-duration-7-on-v2-master", {"duration": 7}, ("duration must be 5 or 10 for kling-v2-master", "got 7")),
+    Case(
+        "cap-duration-7-on-video-o1",
+        {"model": "kling-video-o1", "duration": 7},
+        ("duration must be 5 or 10", "kling-video-o1"),
+    ),
+    Case("cap-duration-3-on-v2-6", {"model": "kling-v2-6", "duration": 3}, ("duration must be 5 or 10", "got 3")),
+    Case(
+        "cap-end-frame-v2-master",
+        {"end_image_url": END},
+        ("end_image_url", "not supported by kling-v2-master", "kling-v3"),
+    ),
+    Case(
+        "cap-end-frame-v2-1-master",
+        {"model": "kling-v2-1-master", "end_image_url": END},
+        ("end_image_url", "kling-v2-1-master", "kling-v2-1,"),
+    ),
+    Case(
+        "cap-end-frame-v2-1-std",
+        {"model": "kling-v2-1", "end_image_url": END},
+        ("end_image_url", "needs mode 'pro'", "got mode 'std'"),
+    ),
+    Case(
+        "cap-end-frame-v2-5-turbo-std",
+        {"model": "kling-v2-5-turbo", "duration": 10, "end_image_url": END},
+        ("end_image_url", "'pro'"),
+    ),
+    Case(
+        "cap-end-frame-v1-6-std",
+        {"model": "kling-v1-6", "end_image_url": END},
+        ("end_image_url", "'pro'", "kling-v1-6"),
+    ),
+    Case(
+        "cap-end-frame-v1-10s",
+        {"model": "kling-v1", "duration": 10, "end_image_url": END},
+        ("end_image_url", "needs duration 5", "got 10"),
+    ),
+    Case(
+        "cap-end-frame-with-audio-v2-6",
+        {"model": "kling-v2-6", "mode": "pro", "generate_audio": True, "end_image_url": END},
+        ("end_image_url", "generate_audio=true", "generate_audio=false"),
+    ),
+    Case(
+        "cap-audio-v2-master",
+        {"generate_audio": True},
+        ("generate_audio", "not supported by kling-v2-master", "kling-v3"),
+    ),
+    Case("cap-audio-v2-6-std", {"model": "kling-v2-6", "generate_audio": True}, ("generate_audio", "needs mode 'pro'")),
+    Case(
+        "cap-audio-video-o1", {"model": "kling-video-o1", "generate_audio": True}, ("generate_audio", "kling-video-o1")
+    ),
+    Case("cap-cfg-v2-master", {"cfg_scale": 0.5}, ("cfg_scale", "not supported by kling-v2-master", "kling-v1")),
+    Case("cap-cfg-v3", {"model": "kling-v3", "cfg_scale": 0.5}, ("cfg_scale", "kling-v3", "kling-v1-5")),
+    Case("cap-cfg-v3-omni", {"model": "kling-v3-omni", "cfg_scale": 0.5}, ("cfg_scale", "kling-v3-omni")),
+    Case(
+        "cap-camera-v2-master",
+        {"camera_control": CAMERA_ZOOM},
+        ("camera_control", "not supported by kling-v2-master", "kling-v1-5"),
+    ),
+    Case(
+        "cap-camera-v1-5-std",
+        {"model": "kling-v1-5", "camera_control": CAMERA_ZOOM},
+        ("camera_control", "needs mode 'pro'"),
+    ),
+    Case(
+        "cap-camera-v1-5-pro-10s",
+        {"model": "kling-v1-5", "mode": "pro", "duration": 10, "camera_control": CAMERA_ZOOM},
+        ("camera_control", "needs duration 5", "got 10"),
+    ),
+    Case(
+        "cap-camera-v1-10s",
+        {"model": "kling-v1", "duration": 10, "camera_control": CAMERA_ZOOM},
+        ("camera_control", "duration 5"),
+    ),
+    Case(
+        "cap-camera-with-end-frame",
+        {"model": "kling-v1", "camera_control": CAMERA_ZOOM, "end_image_url": END},
+        ("camera_control and end_image_url cannot be used together",),
+    ),
+    Case(
+        "cap-camera-v3-omni",
+        {"model": "kling-v3-omni", "camera_control": '{"type": "down_back"}'},
+        ("camera_control", "kling-v3-omni"),
+    ),
+    Case(
+        "cap-several-at-once",
+        {"duration": 7, "generate_audio": True, "cfg_scale": 0.3},
+        ("duration must be 5 or 10", "generate_audio is not supported", "cfg_scale is not supported"),
+    ),
+    # --- images: presence and form
+    Case("no-image", {"start_image_url": DROP}, ("at least one of start_image_url or end_image_url",)),
+    Case("images-blank", {"start_image_url": "", "end_image_url": "  "}, ("at least one of start_image_url",)),
+    Case("image-not-text", {"start_image_url": 7}, ("start_image_url", "valid string")),
+    Case(
+        "image-ftp-url",
+        {"start_image_url": "ftp://images.example.com/a.png"},
+        ("start_image_url", "scheme 'ftp'", "http(s)"),
+    ),
+    Case("image-url-no-host", {"start_image_url": "https:///a.png"}, ("start_image_url", "no host")),
+    Case(
+        "image-url-with-space",
+        {"start_image_url": "https://images.example.com/my cat.png"},
+        ("start_image_url", "whitespace", "%20"),
+    ),
+    Case("base64-bad-char", {"start_image_url": "iVBORw0K$GgoAAA"}, ("start_image_url", "not valid base64", "'$'")),
+    Case("base64-inner-padding", {"start_image_url": "iVBO=Rw0KGgo"}, ("start_image_url", "padding")),
+    Case("base64-truncated-length", {"start_image_url": "iVBORw0KGgoAA"}, ("start_image_url", "truncated")),
+    Case(
+        "base64-not-an-image",
+        {"start_image_url": b64(b"hello, this is plain text, not a picture at all")},
+        ("start_image_url", "not a jpg/jpeg or png"),
+    ),
+    Case(
+        "base64-html",
+        {"start_image_url": b64(b"<!DOCTYPE html><html>Forbidden</html>")},
+        ("start_image_url", "text/html", "not a jpg"),
+    ),
+    Case(
+        "base64-truncated-png",
+        img(start_image_url=lambda i: b64(i.truncated_png)),
+        ("start_image_url", "truncated or corrupt", "png"),
+    ),
+    Case(
+        "base64-truncated-jpeg",
+        img(start_image_url=lambda i: b64(i.truncated_jpeg)),
+        ("start_image_url", "truncated or corrupt", "jpeg"),
+    ),
+    Case("base64-gif", img(start_image_url=lambda i: b64(i.gif)), ("start_image_url", "jpg/jpeg or png", "got GIF")),
+    Case("base64-bmp", img(start_image_url=lambda i: b64(i.bmp)), ("start_image_url", "got BMP")),
+    Case(
+        "base64-oversize",
+        {"start_image_url": "A" * (14 * 1024 * 1024 + 8)},
+        ("start_image_url", "at most 10 MB", "bytes"),
+    ),
+    Case(
+        "data-uri-webp", img(start_image_url=lambda i: data_uri(i.webp, "image/webp")), ("start_image_url", "got WEBP")
+    ),
+    Case(
+        "data-uri-gif-labelled-png",
+        img(start_image_url=lambda i: data_uri(i.gif, "image/png")),
+        ("start_image_url", "got GIF"),
+    ),
+    Case(
+        "data-uri-text",
+        {"start_image_url": "data:text/plain;base64,aGVsbG8="},
+        ("start_image_url", "must hold an image", "text/plain"),
+    ),
+    Case("data-uri-not-base64", {"start_image_url": "data:image/png,%89PNG"}, ("start_image_url", "base64-encoded")),
+    Case("data-uri-empty", {"start_image_url": "data:image/png;base64,"}, ("start_image_url", "no data")),
+    Case("data-uri-no-comma", {"start_image_url": "data:image/png;base64"}, ("start_image_url", "no ','")),
+    # --- images: the pixels
+    Case(
+        "image-too-small",
+        img(start_image_url=lambda i: b64(i.tiny_png)),
+        ("start_image_url", "at least 300 px", "200x200"),
+    ),
+    Case(
+        "end-image-too-small",
+        img(end_image_url=lambda i: b64(i.tiny_png), model=lambda _: "kling-v3"),
+        ("end_image_url", "at least 300 px"),
+    ),
+    Case(
+        "image-too-wide",
+        img(start_image_url=lambda i: b64(i.wide_png)),
+        ("start_image_url", "aspect ratio", "1000x300", "3.33"),
+    ),
+    Case(
+        "image-too-tall",
+        img(start_image_url=lambda i: data_uri(i.tall_png)),
+        ("start_image_url", "aspect ratio", "300x800"),
+    ),
+    # --- images: local files
+    Case(
+        "file-missing",
+        img(start_image_url=lambda i: str(i.root / "nope.png")),
+        ("start_image_url", "file not found", "nope.png"),
+    ),
+    Case(
+        "file-missing-abs-no-ext",
+        img(start_image_url=lambda i: str(i.root / "nope")),
+        ("start_image_url", "file not found"),
+    ),
+    Case(
+        "file-url-missing",
+        img(start_image_url=lambda i: (i.root / "gone.jpg").as_uri()),
+        ("start_image_url", "file not found", "gone.jpg"),
+    ),
+    Case(
+        "file-url-remote-host",
+        {"start_image_url": "file://server/share/a.png"},
+        ("start_image_url", "this machine", "server"),
+    ),
+    Case(
+        "file-tilde-missing",
+        {"start_image_url": "~/definitely-not-here-kling.png"},
+        ("start_image_url", "file not found"),
+    ),
+    Case("file-directory", img(start_image_url=lambda i: str(i.directory)), ("start_image_url", "directory")),
+    Case(
+        "file-text-named-png",
+        img(start_image_url=lambda i: str(i.text_as_png_path)),
+        ("start_image_url", "not a jpg/jpeg or png", "this is not"),
+    ),
+    Case("file-gif-named-png", img(start_image_url=lambda i: str(i.gif_as_png_path)), ("start_image_url", "got GIF")),
+    Case(
+        "file-oversize",
+        img(start_image_url=lambda i: str(i.oversize_path)),
+        ("start_image_url", "at most 10 MB", "10,485,761"),
+    ),
+    Case(
+        "file-not-allowed",
+        img(start_image_url=lambda i: str(i.png_path)),
+        ("start_image_url", "local files are not readable"),
+        policy="none",
+    ),
+    Case(
+        "file-outside-roots",
+        img(start_image_url=lambda i: str(i.outside / "secret.png")),
+        ("start_image_url", "outside the directories"),
+        policy="roots",
+    ),
+    Case(
+        "file-dotdot-out-of-roots",
+        img(start_image_url=lambda i: f"{i.inside}/../outside/secret.png"),
+        ("outside the directories",),
+        policy="roots",
+    ),
+    Case(
+        "file-symlink-out-of-roots",
+        img(start_image_url=lambda i: str(i.link_out)),
+        ("start_image_url", "outside the directories"),
+        policy="roots",
+    ),
+    Case(
+        "file-missing-outside-roots",
+        img(start_image_url=lambda i: str(i.outside / "nope.png")),
+        ("outside the directories",),
+        policy="roots",
+    ),
+]

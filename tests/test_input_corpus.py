@@ -1,0 +1,73 @@
+"""Every mistake Kling would reject (or bill for) is refused locally, through a real MCP client, naming what to change.
+
+Each case gives the arguments that differ from a valid request, and the words the error must contain: the argument
+and the rule (or the value found). Every case also checks that the sandbox — standing in for Kling — received
+nothing at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from kling_mcp.config import Settings
+from kling_mcp.sandbox.runner import SandboxServer
+from kling_mcp.server import build_server
+from kling_mcp.service.images import ImagePolicy
+from tests.conftest import FAST_RETRY, text_of
+from tests.corpus_cases import CASES, DROP, URL, Case
+from tests.imaging import Images, build_images
+
+pytestmark = pytest.mark.anyio
+
+
+def test_the_corpus_is_large_and_ids_are_unique() -> None:
+    assert len(CASES) >= 50
+    assert len({c.id for c in CASES}) == len(CASES)
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> Images:
+    return build_images(tmp_path_factory.mktemp("corpus-images"))
+
+
+def policy_for(name: str, images: Images) -> ImagePolicy:
+    return {
+        "stdio": ImagePolicy(),
+        "none": ImagePolicy(allow_local_files=False),
+        "roots": ImagePolicy(roots=(images.inside,)),
+    }[name]
+
+
+@pytest.fixture(params=["auto", "legacy"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@asynccontextmanager
+async def connect(settings: Settings, policy: ImagePolicy, mode: str) -> AsyncIterator[Client]:
+    async with Client(build_server(settings, image_policy=policy, retry_policy=FAST_RETRY), mode=mode) as client:
+        yield client
+
+
+def arguments_of(case: Case, images: Images) -> dict[str, Any]:
+    args: dict[str, Any] = {"prompt": "a paper boat drifts on a pond", "start_image_url": URL}
+    args.update(case.args(images) if callable(case.args) else case.args)
+    return {k: v for k, v in args.items() if v is not DROP}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+async def test_bad_input_is_refused_before_kling_is_called(
+    case: Case, images: Images, settings: Settings, sandbox: SandboxServer, mode: str
+) -> None:
+    async with connect(settings, policy_for(case.policy, images), mode) as client:
+        result = await client.call_tool("kling_generate_video_from_image", arguments_of(case, images))
+    text = text_of(result)
+    assert result.is_error, text
+    for word in case.expect:
+        assert word.lower() in text.lower(), f"{word!r} not in {text!r}"
+    assert sandbox.state.requests == [], "a refused request must not reach Kling"
