@@ -6,6 +6,7 @@ import base64
 import binascii
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -27,6 +28,13 @@ class ImagePolicy:
 
     allow_local_files: bool = True
     roots: tuple[Path, ...] = ()
+
+    @classmethod
+    def for_roots(cls, roots: Sequence[Path], *, remote: bool) -> ImagePolicy:
+        """Only under `roots` when given; otherwise anywhere for a local (stdio) server and nowhere for a remote one."""
+        if roots:
+            return cls(allow_local_files=True, roots=tuple(root.expanduser().resolve() for root in roots))
+        return cls(allow_local_files=not remote)
 
     def permits(self, path: Path) -> bool:
         """Whether a resolved path may be read."""
@@ -125,8 +133,18 @@ def prepare_image(field: str, value: str, policy: ImagePolicy, *, is_start: bool
 def _prepare_file(field: str, path: Path, policy: ImagePolicy, *, is_start: bool) -> PreparedImage:
     if not policy.allow_local_files:
         raise InvalidInputError(
-            field, "local files are not readable through this server; pass an http(s) URL or base64 data"
+            field,
+            "local files are not readable through this server; pass an http(s) URL or base64 data (the operator can "
+            "allow directories with KLING_MCP_FILE_ROOTS)",
         )
+    # The roots are checked before existence, so a caller cannot learn which files exist outside them.
+    # resolve() follows every symlink, so a link inside a root that points out is judged by its target.
+    try:
+        loose = path.resolve(strict=False)
+    except (OSError, RuntimeError) as exc:
+        raise InvalidInputError(field, f"file {path} cannot be resolved") from exc
+    if not policy.permits(loose):
+        raise InvalidInputError(field, f"file {path} is outside the directories this server may read")
     try:
         resolved = path.resolve(strict=True)
     except (OSError, RuntimeError) as exc:
