@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import uvicorn
@@ -81,6 +82,24 @@ def build_http_app(
     return HttpApp(app=app, server=server, gate=gate)
 
 
+def _hold_sse_streams_on_signal() -> Callable[[], None]:
+    """Keep SSE responses open after SIGTERM until the drain is over; returns the function that ends them.
+
+    sse-starlette (which the SDK streams responses with) ends every open stream as soon as uvicorn sees a signal,
+    which would cut each running tool call off from its result. Its documented switch defers that to us.
+    """
+    try:
+        from sse_starlette.sse import AppStatus
+    except ImportError:  # the SDK no longer streams with sse-starlette: nothing to hold
+        return lambda: None
+    AppStatus.disable_automatic_graceful_drain()  # type: ignore[no-untyped-call]
+
+    def release() -> None:
+        AppStatus.should_exit = True
+
+    return release
+
+
 class GracefulServer(uvicorn.Server):
     """uvicorn, with a drain of the tool calls in flight before its own shutdown."""
 
@@ -89,12 +108,21 @@ class GracefulServer(uvicorn.Server):
         self._gate = gate
         self._grace = grace_seconds
         self._hard_limit = hard_limit_seconds
+        self._release_streams: Callable[[], None] = lambda: None
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        """Serve until a signal; streams stay open through the drain."""
+        self._release_streams = _hold_sse_streams_on_signal()
+        await super().serve(sockets)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         """Stop accepting connections, drain the tool calls, then let uvicorn close the rest."""
         for server in getattr(self, "servers", []):
             server.close()
-        await self._gate.drain(self._grace, self._hard_limit, give_up=lambda: self.force_exit)
+        try:
+            await self._gate.drain(self._grace, self._hard_limit, give_up=lambda: self.force_exit)
+        finally:
+            self._release_streams()  # what is left (notification streams) may now end
         await super().shutdown(sockets)
 
 
