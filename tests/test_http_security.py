@@ -278,3 +278,29 @@ async def test_sdk_client_sees_the_busy_error(settings: Settings, sandbox: Sandb
 def test_python_m_help_lists_the_opt_out_flag() -> None:
     done = subprocess.run([sys.executable, "-m", "kling_mcp", "--help"], capture_output=True, text=True, check=True)
     assert "--allow-unauthenticated-network-access" in done.stdout
+
+
+async def test_the_default_body_cap_admits_an_inline_image_of_kling_s_largest_size(
+    settings: Settings, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    """Kling takes images up to 10 MB; as base64 in JSON that is ~14 MB, under the default 16 MiB cap."""
+    import base64
+    import io
+    import os
+
+    from PIL import Image
+
+    side = 1760  # random pixels do not compress: a PNG just under 10 MB
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(buffer, format="PNG", compress_level=0)
+    png = buffer.getvalue()
+    assert 9_000_000 < len(png) <= 10 * 1024 * 1024
+    inline = base64.b64encode(png).decode()
+    with run_server(settings, tmp_path, KLING_MCP_AUTH_TOKEN=TOKEN) as server:
+        async with connect(server.mcp_url) as client:
+            result = await client.call_tool(
+                "kling_generate_video_from_image", {"prompt": "noise", "start_image_url": inline, "timeout": 20}
+            )
+    assert not result.is_error, text_of(result)
+    [create] = sandbox.state.creates()
+    assert create.body is not None and create.body["image"] == inline
