@@ -134,7 +134,7 @@ def serve_http(settings: Settings, http: HttpSettings, tokens: tuple[SecretStr, 
         host=http.host,
         port=http.port,
         log_config=None,  # logging is configured once, in the CLI (stderr, secrets redacted)
-        log_level=settings.log_level.lower(),
+        log_level=logging.getLogger().getEffectiveLevel(),  # as the CLI set it (--log-level or the variable)
         lifespan="on",
         server_header=False,
         timeout_graceful_shutdown=FLUSH_SECONDS,
