@@ -9,6 +9,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from kling_mcp import __version__
+from kling_mcp.http_config import add_http_arguments
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -22,10 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="kling-mcp", description="MCP server for Kling image-to-video (stdio by default)."
     )
     parser.add_argument("--version", action="version", version=f"kling-mcp {__version__}")
-    parser.add_argument("--transport", choices=("stdio", "streamable-http"), default="stdio")
-    parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (streamable-http only).")
-    parser.add_argument("--port", type=int, default=8000, help="HTTP port (streamable-http only).")
     parser.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), default=None)
+    add_http_arguments(parser)
     commands = parser.add_subparsers(dest="command")
     sandbox = commands.add_parser("sandbox", help="Run the built-in Kling sandbox (a fake Kling API) on loopback.")
     sandbox.add_argument("--host", dest="sandbox_host", default="127.0.0.1")
@@ -55,16 +57,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pydantic import ValidationError
 
     from kling_mcp.config import Settings
+    from kling_mcp.http_config import http_settings_from
     from kling_mcp.logs import configure_logging
 
     try:
         settings = Settings()
+        http = http_settings_from(args)
     except ValidationError as exc:
         configure_logging("ERROR")
         logger.error("invalid configuration: %s", _describe_settings_error(exc))
         return 2
     secret = settings.secret_key.get_secret_value() if settings.secret_key else ""
-    configure_logging(args.log_level or settings.log_level, secrets=(secret,))
+    tokens: tuple[SecretStr, ...] = ()
+    if http.transport == "streamable-http" and args.command is None:
+        from kling_mcp.http_security import HttpSecurityError, load_tokens
+
+        try:
+            tokens = load_tokens(http)
+        except HttpSecurityError as exc:
+            configure_logging("ERROR")
+            logger.error("%s", exc)
+            return 2
+    configure_logging(args.log_level or settings.log_level, secrets=(secret, *(t.get_secret_value() for t in tokens)))
 
     if args.command == "sandbox":
         from kling_mcp.sandbox.runner import serve_forever
@@ -81,13 +95,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_check(settings)
 
-    from kling_mcp.server import build_server
+    if http.transport == "streamable-http":
+        from kling_mcp.http_app import serve_http
+        from kling_mcp.http_security import HttpSecurityError
 
-    server = build_server(settings)
-    if args.transport == "stdio":
-        server.run()
-    else:
-        server.run("streamable-http", host=args.host, port=args.port, streamable_http_path="/mcp")
+        try:
+            serve_http(settings, http, tokens)
+        except HttpSecurityError as exc:
+            logger.error("%s", exc)
+            return 2
+        except KeyboardInterrupt:
+            return 130
+        return 0
+
+    from kling_mcp.server import build_server
+    from kling_mcp.service.images import ImagePolicy
+
+    build_server(settings, image_policy=ImagePolicy.for_roots(http.file_roots, remote=False)).run()
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -27,6 +27,10 @@ from kling_mcp.service.polling import PollSchedule
 from kling_mcp.service.results import TaskListOutput, VideoToolOutput, summary
 
 if TYPE_CHECKING:
+    from mcp.server.auth.provider import TokenVerifier
+    from mcp.server.auth.settings import AuthSettings
+    from mcp.server.extension import Extension
+
     from kling_mcp.api.retry import RetryPolicy
     from kling_mcp.runtime import Runtime
     from kling_mcp.service.video import Outcome, VideoService
@@ -300,15 +304,27 @@ def register_tools(server: MCPServer[AppContext]) -> None:
 
 
 def build_server(
-    settings: Settings, *, image_policy: ImagePolicy | None = None, retry_policy: RetryPolicy | None = None
+    settings: Settings,
+    *,
+    image_policy: ImagePolicy | None = None,
+    retry_policy: RetryPolicy | None = None,
+    token_verifier: TokenVerifier | None = None,
+    auth: AuthSettings | None = None,
+    extensions: Sequence[Extension] = (),
 ) -> MCPServer[AppContext]:
-    """The kling-mcp MCP server for these settings (nothing is started until it runs)."""
+    """The kling-mcp MCP server for these settings (nothing is started until it runs).
+
+    `token_verifier`/`auth` guard the HTTP transport and `extensions` wrap tool calls (see `http_app`).
+    """
     server: MCPServer[AppContext] = MCPServer(
         name=SERVER_NAME,
         version=__version__,
         instructions=INSTRUCTIONS,
         lifespan=make_lifespan(settings, image_policy, retry_policy),
         log_level=settings.log_level,
+        token_verifier=token_verifier,
+        auth=auth,
+        extensions=extensions,
     )
     register_tools(server)
     return server

@@ -11,6 +11,7 @@ import binascii
 import os
 import re
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -38,6 +39,13 @@ class ImagePolicy:
 
     allow_local_files: bool = True
     roots: tuple[Path, ...] = ()
+
+    @classmethod
+    def for_roots(cls, roots: Sequence[Path], *, remote: bool) -> ImagePolicy:
+        """Only under `roots` when given; otherwise anywhere for a local (stdio) server and nowhere for a remote one."""
+        if roots:
+            return cls(allow_local_files=True, roots=tuple(root.expanduser().resolve() for root in roots))
+        return cls(allow_local_files=not remote)
 
     def permits(self, path: Path) -> bool:
         """Whether this path may be read, judged by where it really leads (symlinks and `..` resolved)."""
@@ -174,12 +182,17 @@ def _check(field: str, data: bytes, *, is_start: bool, hint: bool = False) -> st
 def _file(field: str, path: Path, policy: ImagePolicy, *, is_start: bool) -> PreparedImage:
     if not policy.allow_local_files:
         raise InvalidInputError(
-            field, "local files are not readable through this server; pass an http(s) URL or base64 data"
+            field,
+            "local files are not readable through this server; pass an http(s) URL or base64 data (the operator can "
+            "allow directories with KLING_MCP_FILE_ROOTS)",
         )
     # Where the path leads is judged before whether it exists, so nothing outside the roots can be probed.
-    if not policy.permits(path):
-        roots = ", ".join(str(r) for r in policy.roots)
-        raise InvalidInputError(field, f"file {path} is outside the directories this server may read ({roots})")
+    try:
+        permitted = policy.permits(path)
+    except (OSError, RuntimeError) as exc:
+        raise InvalidInputError(field, f"file {path} cannot be resolved") from exc
+    if not permitted:
+        raise InvalidInputError(field, f"file {path} is outside the directories this server may read")
     resolved = path.resolve()
     try:
         # O_NOFOLLOW: the last component was checked as a regular file, so a symlink swapped in since is refused;

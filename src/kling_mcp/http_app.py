@@ -1,0 +1,158 @@
+"""Serve kling-mcp over streamable HTTP: bearer auth, Host/Origin checks, limits, /healthz and graceful shutdown."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import uvicorn
+from mcp.server.mcpserver import MCPServer
+from pydantic import SecretStr
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from kling_mcp import __version__
+from kling_mcp.api.retry import RetryPolicy
+from kling_mcp.call_gate import CallGate
+from kling_mcp.config import Settings
+from kling_mcp.http_config import HttpSettings
+from kling_mcp.http_security import (
+    StaticTokenVerifier,
+    auth_settings,
+    check_exposure,
+    transport_security,
+)
+from kling_mcp.server import AppContext, build_server
+from kling_mcp.service.images import ImagePolicy
+from kling_mcp.service.video import MIN_CREATE_BUDGET_SECONDS
+
+logger = logging.getLogger(__name__)
+
+HEALTH_PATH = "/healthz"
+# After the drain, what is left are idle connections and open notification streams: close them quickly.
+FLUSH_SECONDS = 2
+
+
+@dataclass
+class HttpApp:
+    """The ASGI app and the parts of it that shutdown and tests need to reach."""
+
+    app: Starlette
+    server: MCPServer[AppContext]
+    gate: CallGate
+
+
+def build_http_app(
+    settings: Settings,
+    http: HttpSettings,
+    tokens: tuple[SecretStr, ...],
+    *,
+    retry_policy: RetryPolicy | None = None,
+) -> HttpApp:
+    """The streamable HTTP app for these settings; raises `HttpSecurityError` on an unsafe exposure."""
+    check_exposure(http, tokens)
+    gate = CallGate(http.max_concurrent_calls)
+    verifier = StaticTokenVerifier(tokens) if tokens else None
+    server = build_server(
+        settings,
+        image_policy=ImagePolicy.for_roots(http.file_roots, remote=True),
+        retry_policy=retry_policy,
+        token_verifier=verifier,
+        auth=auth_settings(http) if verifier else None,
+        extensions=[gate],
+    )
+
+    async def healthz(_: Request) -> Response:
+        # For load balancers: no auth, no secrets, no Kling request. 503 while draining takes us out of rotation.
+        if gate.draining:
+            return JSONResponse({"status": "draining"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    server.custom_route(HEALTH_PATH, methods=["GET"], include_in_schema=False)(healthz)
+    app = server.streamable_http_app(
+        streamable_http_path=http.path,
+        stateless_http=http.stateless,
+        max_request_body_size=http.max_body_bytes,
+        transport_security=transport_security(http),
+        host=http.host,
+    )
+    return HttpApp(app=app, server=server, gate=gate)
+
+
+def _hold_sse_streams_on_signal() -> Callable[[], None]:
+    """Keep SSE responses open after SIGTERM until the drain is over; returns the function that ends them.
+
+    sse-starlette (which the SDK streams responses with) ends every open stream as soon as uvicorn sees a signal,
+    which would cut each running tool call off from its result. Its documented switch defers that to us.
+    """
+    try:
+        from sse_starlette.sse import AppStatus
+    except ImportError:  # the SDK no longer streams with sse-starlette: nothing to hold
+        return lambda: None
+    AppStatus.disable_automatic_graceful_drain()  # type: ignore[no-untyped-call]
+
+    def release() -> None:
+        AppStatus.should_exit = True
+
+    return release
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn, with a drain of the tool calls in flight before its own shutdown."""
+
+    def __init__(self, config: uvicorn.Config, gate: CallGate, grace_seconds: float, hard_limit_seconds: float) -> None:
+        super().__init__(config)
+        self._gate = gate
+        self._grace = grace_seconds
+        self._hard_limit = hard_limit_seconds
+        self._release_streams: Callable[[], None] = lambda: None
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        """Serve until a signal; streams stay open through the drain."""
+        self._release_streams = _hold_sse_streams_on_signal()
+        await super().serve(sockets)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Stop accepting connections, drain the tool calls, then let uvicorn close the rest."""
+        for server in getattr(self, "servers", []):
+            server.close()
+        try:
+            await self._gate.drain(self._grace, self._hard_limit, give_up=lambda: self.force_exit)
+        finally:
+            self._release_streams()  # what is left (notification streams) may now end
+        await super().shutdown(sockets)
+
+
+def serve_http(settings: Settings, http: HttpSettings, tokens: tuple[SecretStr, ...]) -> None:
+    """Serve until SIGTERM/SIGINT, then shut down gracefully. Raises `HttpSecurityError` before binding if unsafe."""
+    runtime = build_http_app(settings, http, tokens)
+    config = uvicorn.Config(
+        runtime.app,
+        host=http.host,
+        port=http.port,
+        log_config=None,  # logging is configured once, in the CLI (stderr, secrets redacted)
+        log_level=logging.getLogger().getEffectiveLevel(),  # as the CLI set it (--log-level or the variable)
+        lifespan="on",
+        server_header=False,
+        timeout_graceful_shutdown=FLUSH_SECONDS,
+    )
+    server = GracefulServer(
+        config,
+        runtime.gate,
+        grace_seconds=http.shutdown_grace_seconds,
+        hard_limit_seconds=MIN_CREATE_BUDGET_SECONDS + settings.http_timeout_seconds,
+    )
+    logger.info(
+        "kling-mcp %s: MCP over streamable HTTP at http://%s:%d%s (%s, %s, at most %d tool calls at once)",
+        __version__,
+        http.host,
+        http.port,
+        http.path,
+        f"{len(tokens)} auth token(s)" if tokens else "NO authentication",
+        "stateless" if http.stateless else "stateful sessions",
+        http.max_concurrent_calls,
+    )
+    server.run()

@@ -1,0 +1,129 @@
+"""How the server is exposed: transport, address, bearer tokens, Host/Origin lists, file roots and limits.
+
+Read from `KLING_MCP_*` variables (and `.env`), each overridable by the command-line flag of the same name; built in
+the entry point, never at import. Kept apart from `config.Settings` because only the serving entry point needs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Transport = Literal["stdio", "streamable-http"]
+
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024  # an inline base64 image of Kling's 10 MB limit is ~14 MB of JSON
+DEFAULT_MAX_CONCURRENT_CALLS = 64
+DEFAULT_SHUTDOWN_GRACE_SECONDS = 30.0
+UNAUTHENTICATED_OPT_OUT_FLAG = "--allow-unauthenticated-network-access"
+
+
+def _split(value: object, separator: str) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(separator) if part.strip()]
+    return value
+
+
+class HttpSettings(BaseSettings):
+    """Serving settings. Variables are prefixed `KLING_MCP_`; flags of the `kling-mcp` command override them."""
+
+    # No populate_by_name: with it pydantic-settings also reads un-prefixed variables (PATH, HOST, PORT).
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    transport: Transport = Field("stdio", validation_alias="KLING_MCP_TRANSPORT")
+    host: str = Field("127.0.0.1", min_length=1, validation_alias="KLING_MCP_HOST")
+    port: int = Field(8000, ge=1, le=65535, validation_alias="KLING_MCP_PORT")
+    path: str = Field("/mcp", pattern=r"^/\S*$", validation_alias="KLING_MCP_PATH")
+    stateless: bool = Field(False, validation_alias="KLING_MCP_STATELESS")
+    auth_token: SecretStr | None = Field(
+        None, validation_alias="KLING_MCP_AUTH_TOKEN", description="Bearer token(s) clients must send, comma-separated."
+    )
+    auth_token_file: Path | None = Field(
+        None, validation_alias="KLING_MCP_AUTH_TOKEN_FILE", description="File with one bearer token per line."
+    )
+    allow_unauthenticated_network_access: bool = Field(
+        False, validation_alias="KLING_MCP_ALLOW_UNAUTHENTICATED_NETWORK_ACCESS"
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias="KLING_MCP_ALLOWED_HOSTS"
+    )
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias="KLING_MCP_ALLOWED_ORIGINS"
+    )
+    file_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list, validation_alias="KLING_MCP_FILE_ROOTS")
+    max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1024, validation_alias="KLING_MCP_MAX_BODY_BYTES")
+    max_concurrent_calls: int = Field(
+        DEFAULT_MAX_CONCURRENT_CALLS, ge=1, validation_alias="KLING_MCP_MAX_CONCURRENT_CALLS"
+    )
+    shutdown_grace_seconds: float = Field(
+        DEFAULT_SHUTDOWN_GRACE_SECONDS, ge=0, validation_alias="KLING_MCP_SHUTDOWN_GRACE"
+    )
+
+    @field_validator("allowed_hosts", "allowed_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        return _split(value, ",")
+
+    @field_validator("file_roots", mode="before")
+    @classmethod
+    def _path_list(cls, value: object) -> object:
+        return _split(value, os.pathsep)
+
+    @field_validator("auth_token", mode="before")
+    @classmethod
+    def _blank_token_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("file_roots")
+    @classmethod
+    def _roots_are_directories(cls, roots: list[Path]) -> list[Path]:
+        resolved = []
+        for root in roots:
+            path = root.expanduser().resolve()
+            if not path.is_dir():
+                raise ValueError(f"KLING_MCP_FILE_ROOTS: {root} is not a directory")
+            resolved.append(path)
+        return resolved
+
+
+def add_http_arguments(parser: argparse.ArgumentParser) -> None:
+    """The serving flags; each defaults to its `KLING_MCP_*` variable. Tokens have no flag: argv is visible to all."""
+    group = parser.add_argument_group("serving (flags override the KLING_MCP_* variables)")
+    group.add_argument("--transport", choices=("stdio", "streamable-http"), default=None, help="Default: stdio.")
+    group.add_argument("--host", default=None, help="HTTP bind address (default 127.0.0.1).")
+    group.add_argument("--port", type=int, default=None, help="HTTP port (default 8000).")
+    group.add_argument("--path", default=None, help="MCP endpoint path (default /mcp).")
+    group.add_argument(
+        "--stateless",
+        action="store_true",
+        default=None,
+        help="Keep no session state in the process, so replicas can share a load balancer.",
+    )
+    group.add_argument("--auth-token-file", type=Path, default=None, help="File with one bearer token per line.")
+    group.add_argument(
+        UNAUTHENTICATED_OPT_OUT_FLAG,
+        dest="allow_unauthenticated_network_access",
+        action="store_true",
+        default=None,
+        help="Serve a non-loopback address WITHOUT bearer tokens: anyone who reaches it spends your Kling credits.",
+    )
+    group.add_argument("--allowed-host", dest="allowed_hosts", action="append", default=None, help="Repeatable.")
+    group.add_argument("--allowed-origin", dest="allowed_origins", action="append", default=None, help="Repeatable.")
+    group.add_argument("--file-root", dest="file_roots", action="append", default=None, help="Repeatable.")
+    group.add_argument("--max-body-bytes", type=int, default=None, help="Largest request body (default 16 MiB).")
+    group.add_argument("--max-concurrent-calls", type=int, default=None, help="Tool calls at once (default 64).")
+    group.add_argument("--shutdown-grace", dest="shutdown_grace_seconds", type=float, default=None, help="Seconds.")
+
+
+def http_settings_from(args: argparse.Namespace) -> HttpSettings:
+    """The variables, with every flag that was given taking precedence."""
+    given: dict[str, Any] = {
+        str(field.validation_alias): getattr(args, name)
+        for name, field in HttpSettings.model_fields.items()
+        if getattr(args, name, None) is not None
+    }
+    return HttpSettings(**given)
