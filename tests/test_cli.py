@@ -120,3 +120,16 @@ def test_demo_prints_a_finished_video(settings: Settings, tmp_path: Path) -> Non
     assert " is succeed" in done.stdout
     assert "saved by the server (KLING_MCP_DOWNLOAD_DIR)" in done.stdout and "bytes, MP4)" in done.stdout
     assert done.stdout.rstrip().endswith("keeps the journal and the video.)")
+
+
+def test_settings_ignore_unprefixed_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`SANDBOX=1` or `LOG_LEVEL=DEBUG` in someone's shell must not change the server: only KLING_* names count."""
+    from kling_mcp.config import Settings
+
+    for name, value in {"SANDBOX": "1", "LOG_LEVEL": "DEBUG", "ACCESS_KEY": "x", "MAX_WAIT_SECONDS": "1"}.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings(_env_file=None)
+    assert settings.sandbox is False
+    assert settings.log_level == "INFO"
+    assert settings.access_key is None
+    assert settings.max_wait_seconds == 50

@@ -21,7 +21,8 @@ class MissingCredentialsError(RuntimeError):
 class Settings(BaseSettings):
     """Everything kling-mcp can be told from outside. Variables are prefixed `KLING_` / `KLING_MCP_`."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True)
+    # No populate_by_name: with it pydantic-settings would also read un-prefixed variables (SANDBOX, LOG_LEVEL).
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     access_key: str | None = Field(None, validation_alias="KLING_ACCESS_KEY", description="Kling access key (JWT iss).")
     secret_key: SecretStr | None = Field(
