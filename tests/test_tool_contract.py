@@ -204,3 +204,15 @@ async def test_progress_is_reported_while_waiting(client: Client, sandbox: Sandb
     assert len(messages) >= 2
     assert any("elapsed" in m for m in messages)
     assert messages[-1].startswith("succeed")
+
+
+async def test_misspelt_argument_is_refused_not_ignored(client: Client, sandbox: SandboxServer) -> None:
+    """`duraton: 10` silently dropped would bill a 5 s video the caller did not ask for."""
+    result = await client.call_tool(
+        "kling_generate_video_from_image", {"prompt": "x", "start_image_url": IMAGE_URL, "duraton": 10}
+    )
+    assert result.is_error
+    assert "duraton" in text_of(result) and "Extra inputs are not permitted" in text_of(result)
+    assert sandbox.state.requests == []
+    for tool in (await client.list_tools()).tools:
+        assert tool.input_schema.get("additionalProperties") is False, tool.name

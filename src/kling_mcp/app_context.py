@@ -1,0 +1,100 @@
+"""What every tool call shares: settings, the lifespan's exit stack, and the runtime opened on first use."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import anyio
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+
+from kling_mcp.config import MissingCredentialsError, Settings
+from kling_mcp.service.images import ImagePolicy
+from kling_mcp.service.options import ServiceOptions
+from kling_mcp.service.polling import PollSchedule
+
+if TYPE_CHECKING:
+    from kling_mcp.api.retry import RetryPolicy
+    from kling_mcp.runtime import Runtime
+    from kling_mcp.service.video import VideoService
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AppContext:
+    """What the lifespan hands to every tool call; the service itself is built on the first call."""
+
+    settings: Settings
+    options: ServiceOptions
+    stack: AsyncExitStack
+    retry_policy: RetryPolicy | None = None
+    unavailable_reason: str | None = None
+    api_base_url: str = ""
+    _runtime: Runtime | None = None
+    _lock: anyio.Lock = field(default_factory=anyio.Lock)
+
+    @property
+    def auto_download(self) -> bool:
+        """KLING_MCP_DOWNLOAD_DIR is set: save every finished video."""
+        return self.settings.download_dir is not None
+
+    async def runtime(self) -> Runtime:
+        """The service and downloader, opened on first use (tools/list never pays for the HTTP stack)."""
+        if self.unavailable_reason is not None:
+            raise ToolError(self.unavailable_reason)
+        async with self._lock:
+            if self._runtime is None:
+                from kling_mcp.runtime import open_runtime
+
+                self._runtime = await open_runtime(self.settings, self.options, self.stack, self.retry_policy)
+                self.api_base_url = self._runtime.base_url
+            return self._runtime
+
+    async def service(self) -> VideoService:
+        """The video service (see `runtime`)."""
+        return (await self.runtime()).service
+
+
+def options_from(settings: Settings, image_policy: ImagePolicy | None = None) -> ServiceOptions:
+    """The use case's knobs from the settings."""
+    return ServiceOptions(
+        max_wait_seconds=settings.max_wait_seconds,
+        schedule=PollSchedule(min_interval=settings.poll_min_interval, max_interval=settings.poll_max_interval),
+        image_policy=image_policy or ImagePolicy(),
+        skip_capability_check=settings.skip_capability_check,
+        # Calls due within this window share one list request; never more than half the shortest gap.
+        coalesce_window=min(1.0, settings.poll_min_interval / 2),
+    )
+
+
+def make_lifespan(
+    settings: Settings, image_policy: ImagePolicy | None = None, retry_policy: RetryPolicy | None = None
+) -> Callable[[MCPServer[AppContext]], AbstractAsyncContextManager[AppContext]]:
+    """The lifespan: holds what tool calls open (HTTP client, journal, sandbox) and closes it on shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[AppContext]) -> AsyncIterator[AppContext]:
+        async with AsyncExitStack() as stack:
+            app = AppContext(settings, options_from(settings, image_policy), stack, retry_policy)
+            app.api_base_url = settings.api_base_url
+            if not settings.sandbox:
+                try:
+                    settings.credentials()
+                except MissingCredentialsError as exc:
+                    logger.warning("%s", exc)
+                    app.unavailable_reason = str(exc)
+            yield app
+
+    return lifespan
+
+
+def app_of(ctx: Context) -> AppContext:
+    """The AppContext of the call's server."""
+    app = ctx.request_context.lifespan_context
+    assert isinstance(app, AppContext)
+    return app
