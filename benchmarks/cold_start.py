@@ -28,17 +28,23 @@ async def time_once(params: StdioServerParameters) -> float:
         return time.perf_counter() - started
 
 
-def targets(env: dict[str, str]) -> dict[str, StdioServerParameters]:
-    return {
+def targets(env: dict[str, str], before_src: Path | None = None) -> dict[str, StdioServerParameters]:
+    found = {
         "bare_sdk": StdioServerParameters(command=sys.executable, args=[str(HERE / "bare_server.py")], env=env),
         "kling_mcp": StdioServerParameters(command=sys.executable, args=["-m", "kling_mcp"], env=env),
     }
+    if before_src is not None:  # an older checkout's src/, e.g. from `git worktree add /tmp/before REV`
+        found["kling_mcp_before"] = StdioServerParameters(
+            command=sys.executable, args=["-m", "kling_mcp"], env={**env, "PYTHONPATH": str(before_src)}
+        )
+    return found
 
 
-async def measure(runs: int, env: dict[str, str]) -> dict[str, Any]:
-    samples: dict[str, list[float]] = {name: [] for name in targets(env)}
-    for _ in range(runs):  # alternate, so drift on the machine hits both alike
-        for name, params in targets(env).items():
+async def measure(runs: int, env: dict[str, str], before_src: Path | None = None) -> dict[str, Any]:
+    servers = targets(env, before_src)
+    samples: dict[str, list[float]] = {name: [] for name in servers}
+    for _ in range(runs):  # alternate, so drift on the machine hits every server alike
+        for name, params in servers.items():
             samples[name].append(await time_once(params))
     result: dict[str, Any] = {
         name: {"median_s": round(statistics.median(v), 4), "min_s": round(min(v), 4), "runs": len(v)}
@@ -59,8 +65,9 @@ def default_env() -> dict[str, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--before-src", type=Path, help="src/ of an older checkout to compare with")
     args = parser.parse_args()
-    print(json.dumps(anyio.run(measure, args.runs, default_env()), indent=2))
+    print(json.dumps(anyio.run(measure, args.runs, default_env(), args.before_src), indent=2))
     return 0
 
 

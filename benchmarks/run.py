@@ -70,6 +70,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller counts and shorter tasks")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    parser.add_argument("--before-src", type=Path, help="src/ of an older checkout, for a before/after cold start")
     args = parser.parse_args()
     args.scale = 0.15 if args.quick else 0.3
     args.detection_tasks = 5 if args.quick else 10
@@ -83,7 +84,9 @@ def main() -> int:
     results["schedule_sweep"] = schedule_sim.sweep_by_duration(spread=0.06, seed=2)
     results["spread_sensitivity"] = schedule_sim.spread_sensitivity(seed=4)
     print("cold start")
-    results["cold_start"] = anyio.run(cold_start.measure, 5 if args.quick else 15, cold_start.default_env())
+    results["cold_start"] = anyio.run(
+        cold_start.measure, 5 if args.quick else 15, cold_start.default_env(), args.before_src
+    )
     with tempfile.TemporaryDirectory(prefix="kling-bench-") as tmp:
         results.update(anyio.run(live_sections, args, Path(tmp)))
     args.out.mkdir(parents=True, exist_ok=True)

@@ -64,6 +64,7 @@ class PollSchedule:
     dense_interval: float = 2.5  # inside the window it stays under 3 s
     jitter: float = 0.1
     min_history: int = 5
+    min_spread: float = 0.1  # of the mean duration: assume durations vary at least ±5 %
 
     def plan(self, history: Sequence[float] = ()) -> PollPlan:
         """The plan for a task whose profile took `history` seconds before (most recent first)."""
@@ -71,8 +72,9 @@ class PollSchedule:
         if len(history) >= self.min_history:
             # A few samples understate the spread: widen the seen range by one dense gap, plus half the range
             # before it and the whole range after it (staying dense longer only costs queries for late tasks).
+            # Five samples can also cluster by chance, so the spread is taken as at least `min_spread` of the mean.
             low, high = min(history), max(history)
-            spread = high - low
+            spread = max(high - low, self.min_spread * sum(history) / len(history))
             window = (max(0.0, low - self.dense_interval - spread / 2), high + self.dense_interval + spread)
         dense = min(self.max_interval, max(self.min_interval, self.dense_interval))
         return PollPlan(
