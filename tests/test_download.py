@@ -228,3 +228,15 @@ def test_file_names_are_safe_and_distinct() -> None:
     assert file_name("263259029593143761", 1) == "kling-263259029593143761-2.mp4"
     assert file_name("../../etc/passwd") == "kling-etc_passwd.mp4"
     assert file_name("...") == "kling-task.mp4"
+
+
+async def test_the_calls_time_limit_cuts_a_slow_download_short(tmp_path: Path) -> None:
+    """A download must not make the tool result later than the client waits; it points to a later download."""
+    slow = httpx.Response(200, stream=_Body(SAMPLE_MP4[:100], SAMPLE_MP4[100:], pause=0.4))
+    async with _fake_cdn({"/slow.mp4": slow}) as http:
+        downloader = VideoDownloader(http, tmp_path)  # its own limit (60 s) is far away
+        with pytest.raises(DownloadError) as caught:
+            await downloader.download("/slow.mp4", tmp_path / "kling-1.mp4", time_limit=0.3)
+    assert "longer than" in str(caught.value)
+    assert "download=true" in str(caught.value)
+    assert list(tmp_path.iterdir()) == []

@@ -30,6 +30,10 @@ GENERATE_TOOL = "kling_generate_video_from_image"
 GET_TOOL = "kling_get_video_task"
 LIST_TOOL = "kling_list_video_tasks"
 
+# A download after the wait may use the rest of the wait cap plus this grace, and never less than the minimum.
+DOWNLOAD_GRACE_SECONDS = 8.0
+MIN_DOWNLOAD_SECONDS = 5.0
+
 GENERATE_DESCRIPTION = f"""Generate AI video by animating a start image, end image, or both. Describe motion and \
 transitions in a prompt. Supports various models, durations, and aspect ratios.
 
@@ -95,7 +99,9 @@ async def _saved(app: AppContext, outcome: Outcome, download: bool | None) -> Ou
     if not wanted:
         return outcome
     downloader = (await app.runtime()).downloader
-    return dataclasses.replace(outcome, result=await downloader.save(outcome.result))
+    # The whole call must still answer before the client gives up (the same reason as the wait cap).
+    time_limit = max(MIN_DOWNLOAD_SECONDS, app.options.max_wait_seconds + DOWNLOAD_GRACE_SECONDS - outcome.waited)
+    return dataclasses.replace(outcome, result=await downloader.save(outcome.result, time_limit))
 
 
 def _result(outcome: Outcome) -> CallToolResult:

@@ -60,8 +60,11 @@ class VideoDownloader:
         self.max_bytes = max_bytes
         self.timeout = timeout
 
-    async def save(self, result: VideoTaskResult) -> VideoTaskResult:
-        """The result with each video's `local_path` set, or its `download_error` when it could not be saved."""
+    async def save(self, result: VideoTaskResult, time_limit: float | None = None) -> VideoTaskResult:
+        """The result with each video's `local_path` set, or its `download_error` when it could not be saved.
+
+        `time_limit` bounds each download further (the tool call's remaining time, so the result is not late).
+        """
         if result.status != "succeed" or not result.videos:
             return result
         name = result.task_id or result.external_task_id or "task"
@@ -71,7 +74,7 @@ class VideoDownloader:
             try:
                 # Files appear only complete (atomic rename), so one already there is an earlier call's download.
                 if not await anyio.to_thread.run_sync(target.is_file):
-                    size = await self.download(video.url, target)
+                    size = await self.download(video.url, target, time_limit)
                     logger.info("saved video of task %s to %s (%d bytes)", name, target, size)
                 videos.append(video.model_copy(update={"local_path": str(target), "download_error": None}))
             except DownloadError as exc:
@@ -85,13 +88,17 @@ class VideoDownloader:
             )
         return result.model_copy(update=update)
 
-    async def download(self, url: str, target: Path) -> int:
+    async def download(self, url: str, target: Path, time_limit: float | None = None) -> int:
         """Stream `url` into `target` (temp file, size checks, then an atomic rename); returns the size in bytes."""
+        limit = self.timeout if time_limit is None else min(self.timeout, time_limit)
         try:
-            with anyio.fail_after(self.timeout):
+            with anyio.fail_after(limit):
                 return await self._stream(url, target)
         except TimeoutError as exc:
-            raise DownloadError(f"the download took longer than {self.timeout:.0f} s") from exc
+            raise DownloadError(
+                f"the download took longer than {limit:.0f} s; call kling_get_video_task with download=true to "
+                "save it later"
+            ) from exc
         except httpx.HTTPError as exc:
             raise DownloadError(f"the download failed ({type(exc).__name__}: {exc})") from exc
         except OSError as exc:
