@@ -61,6 +61,7 @@ async def soak(calls: int, concurrency: int, workdir: Path) -> dict[str, Any]:
         )
         policy = RetryPolicy(initial_backoff=0.05, max_backoff=0.5, max_retry_after=1.0)
         outcomes: dict[str, int] = {"succeed": 0, "failed_task": 0, "other_error": 0}
+        other_errors: list[str] = []
         returned_ids: set[str] = set()
         limiter = anyio.Semaphore(concurrency)
         started = time.perf_counter()
@@ -75,6 +76,8 @@ async def soak(calls: int, concurrency: int, workdir: Path) -> dict[str, Any]:
                 text = "".join(getattr(b, "text", "") for b in result.content)
                 if result.is_error:
                     outcomes["failed_task" if "failed:" in text else "other_error"] += 1
+                    if "failed:" not in text:
+                        other_errors.append(text[:300])
                     returned_ids.update(t for t in sandbox.state.tasks if t in text)
                 else:
                     outcomes["succeed"] += 1
@@ -99,6 +102,7 @@ async def soak(calls: int, concurrency: int, workdir: Path) -> dict[str, Any]:
             "ids_returned_to_caller": len(created & returned_ids),
             "ids_in_journal": len(created & journal_ids),
             "outcomes": outcomes,
+            "other_errors": other_errors,
             "seconds": round(elapsed, 2),
         }
 

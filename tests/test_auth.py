@@ -61,6 +61,39 @@ def test_invalidate_forces_a_new_token() -> None:
     assert signer.token() != first
 
 
+def test_a_token_resigned_in_the_same_second_still_differs() -> None:
+    """After Kling refuses a token (1004), the next one must not be the very same string."""
+    clock = FakeClock(1_800_000_000.0)
+    signer = JwtSigner("ak", SECRET, clock=clock)
+    first = signer.token()
+    signer.invalidate()
+    second = signer.token()
+    assert second != first
+    claims = jwt.decode(
+        second, SECRET.get_secret_value(), algorithms=["HS256"], options={"verify_exp": False, "verify_nbf": False}
+    )
+    assert claims["nbf"] <= clock.now, "the fresh token must already be valid"
+
+
+def test_concurrent_refusals_of_one_token_resign_once_and_nbf_stays_in_the_past() -> None:
+    clock = FakeClock(1_800_000_000.0)
+    signer = JwtSigner("ak", SECRET, clock=clock)
+    refused = signer.token()
+    for _ in range(50):  # fifty requests refused with the same token at once
+        signer.invalidate(refused=refused)
+    fresh = signer.token()
+    assert fresh != refused
+    for _ in range(10):  # even a string of refusals never pushes nbf into the future
+        signer.invalidate(refused=signer.token())
+    claims = jwt.decode(
+        signer.token(),
+        SECRET.get_secret_value(),
+        algorithms=["HS256"],
+        options={"verify_exp": False, "verify_nbf": False},
+    )
+    assert claims["nbf"] <= clock.now
+
+
 def test_signer_repr_hides_keys() -> None:
     text = repr(JwtSigner("abcdefgh-access", SECRET))
     assert "abcdefgh-access" not in text and SECRET.get_secret_value() not in text
@@ -94,4 +127,5 @@ async def test_expired_token_is_resigned_once_and_the_call_succeeds(
         )
     assert not result.is_error, text_of(result)
     assert len(sandbox.state.tasks) == 1
-    assert len(sandbox.state.creates()) == 2, "refused once with 1004, then sent again with a fresh signature"
+    first, second = sandbox.state.creates()
+    assert first.authorization != second.authorization, "refused once with 1004, then sent with a fresh token"

@@ -24,6 +24,7 @@ class JwtSigner:
         self._clock = clock
         self._token: str | None = None
         self._expires_at = 0.0
+        self._issued = 0
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -34,7 +35,10 @@ class JwtSigner:
         now = self._clock()
         with self._lock:
             if self._token is None or now >= self._expires_at - RESIGN_MARGIN_SECONDS:
-                issued = int(now)
+                # Never the same issue second twice (a token re-signed after Kling refused one must differ from it),
+                # and never so far ahead that `nbf` would lie in the future.
+                issued = min(max(int(now), self._issued + 1), int(now) + NOT_BEFORE_SKEW_SECONDS - 1)
+                self._issued = issued
                 self._expires_at = issued + TOKEN_LIFETIME_SECONDS
                 self._token = jwt.encode(
                     {"iss": self._access_key, "exp": self._expires_at, "nbf": issued - NOT_BEFORE_SKEW_SECONDS},
@@ -44,11 +48,12 @@ class JwtSigner:
                 )
             return self._token
 
-    def invalidate(self) -> None:
-        """Drop the cached token so the next request signs a new one."""
-        with self._lock:
-            self._token = None
+    def invalidate(self, refused: str | None = None) -> None:
+        """Drop the cached token so the next request signs a new one.
 
-    def authorization(self) -> str:
-        """The value of the Authorization header."""
-        return f"Bearer {self.token()}"
+        With `refused`, only if that is still the cached token: when many concurrent requests are refused with the
+        same token, it is re-signed once, not once per request.
+        """
+        with self._lock:
+            if refused is None or refused == self._token:
+                self._token = None

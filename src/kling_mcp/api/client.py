@@ -122,7 +122,8 @@ class KlingClient:
     ) -> Envelope:
         """One request (re-signed once after 1003/1004), mapped onto the error hierarchy."""
         for attempt in range(2):
-            headers = {"Authorization": self._signer.authorization()}
+            token = self._signer.token()
+            headers = {"Authorization": f"Bearer {token}"}
             if content is not None:
                 headers["Content-Type"] = "application/json"
             request = self._http.build_request(
@@ -142,7 +143,7 @@ class KlingClient:
                 if attempt:
                     raise
                 logger.debug("Kling refused the token's time window; signing a new token")
-                self._signer.invalidate()
+                self._signer.invalidate(refused=token)
         raise AssertionError("unreachable")
 
     def _retrying(self, deadline: float | None) -> AsyncRetrying:

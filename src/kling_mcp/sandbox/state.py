@@ -42,7 +42,8 @@ class Faults:
     rate_limit: int = 0  # 1303 with Retry-After on any /v1 request
     retry_after: float = 1.0
     query_server_error: int = 0  # 5000 on GET
-    token_expired: int = 0  # 1004 on any /v1 request
+    token_expired: int = 0  # 1004 for requests whose token was signed before the fault was set
+    token_expired_since: float = 0.0  # set by `inject`: tokens signed at or before this time count as expired
     fail_tasks: int = 0  # the next created tasks end `failed`
     fail_message: str = "Failure to pass the risk control system"
     slow_seconds: float = 3.0
@@ -101,6 +102,8 @@ class SandboxState:
                 if not hasattr(self.faults, key):
                     raise ValueError(f"unknown sandbox fault {key!r}")
                 setattr(self.faults, key, value)
+            if "token_expired" in changes:
+                self.faults.token_expired_since = self.clock()
 
     def take_fault(self, name: str) -> bool:
         """Use up one count of a fault; True if it applies to this request."""
