@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from kling_mcp import __version__
-from kling_mcp.http_config import add_http_arguments
 
 if TYPE_CHECKING:
-    from pydantic import SecretStr
-
-if TYPE_CHECKING:
-    from pydantic import ValidationError
+    from pydantic import SecretStr, ValidationError
 
 logger = logging.getLogger("kling_mcp")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """All commands and flags."""
+    from kling_mcp.http_config import add_http_arguments
+
     parser = argparse.ArgumentParser(
         prog="kling-mcp", description="MCP server for Kling image-to-video (stdio by default)."
     )
@@ -53,6 +52,9 @@ def _describe_settings_error(exc: ValidationError) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    # Tool-argument errors reach the model verbatim; pydantic's documentation link in each is only noise there.
+    # Read by pydantic_core when it is first imported, so this comes before anything imports pydantic.
+    os.environ.setdefault("PYDANTIC_ERRORS_INCLUDE_URL", "0")
     args = build_parser().parse_args(argv)
     from pydantic import ValidationError
 
