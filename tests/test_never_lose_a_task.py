@@ -278,3 +278,33 @@ def test_journal_survives_concurrent_writers_from_two_connections(tmp_path: Path
     finally:
         first.close()
         second.close()
+
+
+async def test_wrap_up_answers_waiting_calls_with_their_task_ids(sandbox: SandboxServer, tmp_path: Path) -> None:
+    """What shutdown does after its grace period: every waiting call returns its task id, as a normal result."""
+    from kling_mcp.app_context import AppContext
+    from kling_mcp.server import build_server
+    from tests.conftest import FAST_RETRY, make_settings
+
+    sandbox.state.config.run_seconds = 60
+    contexts: list[AppContext] = []
+    server = build_server(make_settings(sandbox, tmp_path), retry_policy=FAST_RETRY, on_context=contexts.append)
+    results: list[Any] = []
+    async with Client(server) as client:
+
+        async def one(i: int) -> None:
+            results.append(await client.call_tool(GENERATE, {**ARGS, "prompt": f"long {i}"}))
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                for i in range(3):
+                    tg.start_soon(one, i)
+                while len(sandbox.state.tasks) < 3:
+                    await anyio.sleep(0.02)
+                await anyio.sleep(0.2)
+                assert sum(c.wrap_up() for c in contexts) == 3
+        late = await client.call_tool(GENERATE, ARGS)  # after wrap-up: created, then answered at once
+    assert all(not r.is_error for r in [*results, late])
+    answered = {_task(r)["task_id"] for r in [*results, late]}
+    assert answered == set(sandbox.state.tasks)
+    assert all(_task(r)["status"] in ("submitted", "processing") for r in [*results, late])

@@ -55,6 +55,10 @@ class AppContext:
                 self.api_base_url = self._runtime.base_url
             return self._runtime
 
+    def wrap_up(self) -> int:
+        """For shutdown: end every wait, so calls answer with their task id now; returns how many were ended."""
+        return self._runtime.service.wrap_up() if self._runtime is not None else 0
+
     async def service(self) -> VideoService:
         """The video service (see `runtime`)."""
         return (await self.runtime()).service
@@ -73,7 +77,10 @@ def options_from(settings: Settings, image_policy: ImagePolicy | None = None) ->
 
 
 def make_lifespan(
-    settings: Settings, image_policy: ImagePolicy | None = None, retry_policy: RetryPolicy | None = None
+    settings: Settings,
+    image_policy: ImagePolicy | None = None,
+    retry_policy: RetryPolicy | None = None,
+    on_context: Callable[[AppContext], None] | None = None,
 ) -> Callable[[MCPServer[AppContext]], AbstractAsyncContextManager[AppContext]]:
     """The lifespan: holds what tool calls open (HTTP client, journal, sandbox) and closes it on shutdown."""
 
@@ -88,6 +95,8 @@ def make_lifespan(
                 except MissingCredentialsError as exc:
                     logger.warning("%s", exc)
                     app.unavailable_reason = str(exc)
+            if on_context is not None:
+                on_context(app)
             yield app
 
     return lifespan

@@ -15,6 +15,8 @@ from mcp_types import CallToolRequestParams, CallToolResult, TextContent
 logger = logging.getLogger(__name__)
 
 _IDLE_POLL_SECONDS = 0.05
+# After the grace period, how long waiting calls get to answer with their task ids before they are cancelled.
+WRAP_UP_SECONDS = 3.0
 
 BUSY_MESSAGE = (
     "kling-mcp is busy: {limit} tool calls are already running on this server (KLING_MCP_MAX_CONCURRENT_CALLS). "
@@ -44,10 +46,11 @@ class CallGate(Extension):
 
     identifier = "io.github.kling-mcp/call-gate"
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, wrap_up: Callable[[], object] | None = None) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         self.limit = limit
+        self.wrap_up = wrap_up  # asks running calls to answer now (with their task id) before any is cancelled
         self.draining = False
         self._scopes: set[anyio.CancelScope] = set()
 
@@ -97,6 +100,11 @@ class CallGate(Extension):
         if await self.wait_idle(grace_seconds, give_up=give_up):
             logger.info("all tool calls finished")
             return
+        if self.wrap_up is not None:
+            self.wrap_up()
+            if await self.wait_idle(WRAP_UP_SECONDS, give_up=give_up):
+                logger.warning("grace period over: the waiting tool calls answered with their task ids")
+                return
         logger.warning(
             "grace period over: cancelling %d tool call(s); the tasks they created stay in the journal",
             len(self._scopes),

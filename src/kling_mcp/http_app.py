@@ -54,7 +54,8 @@ def build_http_app(
 ) -> HttpApp:
     """The streamable HTTP app for these settings; raises `HttpSecurityError` on an unsafe exposure."""
     check_exposure(http, tokens)
-    gate = CallGate(http.max_concurrent_calls)
+    contexts: list[AppContext] = []
+    gate = CallGate(http.max_concurrent_calls, wrap_up=lambda: sum(c.wrap_up() for c in contexts))
     verifier = StaticTokenVerifier(tokens) if tokens else None
     server = build_server(
         settings,
@@ -63,6 +64,7 @@ def build_http_app(
         token_verifier=verifier,
         auth=auth_settings(http) if verifier else None,
         extensions=[gate],
+        on_context=contexts.append,
     )
 
     async def healthz(_: Request) -> Response:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from mcp.server.mcpserver import MCPServer
@@ -39,16 +39,18 @@ def build_server(
     token_verifier: TokenVerifier | None = None,
     auth: AuthSettings | None = None,
     extensions: Sequence[Extension] = (),
+    on_context: Callable[[AppContext], None] | None = None,
 ) -> MCPServer[AppContext]:
     """The kling-mcp MCP server for these settings (nothing is started until it runs).
 
-    `token_verifier`/`auth` guard the HTTP transport and `extensions` wrap tool calls (see `http_app`).
+    `token_verifier`/`auth` guard the HTTP transport and `extensions` wrap tool calls (see `http_app`);
+    `on_context` is handed each AppContext the lifespan creates (shutdown uses it to wrap up waiting calls).
     """
     return MCPServer(
         name=SERVER_NAME,
         version=__version__,
         instructions=INSTRUCTIONS,
-        lifespan=make_lifespan(settings, image_policy, retry_policy),
+        lifespan=make_lifespan(settings, image_policy, retry_policy, on_context),
         log_level=settings.log_level,
         token_verifier=token_verifier,
         auth=auth,

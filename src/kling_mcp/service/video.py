@@ -176,6 +176,19 @@ class VideoService:
         self._wall_clock = wall_clock
         self.poller = TaskPoller(client, coalesce_window=options.coalesce_window, clock=clock)
         self._uploads = anyio.CapacityLimiter(options.max_concurrent_uploads)
+        self._waits: set[anyio.CancelScope] = set()
+        self._wrapping_up = False
+
+    def wrap_up(self) -> int:
+        """End every wait now, and skip waiting from here on: calls answer with their task's last known status.
+
+        For shutdown: a call that returns its task id as a normal result beats one cut off with an error.
+        Returns how many waits were ended.
+        """
+        self._wrapping_up = True
+        for scope in list(self._waits):
+            scope.cancel()
+        return len(self._waits)
 
     def _budget(self, requested: float) -> float:
         return max(0.0, min(requested, self.options.max_wait_seconds))
@@ -279,30 +292,40 @@ class VideoService:
     ) -> Task:
         """Poll on the profile's schedule until the task ends or the deadline passes (last check at the deadline)."""
         total = deadline - started
-        plan = self.options.schedule.plan(await self._history(profile)) if not task.is_terminal else None
-        while plan is not None and not task.is_terminal:
-            now = self._clock()
-            remaining = deadline - now
-            if remaining <= 0:
-                break
-            elapsed = now - started
-            if progress is not None:
-                await progress(elapsed, total, f"{task.task_status} · {elapsed:.0f} s elapsed")
-            delay, phase = plan.next_delay(self._age(task, started))
-            delay = min(delay, remaining)
-            logger.debug("next query of task %s in %.1f s (%s)", task.task_id, delay, phase)
+        if task.is_terminal or self._wrapping_up:
+            return await self._finish_wait(task, total, started, progress)
+        plan = self.options.schedule.plan(await self._history(profile))
+        with anyio.CancelScope() as scope:  # wrap_up() cancels it: the call then answers with what it knows
+            self._waits.add(scope)
             try:
-                fresh = await self.poller.poll(endpoint, task.task_id, due=now + delay, deadline=deadline)
-            except KlingNotFoundError:
-                raise
-            except KlingError as exc:
-                # The task exists and is paid for: report what we know rather than fail the call.
-                logger.warning("could not query task %s: %s", task.task_id, exc)
-                continue
-            changed = fresh.task_status != task.task_status
-            task = fresh
-            if changed:  # the journal is written when the status changes, not on every poll
-                await anyio.to_thread.run_sync(self._journal.record_task, task, None, endpoint)
+                while not task.is_terminal:
+                    now = self._clock()
+                    remaining = deadline - now
+                    if remaining <= 0:
+                        break
+                    elapsed = now - started
+                    if progress is not None:
+                        await progress(elapsed, total, f"{task.task_status} · {elapsed:.0f} s elapsed")
+                    delay, phase = plan.next_delay(self._age(task, started))
+                    delay = min(delay, remaining)
+                    logger.debug("next query of task %s in %.1f s (%s)", task.task_id, delay, phase)
+                    try:
+                        fresh = await self.poller.poll(endpoint, task.task_id, due=now + delay, deadline=deadline)
+                    except KlingNotFoundError:
+                        raise
+                    except KlingError as exc:
+                        # The task exists and is paid for: report what we know rather than fail the call.
+                        logger.warning("could not query task %s: %s", task.task_id, exc)
+                        continue
+                    changed = fresh.task_status != task.task_status
+                    task = fresh
+                    if changed:  # the journal is written when the status changes, not on every poll
+                        await anyio.to_thread.run_sync(self._journal.record_task, task, None, endpoint)
+            finally:
+                self._waits.discard(scope)
+        return await self._finish_wait(task, total, started, progress)
+
+    async def _finish_wait(self, task: Task, total: float, started: float, progress: ProgressFn | None) -> Task:
         if progress is not None and task.is_terminal:
             await progress(total, total, f"{task.task_status} · {self._clock() - started:.0f} s elapsed")
         return task
