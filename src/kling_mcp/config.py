@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -12,6 +12,11 @@ DEFAULT_API_BASE_URL = "https://api-singapore.klingai.com"
 DEFAULT_DOWNLOAD_MAX_BYTES = 512 * 1024 * 1024
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+def blank_to_none(value: Any) -> Any:
+    """An empty or all-blank string means "not given" (clients and env files send "" for unset)."""
+    return None if isinstance(value, str) and not value.strip() else value
 
 
 class MissingCredentialsError(RuntimeError):
@@ -99,15 +104,10 @@ class Settings(BaseSettings):
         description="Log level; logs go to stderr with secrets redacted. The --log-level flag overrides it.",
     )
 
-    @field_validator("access_key", mode="before")
+    @field_validator("access_key", "secret_key", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("secret_key", mode="before")
-    @classmethod
-    def _blank_secret_is_none(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
+        return blank_to_none(value)
 
     @field_validator("api_base_url")
     @classmethod

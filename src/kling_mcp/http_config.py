@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from kling_mcp.config import blank_to_none
+
 Transport = Literal["stdio", "streamable-http"]
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024  # an inline base64 image of Kling's 10 MB limit is ~14 MB of JSON
@@ -76,7 +78,7 @@ class HttpSettings(BaseSettings):
     @field_validator("auth_token", mode="before")
     @classmethod
     def _blank_token_is_none(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
+        return blank_to_none(value)
 
     @field_validator("file_roots")
     @classmethod

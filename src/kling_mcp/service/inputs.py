@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from kling_mcp.api.capabilities import ASPECT_RATIOS, CAMERA_TYPES, DEFAULT_MODEL, MODEL_NAMES
+from kling_mcp.config import blank_to_none
 
 MAX_PROMPT_CHARS = 2500
 DEFAULT_TIMEOUT_SECONDS = 300.0
@@ -82,13 +83,8 @@ def _parse_json_object(value: Any) -> Any:
     return value
 
 
-def _blank_is_none(value: Any) -> Any:
-    """Clients often send "" for an optional argument they mean to leave out."""
-    return None if isinstance(value, str) and not value.strip() else value
-
-
 def _http_url(value: Any) -> Any:
-    value = _blank_is_none(value)
+    value = blank_to_none(value)
     if not isinstance(value, str):
         return value  # None, or a non-string the str type check refuses with its own message
     value = value.strip()
@@ -103,7 +99,7 @@ def _http_url(value: Any) -> Any:
     return parsed.scheme.lower() + value[len(parsed.scheme) :]
 
 
-OptionalText = Annotated[str | None, BeforeValidator(_blank_is_none)]
+OptionalText = Annotated[str | None, BeforeValidator(blank_to_none)]
 
 
 _IMAGE_HELP = (
