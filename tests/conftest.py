@@ -13,6 +13,7 @@ from mcp import Client, StdioServerParameters
 
 from kling_mcp.api.retry import RetryPolicy
 from kling_mcp.config import Settings
+from kling_mcp.journal import JournalEntry, TaskJournal
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.sandbox.state import SandboxConfig
 from kling_mcp.server import build_server
@@ -107,6 +108,20 @@ def stdio_params(settings: Settings, *args: str, **extra_env: str) -> StdioServe
     return StdioServerParameters(
         command=sys.executable, args=["-m", "kling_mcp", *args], env=subprocess_env(settings, **extra_env)
     )
+
+
+def journal_entries(settings: Settings) -> list[JournalEntry]:
+    """Everything the server's task journal holds, newest first (opened and closed again)."""
+    journal = TaskJournal(settings.resolved_journal_path())
+    try:
+        return journal.recent(limit=10_000)
+    finally:
+        journal.close()
+
+
+def journal_entry(settings: Settings, any_id: str) -> JournalEntry | None:
+    """The journal's entry for a Kling task id or external task id."""
+    return next((e for e in journal_entries(settings) if any_id in (e.task_id, e.external_task_id)), None)
 
 
 def text_of(result: Any) -> str:

@@ -11,9 +11,8 @@ import anyio
 import pytest
 
 from kling_mcp.config import Settings
-from kling_mcp.journal import TaskJournal
 from kling_mcp.sandbox.runner import SandboxServer
-from tests.conftest import text_of
+from tests.conftest import journal_entry, text_of
 from tests.http_support import HttpServer, connect, run_server
 
 pytestmark = pytest.mark.anyio
@@ -23,12 +22,7 @@ ARGUMENTS = {"prompt": "a slow pan", "start_image_url": "https://example.com/a.p
 
 
 def _journaled(settings: Settings, task_id: str) -> str | None:
-    assert settings.journal_path is not None
-    journal = TaskJournal(settings.journal_path)
-    try:
-        entry = journal.get(task_id)
-    finally:
-        journal.close()
+    entry = journal_entry(settings, task_id)
     return entry.status if entry is not None else None
 
 

@@ -15,7 +15,7 @@ from mcp import Client
 from kling_mcp.config import Settings
 from kling_mcp.journal import TaskJournal
 from kling_mcp.sandbox.runner import SandboxServer
-from tests.conftest import stdio_params, text_of
+from tests.conftest import journal_entries, journal_entry, stdio_params, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -107,11 +107,7 @@ async def test_resource_pack_used_up_is_not_retried_and_says_what_to_do(
     assert "1102" in text and "resource pack" in text and "request_id" in text
     assert len(sandbox.state.creates()) == 1
     assert sandbox.state.tasks == {}
-    journal = TaskJournal(settings.resolved_journal_path())
-    try:
-        [entry] = journal.recent()
-    finally:
-        journal.close()
+    [entry] = journal_entries(settings)
     assert entry.status == "create_failed" and entry.task_id is None
 
 
@@ -190,11 +186,7 @@ async def test_unknown_create_outcome_is_journaled_and_recoverable(
     [created] = sandbox.state.tasks.values()
     external = created.external_task_id
     assert external is not None and external in text
-    journal = TaskJournal(settings.resolved_journal_path())
-    try:
-        entry = journal.get(external)
-    finally:
-        journal.close()
+    entry = journal_entry(settings, external)
     assert entry is not None and entry.status == "unknown"
     sandbox.state.inject(query_server_error=0)
     found = await client.call_tool("kling_get_video_task", {"task_id": external, "wait_seconds": 5})
