@@ -38,16 +38,6 @@ class _Waiter:
     error: Exception | None = None
 
 
-@dataclass
-class PollerStats:
-    """Counters for benchmarks and logs."""
-
-    rounds: int = 0
-    list_requests: int = 0
-    task_requests: int = 0
-    tasks_answered: int = 0
-
-
 class TaskPoller:
     """Shares status queries between the calls waiting in one process."""
 
@@ -64,12 +54,6 @@ class TaskPoller:
         self._threshold = batch_threshold
         self._clock = clock
         self._waiters: set[_Waiter] = set()
-        self.stats = PollerStats()
-
-    @property
-    def in_flight(self) -> int:
-        """How many calls are waiting for a status right now."""
-        return len(self._waiters)
 
     async def poll(self, endpoint: Endpoint, task_id: str, *, due: float, deadline: float | None = None) -> Task:
         """The task's status, fetched at `due` (monotonic time) or earlier as part of another call's round."""
@@ -95,7 +79,6 @@ class TaskPoller:
         batch = [w for w in self._waiters if not w.claimed and not w.done.is_set() and w.due <= horizon]
         for waiter in batch:
             waiter.claimed = True
-        self.stats.rounds += 1
         # Shielded: other calls are waiting on this round's answers even if the leading call is cancelled.
         with anyio.CancelScope(shield=True):
             try:
@@ -118,9 +101,7 @@ class TaskPoller:
                 missing = await self._answer_from_list(endpoint, waiters, deadline)
             for waiter in missing:
                 try:
-                    self.stats.task_requests += 1
                     waiter.result = await self._client.get_task(endpoint, waiter.task_id, deadline=deadline)
-                    self.stats.tasks_answered += 1
                 except Exception as exc:  # handed to the waiting call, which decides what it means
                     waiter.error = exc
 
@@ -134,7 +115,6 @@ class TaskPoller:
         pages = min(MAX_PAGES_PER_ROUND, math.ceil(in_flight / page_size))
         for page in range(1, pages + 1):
             try:
-                self.stats.list_requests += 1
                 tasks = await self._client.list_tasks(endpoint, page=page, page_size=page_size, deadline=deadline)
             except Exception as exc:
                 logger.debug("list query failed (%s); querying tasks one by one", exc)
@@ -143,7 +123,6 @@ class TaskPoller:
                 waiter = wanted.pop(task.task_id, None)
                 if waiter is not None:
                     waiter.result = task
-                    self.stats.tasks_answered += 1
             if not wanted or len(tasks) < page_size:
                 break
         return list(wanted.values())

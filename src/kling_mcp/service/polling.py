@@ -86,7 +86,3 @@ class PollSchedule:
             dense_interval=dense,
             jitter=self.jitter,
         )
-
-    def next_interval(self, age: float, rng: Callable[[], float] = random.random) -> float:
-        """The gap for a task without history (kept for callers that have no profile)."""
-        return self.plan().next_delay(age, rng)[0]
