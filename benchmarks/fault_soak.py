@@ -21,10 +21,10 @@ from mcp import Client
 
 from kling_mcp.api.retry import RetryPolicy
 from kling_mcp.config import Settings
-from kling_mcp.journal import TaskJournal
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.sandbox.state import SandboxConfig
-from kling_mcp.server import build_server
+from kling_mcp.server.build import build_server
+from kling_mcp.service.journal import TaskJournal
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

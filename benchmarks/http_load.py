@@ -38,8 +38,8 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from kling_mcp.journal import TaskJournal
 from kling_mcp.sandbox.state import SANDBOX_ACCESS_KEY, SANDBOX_SECRET_KEY
+from kling_mcp.service.journal import TaskJournal
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"

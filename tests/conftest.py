@@ -13,10 +13,10 @@ from mcp import Client, StdioServerParameters
 
 from kling_mcp.api.retry import RetryPolicy
 from kling_mcp.config import Settings
-from kling_mcp.journal import JournalEntry, TaskJournal
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.sandbox.state import SandboxConfig
-from kling_mcp.server import build_server
+from kling_mcp.server.build import build_server
+from kling_mcp.service.journal import JournalEntry, TaskJournal
 
 # Retries in tests wait milliseconds, not seconds; the schedule itself is what is tested.
 FAST_RETRY = RetryPolicy(

@@ -7,7 +7,7 @@ import pytest
 from mcp import Client
 from pydantic import SecretStr
 
-from kling_mcp.auth import NOT_BEFORE_SKEW_SECONDS, RESIGN_MARGIN_SECONDS, TOKEN_LIFETIME_SECONDS, JwtSigner
+from kling_mcp.api.signing import NOT_BEFORE_SKEW_SECONDS, RESIGN_MARGIN_SECONDS, TOKEN_LIFETIME_SECONDS, JwtSigner
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import text_of
 

@@ -6,10 +6,10 @@ import anyio
 import pytest
 from mcp import Client
 
-from kling_mcp.call_gate import CallGate
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
-from kling_mcp.server import build_server
+from kling_mcp.server.build import build_server
+from kling_mcp.server.call_gate import CallGate
 from tests.conftest import FAST_RETRY, text_of
 
 pytestmark = pytest.mark.anyio

@@ -15,7 +15,7 @@ from mcp import Client
 from kling_mcp.api.errors import ERROR_CODES
 from kling_mcp.api.models import TaskStatus
 from kling_mcp.config import Settings
-from kling_mcp.journal import CREATE_FAILED, CREATING, UNKNOWN
+from kling_mcp.service.journal import CREATE_FAILED, CREATING, UNKNOWN
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

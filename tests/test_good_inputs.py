@@ -12,7 +12,7 @@ from mcp import Client
 
 from kling_mcp.api.capabilities import CAPABILITIES, MODEL_NAMES
 from kling_mcp.sandbox.runner import SandboxServer
-from kling_mcp.server import build_server
+from kling_mcp.server.build import build_server
 from tests.conftest import FAST_RETRY, make_settings, text_of
 from tests.imaging import Images, b64, build_images
 

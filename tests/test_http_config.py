@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from kling_mcp.cli import build_parser
-from kling_mcp.http_config import HttpSettings, http_settings_from
-from kling_mcp.http_security import HttpSecurityError, is_loopback, load_tokens, transport_security
+from kling_mcp.cli.main import build_parser
+from kling_mcp.http.security import HttpSecurityError, is_loopback, load_tokens, transport_security
+from kling_mcp.http.settings import HttpSettings, http_settings_from
 from kling_mcp.service.images import ImagePolicy
 
 

@@ -16,7 +16,7 @@ from mcp import Client
 
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
-from kling_mcp.server import build_server
+from kling_mcp.server.build import build_server
 from kling_mcp.service.images import ImagePolicy
 from tests.conftest import FAST_RETRY, text_of
 from tests.corpus_cases import CASES, DROP, URL, Case

@@ -13,8 +13,8 @@ import pytest
 from mcp import Client
 
 from kling_mcp.config import Settings
-from kling_mcp.journal import TaskJournal
 from kling_mcp.sandbox.runner import SandboxServer
+from kling_mcp.service.journal import TaskJournal
 from tests.conftest import journal_entries, journal_entry, stdio_params, text_of
 
 pytestmark = pytest.mark.anyio
@@ -251,7 +251,7 @@ def test_journal_survives_concurrent_writers_from_two_connections(tmp_path: Path
     """Two processes' worth of connections share one WAL file without losing rows."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from kling_mcp.journal import JournalEntry
+    from kling_mcp.service.journal import JournalEntry
 
     path = tmp_path / "shared.sqlite3"
     first, second = TaskJournal(path), TaskJournal(path)
@@ -274,8 +274,8 @@ def test_journal_survives_concurrent_writers_from_two_connections(tmp_path: Path
 
 async def test_wrap_up_answers_waiting_calls_with_their_task_ids(sandbox: SandboxServer, tmp_path: Path) -> None:
     """What shutdown does after its grace period: every waiting call returns its task id, as a normal result."""
-    from kling_mcp.app_context import AppContext
-    from kling_mcp.server import build_server
+    from kling_mcp.server.build import build_server
+    from kling_mcp.server.context import AppContext
     from tests.conftest import FAST_RETRY, make_settings
 
     sandbox.state.config.run_seconds = 60

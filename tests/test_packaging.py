@@ -58,7 +58,7 @@ def test_wheel_metadata_and_entry_point(wheel: zipfile.ZipFile) -> None:
     assert "\nRequires-Python: >=3.11\n" in metadata
     assert "\nClassifier: Typing :: Typed\n" in metadata
     entry_points = wheel.read(f"{dist_info}/entry_points.txt").decode()
-    assert "kling-mcp = kling_mcp.cli:main" in entry_points
+    assert "kling-mcp = kling_mcp.cli.main:main" in entry_points
 
 
 def test_version_has_one_source() -> None:

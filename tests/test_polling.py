@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from mcp import Client
 
 from kling_mcp.sandbox.runner import SandboxServer
-from kling_mcp.service.polling import PollPlan, PollSchedule
+from kling_mcp.service.schedule import PollPlan, PollSchedule
 from tests.conftest import text_of
 
 SCHEDULE = PollSchedule()

@@ -1,5 +1,5 @@
 """`python -m kling_mcp` is the same as the `kling-mcp` command."""
 
-from kling_mcp.cli import main
+from kling_mcp.cli.main import main
 
 raise SystemExit(main())

@@ -31,7 +31,7 @@ from kling_mcp.api.retry import (
     make_wait,
     outcome_unknown,
 )
-from kling_mcp.auth import JwtSigner
+from kling_mcp.api.signing import JwtSigner
 
 logger = logging.getLogger(__name__)
 

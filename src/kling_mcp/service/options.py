@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kling_mcp.service.images import ImagePolicy
-from kling_mcp.service.polling import PollSchedule
+from kling_mcp.service.schedule import PollSchedule
 
 
 @dataclass(frozen=True)

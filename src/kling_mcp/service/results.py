@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from kling_mcp.api.models import Task
 
 if TYPE_CHECKING:
-    from kling_mcp.journal import JournalEntry
+    from kling_mcp.service.journal import JournalEntry
 
 ResultStatus = Literal["submitted", "processing", "succeed", "failed", "creating", "create_failed", "unknown"]
 

@@ -17,7 +17,6 @@ from kling_mcp.api.capabilities import CAPABILITIES, check_combination
 from kling_mcp.api.client import KlingClient
 from kling_mcp.api.errors import CreateOutcomeUnknownError, KlingError, KlingNotFoundError
 from kling_mcp.api.models import CreateBody, Endpoint, Image2VideoBody, OmniImage, OmniVideoBody, Task
-from kling_mcp.journal import CREATE_FAILED, UNKNOWN, JournalEntry, TaskJournal
 from kling_mcp.service.errors import (
     InvalidInputError,
     TaskFailedError,
@@ -26,6 +25,7 @@ from kling_mcp.service.errors import (
 )
 from kling_mcp.service.images import prepare_image
 from kling_mcp.service.inputs import VideoRequest
+from kling_mcp.service.journal import CREATE_FAILED, UNKNOWN, JournalEntry, TaskJournal
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.poller import TaskPoller
 from kling_mcp.service.results import VideoTaskResult, from_entry, from_task

@@ -17,9 +17,9 @@ from kling_mcp.api.errors import (
     KlingTimeoutError,
 )
 from kling_mcp.api.retry import QUICK_RETRY_POLICY
-from kling_mcp.auth import JwtSigner
+from kling_mcp.api.signing import JwtSigner
 from kling_mcp.config import MissingCredentialsError, Settings
-from kling_mcp.journal import TaskJournal
+from kling_mcp.service.journal import TaskJournal
 
 # What to do about a refused request, by the error's family (api/errors.py ERROR_CODES kinds).
 ADVICE = {

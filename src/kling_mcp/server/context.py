@@ -15,11 +15,11 @@ from mcp.server.mcpserver.exceptions import ToolError
 from kling_mcp.config import MissingCredentialsError, Settings
 from kling_mcp.service.images import ImagePolicy
 from kling_mcp.service.options import ServiceOptions
-from kling_mcp.service.polling import PollSchedule
+from kling_mcp.service.schedule import PollSchedule
 
 if TYPE_CHECKING:
     from kling_mcp.api.retry import RetryPolicy
-    from kling_mcp.runtime import Runtime
+    from kling_mcp.server.runtime import Runtime
     from kling_mcp.service.video import VideoService
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class AppContext:
             raise ToolError(self.unavailable_reason)
         async with self._lock:
             if self._runtime is None:
-                from kling_mcp.runtime import open_runtime
+                from kling_mcp.server.runtime import open_runtime
 
                 self._runtime = await open_runtime(self.settings, self.options, self.stack, self.retry_policy)
                 self.api_base_url = self._runtime.base_url

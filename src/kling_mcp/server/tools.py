@@ -16,7 +16,7 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kling_mcp.api.errors import KlingConnectionError, KlingError
-from kling_mcp.app_context import AppContext, app_of
+from kling_mcp.server.context import AppContext, app_of
 from kling_mcp.service.errors import InvalidInputError
 from kling_mcp.service.inputs import VideoRequest
 from kling_mcp.service.results import TaskListOutput, VideoToolOutput, summary

@@ -16,11 +16,11 @@ from pydantic import SecretStr
 from kling_mcp import __version__
 from kling_mcp.api.client import KlingClient
 from kling_mcp.api.retry import DEFAULT_RETRY_POLICY, RetryPolicy
-from kling_mcp.auth import JwtSigner
+from kling_mcp.api.signing import JwtSigner
 from kling_mcp.config import Settings
-from kling_mcp.journal import TaskJournal
-from kling_mcp.memory import return_large_buffers_to_os
+from kling_mcp.server.allocator import return_large_buffers_to_os
 from kling_mcp.service.download import VideoDownloader
+from kling_mcp.service.journal import TaskJournal
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.video import VideoService
 

@@ -16,16 +16,16 @@ from starlette.responses import JSONResponse, Response
 
 from kling_mcp import __version__
 from kling_mcp.api.retry import RetryPolicy
-from kling_mcp.call_gate import CallGate
 from kling_mcp.config import Settings
-from kling_mcp.http_config import HttpSettings
-from kling_mcp.http_security import (
+from kling_mcp.http.security import (
     StaticTokenVerifier,
     auth_settings,
     check_exposure,
     transport_security,
 )
-from kling_mcp.server import AppContext, build_server
+from kling_mcp.http.settings import HttpSettings
+from kling_mcp.server.build import AppContext, build_server
+from kling_mcp.server.call_gate import CallGate
 from kling_mcp.service.images import ImagePolicy
 from kling_mcp.service.video import MIN_CREATE_BUDGET_SECONDS
 

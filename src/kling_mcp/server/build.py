@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 from mcp.server.mcpserver import MCPServer
 
 from kling_mcp import __version__
-from kling_mcp.app_context import AppContext, make_lifespan
 from kling_mcp.config import Settings
+from kling_mcp.server.context import AppContext, make_lifespan
+from kling_mcp.server.tools import GENERATE_TOOL, GET_TOOL, LIST_TOOL, build_tools
 from kling_mcp.service.images import ImagePolicy
-from kling_mcp.tools import GENERATE_TOOL, GET_TOOL, LIST_TOOL, build_tools
 
 if TYPE_CHECKING:
     from mcp.server.auth.provider import TokenVerifier
@@ -43,7 +43,7 @@ def build_server(
 ) -> MCPServer[AppContext]:
     """The kling-mcp MCP server for these settings (nothing is started until it runs).
 
-    `token_verifier`/`auth` guard the HTTP transport and `extensions` wrap tool calls (see `http_app`);
+    `token_verifier`/`auth` guard the HTTP transport and `extensions` wrap tool calls (see `kling_mcp.http.app`);
     `on_context` is handed each AppContext the lifespan creates (shutdown uses it to wrap up waiting calls).
     """
     return MCPServer(

@@ -19,7 +19,7 @@ logger = logging.getLogger("kling_mcp")
 
 def build_parser() -> argparse.ArgumentParser:
     """All commands and flags."""
-    from kling_mcp.http_config import add_http_arguments
+    from kling_mcp.http.settings import add_http_arguments
 
     parser = argparse.ArgumentParser(
         prog="kling-mcp", description="MCP server for Kling image-to-video (stdio by default)."
@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pydantic import ValidationError
 
     from kling_mcp.config import Settings
-    from kling_mcp.http_config import http_settings_from
+    from kling_mcp.http.settings import http_settings_from
     from kling_mcp.logs import configure_logging
 
     try:
@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     secret = settings.secret_key.get_secret_value() if settings.secret_key else ""
     tokens: tuple[SecretStr, ...] = ()
     if http.transport == "streamable-http" and args.command is None:
-        from kling_mcp.http_security import HttpSecurityError, load_tokens
+        from kling_mcp.http.security import HttpSecurityError, load_tokens
 
         try:
             tokens = load_tokens(http)
@@ -89,17 +89,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve_forever(args.sandbox_host, args.sandbox_port, SandboxConfig(run_seconds=args.task_seconds))
         return 0
     if args.command == "demo":
-        from kling_mcp.demo import main as demo_main
+        from kling_mcp.cli.demo import main as demo_main
 
         return demo_main(keep=args.keep, task_seconds=args.task_seconds)
     if args.command == "check":
-        from kling_mcp.check import run_check
+        from kling_mcp.cli.check import run_check
 
         return run_check(settings)
 
     if http.transport == "streamable-http":
-        from kling_mcp.http_app import serve_http
-        from kling_mcp.http_security import HttpSecurityError
+        from kling_mcp.http.app import serve_http
+        from kling_mcp.http.security import HttpSecurityError
 
         try:
             serve_http(settings, http, tokens)
@@ -110,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 130
         return 0
 
-    from kling_mcp.server import build_server
+    from kling_mcp.server.build import build_server
     from kling_mcp.service.images import ImagePolicy
 
     build_server(settings, image_policy=ImagePolicy.for_roots(http.file_roots, remote=False)).run()

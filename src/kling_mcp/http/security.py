@@ -13,7 +13,7 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import SecretStr
 
-from kling_mcp.http_config import UNAUTHENTICATED_OPT_OUT_FLAG, HttpSettings
+from kling_mcp.http.settings import UNAUTHENTICATED_OPT_OUT_FLAG, HttpSettings
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The `kling-mcp` command: serve (stdio or HTTP), `check`, `demo` and `sandbox`."""
