@@ -10,7 +10,8 @@ from mcp.server.mcpserver import MCPServer
 from kling_mcp import __version__
 from kling_mcp.config import Settings
 from kling_mcp.server.context import AppContext, make_lifespan
-from kling_mcp.server.tools import GENERATE_TOOL, GET_TOOL, LIST_TOOL, build_tools
+from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL, INSTRUCTIONS, LIST_TOOL
+from kling_mcp.server.tools import build_tools
 from kling_mcp.service.images import ImagePolicy
 
 if TYPE_CHECKING:
@@ -23,12 +24,6 @@ if TYPE_CHECKING:
 __all__ = ["GENERATE_TOOL", "GET_TOOL", "LIST_TOOL", "AppContext", "build_server"]
 
 SERVER_NAME = "kling-mcp"
-
-INSTRUCTIONS = (
-    "Generates videos from still images with Kling (each created task is billed by Kling). "
-    f"Call {GENERATE_TOOL} once per video; if it returns before the video is ready, poll {GET_TOOL} with the "
-    f"task_id instead of generating again. {LIST_TOOL} shows recent tasks, including ones from earlier sessions."
-)
 
 
 def build_server(
