@@ -41,9 +41,12 @@ pytestmark = pytest.mark.anyio
         ("sent Bearer test-token-0123456789abcdef", "sent Bearer [REDACTED]"),
         (f"token {JWT} in a query", "token [REDACTED] in a query"),
         (f"the key {SECRET}!", "the key [REDACTED]!"),
+        ("journal postgresql://kling:s3cret@db:5432/tasks", "journal postgresql://kling:[REDACTED]@db:5432/tasks"),
+        ("host=db password=s3cret dbname=tasks", "host=db password=[REDACTED] dbname=tasks"),
         # Our own prose about tokens stays readable (issue #17.3).
         ("bearer token #1 must be at least 16 visible ASCII characters", None),
         ("Authorization is empty", None),
+        ("http://127.0.0.1:8000/mcp and postgresql://db.example.com/tasks", None),
         ("Set KLING_MCP_AUTH_TOKEN (a bearer token) first", None),
     ],
 )

@@ -1,7 +1,8 @@
 """The one scrubber every outgoing text passes: tool results and errors, CLI output and log lines.
 
-It removes JWTs (every token signed for Kling is one), bearer credentials, `Authorization` header values, and the
-exact values of the secrets the process was configured with (the Kling secret key, the HTTP bearer tokens).
+It removes JWTs (every token signed for Kling is one), bearer credentials, `Authorization` header values, database
+passwords (in a URL or a `password=` setting), and the exact values of the secrets the process was configured with
+(the Kling secret key, the HTTP bearer tokens).
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ MIN_SECRET_LENGTH = 8
 _PATTERNS = (
     # A JWT: base64url header (always starts `eyJ`, i.e. `{"`), payload and signature.
     re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
+    # The password in a URL's user info (a PostgreSQL journal URL) or in a key=value connection string.
+    re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s:]*:)(?!\[REDACTED\])[^@\s/]+(?=@)"),
+    re.compile(r"(?i)(\bpassword\s*=\s*)(?!\[REDACTED\])[^\s\"',;&]+"),
     # The value of an Authorization header or field, whatever its scheme.
     re.compile(r"(?i)(\bauthorization[\"']?\s*[:=]\s*[\"']?(?:bearer\s+|basic\s+)?+)(?!\[REDACTED\])[^\s\"',;}\]]+"),
     # `Bearer <credential>`: only when what follows looks like a credential (has a digit or symbol, or is long),

@@ -21,7 +21,7 @@ from kling_mcp.api.signing import JwtSigner
 from kling_mcp.cli.output import Say, printer
 from kling_mcp.config import MissingCredentialsError, Settings
 from kling_mcp.redaction import Redactor
-from kling_mcp.service.journal import TaskJournal
+from kling_mcp.service.journal import open_journal
 
 # What to do about a refused request, by the error's family (api/errors.py ERROR_CODES kinds).
 ADVICE = {
@@ -57,9 +57,9 @@ def _explain_failure(exc: KlingError, settings: Settings, say: Say) -> None:
 
 
 def _check_journal(settings: Settings, say: Say) -> bool:
-    path = settings.resolved_journal_path()
+    path = settings.resolved_journal()
     try:
-        TaskJournal(path).close()
+        open_journal(path).close()
     except (OSError, sqlite3.Error) as exc:
         say(f"✗ task journal: cannot open {path} ({exc}).")
         say("  What to do: set KLING_MCP_JOURNAL to a file in a folder this user can write.")
