@@ -15,6 +15,7 @@ LAYERS: dict[str, int] = {
     "kling_mcp": 0,  # the package root: only __version__
     "config": 1,
     "logs": 1,
+    "redaction": 1,
     "api": 2,
     "service": 3,
     "server": 4,

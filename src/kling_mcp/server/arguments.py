@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from kling_mcp.service.inputs import not_a_boolean
 from kling_mcp.service.results import ResultStatus
 
 
@@ -17,7 +18,7 @@ class GetTaskArguments(BaseModel):
     task_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = Field(
         description="task_id (or external_task_id) of the task."
     )
-    wait_seconds: float = Field(
+    wait_seconds: Annotated[float, not_a_boolean("a number of seconds")] = Field(
         0, ge=0, le=3600, description="Wait up to this long for the task to finish (capped by the server)."
     )
     download: bool | None = Field(
@@ -32,5 +33,7 @@ class ListTasksArguments(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    limit: int = Field(20, ge=1, le=200, description="How many tasks to list.")
+    limit: Annotated[int, not_a_boolean("a whole number")] = Field(
+        20, ge=1, le=200, description="How many tasks to list."
+    )
     status: ResultStatus | None = Field(None, description="Only tasks with this last known status.")

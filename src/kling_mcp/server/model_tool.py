@@ -53,11 +53,13 @@ def model_tool(
         # A misspelt `duraton` must be refused, not ignored: the schema says so and validation does it.
         raise TypeError(f"{model.__name__} must forbid extra fields to define a tool")
 
+    known = list(model.model_fields)
+
     async def call(arguments: dict[str, Any], ctx: Context) -> Any:
         try:
             parsed = model.model_validate(arguments)
         except ValidationError as exc:
-            raise invalid_arguments(exc) from exc
+            raise invalid_arguments(exc, known) from exc
         return await handler(ctx, parsed)
 
     return Tool(
