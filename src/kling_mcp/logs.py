@@ -6,10 +6,13 @@ import logging
 import re
 import sys
 
-# Bearer tokens and JWTs (three base64url parts) never reach a log line, whatever logged them.
+# Bearer tokens, JWTs (three base64url parts) and database passwords (in a URL's user info or a `password=`
+# parameter) never reach a log line, whatever logged them.
 _SECRET_PATTERNS = (
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
     re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"),
+    re.compile(r"(?i)(\w+://[^:/@\s]*:)[^@\s]*(?=@)"),
+    re.compile(r"(?i)(password\s*=\s*)('[^']*'|[^\s&]+)"),
 )
 
 

@@ -19,7 +19,7 @@ from kling_mcp.api.errors import (
 from kling_mcp.api.retry import QUICK_RETRY_POLICY
 from kling_mcp.api.signing import JwtSigner
 from kling_mcp.config import MissingCredentialsError, Settings
-from kling_mcp.service.journal import open_journal
+from kling_mcp.service.journal import JournalConnectionError, open_journal
 
 # What to do about a refused request, by the error's family (api/errors.py ERROR_CODES kinds).
 ADVICE = {
@@ -59,14 +59,19 @@ def _explain_failure(exc: KlingError, settings: Settings) -> None:
 
 
 def _check_journal(settings: Settings) -> bool:
-    path = settings.resolved_journal()
+    location = settings.resolved_journal()
     try:
-        open_journal(path).close()
+        journal = open_journal(location)
+    except JournalConnectionError as exc:  # its text names the database without the password
+        _say(f"✗ task journal: {exc}.")
+        _say("  What to do: check the host, database, user and password in KLING_MCP_JOURNAL.")
+        return False
     except (OSError, sqlite3.Error) as exc:
-        _say(f"✗ task journal: cannot open {path} ({exc}).")
+        _say(f"✗ task journal: cannot open {location} ({exc}).")
         _say("  What to do: set KLING_MCP_JOURNAL to a file in a folder this user can write.")
         return False
-    _say(f"• task journal: {path}")
+    _say(f"• task journal: {journal.where}")
+    journal.close()
     return True
 
 
