@@ -13,6 +13,7 @@ from kling_mcp.redaction import Redactor
 from kling_mcp.server.context import AppContext, make_lifespan
 from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL, INSTRUCTIONS, LIST_TOOL
 from kling_mcp.server.edge import Edge
+from kling_mcp.server.stdio import serve_stdio
 from kling_mcp.server.tools import build_tools
 from kling_mcp.service.images import ImagePolicy
 
@@ -26,6 +27,14 @@ if TYPE_CHECKING:
 __all__ = ["GENERATE_TOOL", "GET_TOOL", "LIST_TOOL", "AppContext", "build_server"]
 
 SERVER_NAME = "kling-mcp"
+
+
+class KlingServer(MCPServer[AppContext]):
+    """The SDK's server, served over stdio behind a reader that answers malformed JSON-RPC lines."""
+
+    async def run_stdio_async(self) -> None:
+        """Serve over stdin/stdout until stdin closes (see `kling_mcp.server.stdio`)."""
+        await serve_stdio(self._lowlevel_server)
 
 
 def build_server(
@@ -48,7 +57,7 @@ def build_server(
     tools = build_tools()
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     edge = Edge((redactor or Redactor()).with_secrets(secret))
-    return MCPServer(
+    return KlingServer(
         name=SERVER_NAME,
         version=__version__,
         instructions=INSTRUCTIONS,
