@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, TextContent
 
+from kling_mcp.redaction import Redactor
 from kling_mcp.service.results import VideoToolOutput, summary
 
 if TYPE_CHECKING:
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from kling_mcp.service.video import Outcome, ProgressFn
 
 logger = logging.getLogger(__name__)
+_SCRUB = Redactor()  # the credential patterns (the configured secrets are never in a task's status)
 
 # A download after the wait may use the rest of the wait cap plus this grace, and never less than the minimum.
 DOWNLOAD_GRACE_SECONDS = 8.0
@@ -27,7 +29,8 @@ def progress_of(ctx: Context) -> ProgressFn:
 
     async def report(done: float, total: float | None, message: str) -> None:
         try:
-            await ctx.report_progress(round(done, 1), round(total, 1) if total else None, message)
+            # Notifications do not pass the edge middleware; Kling's status text is scrubbed here instead.
+            await ctx.report_progress(round(done, 1), round(total, 1) if total else None, _SCRUB.text(message))
         except Exception:  # the task id is journaled anyway: losing a notification loses nothing
             logger.debug("progress notification not delivered", exc_info=True)
 
