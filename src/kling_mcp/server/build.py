@@ -10,6 +10,7 @@ from mcp.server.mcpserver import MCPServer
 from kling_mcp import __version__
 from kling_mcp.config import Settings
 from kling_mcp.server.context import AppContext, make_lifespan
+from kling_mcp.server.tasks import Tasks
 from kling_mcp.server.tools import GENERATE_TOOL, GET_TOOL, LIST_TOOL, build_tools
 from kling_mcp.service.images import ImagePolicy
 
@@ -44,9 +45,11 @@ def build_server(
     """The kling-mcp MCP server for these settings (nothing is started until it runs).
 
     `token_verifier`/`auth` guard the HTTP transport and `extensions` wrap tool calls (see `kling_mcp.http.app`);
+    the tasks protocol (`kling_mcp.server.tasks`) is always on and used only by clients that support it;
     `on_context` is handed each AppContext the lifespan creates (shutdown uses it to wrap up waiting calls).
     """
-    return MCPServer(
+    tasks = Tasks()
+    server = MCPServer(
         name=SERVER_NAME,
         version=__version__,
         instructions=INSTRUCTIONS,
@@ -54,6 +57,8 @@ def build_server(
         log_level=settings.log_level,
         token_verifier=token_verifier,
         auth=auth,
-        extensions=extensions,
+        extensions=[*extensions, tasks],
         tools=build_tools(),
     )
+    tasks.attach(server)
+    return server

@@ -38,6 +38,17 @@ CREATE TABLE IF NOT EXISTS tasks (
 );
 CREATE INDEX IF NOT EXISTS tasks_by_created ON tasks (created_at DESC);
 CREATE INDEX IF NOT EXISTS tasks_by_profile ON tasks (model, mode, duration, status);
+CREATE TABLE IF NOT EXISTS task_handles (
+    handle_id        TEXT PRIMARY KEY,
+    external_task_id TEXT NOT NULL,
+    owner            TEXT NOT NULL,
+    tool             TEXT NOT NULL,
+    download         INTEGER,
+    ttl_ms           INTEGER,
+    created_at       REAL NOT NULL,
+    cancelled_at     REAL
+);
+CREATE INDEX IF NOT EXISTS task_handles_by_owner ON task_handles (owner, created_at DESC);
 """
 
 # Statuses of ours besides Kling's four: the create is under way, or its outcome could not be learnt.
@@ -66,6 +77,29 @@ class JournalEntry:
     kling_updated_ms: int | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class TaskHandle:
+    """An MCP task (the tasks protocol's handle) on one journaled Kling task, and who may see it."""
+
+    handle_id: str
+    external_task_id: str
+    owner: str
+    tool: str
+    download: bool | None = None
+    ttl_ms: int | None = None
+    created_at: float = 0.0
+    cancelled_at: float | None = None
+
+
+_HANDLE_COLUMNS = "handle_id, external_task_id, owner, tool, download, ttl_ms, created_at, cancelled_at"
+
+
+def _row_to_handle(row: sqlite3.Row) -> TaskHandle:
+    values = dict(row)
+    download = values.pop("download")
+    return TaskHandle(**values, download=None if download is None else bool(download))
 
 
 _COLUMNS = (
@@ -212,3 +246,46 @@ class TaskJournal:
         with self._lock:
             rows = self._db.execute(query, (*params, limit)).fetchall()
         return [_row_to_entry(r) for r in rows]
+
+    def record_handle(self, handle: TaskHandle) -> None:
+        """Remember an MCP task handle (a second record of the same id changes nothing)."""
+        download = None if handle.download is None else int(handle.download)
+        with self._transaction() as db:
+            db.execute(
+                f"INSERT OR IGNORE INTO task_handles ({_HANDLE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    handle.handle_id,
+                    handle.external_task_id,
+                    handle.owner,
+                    handle.tool,
+                    download,
+                    handle.ttl_ms,
+                    handle.created_at,
+                    handle.cancelled_at,
+                ),
+            )
+
+    def get_handle(self, handle_id: str) -> TaskHandle | None:
+        """The MCP task handle with this id."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_HANDLE_COLUMNS} FROM task_handles WHERE handle_id=?", (handle_id,)
+            ).fetchone()
+        return _row_to_handle(row) if row else None
+
+    def owner_handles(self, owner: str, *, limit: int, offset: int = 0) -> list[TaskHandle]:
+        """One owner's MCP task handles, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_HANDLE_COLUMNS} FROM task_handles WHERE owner=? "
+                "ORDER BY created_at DESC, handle_id LIMIT ? OFFSET ?",
+                (owner, limit, offset),
+            ).fetchall()
+        return [_row_to_handle(r) for r in rows]
+
+    def cancel_handle(self, handle_id: str, at: float) -> None:
+        """Mark a handle cancelled (the first cancellation's time is kept)."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE task_handles SET cancelled_at=? WHERE handle_id=? AND cancelled_at IS NULL", (at, handle_id)
+            )
