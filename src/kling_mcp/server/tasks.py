@@ -340,7 +340,7 @@ class Tasks(Extension):
 
     async def _legacy_surface(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         """Declare `capabilities.tasks` and `execution.taskSupport`, and answer task-augmented calls with a task."""
-        if ctx.method == "tools/call" and ctx.protocol_version in LEGACY and (ctx.params or {}).get("task"):
+        if ctx.method == "tools/call" and ctx.protocol_version in LEGACY and (ctx.params or {}).get("task") is not None:
             holder: dict[str, Any] = {}
             token = _legacy_created.set(holder)
             try:

@@ -1,0 +1,52 @@
+"""Install an npm package (pinned) into a cache folder outside the repository, once, for tests driven from Node.
+
+Tests skip, saying why, where Node/npm is missing or the registry cannot be reached; on a machine with both (CI),
+they run.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+
+def installed_version(prefix: Path, package: str) -> str | None:
+    """The version of `package` under `prefix/node_modules`, or None."""
+    manifest = prefix / "node_modules" / package / "package.json"
+    try:
+        version: str = json.loads(manifest.read_text())["version"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return version
+
+
+def node_major() -> int:
+    """Node's major version (skips the test when Node/npm are not installed)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip("Node.js/npm is not installed")
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30, check=False).stdout
+    return int(version.strip().lstrip("v").split(".")[0] or 0)
+
+
+def npm_install(prefix: Path, package: str, version: str) -> Path:
+    """`npm install package@version` into `prefix` unless that version is there already; returns `prefix`."""
+    node_major()
+    npm = shutil.which("npm")
+    assert npm is not None
+    if installed_version(prefix, package) == version:
+        return prefix
+    prefix.mkdir(parents=True, exist_ok=True)
+    spec = f"{package}@{version}"
+    command = [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--loglevel=error", spec]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    except subprocess.TimeoutExpired:
+        pytest.skip(f"npm install {spec} timed out (no npm registry?)")
+    if done.returncode != 0 or installed_version(prefix, package) != version:
+        pytest.skip(f"could not install {spec} (no npm registry?): {done.stderr.strip()[-500:]}")
+    return prefix
