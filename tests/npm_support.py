@@ -1,17 +1,43 @@
 """Install an npm package (pinned) into a cache folder outside the repository, once, for tests driven from Node.
 
 Tests skip, saying why, where Node/npm is missing or the registry cannot be reached; on a machine with both (CI),
-they run.
+they run. `python -m tests.npm_support` installs every pinned package ahead of the tests (`.ci/run` does).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+
+@dataclass(frozen=True)
+class NpmPackage:
+    """A pinned npm package and the cache folder it is installed into (overridable by an environment variable)."""
+
+    name: str
+    version: str
+    folder_variable: str
+    folder: str
+
+    @property
+    def prefix(self) -> Path:
+        return Path(os.environ.get(self.folder_variable, Path.home() / ".cache" / self.folder))
+
+    def install(self) -> Path:
+        """Install it (once); returns its prefix. Skips the calling test when that is impossible."""
+        return npm_install(self.prefix, self.name, self.version)
+
+
+# 0.15.0 is the newest Inspector that runs on Node 20 (later ones need Node >= 22).
+INSPECTOR = NpmPackage("@modelcontextprotocol/inspector", "0.15.0", "KLING_MCP_INSPECTOR_DIR", "kling-mcp-inspector")
+TS_SDK = NpmPackage("@modelcontextprotocol/sdk", "1.32.2", "KLING_MCP_TS_SDK_DIR", "kling-mcp-ts-sdk")
 
 
 def installed_version(prefix: Path, package: str) -> str | None:
@@ -50,3 +76,11 @@ def npm_install(prefix: Path, package: str, version: str) -> Path:
     if done.returncode != 0 or installed_version(prefix, package) != version:
         pytest.skip(f"could not install {spec} (no npm registry?): {done.stderr.strip()[-500:]}")
     return prefix
+
+
+if __name__ == "__main__":
+    for package in (INSPECTOR, TS_SDK):
+        try:
+            print(f"{package.name}@{package.version} in {package.install()}")  # noqa: T201 - a CI step's output
+        except pytest.skip.Exception as skipped:
+            sys.exit(f"cannot install {package.name}: {skipped}")

@@ -8,7 +8,6 @@ skip, saying why, where Node/npm is missing or the install fails (no registry).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,10 +18,8 @@ import pytest
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import EXAMPLE_PNG, subprocess_env
-from tests.npm_support import node_major, npm_install
+from tests.npm_support import INSPECTOR, node_major
 
-# 0.15.0 is the newest Inspector that runs on Node 20 (later ones need Node >= 22).
-INSPECTOR_VERSION = "0.15.0"
 MIN_NODE_MAJOR = 18
 
 pytestmark = pytest.mark.slow
@@ -32,9 +29,8 @@ pytestmark = pytest.mark.slow
 def inspector() -> Path:
     """The Inspector's `mcp-inspector` executable, installed on first use."""
     if node_major() < MIN_NODE_MAJOR:
-        pytest.skip(f"the MCP Inspector {INSPECTOR_VERSION} needs Node >= {MIN_NODE_MAJOR}")
-    prefix = Path(os.environ.get("KLING_MCP_INSPECTOR_DIR", Path.home() / ".cache" / "kling-mcp-inspector"))
-    npm_install(prefix, "@modelcontextprotocol/inspector", INSPECTOR_VERSION)
+        pytest.skip(f"the MCP Inspector {INSPECTOR.version} needs Node >= {MIN_NODE_MAJOR}")
+    prefix = INSPECTOR.install()
     executable = prefix / "node_modules" / ".bin" / "mcp-inspector"
     assert executable.exists(), f"{executable} missing after install"
     return executable

@@ -9,7 +9,6 @@ one journal. The SDK is installed from npm (pinned) into `~/.cache/kling-mcp-ts-
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -22,12 +21,10 @@ from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import EXAMPLE_PNG, subprocess_env
 from tests.http_support import OTHER_TOKEN, TOKEN, run_server
-from tests.npm_support import node_major, npm_install
+from tests.npm_support import TS_SDK, node_major
 
 pytestmark = pytest.mark.slow
 
-TS_SDK = "@modelcontextprotocol/sdk"
-TS_SDK_VERSION = "1.32.2"
 SCRIPT = Path(__file__).resolve().parent / "ts" / "tasks_client.mjs"
 ARGS = {"prompt": "a paper boat drifting", "start_image_url": str(EXAMPLE_PNG)}
 URL_ARGS = {"prompt": "a paper boat drifting", "start_image_url": "https://example.com/boat.png"}
@@ -37,9 +34,8 @@ URL_ARGS = {"prompt": "a paper boat drifting", "start_image_url": "https://examp
 def ts_client() -> Path:
     """The driver script, placed beside an installed TypeScript SDK so Node resolves the package."""
     if node_major() < 18:
-        pytest.skip(f"{TS_SDK} {TS_SDK_VERSION} needs Node >= 18")
-    prefix = Path(os.environ.get("KLING_MCP_TS_SDK_DIR", Path.home() / ".cache" / "kling-mcp-ts-sdk"))
-    npm_install(prefix, TS_SDK, TS_SDK_VERSION)
+        pytest.skip(f"{TS_SDK.name} {TS_SDK.version} needs Node >= 18")
+    prefix = TS_SDK.install()
     script = prefix / SCRIPT.name
     shutil.copyfile(SCRIPT, script)
     return script
