@@ -9,6 +9,10 @@ from kling_mcp.service.journal.entry import JournalEntry
 from kling_mcp.service.journal.handle import TaskHandle
 
 
+class JournalConnectionError(ConnectionError):
+    """A database journal could not be reached or refused a statement; the message never holds a password."""
+
+
 class TaskJournal(Protocol):
     """Remembers every paid task, from intent to finished video.
 
