@@ -32,7 +32,12 @@ END_URL = "https://images.example.com/end.png"
 
 async def test_generate_tool_has_the_13_spec_parameters_at_top_level(client: Client) -> None:
     tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-    assert set(tools) == {"kling_generate_video_from_image", "kling_get_video_task", "kling_list_video_tasks"}
+    assert set(tools) == {
+        "kling_generate_video_from_image",
+        "kling_generate_video_from_text",
+        "kling_get_video_task",
+        "kling_list_video_tasks",
+    }
     tool = tools["kling_generate_video_from_image"]
     schema = tool.input_schema
     assert set(schema["properties"]) == SPEC_PARAMETERS

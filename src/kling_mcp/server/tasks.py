@@ -42,11 +42,12 @@ from pydantic import Field, ValidationError
 from kling_mcp.api.errors import KlingError
 from kling_mcp.server import task_wire as wire
 from kling_mcp.server.context import AppContext
-from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL
+from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL, TEXT_TOOL
 from kling_mcp.server.tool_errors import to_tool_error
 from kling_mcp.service.errors import InvalidInputError
 from kling_mcp.service.inputs import VideoRequest
 from kling_mcp.service.journal import TaskHandle, TaskJournal
+from kling_mcp.service.text_inputs import TextVideoRequest
 from kling_mcp.service.tracking import Snapshot
 
 if TYPE_CHECKING:
@@ -54,7 +55,11 @@ if TYPE_CHECKING:
 
     from kling_mcp.server.runtime import Runtime
 
-TASK_TOOLS = frozenset({GENERATE_TOOL, GET_TOOL})
+GENERATE_REQUESTS: dict[str, type[VideoRequest] | type[TextVideoRequest]] = {
+    GENERATE_TOOL: VideoRequest,
+    TEXT_TOOL: TextVideoRequest,
+}
+TASK_TOOLS = frozenset({*GENERATE_REQUESTS, GET_TOOL})
 LIST_PAGE_SIZE = 50
 LEGACY = frozenset({wire.LEGACY_VERSION})
 MODERN = frozenset(MODERN_PROTOCOL_VERSIONS)
@@ -134,8 +139,8 @@ class Tasks(Extension):
             return await call_next(ctx)
         runtime = await _app(ctx).runtime()
         arguments = dict(params.arguments or {})
-        if params.name == GENERATE_TOOL:
-            created = await self._start_generate(ctx, runtime, arguments)
+        if params.name in GENERATE_REQUESTS:
+            created = await self._start_generate(ctx, runtime, GENERATE_REQUESTS[params.name], arguments)
         else:
             created = await self._start_wait(runtime, arguments, legacy)
         if created is None:  # nothing to wait for, or arguments the tool itself must judge: a normal call
@@ -164,10 +169,14 @@ class Tasks(Extension):
         return CallToolResult(content=[TextContent(type="text", text="task created")])
 
     async def _start_generate(
-        self, ctx: ServerRequestContext[Any, Any], runtime: Runtime, arguments: dict[str, Any]
+        self,
+        ctx: ServerRequestContext[Any, Any],
+        runtime: Runtime,
+        kind: type[VideoRequest] | type[TextVideoRequest],
+        arguments: dict[str, Any],
     ) -> tuple[str, str, bool | None] | CallToolResult | None:
         try:
-            request = VideoRequest.model_validate(arguments)
+            request = kind.model_validate(arguments)
         except ValidationError:
             return None  # the tool refuses it in its own words, before anything is sent
         try:

@@ -16,16 +16,20 @@ from kling_mcp.server.descriptions import (
     GET_TOOL,
     LIST_DESCRIPTION,
     LIST_TOOL,
+    TEXT_DESCRIPTION,
+    TEXT_TOOL,
 )
 from kling_mcp.server.model_tool import model_tool
 from kling_mcp.server.replies import progress_of, saved, video_result
 from kling_mcp.server.tool_errors import to_tool_error
 from kling_mcp.service.errors import InvalidInputError
 from kling_mcp.service.inputs import VideoRequest
+from kling_mcp.service.requests import GenerateRequest
 from kling_mcp.service.results import TaskListOutput, VideoToolOutput
+from kling_mcp.service.text_inputs import TextVideoRequest
 
 
-async def generate(ctx: Context, request: VideoRequest) -> CallToolResult:
+async def generate(ctx: Context, request: GenerateRequest) -> CallToolResult:
     """Create one paid task and wait for it within the call's cap."""
     app = app_of(ctx)
     try:
@@ -65,6 +69,7 @@ def _annotations(title: str, *, read_only: bool, idempotent: bool, open_world: b
 def build_tools() -> list[Tool]:
     """The tools, each refusing arguments it does not know (a misspelt `duraton` must not be ignored)."""
     generate_title = "Generate video from image (Kling)"
+    text_title = "Generate video from text (Kling)"
     get_title = "Get Kling video task"
     list_title = "List Kling video tasks"
     return [
@@ -76,6 +81,15 @@ def build_tools() -> list[Tool]:
             description=GENERATE_DESCRIPTION,
             # Every call creates a paid task: never idempotent.
             annotations=_annotations(generate_title, read_only=False, idempotent=False, open_world=True),
+            output=VideoToolOutput,
+        ),
+        model_tool(
+            TextVideoRequest,
+            generate,
+            name=TEXT_TOOL,
+            title=text_title,
+            description=TEXT_DESCRIPTION,
+            annotations=_annotations(text_title, read_only=False, idempotent=False, open_world=True),
             output=VideoToolOutput,
         ),
         model_tool(

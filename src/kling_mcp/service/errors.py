@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeGuard
 
-from kling_mcp.api.capabilities import Problem
-from kling_mcp.api.errors import KlingError
+from kling_mcp.api.combination import Problem
+from kling_mcp.api.errors import KlingAPIError, KlingError
 from kling_mcp.api.models import Task
 
 
@@ -35,7 +36,7 @@ class TaskNotFoundError(KlingError):
 
     def __init__(self, any_id: str) -> None:
         super().__init__(
-            f"No task with id {any_id!r} at Kling (image2video or omni-video) or in the task journal. "
+            f"No task with id {any_id!r} at Kling (image2video, text2video or omni-video) or in the task journal. "
             "Use kling_list_video_tasks to see recent tasks."
         )
 
@@ -50,3 +51,25 @@ class UnsupportedCombinationError(InvalidInputError):
     def __str__(self) -> str:
         # Each message already starts with the argument it is about.
         return self.detail
+
+
+# Kling's codes for a request whose parameters it refuses (docs/kling-api.md): nothing was created or billed.
+PARAMETER_REFUSALS = frozenset({1200, 1201})
+
+
+class UnknownCapabilityRefusedError(KlingError):
+    """Kling refused a request that carried arguments the capability table could not judge for the model."""
+
+    def __init__(self, refusal: KlingAPIError, arguments: Sequence[str], model: str) -> None:
+        self.refusal = refusal
+        names = ", ".join(arguments)
+        super().__init__(
+            f"{refusal}. {names} on {model} was sent for Kling to judge (kling-mcp does not know whether {model} "
+            f"takes it), and Kling refused the request: no task was created or billed. Leave {names} unset, or use "
+            "a model documented to take it."
+        )
+
+    @staticmethod
+    def explains(refusal: KlingError, arguments: Sequence[str]) -> TypeGuard[KlingAPIError]:
+        """True when Kling refused the parameters of a request that asked it to judge some of them."""
+        return bool(arguments) and isinstance(refusal, KlingAPIError) and refusal.code in PARAMETER_REFUSALS

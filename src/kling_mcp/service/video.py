@@ -4,30 +4,23 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 import anyio.to_thread
 
-from kling_mcp.api.capabilities import CAPABILITIES, check_combination
+from kling_mcp.api.capabilities import ENDPOINTS
 from kling_mcp.api.client import KlingClient
 from kling_mcp.api.errors import CreateOutcomeUnknownError, KlingError, KlingNotFoundError
-from kling_mcp.api.models import CreateBody, Endpoint, Image2VideoBody, OmniImage, OmniVideoBody, Task
-from kling_mcp.service.errors import (
-    InvalidInputError,
-    TaskFailedError,
-    TaskNotFoundError,
-    UnsupportedCombinationError,
-)
-from kling_mcp.service.images import prepare_image
-from kling_mcp.service.inputs import VideoRequest
-from kling_mcp.service.journal import CREATE_FAILED, UNKNOWN, JournalEntry, TaskJournal
+from kling_mcp.api.models import Endpoint, Task
+from kling_mcp.service.errors import TaskFailedError, TaskNotFoundError, UnknownCapabilityRefusedError
+from kling_mcp.service.journal import CREATE_FAILED, UNKNOWN, TaskJournal
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.poller import TaskPoller
+from kling_mcp.service.requests import GenerateRequest, prepare_request
 from kling_mcp.service.results import VideoTaskResult, from_entry, from_task
 
 logger = logging.getLogger(__name__)
@@ -35,18 +28,8 @@ logger = logging.getLogger(__name__)
 ProgressFn = Callable[[float, float | None, str], Awaitable[None]]
 """Reports (elapsed seconds, total seconds, message) to the caller while a task runs."""
 
-ENDPOINTS: tuple[Endpoint, ...] = ("image2video", "omni-video")
 # A create gets at least this long for its retries, even when the caller's wait is shorter.
 MIN_CREATE_BUDGET_SECONDS = 30.0
-
-
-@dataclass(frozen=True)
-class PreparedRequest:
-    """A validated request: where it goes, what is sent, and what the journal records."""
-
-    endpoint: Endpoint
-    body: CreateBody
-    entry: JournalEntry
 
 
 @dataclass(frozen=True)
@@ -65,106 +48,6 @@ class Started:
     task: Task
     external_task_id: str
     profile: tuple[str, str | None, int | None]
-
-
-def _has_inline_image(request: VideoRequest) -> bool:
-    """True when an image travels inside the request body (base64), not as a URL Kling fetches."""
-    images = (request.start_image_url, request.end_image_url)
-    return any(i and not i.strip().lower().startswith(("http://", "https://")) for i in images)
-
-
-def new_external_task_id() -> str:
-    """A fresh id that makes the create idempotent: Kling can be asked for the task by it."""
-    return f"kmcp-{uuid.uuid4().hex}"
-
-
-def check_capabilities(request: VideoRequest) -> None:
-    """Refuse, before anything is sent, a combination the capability table says Kling rejects."""
-    problems = check_combination(
-        request.model,
-        mode=request.mode,
-        duration=request.effective_duration,
-        has_end_frame=bool(request.end_image_url),
-        sound=bool(request.generate_audio),
-        has_camera_control=request.camera_control is not None,
-        has_cfg_scale=request.cfg_scale is not None,
-    )
-    if problems:
-        raise UnsupportedCombinationError(problems)
-
-
-def prepare_request(request: VideoRequest, options: ServiceOptions) -> PreparedRequest:
-    """Check every rule that can be checked locally and build Kling's request body; sends nothing."""
-    if not request.start_image_url and not request.end_image_url:
-        raise InvalidInputError("start_image_url", "at least one of start_image_url or end_image_url must be provided")
-    caps = CAPABILITIES[request.model]
-    if not options.skip_capability_check:
-        check_capabilities(request)
-    start = (
-        prepare_image("start_image_url", request.start_image_url, options.image_policy, is_start=True)
-        if request.start_image_url
-        else None
-    )
-    end = (
-        prepare_image("end_image_url", request.end_image_url, options.image_policy, is_start=False)
-        if request.end_image_url
-        else None
-    )
-    external_task_id = new_external_task_id()
-    duration = request.effective_duration
-    sound_flag: Literal["on", "off"] | None = None
-    # "off" is sent only to models that know the field; "on" always (it reaches a model without audio only when
-    # the capability check is skipped, and then Kling should judge it rather than have it silently dropped).
-    if request.generate_audio is not None and (caps.sound_modes or request.generate_audio):
-        sound_flag = "on" if request.generate_audio else "off"
-    body: CreateBody
-    if caps.endpoint == "omni-video":
-        # Not a capability (skipping the table check cannot help): the omni endpoint has no such fields.
-        for name in ("cfg_scale", "camera_control"):
-            if getattr(request, name) is not None:
-                raise InvalidInputError(
-                    name, f"Kling's omni-video endpoint (used by {request.model}) has no {name}; leave it unset"
-                )
-        images = [OmniImage(image_url=start.value, type="first_frame")] if start else []
-        images += [OmniImage(image_url=end.value, type="end_frame")] if end else []
-        body = OmniVideoBody(
-            model_name=request.model,
-            prompt=request.prompt,
-            negative_prompt=request.negative_prompt,
-            image_list=images,
-            mode=request.mode,
-            duration=str(duration),
-            sound=sound_flag,
-            aspect_ratio=request.aspect_ratio if caps.aspect_ratio else None,
-            callback_url=request.callback_url,
-            external_task_id=external_task_id,
-        )
-    else:
-        body = Image2VideoBody(
-            model_name=request.model,
-            image=start.value if start else None,
-            image_tail=end.value if end else None,
-            prompt=request.prompt,
-            negative_prompt=request.negative_prompt,
-            cfg_scale=request.cfg_scale,
-            mode=request.mode,
-            duration=str(duration),
-            sound=sound_flag,
-            camera_control=request.camera_control.model_dump(exclude_none=True) if request.camera_control else None,
-            callback_url=request.callback_url,
-            external_task_id=external_task_id,
-        )
-    entry = JournalEntry(
-        external_task_id=external_task_id,
-        endpoint=caps.endpoint,
-        model=request.model,
-        prompt=request.prompt,
-        mode=request.mode,
-        duration=duration,
-        start_image=start.reference if start else None,
-        end_image=end.reference if end else None,
-    )
-    return PreparedRequest(caps.endpoint, body, entry)
 
 
 class VideoService:
@@ -203,7 +86,7 @@ class VideoService:
     def _budget(self, requested: float) -> float:
         return max(0.0, min(requested, self.options.max_wait_seconds))
 
-    async def generate(self, request: VideoRequest, progress: ProgressFn | None = None) -> Outcome:
+    async def generate(self, request: GenerateRequest, progress: ProgressFn | None = None) -> Outcome:
         """Create the task once and wait for it up to min(timeout, the server's cap)."""
         started = self._clock()
         budget = self._budget(request.effective_timeout)
@@ -212,12 +95,12 @@ class VideoService:
         task = await self._wait(begun.endpoint, begun.task, started, deadline, progress, begun.profile)
         return self._finish(task, request.model, started)
 
-    async def start(self, request: VideoRequest, *, create_deadline: float | None = None) -> Started:
+    async def start(self, request: GenerateRequest, *, create_deadline: float | None = None) -> Started:
         """Create the task once, journaled before and after the create request; does not wait for the video."""
         if create_deadline is None:
             create_deadline = self._clock() + MIN_CREATE_BUDGET_SECONDS
         # Bodies with inline images are megabytes each: bound how many exist at once, and drop each after its create.
-        limiter: AbstractAsyncContextManager[Any] = self._uploads if _has_inline_image(request) else nullcontext()
+        limiter: AbstractAsyncContextManager[Any] = self._uploads if request.carries_inline_images else nullcontext()
         async with limiter:
             prepared = prepare_request(request, self.options)
             endpoint, external_id = prepared.endpoint, prepared.entry.external_task_id
@@ -231,10 +114,13 @@ class VideoService:
                     raise
                 except KlingError as exc:
                     await anyio.to_thread.run_sync(self._journal.record_status, external_id, CREATE_FAILED, str(exc))
+                    if UnknownCapabilityRefusedError.explains(exc, prepared.judged_by_kling):
+                        # The table did not know and Kling refused: say which argument Kling judged.
+                        raise UnknownCapabilityRefusedError(exc, prepared.judged_by_kling, request.model) from exc
                     raise
                 finally:
                     del prepared
-                await anyio.to_thread.run_sync(self._journal.record_task, task, external_id)
+                await anyio.to_thread.run_sync(self._journal.record_task, task, external_id, endpoint)
         logger.info("created Kling task %s (%s, %s)", task.task_id, request.model, endpoint)
         return Started(endpoint, task, external_id, (request.model, request.mode, request.effective_duration))
 
