@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kling_mcp.api.capabilities import CAPABILITIES, IMAGE_ENDPOINTS, TEXT_ENDPOINTS, Feature, row_for
-from kling_mcp.api.combination import Wanted, check_combination, unknown_features
+from kling_mcp.api.combination import Judged, Wanted, check_combination, judged_by_kling
 
 CASES: list[tuple[str, str, str, int, set[Feature], list[str]]] = [
     ("kling-v2-master", "image2video", "std", 5, set(), []),
@@ -46,7 +46,10 @@ CASES: list[tuple[str, str, str, int, set[Feature], list[str]]] = [
         "pro",
         5,
         {"end_frame", "sound"},
-        ["end_image_url (end frame) cannot be combined with generate_audio on kling-v2-6; drop one of them"],
+        [
+            "end_image_url (end frame) cannot be combined with generate_audio=true on kling-v2-6; set "
+            "generate_audio=false, drop the end image, or use a model that takes both: kling-v3, kling-v3-omni"
+        ],
     ),
     (
         "kling-v2-6",
@@ -94,8 +97,9 @@ def test_each_rule_says_what_to_change(
 
 def test_unknown_cells_are_named_for_the_error_kling_may_send() -> None:
     row = CAPABILITIES[("kling-v3", "image2video")]
-    assert unknown_features(row, Wanted("std", 5, frozenset({"cfg_scale", "sound"}))) == ["cfg_scale"]
-    assert unknown_features(row, Wanted("std", 5, frozenset({"sound"}))) == []
+    judged = judged_by_kling(row, Wanted("std", 5, frozenset({"cfg_scale", "sound"})), IMAGE_ENDPOINTS)
+    assert judged == Judged(("cfg_scale",), "kling-v1, kling-v1-5, kling-v1-6")
+    assert judged_by_kling(row, Wanted("std", 5, frozenset({"sound"})), IMAGE_ENDPOINTS) is None
 
 
 def test_a_model_is_served_by_the_first_endpoint_of_the_tool_that_has_it() -> None:

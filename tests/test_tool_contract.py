@@ -233,3 +233,18 @@ async def test_timeout_zero_answers_right_after_the_create(client: Client, sandb
     assert result.structured_content is not None
     assert result.structured_content["result"]["status"] == "submitted"
     assert [r.method for r in sandbox.state.requests] == ["POST"], "no query: the call did not wait"
+
+
+async def test_cfg_scale_on_v3_is_for_kling_to_judge(client: Client, sandbox: SandboxServer) -> None:
+    """The table does not know (Kling documents it as unsupported on v2.x only): sent, and a refusal explained."""
+    result = await client.call_tool(
+        "kling_generate_video_from_image",
+        {"prompt": "clouds", "start_image_url": IMAGE_URL, "model": "kling-v3", "cfg_scale": 0.5},
+    )
+    [create] = sandbox.state.creates()
+    assert create.body is not None and create.body["cfg_scale"] == 0.5
+    assert result.is_error
+    text = text_of(result)
+    assert "Kling error 1201" in text and "cfg_scale is not supported by kling-v3" in text
+    assert "cfg_scale on kling-v3 was sent for Kling to judge" in text
+    assert text.endswith("use a model documented to take it: kling-v1, kling-v1-5, kling-v1-6.")

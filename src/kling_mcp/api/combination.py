@@ -22,18 +22,40 @@ class Problem:
 
 @dataclass(frozen=True)
 class FeatureText:
-    """How a feature is named to the caller, and what to do when a model lacks it."""
+    """How a feature is named to the caller: the argument, as it is asked for, and how to go without it."""
 
     argument: str
     label: str
+    asked: str
+    undo: str
     remedy: str
 
 
 TEXTS: dict[Feature, FeatureText] = {
-    "end_frame": FeatureText("end_image_url", "end_image_url (end frame)", "drop it, or use a model with end frames"),
-    "sound": FeatureText("generate_audio", "generate_audio", "leave it unset, or use a model with audio"),
-    "camera_control": FeatureText("camera_control", "camera_control", "drop it, or use a model with camera control"),
-    "cfg_scale": FeatureText("cfg_scale", "cfg_scale", "leave it unset, or use a model that takes it"),
+    "end_frame": FeatureText(
+        "end_image_url",
+        "end_image_url (end frame)",
+        "an end image",
+        "drop the end image",
+        "drop it, or use a model with end frames",
+    ),
+    "sound": FeatureText(
+        "generate_audio",
+        "generate_audio",
+        "generate_audio=true",
+        "set generate_audio=false",
+        "leave it unset, or use a model with audio",
+    ),
+    "camera_control": FeatureText(
+        "camera_control",
+        "camera_control",
+        "camera_control",
+        "drop camera_control",
+        "drop it, or use a model with camera control",
+    ),
+    "cfg_scale": FeatureText(
+        "cfg_scale", "cfg_scale", "cfg_scale", "leave cfg_scale unset", "leave it unset, or use a model that takes it"
+    ),
 }
 
 
@@ -56,10 +78,16 @@ def _modes(modes: frozenset[Mode]) -> str:
     return " or ".join(repr(m) for m in sorted(modes, reverse=True))  # 'std' or 'pro'
 
 
-def models_where(feature: Feature, endpoints: Iterable[Endpoint]) -> str:
-    """A readable list of the models of these endpoints that may take a feature, for error messages."""
-    wanted = set(endpoints)
-    names = dict.fromkeys(r.model for r in ROWS if r.endpoint in wanted and r.rule(feature).support != "no")
+def models_where(*features: Feature, endpoints: Iterable[Endpoint], sure: bool = False) -> str:
+    """A readable list of the models of these endpoints that may take all the features together (`sure`: only
+    where the table says yes), for error messages."""
+    wanted, allowed = set(endpoints), ("yes",) if sure else ("yes", "unknown")
+    names = dict.fromkeys(
+        r.model
+        for r in ROWS
+        if r.endpoint in wanted
+        and all(r.rule(f).support in allowed and not (r.rule(f).not_with & set(features)) for f in features)
+    )
     return ", ".join(names) or "none"
 
 
@@ -77,7 +105,7 @@ def _feature(row: Capabilities, feature: Feature, rule: Rule, wanted: Wanted, en
     """Why the row refuses this feature for this request, or "" when it takes it (or Kling is to judge)."""
     text, model = TEXTS[feature], row.model
     if rule.support == "no":
-        return f"{text.label} is not supported by {model}; {text.remedy}: {models_where(feature, endpoints)}"
+        return f"{text.label} is not supported by {model}; {text.remedy}: {models_where(feature, endpoints=endpoints)}"
     if rule.support == "unknown":
         return ""
     if wanted.mode not in rule.modes:
@@ -85,7 +113,11 @@ def _feature(row: Capabilities, feature: Feature, rule: Rule, wanted: Wanted, en
     if rule.durations is not None and wanted.duration not in rule.durations:
         return f"{text.label} needs duration {_durations(rule.durations)} on {model}; got {wanted.duration}"
     for other in sorted(rule.not_with & wanted.features):
-        return f"{text.label} cannot be combined with {TEXTS[other].label} on {model}; drop one of them"
+        both = models_where(feature, other, endpoints=endpoints)
+        return (
+            f"{text.label} cannot be combined with {TEXTS[other].asked} on {model}; {TEXTS[other].undo}, "
+            f"{text.undo}, or use a model that takes both: {both}"
+        )
     return ""
 
 
@@ -107,6 +139,19 @@ def check_combination(row: Capabilities, wanted: Wanted, endpoints: tuple[Endpoi
     return problems
 
 
-def unknown_features(row: Capabilities, wanted: Wanted) -> list[str]:
-    """The arguments of this request whose support the table does not know (Kling judges them)."""
-    return [TEXTS[f].argument for f in TEXTS if f in wanted.features and row.rule(f).support == "unknown"]
+@dataclass(frozen=True)
+class Judged:
+    """Arguments sent for Kling to judge (the table does not know them for the model), and the models known to
+    take them, for the error when Kling refuses."""
+
+    arguments: tuple[str, ...]
+    documented: str
+
+
+def judged_by_kling(row: Capabilities, wanted: Wanted, endpoints: tuple[Endpoint, ...]) -> Judged | None:
+    """What of this request the table leaves to Kling, or None when the table judged all of it."""
+    unknown = [f for f in TEXTS if f in wanted.features and row.rule(f).support == "unknown"]
+    if not unknown:
+        return None
+    arguments = tuple(TEXTS[f].argument for f in unknown)
+    return Judged(arguments, models_where(*unknown, endpoints=endpoints, sure=True))

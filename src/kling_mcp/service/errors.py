@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TypeGuard
 
-from kling_mcp.api.combination import Problem
+from kling_mcp.api.combination import Judged, Problem
 from kling_mcp.api.errors import KlingAPIError, KlingError
 from kling_mcp.api.models import Task
 
@@ -60,16 +60,16 @@ PARAMETER_REFUSALS = frozenset({1200, 1201})
 class UnknownCapabilityRefusedError(KlingError):
     """Kling refused a request that carried arguments the capability table could not judge for the model."""
 
-    def __init__(self, refusal: KlingAPIError, arguments: Sequence[str], model: str) -> None:
+    def __init__(self, refusal: KlingAPIError, judged: Judged, model: str) -> None:
         self.refusal = refusal
-        names = ", ".join(arguments)
+        names = ", ".join(judged.arguments)
         super().__init__(
             f"{refusal}. {names} on {model} was sent for Kling to judge (kling-mcp does not know whether {model} "
             f"takes it), and Kling refused the request: no task was created or billed. Leave {names} unset, or use "
-            "a model documented to take it."
+            f"a model documented to take it: {judged.documented}."
         )
 
     @staticmethod
-    def explains(refusal: KlingError, arguments: Sequence[str]) -> TypeGuard[KlingAPIError]:
+    def explains(refusal: KlingError, judged: Judged | None) -> TypeGuard[KlingAPIError]:
         """True when Kling refused the parameters of a request that asked it to judge some of them."""
-        return bool(arguments) and isinstance(refusal, KlingAPIError) and refusal.code in PARAMETER_REFUSALS
+        return judged is not None and isinstance(refusal, KlingAPIError) and refusal.code in PARAMETER_REFUSALS

@@ -123,21 +123,21 @@ def _not_blank(value: str) -> str:
     return value
 
 
-Prompt = Annotated[str, AfterValidator(_not_blank), Field(min_length=1, max_length=MAX_PROMPT_CHARS)]
+Prompt = Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS), AfterValidator(_not_blank)]
 NegativePrompt = Annotated[
-    OptionalText,
-    Field(max_length=MAX_PROMPT_CHARS, description="Things to avoid in the video. At most 2500 characters."),
+    Annotated[str, Field(max_length=MAX_PROMPT_CHARS)] | None,
+    BeforeValidator(blank_to_none),
+    Field(description="Things to avoid in the video. At most 2500 characters."),
 ]
 Mode = Annotated[
     Literal["std", "pro"],
     Field(description="Generation mode. 'std' (standard, default, 720p) or 'pro' (higher quality, 1080p)."),
 ]
+# Constraints sit on the number inside `| None`: on the union itself pydantic would not publish them as JSON Schema.
 Duration = Annotated[
-    int | None,
+    Annotated[int, Field(ge=3, le=15)] | None,
     not_a_boolean("a whole number of seconds"),
     Field(
-        ge=3,
-        le=15,
         description="Video duration in seconds. For kling-v3/kling-v3-omni: 3-15 (integer). Other models: 5 or 10. "
         "Default 5.",
     ),
@@ -150,12 +150,9 @@ GenerateAudio = Annotated[
     ),
 ]
 CfgScale = Annotated[
-    float | None,
+    Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None,
     not_a_boolean("a number from 0 to 1"),
     Field(
-        ge=0,
-        le=1,
-        allow_inf_nan=False,
         description="Classifier-free guidance scale, 0 to 1 (Kling's default 0.5). Higher values follow the prompt "
         "more strictly. The kling-v1 family supports it, the v2 models do not; for kling-v3 Kling decides.",
     ),
@@ -170,12 +167,9 @@ CAMERA_CONTROL_HELP = (
     "right_turn_forward, left_turn_forward)."
 )
 Timeout = Annotated[
-    float | None,
+    Annotated[float, Field(ge=0, le=MAX_TIMEOUT_SECONDS, allow_inf_nan=False)] | None,
     not_a_boolean("a number of seconds"),
     Field(
-        ge=0,
-        le=MAX_TIMEOUT_SECONDS,
-        allow_inf_nan=False,
         description="Timeout in seconds for the API to return data. Default is 300. The server waits at most its "
         "own cap per call (default 50 s); if the video is not ready by then the call returns the task id "
         "(not an error) and kling_get_video_task fetches it later. 0 returns as soon as the task is created.",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from kling_mcp.api.capabilities import IMAGE_ENDPOINTS, TEXT_ENDPOINTS, Capabilities, Feature, row_for
-from kling_mcp.api.combination import Wanted, check_combination, unknown_features
+from kling_mcp.api.combination import Judged, Wanted, check_combination, judged_by_kling
 from kling_mcp.api.models import (
     CreateBody,
     Endpoint,
@@ -36,7 +36,7 @@ class PreparedRequest:
     endpoint: Endpoint
     body: CreateBody
     entry: JournalEntry
-    judged_by_kling: tuple[str, ...] = ()  # arguments whose support the table does not know for this model
+    judged: Judged | None = None  # what the table leaves to Kling for this model
 
 
 @dataclass(frozen=True)
@@ -161,7 +161,7 @@ def prepare_image_request(request: VideoRequest, options: ServiceOptions) -> Pre
     external_id = new_external_task_id()
     body = IMAGE_BUILDERS[row.endpoint](request, row, frames, external_id)
     entry = _entry(request, row.endpoint, external_id, frames)
-    return PreparedRequest(row.endpoint, body, entry, tuple(unknown_features(row, wanted)))
+    return PreparedRequest(row.endpoint, body, entry, judged_by_kling(row, wanted, IMAGE_ENDPOINTS))
 
 
 def prepare_text_request(request: TextVideoRequest, options: ServiceOptions) -> PreparedRequest:
@@ -183,9 +183,8 @@ def prepare_text_request(request: TextVideoRequest, options: ServiceOptions) -> 
         callback_url=request.callback_url,
         external_task_id=external_id,
     )
-    return PreparedRequest(
-        row.endpoint, body, _entry(request, row.endpoint, external_id, Frames()), tuple(unknown_features(row, wanted))
-    )
+    entry = _entry(request, row.endpoint, external_id, Frames())
+    return PreparedRequest(row.endpoint, body, entry, judged_by_kling(row, wanted, TEXT_ENDPOINTS))
 
 
 def prepare_request(request: GenerateRequest, options: ServiceOptions) -> PreparedRequest:

@@ -114,9 +114,9 @@ class VideoService:
                     raise
                 except KlingError as exc:
                     await anyio.to_thread.run_sync(self._journal.record_status, external_id, CREATE_FAILED, str(exc))
-                    if UnknownCapabilityRefusedError.explains(exc, prepared.judged_by_kling):
+                    if UnknownCapabilityRefusedError.explains(exc, prepared.judged) and prepared.judged:
                         # The table did not know and Kling refused: say which argument Kling judged.
-                        raise UnknownCapabilityRefusedError(exc, prepared.judged_by_kling, request.model) from exc
+                        raise UnknownCapabilityRefusedError(exc, prepared.judged, request.model) from exc
                     raise
                 finally:
                     del prepared
