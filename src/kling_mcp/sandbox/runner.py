@@ -11,6 +11,7 @@ from types import TracebackType
 import uvicorn
 
 from kling_mcp.sandbox.app import build_app
+from kling_mcp.sandbox.callbacks import CallbackSender
 from kling_mcp.sandbox.state import SandboxConfig, SandboxState
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class SandboxServer:
             )
         )
         self._thread = threading.Thread(target=self._serve, name="kling-sandbox", daemon=True)
+        self._callbacks = CallbackSender(self.state)
 
     def _serve(self) -> None:
         self._server.run(sockets=[self._socket])
@@ -55,11 +57,13 @@ class SandboxServer:
             if time.monotonic() > deadline or not self._thread.is_alive():
                 raise RuntimeError("the Kling sandbox did not start")
             time.sleep(0.005)
+        self._callbacks.start()
         logger.debug("Kling sandbox listening on %s", self.url)
         return self
 
     def stop(self) -> None:
         """Stop serving and wait for the thread."""
+        self._callbacks.stop()
         self._server.should_exit = True
         self._thread.join(timeout=5)
         self._socket.close()
@@ -77,4 +81,5 @@ def serve_forever(host: str, port: int, config: SandboxConfig | None = None) -> 
     """Serve the sandbox in the foreground until interrupted (`kling-mcp sandbox`)."""
     server = SandboxServer(config, host=host, port=port)
     logger.warning("Kling sandbox on %s (access key %r); Ctrl-C stops it", server.url, server.state.config.access_key)
+    server._callbacks.start()
     server._serve()

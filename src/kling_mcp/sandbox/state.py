@@ -49,6 +49,11 @@ class Faults:
     fail_tasks: int = 0  # the next created tasks end `failed`
     fail_message: str = "Failure to pass the risk control system"
     slow_seconds: float = 3.0
+    callback_lost: int = 0  # the next callbacks are never sent
+    callback_late: int = 0  # the next callbacks are sent `callback_late_seconds` late
+    callback_late_seconds: float = 2.0
+    callback_duplicate: int = 0  # the next callbacks are sent twice
+    callback_forged: int = 0  # with the next callbacks, a forged one ("succeed", fake video) to a wrong token
 
 
 @dataclass
@@ -64,6 +69,16 @@ class RecordedRequest:
 
 
 @dataclass
+class SentCallback:
+    """A callback the sandbox sent: for which task and status, the HTTP status it got (0: none), forged or not."""
+
+    task_id: str
+    status: str
+    http_status: int
+    forged: bool = False
+
+
+@dataclass
 class SandboxTask:
     task_id: str
     endpoint: str
@@ -75,6 +90,7 @@ class SandboxTask:
     processing_at: float
     finished_at: float
     fail_message: str | None = None
+    callback_url: str | None = None
 
     def status(self, now: float) -> str:
         """submitted → processing → succeed | failed, by the clock."""
@@ -95,6 +111,7 @@ class SandboxState:
     faults: Faults = field(default_factory=Faults)
     fault_hits: Counter[str] = field(default_factory=Counter)
     duplicate_creates: int = 0  # creates refused because their external_task_id was already used
+    callbacks: list[SentCallback] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def inject(self, **changes: Any) -> None:
@@ -125,6 +142,7 @@ class SandboxState:
             self.faults = Faults()
             self.fault_hits.clear()
             self.duplicate_creates = 0
+            self.callbacks.clear()
 
     def record(self, request: RecordedRequest) -> None:
         with self.lock:
@@ -154,6 +172,7 @@ class SandboxState:
             processing_at=now + queue,
             finished_at=now + total,
             fail_message=self.faults.fail_message if fail else None,
+            callback_url=body.get("callback_url"),
         )
         with self.lock:
             self.tasks[task.task_id] = task

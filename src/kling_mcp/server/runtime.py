@@ -19,6 +19,7 @@ from kling_mcp.api.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from kling_mcp.api.signing import JwtSigner
 from kling_mcp.config import Settings
 from kling_mcp.server.allocator import return_large_buffers_to_os
+from kling_mcp.service.callbacks import CallbackHub
 from kling_mcp.service.download import VideoDownloader
 from kling_mcp.service.journal import open_journal
 from kling_mcp.service.options import ServiceOptions
@@ -29,11 +30,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Runtime:
-    """What tool calls use: the video service, the video downloader, and the Kling base URL."""
+    """What tool calls use: the video service, the video downloader, the Kling base URL (and the callback hub)."""
 
     service: VideoService
     downloader: VideoDownloader
     base_url: str
+    callbacks: CallbackHub | None = None
 
 
 async def open_runtime(
@@ -64,4 +66,10 @@ async def open_runtime(
     client = KlingClient(http, signer, policy=retry_policy or DEFAULT_RETRY_POLICY)
     downloader = VideoDownloader(http, settings.resolved_download_dir(), max_bytes=settings.download_max_bytes)
     logger.info("kling-mcp %s connected (Kling at %s, journal %s)", __version__, base_url, journal.where)
-    return Runtime(VideoService(client, journal, options), downloader, base_url)
+    service = VideoService(client, journal, options)
+    callbacks = None
+    if options.callback_url_for is not None:
+        from kling_mcp.server.callback_setup import open_hub
+
+        callbacks = await open_hub(settings, journal, service.poller.hurry, stack)
+    return Runtime(service, downloader, base_url, callbacks)

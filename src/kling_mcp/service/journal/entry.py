@@ -35,6 +35,7 @@ class JournalEntry:
     kling_updated_ms: int | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+    callback_url: str | None = None  # the caller's own, which kling-mcp relays Kling's callbacks to
 
 
 # The columns of the `tasks` table, in the order `entry_values` gives them.
@@ -55,6 +56,7 @@ COLUMNS = (
     "kling_updated_ms",
     "created_at",
     "updated_at",
+    "callback_url",
 )
 
 

@@ -57,6 +57,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX IF NOT EXISTS tasks_by_created ON tasks (created_at DESC)",
         "CREATE INDEX IF NOT EXISTS tasks_by_profile ON tasks (model, mode, duration, status)",
     ),
+    # 2: the caller's own callback_url, which the server relays Kling's callbacks to (kling-mcp 0.2).
+    ("ALTER TABLE tasks ADD COLUMN callback_url TEXT",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
