@@ -21,8 +21,9 @@ from kling_mcp.config import Settings
 from kling_mcp.server.allocator import return_large_buffers_to_os
 from kling_mcp.service.callbacks import CallbackHub
 from kling_mcp.service.download import VideoDownloader
-from kling_mcp.service.journal import open_journal
+from kling_mcp.service.journal import TaskJournal, open_journal
 from kling_mcp.service.options import ServiceOptions
+from kling_mcp.service.tracking import TaskTracker
 from kling_mcp.service.video import VideoService
 
 logger = logging.getLogger(__name__)
@@ -30,11 +31,14 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Runtime:
-    """What tool calls use: the video service, the video downloader, the Kling base URL (and the callback hub)."""
+    """What tool calls use: the video service and downloader, the Kling base URL, the journal and task tracker, and
+    the callback hub when Kling's callbacks are served."""
 
     service: VideoService
     downloader: VideoDownloader
     base_url: str
+    journal: TaskJournal
+    tracker: TaskTracker
     callbacks: CallbackHub | None = None
 
 
@@ -72,4 +76,4 @@ async def open_runtime(
         from kling_mcp.server.callback_setup import open_hub
 
         callbacks = await open_hub(settings, journal, service.poller.hurry, stack)
-    return Runtime(service, downloader, base_url, callbacks)
+    return Runtime(service, downloader, base_url, journal, TaskTracker(service, journal), callbacks)
