@@ -70,25 +70,37 @@ def _check_journal(settings: Settings) -> bool:
     return True
 
 
-async def _check(settings: Settings) -> int:
+def _describe(settings: Settings) -> bool:
+    """Print what is being checked: Kling host, access key, journal, download folder. False if the journal fails."""
     if settings.sandbox:
-        _say("• KLING_MCP_SANDBOX is on: the server uses its built-in Kling sandbox; no keys are needed or checked.")
-        return 0 if _check_journal(settings) else 1
-    try:
-        access_key, secret_key = settings.credentials()
-    except MissingCredentialsError as exc:
-        _say(f"✗ {exc}")
-        return 1
-    _say(f"• Kling API: {settings.api_base_url}")
-    _say(f"• access key: {access_key[:4]}… (secret key set)")
-    if not _check_journal(settings):
-        return 1
+        _say("• Kling API: the built-in sandbox (KLING_MCP_SANDBOX is on; KLING_API_BASE_URL is not used)")
+        _say("• access key: the sandbox's own (no keys are needed; KLING_ACCESS_KEY and KLING_SECRET_KEY are not used)")
+    else:
+        _say(f"• Kling API: {settings.api_base_url}")
+        key = f"{settings.access_key[:4]}…" if settings.access_key else "not set"
+        _say(f"• access key: {key} (secret key {'set' if settings.secret_key else 'not set'})")
+    journal_ok = _check_journal(settings)
     saving = settings.download_dir
     _say(
         f"• videos saved to: {saving.expanduser()}"
         if saving
         else "• videos are not saved (KLING_MCP_DOWNLOAD_DIR unset)"
     )
+    return journal_ok
+
+
+async def _check(settings: Settings) -> int:
+    journal_ok = _describe(settings)
+    if settings.sandbox:
+        _say("✓ Sandbox mode: the server makes sample videos from a fake Kling, with no keys and no cost.")
+        return 0 if journal_ok else 1
+    try:
+        access_key, secret_key = settings.credentials()
+    except MissingCredentialsError as exc:
+        _say(f"✗ {exc}")
+        return 1
+    if not journal_ok:
+        return 1
     async with httpx.AsyncClient(base_url=settings.api_base_url, timeout=settings.http_timeout_seconds) as http:
         client = KlingClient(http, JwtSigner(access_key, secret_key), policy=QUICK_RETRY_POLICY)
         try:

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from types import TracebackType
 
 import uvicorn
 
+from kling_mcp.listening import listen
 from kling_mcp.sandbox.app import build_app
 from kling_mcp.sandbox.state import SandboxConfig, SandboxState
 
 logger = logging.getLogger(__name__)
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(512)
-    return sock
 
 
 class SandboxServer:
@@ -29,7 +21,7 @@ class SandboxServer:
 
     def __init__(self, config: SandboxConfig | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.state = SandboxState(config=config or SandboxConfig())
-        self._socket = _bind(host, port)
+        self._socket = listen(host, port)
         self.host, self.port = self._socket.getsockname()[:2]
         self.url = f"http://{self.host}:{self.port}"
         self.state.base_url = self.url
@@ -46,6 +38,10 @@ class SandboxServer:
 
     def _serve(self) -> None:
         self._server.run(sockets=[self._socket])
+
+    def serve_forever(self) -> None:
+        """Serve in this thread (`kling-mcp sandbox`) until SIGINT/SIGTERM; Ctrl-C ends in KeyboardInterrupt."""
+        self._serve()
 
     def start(self) -> SandboxServer:
         """Start serving and return once the socket answers."""
@@ -71,10 +67,3 @@ class SandboxServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
-
-
-def serve_forever(host: str, port: int, config: SandboxConfig | None = None) -> None:
-    """Serve the sandbox in the foreground until interrupted (`kling-mcp sandbox`)."""
-    server = SandboxServer(config, host=host, port=port)
-    logger.warning("Kling sandbox on %s (access key %r); Ctrl-C stops it", server.url, server.state.config.access_key)
-    server._serve()

@@ -46,6 +46,7 @@ class Faults:
     token_expired_since: float = 0.0  # set by `inject`: tokens signed at or before this time count as expired
     fail_tasks: int = 0  # the next created tasks end `failed`
     fail_message: str = "Failure to pass the risk control system"
+    video_slow: int = 0  # the video download starts only after `slow_seconds` (a slow CDN)
     slow_seconds: float = 3.0
 
 

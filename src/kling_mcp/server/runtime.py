@@ -6,7 +6,9 @@ that answers `tools/list` without loading the HTTP stack, SQLite and JWT code st
 
 from __future__ import annotations
 
+import functools
 import logging
+import ssl
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
@@ -36,6 +38,12 @@ class Runtime:
     base_url: str
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """httpx's default TLS settings, built once: each client would otherwise load the CA bundle again (~50 ms)."""
+    return httpx.create_ssl_context()
+
+
 async def open_runtime(
     settings: Settings, options: ServiceOptions, stack: AsyncExitStack, retry_policy: RetryPolicy | None = None
 ) -> Runtime:
@@ -57,6 +65,7 @@ async def open_runtime(
             timeout=httpx.Timeout(settings.http_timeout_seconds, connect=10.0),
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             headers={"User-Agent": f"kling-mcp/{__version__}"},
+            verify=tls_context(),
         )
     )
     journal = TaskJournal(settings.resolved_journal_path())

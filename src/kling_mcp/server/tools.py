@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -30,7 +31,8 @@ GENERATE_TOOL = "kling_generate_video_from_image"
 GET_TOOL = "kling_get_video_task"
 LIST_TOOL = "kling_list_video_tasks"
 
-# A download after the wait may use the rest of the wait cap plus this grace, and never less than the minimum.
+# A download after the wait may use the rest of the caller's time (at most the wait cap plus this grace), and never
+# less than the minimum.
 DOWNLOAD_GRACE_SECONDS = 8.0
 MIN_DOWNLOAD_SECONDS = 5.0
 
@@ -93,14 +95,25 @@ def to_tool_error(exc: Exception, app: AppContext) -> ToolError:
     return ToolError(str(exc))
 
 
-async def _saved(app: AppContext, outcome: Outcome, download: bool | None) -> Outcome:
+def download_time_limit(requested: float | None, max_wait: float, waited: float) -> float:
+    """Seconds the download may take: what is left of the time the caller gave the call (`requested`, or the wait cap
+    when it named none), never more than the cap plus a grace, never less than MIN_DOWNLOAD_SECONDS.
+
+    The caller's own time counts, not the server's cap: `timeout: 8` means an answer in about 8 s, download included.
+    """
+    allowed = max_wait + DOWNLOAD_GRACE_SECONDS
+    if requested is not None:
+        allowed = min(allowed, requested)
+    return max(MIN_DOWNLOAD_SECONDS, allowed - waited)
+
+
+async def _saved(app: AppContext, outcome: Outcome, download: bool | None, requested: float | None) -> Outcome:
     """The outcome with its videos saved locally when asked to (or, when not said, when the server is set to)."""
     wanted = app.auto_download if download is None else download
     if not wanted:
         return outcome
     downloader = (await app.runtime()).downloader
-    # The whole call must still answer before the client gives up (the same reason as the wait cap).
-    time_limit = max(MIN_DOWNLOAD_SECONDS, app.options.max_wait_seconds + DOWNLOAD_GRACE_SECONDS - outcome.waited)
+    time_limit = download_time_limit(requested, app.options.max_wait_seconds, outcome.waited)
     return dataclasses.replace(outcome, result=await downloader.save(outcome.result, time_limit))
 
 
@@ -146,6 +159,13 @@ def _refuse_unknown_arguments(tool: Tool) -> Tool:
 
 def build_tools() -> list[Tool]:
     """The three tools, each refusing arguments it does not know (a misspelt `duraton` must not be ignored)."""
+    return list(_tools())
+
+
+@functools.cache
+def _tools() -> tuple[Tool, ...]:
+    # Built once per process and shared by every server built in it: the tools hold no state (each call finds its
+    # server's AppContext through its Context), and their schemas cost pydantic a noticeable fraction of a second.
 
     async def generate(ctx: Context, **arguments: Any) -> CallToolResult:
         app = app_of(ctx)
@@ -154,7 +174,7 @@ def build_tools() -> list[Tool]:
             outcome = await (await app.service()).generate(request, _progress(ctx))
         except (ValidationError, InvalidInputError, KlingError) as exc:
             raise to_tool_error(exc, app) from exc
-        return _result(await _saved(app, outcome, None))
+        return _result(await _saved(app, outcome, None, request.effective_timeout))
 
     generate.__signature__ = _flat_signature(VideoRequest, "ctx")  # type: ignore[attr-defined]
     generate.__name__ = GENERATE_TOOL  # names the SDK's argument model in its validation messages
@@ -193,7 +213,8 @@ def build_tools() -> list[Tool]:
             outcome = await (await app.service()).get(task_id.strip(), wait_seconds, _progress(ctx))
         except KlingError as exc:
             raise to_tool_error(exc, app) from exc
-        return _result(await _saved(app, outcome, download))
+        # wait_seconds=0 (the default) asks for no wait, not for no time: a download it asks for gets the cap's time.
+        return _result(await _saved(app, outcome, download, wait_seconds or None))
 
     async def list_tasks(
         ctx: Context,
@@ -206,7 +227,7 @@ def build_tools() -> list[Tool]:
         service = await app_of(ctx).service()
         return TaskListOutput(result=await service.list_recent(limit=limit, status=status))
 
-    return [
+    return tuple(
         _refuse_unknown_arguments(tool)
         for tool in (
             generate_tool,
@@ -234,4 +255,4 @@ def build_tools() -> list[Tool]:
                 ),
             ),
         )
-    ]
+    )

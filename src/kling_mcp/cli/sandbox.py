@@ -1,0 +1,24 @@
+"""`kling-mcp sandbox`: the fake Kling API in the foreground, for pointing a server or a script at by hand."""
+
+from __future__ import annotations
+
+from kling_mcp.sandbox.runner import SandboxServer
+from kling_mcp.sandbox.state import SandboxConfig
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)  # noqa: T201 - a command for people; this is no MCP stdio session
+
+
+def serve_sandbox(host: str, port: int, task_seconds: float) -> int:
+    """Serve until Ctrl-C (which ends in KeyboardInterrupt); raises `ListenError` when the port is taken."""
+    server = SandboxServer(SandboxConfig(run_seconds=task_seconds), host=host, port=port)
+    config = server.state.config
+    _say(f"Kling sandbox (a fake Kling API: no keys, no cost) listening on {server.url}")
+    _say("Point kling-mcp at it with these variables:")
+    _say(f"  KLING_API_BASE_URL={server.url}")
+    _say(f"  KLING_ACCESS_KEY={config.access_key}")
+    _say(f"  KLING_SECRET_KEY={config.secret_key}")
+    _say("Ctrl-C stops it.")
+    server.serve_forever()
+    return 0
