@@ -10,7 +10,7 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from mcp import Client, StdioServerParameters
@@ -20,7 +20,10 @@ from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.sandbox.state import SandboxConfig
 from kling_mcp.server.build import build_server
-from kling_mcp.service.journal import JournalEntry, TaskJournal
+from kling_mcp.service.journal import JournalEntry, open_journal
+
+if TYPE_CHECKING:
+    from tests.pg_cluster import Cluster
 
 # Retries in tests wait milliseconds, not seconds; the schedule itself is what is tested.
 FAST_RETRY = RetryPolicy(
@@ -91,6 +94,24 @@ def sandbox_server() -> Iterator[SandboxServer]:
     """One sandbox for the whole run (see `quick_tasks`)."""
     with SandboxServer(quick_tasks()) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """One throwaway PostgreSQL cluster for the whole run (Debian's `postgresql`; `.ci/run` installs it)."""
+    from tests.pg_cluster import postgres_bin, throwaway_cluster  # here: it imports http_support, which imports us
+
+    if postgres_bin() is None:
+        pytest.skip("PostgreSQL server not installed: apt-get install -y postgresql")
+    with throwaway_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster) -> Iterator[str]:
+    """The URL (with password) of a fresh, empty database for one test."""
+    with pg_cluster.database() as url:
+        yield url
 
 
 @pytest.fixture
@@ -173,7 +194,7 @@ def subprocess_env(settings: Settings, **extra: str) -> dict[str, str]:
             "KLING_API_BASE_URL": settings.api_base_url,
             "KLING_ACCESS_KEY": settings.access_key or "",
             "KLING_SECRET_KEY": settings.secret_key.get_secret_value() if settings.secret_key else "",
-            "KLING_MCP_JOURNAL": str(settings.journal_path),
+            "KLING_MCP_JOURNAL": settings.resolved_journal(),
             "KLING_MCP_POLL_MIN_INTERVAL": str(settings.poll_min_interval),
             "KLING_MCP_POLL_MAX_INTERVAL": str(settings.poll_max_interval),
             "PYTHONUNBUFFERED": "1",
@@ -192,7 +213,7 @@ def stdio_params(settings: Settings, *args: str, **extra_env: str) -> StdioServe
 
 def journal_entries(settings: Settings) -> list[JournalEntry]:
     """Everything the server's task journal holds, newest first (opened and closed again)."""
-    journal = TaskJournal(settings.resolved_journal_path())
+    journal = open_journal(settings.resolved_journal())
     try:
         return journal.recent(limit=10_000)
     finally:

@@ -22,7 +22,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
-from kling_mcp.service.journal import TaskJournal
+from kling_mcp.service.journal import open_journal
 from tests.conftest import EXAMPLE_PNG, checkout_state, subprocess_env, text_of
 
 pytestmark = pytest.mark.anyio
@@ -167,7 +167,7 @@ def test_without_keys_the_example_keeps_its_sandbox_task_out_of_the_real_journal
     assert done.returncode == 0, done.stdout + done.stderr
     journals = tmp_path / "data" / "kling-mcp"
     assert not (journals / "tasks.sqlite3").exists(), "a sandbox task went into the real journal"
-    sandbox_journal = TaskJournal(journals / "sandbox-tasks.sqlite3")
+    sandbox_journal = open_journal(journals / "sandbox-tasks.sqlite3")
     try:
         [entry] = sandbox_journal.recent()
     finally:

@@ -76,7 +76,7 @@ def test_check_says_what_it_checked_before_its_verdict(
     assert lines == [
         f"• Kling API: {sandbox.url}",
         f"• access key: {sandbox.state.config.access_key[:4]}… (secret key set)",
-        f"• task journal: {settings.journal_path}",
+        f"• task journal: {settings.journal}",
         "• videos are not saved (KLING_MCP_DOWNLOAD_DIR unset)",
         "✓ Kling accepted the keys; the account has no image2video tasks yet.",
     ]
@@ -93,7 +93,7 @@ def test_check_without_keys_still_says_what_it_checked(
     assert lines[:4] == [
         f"• Kling API: {sandbox.url}",
         "• access key: not set (secret key not set)",
-        f"• task journal: {settings.journal_path}",
+        f"• task journal: {settings.journal}",
         f"• videos saved to: {tmp_path / 'videos'}",
     ]
     assert lines[4].startswith("✗ Kling credentials are not configured: set KLING_ACCESS_KEY and KLING_SECRET_KEY")

@@ -19,6 +19,11 @@ def blank_to_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
+def is_database_url(journal: str) -> bool:
+    """Whether a `KLING_MCP_JOURNAL` value names a PostgreSQL database rather than an SQLite file."""
+    return journal.startswith(("postgresql://", "postgres://"))
+
+
 class MissingCredentialsError(RuntimeError):
     """The Kling keys are not configured; the message names the variables to set."""
 
@@ -43,14 +48,15 @@ class Settings(BaseSettings):
         validation_alias="KLING_MCP_SANDBOX",
         description="Start the built-in Kling sandbox in-process and use it instead of Kling (no keys, no cost).",
     )
-    journal_path: Path | None = Field(
+    journal: str | None = Field(
         None,
         validation_alias="KLING_MCP_JOURNAL",
         description=(
-            "SQLite task journal file. Default: `tasks.sqlite3` in the user data directory (`~/.local/share/kling-mcp` "
-            "on Linux, `~/Library/Application Support/kling-mcp` on macOS, `%LOCALAPPDATA%\\kling-mcp` on Windows); "
-            "with KLING_MCP_SANDBOX on, `sandbox-tasks.sqlite3` there instead, so sandbox tasks never mix with real "
-            "ones."
+            "Task journal: an SQLite file, or a PostgreSQL URL (`postgresql://user@host:5432/db`, any libpq URL) "
+            "that replicas on several machines share. Default: the SQLite file `tasks.sqlite3` in the user data "
+            "directory (`~/.local/share/kling-mcp` on Linux, `~/Library/Application Support/kling-mcp` on macOS, "
+            "`%LOCALAPPDATA%\\kling-mcp` on Windows); with KLING_MCP_SANDBOX on, `sandbox-tasks.sqlite3` there "
+            "instead, so sandbox tasks never mix with real ones."
         ),
     )
     download_dir: Path | None = Field(
@@ -109,7 +115,7 @@ class Settings(BaseSettings):
         ),
     )
 
-    @field_validator("access_key", "secret_key", mode="before")
+    @field_validator("access_key", "secret_key", "journal", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return blank_to_none(value)
@@ -141,15 +147,15 @@ class Settings(BaseSettings):
             )
         return self.access_key, self.secret_key
 
-    def resolved_journal_path(self) -> Path:
-        """Where the task journal lives: the configured file or one in the user data directory."""
-        if self.journal_path is not None:
-            return self.journal_path.expanduser()
-        import platformdirs  # imported here: only needed when no path is configured
+    def resolved_journal(self) -> str:
+        """Where the task journal lives: the configured database URL or file, or a file in the user data directory."""
+        if self.journal is not None:
+            return self.journal if is_database_url(self.journal) else str(Path(self.journal).expanduser())
+        import platformdirs  # imported here: only needed when no journal is configured
 
         # The sandbox's tasks are fakes that vanish with its process: they must not sit among paid ones.
         name = "sandbox-tasks.sqlite3" if self.sandbox else "tasks.sqlite3"
-        return Path(platformdirs.user_data_dir("kling-mcp", appauthor=False)) / name
+        return str(Path(platformdirs.user_data_dir("kling-mcp", appauthor=False)) / name)
 
     def resolved_download_dir(self) -> Path:
         """Where videos are saved: the configured folder or `kling-mcp` in the user's Downloads folder."""

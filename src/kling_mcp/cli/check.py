@@ -18,8 +18,10 @@ from kling_mcp.api.errors import (
 )
 from kling_mcp.api.retry import QUICK_RETRY_POLICY
 from kling_mcp.api.signing import JwtSigner
+from kling_mcp.cli.output import Say, printer
 from kling_mcp.config import MissingCredentialsError, Settings
-from kling_mcp.service.journal import TaskJournal
+from kling_mcp.redaction import Redactor
+from kling_mcp.service.journal import JournalConnectionError, open_journal
 
 # What to do about a refused request, by the error's family (api/errors.py ERROR_CODES kinds).
 ADVICE = {
@@ -36,52 +38,53 @@ ADVICE = {
 }
 
 
-def _say(text: str) -> None:
-    print(text, flush=True)  # noqa: T201 - a command for people
-
-
-def _explain_failure(exc: KlingError, settings: Settings) -> None:
+def _explain_failure(exc: KlingError, settings: Settings, say: Say) -> None:
     url = settings.api_base_url
     if isinstance(exc, KlingTimeoutError):
-        _say(f"✗ Kling at {url} did not answer in time ({exc}).")
-        _say(f"  What to do: try again; raise KLING_MCP_HTTP_TIMEOUT (now {settings.http_timeout_seconds:g} s).")
+        say(f"✗ Kling at {url} did not answer in time ({exc}).")
+        say(f"  What to do: try again; raise KLING_MCP_HTTP_TIMEOUT (now {settings.http_timeout_seconds:g} s).")
     elif isinstance(exc, KlingConnectionError):
-        _say(f"✗ Could not reach Kling at {url} ({exc}).")
-        _say("  What to do: check KLING_API_BASE_URL, this machine's network connection and any proxy (HTTPS_PROXY).")
+        say(f"✗ Could not reach Kling at {url} ({exc}).")
+        say("  What to do: check KLING_API_BASE_URL, this machine's network connection and any proxy (HTTPS_PROXY).")
     elif isinstance(exc, KlingNotFoundError | KlingProtocolError):
-        _say(f"✗ {url} does not answer like Kling's API ({exc}).")
-        _say("  What to do: set KLING_API_BASE_URL to https://api-singapore.klingai.com (or the China host).")
+        say(f"✗ {url} does not answer like Kling's API ({exc}).")
+        say("  What to do: set KLING_API_BASE_URL to https://api-singapore.klingai.com (or the China host).")
     elif isinstance(exc, KlingAPIError):
-        _say(f"✗ Kling refused the request: {exc}")
-        _say(f"  What to do: {ADVICE.get(exc.kind, 'see docs/troubleshooting.md for this code.')}")
+        say(f"✗ Kling refused the request: {exc}")
+        say(f"  What to do: {ADVICE.get(exc.kind, 'see docs/troubleshooting.md for this code.')}")
     else:
-        _say(f"✗ Could not talk to Kling: {exc}")
+        say(f"✗ Could not talk to Kling: {exc}")
 
 
-def _check_journal(settings: Settings) -> bool:
-    path = settings.resolved_journal_path()
+def _check_journal(settings: Settings, say: Say) -> bool:
+    location = settings.resolved_journal()
     try:
-        TaskJournal(path).close()
-    except (OSError, sqlite3.Error) as exc:
-        _say(f"✗ task journal: cannot open {path} ({exc}).")
-        _say("  What to do: set KLING_MCP_JOURNAL to a file in a folder this user can write.")
+        journal = open_journal(location)
+    except JournalConnectionError as exc:  # its text names the database without the password
+        say(f"✗ task journal: {exc}.")
+        say("  What to do: check the host, database, user and password in KLING_MCP_JOURNAL.")
         return False
-    _say(f"• task journal: {path}")
+    except (OSError, sqlite3.Error) as exc:
+        say(f"✗ task journal: cannot open {location} ({exc}).")
+        say("  What to do: set KLING_MCP_JOURNAL to a file in a folder this user can write.")
+        return False
+    say(f"• task journal: {journal.where}")
+    journal.close()
     return True
 
 
-def _describe(settings: Settings) -> bool:
+def _describe(settings: Settings, say: Say) -> bool:
     """Print what is being checked: Kling host, access key, journal, download folder. False if the journal fails."""
     if settings.sandbox:
-        _say("• Kling API: the built-in sandbox (KLING_MCP_SANDBOX is on; KLING_API_BASE_URL is not used)")
-        _say("• access key: the sandbox's own (no keys are needed; KLING_ACCESS_KEY and KLING_SECRET_KEY are not used)")
+        say("• Kling API: the built-in sandbox (KLING_MCP_SANDBOX is on; KLING_API_BASE_URL is not used)")
+        say("• access key: the sandbox's own (no keys are needed; KLING_ACCESS_KEY and KLING_SECRET_KEY are not used)")
     else:
-        _say(f"• Kling API: {settings.api_base_url}")
+        say(f"• Kling API: {settings.api_base_url}")
         key = f"{settings.access_key[:4]}…" if settings.access_key else "not set"
-        _say(f"• access key: {key} (secret key {'set' if settings.secret_key else 'not set'})")
-    journal_ok = _check_journal(settings)
+        say(f"• access key: {key} (secret key {'set' if settings.secret_key else 'not set'})")
+    journal_ok = _check_journal(settings, say)
     saving = settings.download_dir
-    _say(
+    say(
         f"• videos saved to: {saving.expanduser()}"
         if saving
         else "• videos are not saved (KLING_MCP_DOWNLOAD_DIR unset)"
@@ -89,15 +92,15 @@ def _describe(settings: Settings) -> bool:
     return journal_ok
 
 
-async def _check(settings: Settings) -> int:
-    journal_ok = _describe(settings)
+async def _check(settings: Settings, say: Say) -> int:
+    journal_ok = _describe(settings, say)
     if settings.sandbox:
-        _say("✓ Sandbox mode: the server makes sample videos from a fake Kling, with no keys and no cost.")
+        say("✓ Sandbox mode: the server makes sample videos from a fake Kling, with no keys and no cost.")
         return 0 if journal_ok else 1
     try:
         access_key, secret_key = settings.credentials()
     except MissingCredentialsError as exc:
-        _say(f"✗ {exc}")
+        say(f"✗ {exc}")
         return 1
     if not journal_ok:
         return 1
@@ -106,12 +109,13 @@ async def _check(settings: Settings) -> int:
         try:
             tasks = await client.list_tasks("image2video", page_size=1)
         except KlingError as exc:
-            _explain_failure(exc, settings)
+            _explain_failure(exc, settings, say)
             return 1
-    _say(f"✓ Kling accepted the keys; the account has {'tasks' if tasks else 'no image2video tasks yet'}.")
+    say(f"✓ Kling accepted the keys; the account has {'tasks' if tasks else 'no image2video tasks yet'}.")
     return 0
 
 
 def run_check(settings: Settings) -> int:
     """Run the check and return the exit code (0: ready to generate videos)."""
-    return anyio.run(_check, settings)
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    return anyio.run(_check, settings, printer(Redactor([secret])))

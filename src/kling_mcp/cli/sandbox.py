@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from kling_mcp.cli.output import printer
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.sandbox.state import SandboxConfig
 
-
-def _say(text: str) -> None:
-    print(text, flush=True)  # noqa: T201 - a command for people; this is no MCP stdio session
+_say = printer()  # a command for people; this is no MCP stdio session
 
 
 def serve_sandbox(host: str, port: int, task_seconds: float) -> int:

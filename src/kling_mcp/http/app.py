@@ -26,6 +26,7 @@ from kling_mcp.http.security import (
 )
 from kling_mcp.http.settings import HttpSettings
 from kling_mcp.listening import listen
+from kling_mcp.redaction import Redactor
 from kling_mcp.server.build import AppContext, build_server
 from kling_mcp.server.call_gate import CallGate
 from kling_mcp.service.images import ImagePolicy
@@ -67,6 +68,7 @@ def build_http_app(
         auth=auth_settings(http) if verifier else None,
         extensions=[gate],
         on_context=contexts.append,
+        redactor=Redactor(t.get_secret_value() for t in tokens),
     )
 
     async def healthz(_: Request) -> Response:

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 REALM = "kling-mcp"
 _PARAM = re.compile(r'([A-Za-z_]+)="([^"]*)"')
 _ERROR_PARAMS = ("error", "error_description", "error_uri")
-BODY = {"error_description": "Authentication required: send Authorization: Bearer <token>"}
+BODY = {"error_description": "Authentication required: send an Authorization header with a bearer token"}
 
 
 def bare_challenge(challenge: str) -> str:
