@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,14 +53,27 @@ def _refuse_processes_outside_slow_tests(event: str, _args: tuple[object, ...]) 
 sys.addaudithook(_refuse_processes_outside_slow_tests)
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
-    """Remember which test runs (its fixtures' setup and teardown included), for the process check above."""
+@contextmanager
+def _running_test(item: pytest.Item) -> Iterator[None]:
     _running.append(item)
     try:
-        return (yield)
+        yield
     finally:
         _running.pop()
+
+
+# Checked while a test's fixtures are set up and while it runs. Not at teardown: that is where a module- or
+# session-wide fixture a slow test started (a database, say) is stopped, after whichever test came last.
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
+    with _running_test(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    with _running_test(item):
+        return (yield)
 
 
 # A test that is not marked slow yet takes this long is named at the end of the run (timing is too noisy to fail on).

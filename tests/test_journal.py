@@ -152,3 +152,14 @@ def test_a_journal_from_release_0_1_is_upgraded_in_place(tmp_path: Path) -> None
         assert journal.schema_version() == SCHEMA_VERSION
     finally:
         journal.close()
+
+
+def test_entries_keep_their_kling_api_and_older_ones_count_for_every_api(journal: TaskJournal) -> None:
+    journal.record_intent(_entry("kmcp-real", kling_host="https://api-singapore.klingai.com"))
+    journal.record_intent(_entry("kmcp-sandbox", kling_host="http://127.0.0.1:8765"))
+    journal.record_intent(_entry("kmcp-old"))  # written before the journal recorded hosts
+    real = journal.recent(kling_host="https://api-singapore.klingai.com")
+    assert {e.external_task_id for e in real} == {"kmcp-real", "kmcp-old"}
+    assert len(journal.recent()) == 3
+    entry = journal.get("kmcp-sandbox")
+    assert entry is not None and entry.kling_host == "http://127.0.0.1:8765"

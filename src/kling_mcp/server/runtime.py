@@ -73,4 +73,4 @@ async def open_runtime(
     client = KlingClient(http, signer, policy=retry_policy or DEFAULT_RETRY_POLICY)
     downloader = VideoDownloader(http, settings.resolved_download_dir(), max_bytes=settings.download_max_bytes)
     logger.info("kling-mcp %s connected (Kling at %s, journal %s)", __version__, base_url, journal.where)
-    return Runtime(VideoService(client, journal, options), downloader, base_url)
+    return Runtime(VideoService(client, journal, options, kling_host=base_url), downloader, base_url)

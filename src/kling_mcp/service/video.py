@@ -21,6 +21,7 @@ from kling_mcp.service.errors import (
     InvalidInputError,
     TaskFailedError,
     TaskNotFoundError,
+    TaskOnAnotherKlingError,
     UnsupportedCombinationError,
 )
 from kling_mcp.service.images import prepare_image
@@ -168,8 +169,12 @@ class VideoService:
         *,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        kling_host: str | None = None,
     ) -> None:
         self._client = client
+        # The Kling API base URL this service talks to: stamped on every task it journals, and the only one whose
+        # tasks it answers for (a journal may also hold a sandbox's tasks, or the other Kling site's).
+        self.kling_host = kling_host
         self._journal = journal
         self.options = options
         self._clock = clock
@@ -202,6 +207,7 @@ class VideoService:
         limiter: AbstractAsyncContextManager[Any] = self._uploads if _has_inline_image(request) else nullcontext()
         async with limiter:
             prepared = prepare_request(request, self.options)
+            prepared.entry.kling_host = self.kling_host
             endpoint, external_id = prepared.endpoint, prepared.entry.external_task_id
             await anyio.to_thread.run_sync(self._journal.record_intent, prepared.entry)
             # Shielded: a cancelled call must still learn and record the id of a task it may have paid for.
@@ -229,6 +235,8 @@ class VideoService:
         started = self._clock()
         deadline = started + self._budget(wait_seconds)
         entry = await anyio.to_thread.run_sync(self._journal.get, any_id)
+        if entry is not None and entry.kling_host and self.kling_host and entry.kling_host != self.kling_host:
+            raise TaskOnAnotherKlingError(any_id, entry.kling_host, self.kling_host)
         endpoints = ENDPOINTS
         if entry is not None and entry.endpoint in ENDPOINTS:
             endpoints = (entry.endpoint,)
@@ -253,7 +261,7 @@ class VideoService:
             raise TaskNotFoundError(any_id)
         endpoint, task = found
         await anyio.to_thread.run_sync(
-            self._journal.record_task, task, entry.external_task_id if entry else None, endpoint
+            self._journal.record_task, task, entry.external_task_id if entry else None, endpoint, self.kling_host
         )
         profile = (entry.model, entry.mode, entry.duration) if entry and entry.model else None
         task = await self._wait(endpoint, task, started, deadline, progress, profile)
@@ -261,7 +269,9 @@ class VideoService:
 
     async def list_recent(self, *, limit: int = 20, status: str | None = None) -> list[VideoTaskResult]:
         """Tasks from the journal, newest first (no Kling request)."""
-        entries = await anyio.to_thread.run_sync(lambda: self._journal.recent(limit=limit, status=status))
+        entries = await anyio.to_thread.run_sync(
+            lambda: self._journal.recent(limit=limit, status=status, kling_host=self.kling_host)
+        )
         return [from_entry(e) for e in entries]
 
     def _finish(self, task: Task, model: str | None, started: float) -> Outcome:
@@ -273,7 +283,9 @@ class VideoService:
         if profile is None:
             return []
         model, mode, duration = profile
-        return await anyio.to_thread.run_sync(lambda: self._journal.durations(model, mode, duration))
+        return await anyio.to_thread.run_sync(
+            lambda: self._journal.durations(model, mode, duration, kling_host=self.kling_host)
+        )
 
     def _age(self, task: Task, started: float) -> float:
         """Seconds since Kling created the task (its own timestamp), or since this call started."""

@@ -57,6 +57,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX IF NOT EXISTS tasks_by_created ON tasks (created_at DESC)",
         "CREATE INDEX IF NOT EXISTS tasks_by_profile ON tasks (model, mode, duration, status)",
     ),
+    # 2: the Kling API (base URL) a task lives at. A task is only reachable there: one made against a sandbox, or
+    # the other Kling site, must not be answered from the journal as if this server's Kling had it.
+    ("ALTER TABLE tasks ADD COLUMN kling_host TEXT",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
