@@ -57,7 +57,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX IF NOT EXISTS tasks_by_created ON tasks (created_at DESC)",
         "CREATE INDEX IF NOT EXISTS tasks_by_profile ON tasks (model, mode, duration, status)",
     ),
-    # 2: the Kling API (base URL) a task lives at. A task is only reachable there: one made against a sandbox, or
+    # 2: handles of the MCP tasks protocol (kling_mcp.server.tasks), one per MCP task, on journaled Kling tasks.
+    (
+        """CREATE TABLE IF NOT EXISTS task_handles (
+            handle_id        TEXT PRIMARY KEY,
+            external_task_id TEXT NOT NULL,
+            owner            TEXT NOT NULL,
+            tool             TEXT NOT NULL,
+            download         INTEGER,
+            ttl_ms           {bigint},
+            created_at       {float} NOT NULL,
+            cancelled_at     {float}
+        )""",
+        "CREATE INDEX IF NOT EXISTS task_handles_by_owner ON task_handles (owner, created_at DESC)",
+    ),
+    # 3: the Kling API (base URL) a task lives at. A task is only reachable there: one made against a sandbox, or
     # the other Kling site, must not be answered from the journal as if this server's Kling had it.
     ("ALTER TABLE tasks ADD COLUMN kling_host TEXT",),
 )
