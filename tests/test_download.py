@@ -12,7 +12,7 @@ import pytest
 from mcp import Client
 
 from kling_mcp.sandbox.runner import SandboxServer
-from kling_mcp.server.tools import download_time_limit
+from kling_mcp.server.replies import download_time_limit
 from kling_mcp.service.download import DownloadError, VideoDownloader, file_name
 from kling_mcp.service.results import VideoFile, VideoTaskResult
 from tests.conftest import ASSETS, text_of

@@ -220,6 +220,16 @@ async def test_misspelt_argument_is_refused_not_ignored(client: Client, sandbox:
         assert tool.input_schema.get("additionalProperties") is False, tool.name
 
 
+async def test_timeout_zero_answers_right_after_the_create(client: Client, sandbox: SandboxServer) -> None:
+    result = await client.call_tool(
+        "kling_generate_video_from_image", {"prompt": "clouds", "start_image_url": IMAGE_URL, "timeout": 0}
+    )
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    assert result.structured_content["result"]["status"] == "submitted"
+    assert [r.method for r in sandbox.state.requests] == ["POST"], "no query: the call did not wait"
+
+
 async def test_progress_runs_towards_the_usual_duration_not_the_cap(client: Client, sandbox: SandboxServer) -> None:
     """The total is how long such a task usually takes (learnt from the journal); unknown without history."""
     sandbox.state.config.run_seconds = 0.4
