@@ -26,6 +26,11 @@ def listen(host: str, port: int, backlog: int = 512) -> socket.socket:
         sock.listen(backlog)
     except OSError as exc:
         sock.close()
-        reason = "the port is already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc)).lower()
-        raise ListenError(f"cannot listen on {host}:{port}: {reason}") from None
+        raise listen_failure(host, port, exc) from None
     return sock
+
+
+def listen_failure(host: str, port: int, exc: OSError) -> ListenError:
+    """The plain-words error for an address that could not be bound (also for listeners bound elsewhere)."""
+    reason = "the port is already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc)).lower()
+    return ListenError(f"cannot listen on {host}:{port}: {reason}")

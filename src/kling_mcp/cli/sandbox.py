@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kling_mcp.cli.output import printer
+from kling_mcp.listening import listen_failure
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.sandbox.state import SandboxConfig
 
@@ -11,7 +12,10 @@ _say = printer()  # a command for people; this is no MCP stdio session
 
 def serve_sandbox(host: str, port: int, task_seconds: float) -> int:
     """Serve until Ctrl-C (which ends in KeyboardInterrupt); raises `ListenError` when the port is taken."""
-    server = SandboxServer(SandboxConfig(run_seconds=task_seconds), host=host, port=port)
+    try:
+        server = SandboxServer(SandboxConfig(run_seconds=task_seconds), host=host, port=port)
+    except OSError as exc:  # the sandbox imports nothing of ours, so its bind error is put in words here
+        raise listen_failure(host, port, exc) from None
     config = server.state.config
     _say(f"Kling sandbox (a fake Kling API: no keys, no cost) listening on {server.url}")
     _say("Point kling-mcp at it with these variables:")

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from types import TracebackType
 
 import uvicorn
 
-from kling_mcp.listening import listen
 from kling_mcp.sandbox.app import build_app
 from kling_mcp.sandbox.state import SandboxConfig, SandboxState
 
 logger = logging.getLogger(__name__)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(512)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 class SandboxServer:
@@ -21,7 +33,7 @@ class SandboxServer:
 
     def __init__(self, config: SandboxConfig | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.state = SandboxState(config=config or SandboxConfig())
-        self._socket = listen(host, port)
+        self._socket = _bind(host, port)
         self.host, self.port = self._socket.getsockname()[:2]
         self.url = f"http://{self.host}:{self.port}"
         self.state.base_url = self.url
