@@ -24,10 +24,11 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import Field, ValidationError
 
 from kling_mcp.api.errors import KlingError
+from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL
 from kling_mcp.server.tasks import legacy, wire
 from kling_mcp.server.tasks.lookup import app_of, find, reread, snapshot_of
 from kling_mcp.server.tasks.results import ResultRunner, wire_result
-from kling_mcp.server.tools import GENERATE_TOOL, GET_TOOL, to_tool_error
+from kling_mcp.server.tool_errors import to_tool_error
 from kling_mcp.service.errors import InvalidInputError
 from kling_mcp.service.inputs import VideoRequest
 from kling_mcp.service.journal import TaskHandle

@@ -13,9 +13,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent
 from mcp_types.methods import serialize_server_result
 
+from kling_mcp.server.descriptions import GET_TOOL
 from kling_mcp.server.tasks import wire
 from kling_mcp.server.tasks.lookup import app_of, reread, snapshot_of
-from kling_mcp.server.tools import GET_TOOL
 from kling_mcp.service.journal import TaskHandle
 
 if TYPE_CHECKING:
