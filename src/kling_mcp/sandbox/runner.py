@@ -11,6 +11,7 @@ from types import TracebackType
 import uvicorn
 
 from kling_mcp.sandbox.app import build_app
+from kling_mcp.sandbox.callbacks import CallbackSender
 from kling_mcp.sandbox.state import SandboxConfig, SandboxState
 
 logger = logging.getLogger(__name__)
@@ -18,9 +19,13 @@ logger = logging.getLogger(__name__)
 
 def _bind(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(512)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(512)
+    except OSError:
+        sock.close()
+        raise
     return sock
 
 
@@ -43,9 +48,18 @@ class SandboxServer:
             )
         )
         self._thread = threading.Thread(target=self._serve, name="kling-sandbox", daemon=True)
+        self._callbacks = CallbackSender(self.state)
 
     def _serve(self) -> None:
         self._server.run(sockets=[self._socket])
+
+    def serve_forever(self) -> None:
+        """Serve in this thread (`kling-mcp sandbox`) until SIGINT/SIGTERM; Ctrl-C ends in KeyboardInterrupt."""
+        self._callbacks.start()
+        try:
+            self._serve()
+        finally:
+            self._callbacks.stop()
 
     def start(self) -> SandboxServer:
         """Start serving and return once the socket answers."""
@@ -55,11 +69,13 @@ class SandboxServer:
             if time.monotonic() > deadline or not self._thread.is_alive():
                 raise RuntimeError("the Kling sandbox did not start")
             time.sleep(0.005)
+        self._callbacks.start()
         logger.debug("Kling sandbox listening on %s", self.url)
         return self
 
     def stop(self) -> None:
         """Stop serving and wait for the thread."""
+        self._callbacks.stop()
         self._server.should_exit = True
         self._thread.join(timeout=5)
         self._socket.close()
@@ -71,10 +87,3 @@ class SandboxServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
-
-
-def serve_forever(host: str, port: int, config: SandboxConfig | None = None) -> None:
-    """Serve the sandbox in the foreground until interrupted (`kling-mcp sandbox`)."""
-    server = SandboxServer(config, host=host, port=port)
-    logger.warning("Kling sandbox on %s (access key %r); Ctrl-C stops it", server.url, server.state.config.access_key)
-    server._serve()

@@ -6,7 +6,9 @@ that answers `tools/list` without loading the HTTP stack, SQLite and JWT code st
 
 from __future__ import annotations
 
+import functools
 import logging
+import ssl
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
@@ -19,6 +21,7 @@ from kling_mcp.api.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from kling_mcp.api.signing import JwtSigner
 from kling_mcp.config import Settings
 from kling_mcp.server.allocator import return_large_buffers_to_os
+from kling_mcp.service.callbacks import CallbackHub
 from kling_mcp.service.download import VideoDownloader
 from kling_mcp.service.journal import TaskJournal, open_journal
 from kling_mcp.service.options import ServiceOptions
@@ -30,13 +33,21 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Runtime:
-    """What tool calls use: the video service and downloader, the Kling base URL, the journal and task tracker."""
+    """What tool calls use: the video service and downloader, the Kling base URL, the journal and task tracker, and
+    the callback hub when Kling's callbacks are served."""
 
     service: VideoService
     downloader: VideoDownloader
     base_url: str
     journal: TaskJournal
     tracker: TaskTracker
+    callbacks: CallbackHub | None = None
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """httpx's default TLS settings, built once: each client would otherwise load the CA bundle again (~50 ms)."""
+    return httpx.create_ssl_context()
 
 
 async def open_runtime(
@@ -60,6 +71,7 @@ async def open_runtime(
             timeout=httpx.Timeout(settings.http_timeout_seconds, connect=10.0),
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             headers={"User-Agent": f"kling-mcp/{__version__}"},
+            verify=tls_context(),
         )
     )
     journal = open_journal(settings.resolved_journal())
@@ -67,5 +79,10 @@ async def open_runtime(
     client = KlingClient(http, signer, policy=retry_policy or DEFAULT_RETRY_POLICY)
     downloader = VideoDownloader(http, settings.resolved_download_dir(), max_bytes=settings.download_max_bytes)
     logger.info("kling-mcp %s connected (Kling at %s, journal %s)", __version__, base_url, journal.where)
-    service = VideoService(client, journal, options)
-    return Runtime(service, downloader, base_url, journal, TaskTracker(service, journal))
+    service = VideoService(client, journal, options, kling_host=base_url)
+    callbacks = None
+    if options.callback_url_for is not None:
+        from kling_mcp.server.callback_setup import open_hub
+
+        callbacks = await open_hub(settings, journal, service.poller.hurry, stack)
+    return Runtime(service, downloader, base_url, journal, TaskTracker(service, journal), callbacks)

@@ -47,6 +47,14 @@ class Frames:
     end: PreparedImage | None = None
 
 
+@dataclass(frozen=True)
+class Addressing:
+    """How the task is named and where Kling reports on it."""
+
+    external_task_id: str
+    callback_url: str | None
+
+
 def new_external_task_id() -> str:
     """A fresh id that makes the create idempotent: Kling can be asked for the task by it."""
     return f"kmcp-{uuid.uuid4().hex}"
@@ -83,7 +91,16 @@ def _camera(request: GenerateRequest) -> dict[str, object] | None:
     return request.camera_control.model_dump(exclude_none=True) if request.camera_control else None
 
 
-def _image2video(request: VideoRequest, row: Capabilities, frames: Frames, external_id: str) -> CreateBody:
+def _addressing(request: GenerateRequest, options: ServiceOptions) -> Addressing:
+    """A fresh external id, and where Kling is to call: with served callbacks our own address (we relay to the
+    caller's own URL, kept in the journal), else the caller's."""
+    external_id = new_external_task_id()
+    if options.callback_url_for is not None:
+        return Addressing(external_id, options.callback_url_for(external_id))
+    return Addressing(external_id, request.callback_url)
+
+
+def _image2video(request: VideoRequest, row: Capabilities, frames: Frames, to: Addressing) -> CreateBody:
     return Image2VideoBody(
         model_name=request.model,
         image=frames.start.value if frames.start else None,
@@ -95,12 +112,12 @@ def _image2video(request: VideoRequest, row: Capabilities, frames: Frames, exter
         duration=str(request.effective_duration),
         sound=_sound(row, request.generate_audio),
         camera_control=_camera(request),
-        callback_url=request.callback_url,
-        external_task_id=external_id,
+        callback_url=to.callback_url,
+        external_task_id=to.external_task_id,
     )
 
 
-def _omni_video(request: VideoRequest, row: Capabilities, frames: Frames, external_id: str) -> CreateBody:
+def _omni_video(request: VideoRequest, row: Capabilities, frames: Frames, to: Addressing) -> CreateBody:
     # Not a capability (skipping the table check cannot help): the omni endpoint has no such fields.
     for name in ("cfg_scale", "camera_control"):
         if getattr(request, name) is not None:
@@ -118,20 +135,22 @@ def _omni_video(request: VideoRequest, row: Capabilities, frames: Frames, extern
         duration=str(request.effective_duration),
         sound=_sound(row, request.generate_audio),
         aspect_ratio=request.aspect_ratio,
-        callback_url=request.callback_url,
-        external_task_id=external_id,
+        callback_url=to.callback_url,
+        external_task_id=to.external_task_id,
     )
 
 
-IMAGE_BUILDERS: dict[Endpoint, Callable[[VideoRequest, Capabilities, Frames, str], CreateBody]] = {
+IMAGE_BUILDERS: dict[Endpoint, Callable[[VideoRequest, Capabilities, Frames, Addressing], CreateBody]] = {
     "image2video": _image2video,
     "omni-video": _omni_video,
 }
 
 
-def _entry(request: GenerateRequest, endpoint: Endpoint, external_id: str, frames: Frames) -> JournalEntry:
+def _entry(
+    request: GenerateRequest, endpoint: Endpoint, to: Addressing, frames: Frames, options: ServiceOptions
+) -> JournalEntry:
     return JournalEntry(
-        external_task_id=external_id,
+        external_task_id=to.external_task_id,
         endpoint=endpoint,
         model=request.model,
         prompt=request.prompt,
@@ -139,6 +158,7 @@ def _entry(request: GenerateRequest, endpoint: Endpoint, external_id: str, frame
         duration=request.effective_duration,
         start_image=frames.start.reference if frames.start else None,
         end_image=frames.end.reference if frames.end else None,
+        callback_url=request.callback_url if options.callback_url_for is not None else None,
     )
 
 
@@ -158,9 +178,9 @@ def prepare_image_request(request: VideoRequest, options: ServiceOptions) -> Pre
         if request.end_image_url
         else None,
     )
-    external_id = new_external_task_id()
-    body = IMAGE_BUILDERS[row.endpoint](request, row, frames, external_id)
-    entry = _entry(request, row.endpoint, external_id, frames)
+    to = _addressing(request, options)
+    body = IMAGE_BUILDERS[row.endpoint](request, row, frames, to)
+    entry = _entry(request, row.endpoint, to, frames, options)
     return PreparedRequest(row.endpoint, body, entry, judged_by_kling(row, wanted, IMAGE_ENDPOINTS))
 
 
@@ -169,7 +189,7 @@ def prepare_text_request(request: TextVideoRequest, options: ServiceOptions) -> 
     row = row_for(request.model, TEXT_ENDPOINTS)
     wanted = wanted_of(request)
     _checked(row, wanted, TEXT_ENDPOINTS, options)
-    external_id = new_external_task_id()
+    to = _addressing(request, options)
     body = Text2VideoBody(
         model_name=request.model,
         prompt=request.prompt,
@@ -180,10 +200,10 @@ def prepare_text_request(request: TextVideoRequest, options: ServiceOptions) -> 
         duration=str(request.effective_duration),
         sound=_sound(row, request.generate_audio),
         camera_control=_camera(request),
-        callback_url=request.callback_url,
-        external_task_id=external_id,
+        callback_url=to.callback_url,
+        external_task_id=to.external_task_id,
     )
-    entry = _entry(request, row.endpoint, external_id, Frames())
+    entry = _entry(request, row.endpoint, to, Frames(), options)
     return PreparedRequest(row.endpoint, body, entry, judged_by_kling(row, wanted, TEXT_ENDPOINTS))
 
 

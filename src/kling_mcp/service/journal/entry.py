@@ -35,6 +35,9 @@ class JournalEntry:
     kling_updated_ms: int | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+    kling_host: str | None = None
+    """The Kling API base URL the task was created at (None in entries older than the column)."""
+    callback_url: str | None = None  # the caller's own, which kling-mcp relays Kling's callbacks to
 
 
 # The columns of the `tasks` table, in the order `entry_values` gives them.
@@ -55,6 +58,8 @@ COLUMNS = (
     "kling_updated_ms",
     "created_at",
     "updated_at",
+    "kling_host",
+    "callback_url",
 )
 
 
