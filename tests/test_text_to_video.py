@@ -10,7 +10,7 @@ import pytest
 from mcp import Client
 
 from kling_mcp.sandbox.runner import SandboxServer
-from tests.conftest import journal_entry, make_settings, text_of
+from tests.conftest import journal_entry, journal_file, make_settings, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -124,7 +124,7 @@ async def test_an_id_the_journal_does_not_know_is_found_at_text2video(
 ) -> None:
     async with Client(server_factory(KLING_MCP_MAX_WAIT=0.01)) as client:
         created = task_of(await client.call_tool(TEXT, {"prompt": "a slow sunrise"}))
-    (tmp_path / "journal.sqlite3").unlink()
+    journal_file(tmp_path).unlink()
     async with Client(server_factory()) as client:
         found = task_of(await client.call_tool(GET, {"task_id": created["task_id"], "wait_seconds": 5}))
     assert found["status"] == "succeed"
