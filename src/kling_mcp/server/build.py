@@ -10,7 +10,7 @@ from mcp.server.mcpserver import MCPServer
 from kling_mcp import __version__
 from kling_mcp.config import Settings
 from kling_mcp.server.context import AppContext, make_lifespan
-from kling_mcp.server.tools import GENERATE_TOOL, GET_TOOL, LIST_TOOL, build_tools
+from kling_mcp.server.tools import GENERATE_TOOL, GET_TOOL, LIST_TOOL, TOOL_SCOPES, build_tools
 from kling_mcp.service.images import ImagePolicy
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from kling_mcp.api.retry import RetryPolicy
 
-__all__ = ["GENERATE_TOOL", "GET_TOOL", "LIST_TOOL", "AppContext", "build_server"]
+__all__ = ["GENERATE_TOOL", "GET_TOOL", "LIST_TOOL", "TOOL_SCOPES", "AppContext", "build_server"]
 
 SERVER_NAME = "kling-mcp"
 

@@ -16,6 +16,7 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kling_mcp.api.errors import KlingConnectionError, KlingError
+from kling_mcp.server.access import GENERATE_SCOPE, READ_SCOPE, caller_of
 from kling_mcp.server.context import AppContext, app_of
 from kling_mcp.service.errors import InvalidInputError
 from kling_mcp.service.inputs import VideoRequest
@@ -29,6 +30,8 @@ logger = logging.getLogger(__name__)
 GENERATE_TOOL = "kling_generate_video_from_image"
 GET_TOOL = "kling_get_video_task"
 LIST_TOOL = "kling_list_video_tasks"
+# The OAuth scope each tool needs (over HTTP with OAuth or static tokens; stdio needs none).
+TOOL_SCOPES = {GENERATE_TOOL: GENERATE_SCOPE, GET_TOOL: READ_SCOPE, LIST_TOOL: READ_SCOPE}
 
 # A download after the wait may use the rest of the wait cap plus this grace, and never less than the minimum.
 DOWNLOAD_GRACE_SECONDS = 8.0
@@ -149,9 +152,11 @@ def build_tools() -> list[Tool]:
 
     async def generate(ctx: Context, **arguments: Any) -> CallToolResult:
         app = app_of(ctx)
+        caller = caller_of(ctx)
+        caller.require(GENERATE_SCOPE, "creating a video (a paid Kling task)")
         try:
             request = VideoRequest.model_validate(arguments)
-            outcome = await (await app.service()).generate(request, _progress(ctx))
+            outcome = await (await app.service()).generate(request, _progress(ctx), owner=caller.viewer.owner)
         except (ValidationError, InvalidInputError, KlingError) as exc:
             raise to_tool_error(exc, app) from exc
         return _result(await _saved(app, outcome, None))
@@ -189,8 +194,12 @@ def build_tools() -> list[Tool]:
         ] = None,
     ) -> Annotated[CallToolResult, VideoToolOutput]:
         app = app_of(ctx)
+        caller = caller_of(ctx)
+        caller.require(READ_SCOPE, "reading a task")
         try:
-            outcome = await (await app.service()).get(task_id.strip(), wait_seconds, _progress(ctx))
+            outcome = await (await app.service()).get(
+                task_id.strip(), wait_seconds, _progress(ctx), viewer=caller.viewer
+            )
         except KlingError as exc:
             raise to_tool_error(exc, app) from exc
         return _result(await _saved(app, outcome, download))
@@ -203,8 +212,10 @@ def build_tools() -> list[Tool]:
             Field(description="Only tasks with this last known status."),
         ] = None,
     ) -> TaskListOutput:
+        caller = caller_of(ctx)
+        caller.require(READ_SCOPE, "listing tasks")
         service = await app_of(ctx).service()
-        return TaskListOutput(result=await service.list_recent(limit=limit, status=status))
+        return TaskListOutput(result=await service.list_recent(limit=limit, status=status, viewer=caller.viewer))
 
     return [
         _refuse_unknown_arguments(tool)

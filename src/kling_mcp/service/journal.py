@@ -34,11 +34,15 @@ CREATE TABLE IF NOT EXISTS tasks (
     kling_created_ms INTEGER,
     kling_updated_ms INTEGER,
     created_at       REAL NOT NULL,
-    updated_at       REAL NOT NULL
+    updated_at       REAL NOT NULL,
+    owner            TEXT
 );
 CREATE INDEX IF NOT EXISTS tasks_by_created ON tasks (created_at DESC);
 CREATE INDEX IF NOT EXISTS tasks_by_profile ON tasks (model, mode, duration, status);
 """
+# Journals written before tasks had owners lack the column; their entries stay ownerless (visible to admins only).
+OWNER_MIGRATION = "ALTER TABLE tasks ADD COLUMN owner TEXT"
+OWNER_INDEX = "CREATE INDEX IF NOT EXISTS tasks_by_owner ON tasks (owner, created_at DESC)"
 
 # Statuses of ours besides Kling's four: the create is under way, or its outcome could not be learnt.
 CREATING = "creating"
@@ -66,11 +70,12 @@ class JournalEntry:
     kling_updated_ms: int | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+    owner: str | None = None  # who made the call (see service.owners); None for entries older than owners
 
 
 _COLUMNS = (
     "external_task_id, task_id, endpoint, model, mode, duration, prompt, start_image, end_image, status, "
-    "status_message, videos, kling_created_ms, kling_updated_ms, created_at, updated_at"
+    "status_message, videos, kling_created_ms, kling_updated_ms, created_at, updated_at, owner"
 )
 
 
@@ -95,6 +100,10 @@ class TaskJournal:
         self._db.execute("PRAGMA busy_timeout=10000")
         with self._lock:
             self._db.executescript(SCHEMA)  # executescript manages its own transaction
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(tasks)")}
+            if "owner" not in columns:
+                self._db.execute(OWNER_MIGRATION)
+            self._db.execute(OWNER_INDEX)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -118,7 +127,7 @@ class TaskJournal:
         entry.created_at = entry.updated_at = now
         with self._transaction() as db:
             db.execute(
-                f"INSERT INTO tasks ({_COLUMNS}) VALUES ({', '.join('?' * 16)})",
+                f"INSERT INTO tasks ({_COLUMNS}) VALUES ({', '.join('?' * 17)})",
                 (
                     entry.external_task_id,
                     entry.task_id,
@@ -136,11 +145,14 @@ class TaskJournal:
                     entry.kling_updated_ms,
                     entry.created_at,
                     entry.updated_at,
+                    entry.owner,
                 ),
             )
 
-    def record_task(self, task: Task, external_task_id: str | None = None, endpoint: str = "image2video") -> None:
-        """Store Kling's view of a task: its id, status, message and videos."""
+    def record_task(
+        self, task: Task, external_task_id: str | None = None, endpoint: str = "image2video", owner: str | None = None
+    ) -> None:
+        """Store Kling's view of a task: its id, status, message and videos (`owner` owns it if it is new here)."""
         key = external_task_id or task.external_task_id
         videos = json.dumps(
             [{"id": v.id, "url": v.url, "watermark_url": v.watermark_url, "duration": v.duration} for v in task.videos]
@@ -170,6 +182,7 @@ class TaskJournal:
                     model="",
                     prompt="",
                     task_id=task.task_id,
+                    owner=owner,
                 )
             )
             self.record_task(task, key or f"kling:{task.task_id}", endpoint)
@@ -201,14 +214,13 @@ class TaskJournal:
             ).fetchall()
         return [float(r[0]) for r in rows]
 
-    def recent(self, *, limit: int = 20, status: str | None = None) -> list[JournalEntry]:
-        """The newest entries first, optionally only those with one status."""
+    def recent(self, *, limit: int = 20, status: str | None = None, owner: str | None = None) -> list[JournalEntry]:
+        """The newest entries first, optionally only those with one status and/or of one owner."""
+        conditions = [(column, value) for column, value in (("status", status), ("owner", owner)) if value is not None]
         query = f"SELECT {_COLUMNS} FROM tasks"
-        params: tuple[object, ...] = ()
-        if status is not None:
-            query += " WHERE status=?"
-            params = (status,)
+        if conditions:
+            query += " WHERE " + " AND ".join(f"{column}=?" for column, _ in conditions)
         query += " ORDER BY created_at DESC LIMIT ?"
         with self._lock:
-            rows = self._db.execute(query, (*params, limit)).fetchall()
+            rows = self._db.execute(query, (*(value for _, value in conditions), limit)).fetchall()
         return [_row_to_entry(r) for r in rows]

@@ -27,6 +27,7 @@ from kling_mcp.service.images import prepare_image
 from kling_mcp.service.inputs import VideoRequest
 from kling_mcp.service.journal import CREATE_FAILED, UNKNOWN, JournalEntry, TaskJournal
 from kling_mcp.service.options import ServiceOptions
+from kling_mcp.service.owners import Viewer, local_owner, operator
 from kling_mcp.service.poller import TaskPoller
 from kling_mcp.service.results import VideoTaskResult, from_entry, from_task
 
@@ -193,8 +194,10 @@ class VideoService:
     def _budget(self, requested: float) -> float:
         return max(0.0, min(requested, self.options.max_wait_seconds))
 
-    async def generate(self, request: VideoRequest, progress: ProgressFn | None = None) -> Outcome:
-        """Create the task once and wait for it up to min(timeout, the server's cap)."""
+    async def generate(
+        self, request: VideoRequest, progress: ProgressFn | None = None, *, owner: str | None = None
+    ) -> Outcome:
+        """Create the task once (owned by `owner`, default the local user) and wait up to min(timeout, the cap)."""
         started = self._clock()
         budget = self._budget(request.effective_timeout)
         deadline = started + budget
@@ -202,6 +205,7 @@ class VideoService:
         limiter: AbstractAsyncContextManager[Any] = self._uploads if _has_inline_image(request) else nullcontext()
         async with limiter:
             prepared = prepare_request(request, self.options)
+            prepared.entry.owner = owner or local_owner()
             endpoint, external_id = prepared.endpoint, prepared.entry.external_task_id
             await anyio.to_thread.run_sync(self._journal.record_intent, prepared.entry)
             # Shielded: a cancelled call must still learn and record the id of a task it may have paid for.
@@ -224,11 +228,25 @@ class VideoService:
         task = await self._wait(endpoint, task, started, deadline, progress, profile)
         return self._finish(task, request.model, started)
 
-    async def get(self, any_id: str, wait_seconds: float = 0.0, progress: ProgressFn | None = None) -> Outcome:
-        """Look a task up by Kling task id or external id; optionally wait for it to finish."""
+    async def get(
+        self,
+        any_id: str,
+        wait_seconds: float = 0.0,
+        progress: ProgressFn | None = None,
+        *,
+        viewer: Viewer | None = None,
+    ) -> Outcome:
+        """Look a task up by Kling task id or external id; optionally wait for it to finish.
+
+        A viewer who does not see every owner's tasks gets only their own: any other id (unknown, or another
+        owner's) is answered with the same `TaskNotFoundError`, without asking Kling.
+        """
+        viewer = viewer or operator()
         started = self._clock()
         deadline = started + self._budget(wait_seconds)
         entry = await anyio.to_thread.run_sync(self._journal.get, any_id)
+        if not viewer.sees_all and not viewer.may_see(entry):
+            raise TaskNotFoundError(any_id)
         endpoints = ENDPOINTS
         if entry is not None and entry.endpoint in ENDPOINTS:
             endpoints = (entry.endpoint,)
@@ -253,15 +271,18 @@ class VideoService:
             raise TaskNotFoundError(any_id)
         endpoint, task = found
         await anyio.to_thread.run_sync(
-            self._journal.record_task, task, entry.external_task_id if entry else None, endpoint
+            self._journal.record_task, task, entry.external_task_id if entry else None, endpoint, viewer.owner
         )
         profile = (entry.model, entry.mode, entry.duration) if entry and entry.model else None
         task = await self._wait(endpoint, task, started, deadline, progress, profile)
         return self._finish(task, entry.model if entry and entry.model else None, started)
 
-    async def list_recent(self, *, limit: int = 20, status: str | None = None) -> list[VideoTaskResult]:
-        """Tasks from the journal, newest first (no Kling request)."""
-        entries = await anyio.to_thread.run_sync(lambda: self._journal.recent(limit=limit, status=status))
+    async def list_recent(
+        self, *, limit: int = 20, status: str | None = None, viewer: Viewer | None = None
+    ) -> list[VideoTaskResult]:
+        """Tasks from the journal the viewer may see (default: all), newest first (no Kling request)."""
+        owner = (viewer or operator()).owner_filter
+        entries = await anyio.to_thread.run_sync(lambda: self._journal.recent(limit=limit, status=status, owner=owner))
         return [from_entry(e) for e in entries]
 
     def _finish(self, task: Task, model: str | None, started: float) -> Outcome:
