@@ -185,6 +185,8 @@ class Issuer:
                     self._failed_at = now
                     raise
                 logger.warning("could not refresh the signing keys of %s (keeping the old ones): %s", self.issuer, exc)
+                # Try again after the pause, not on every request while the provider is down.
+                self._keys_fetched_at = now - self._max_age + RETRY_AFTER_FAILURE_SECONDS
                 return
             self._keys_fetched_at = now
 
