@@ -24,6 +24,7 @@ from kling_mcp.http.resource import BearerChallenge
 from kling_mcp.http.scope_gate import ScopeGate
 from kling_mcp.http.security import check_exposure, transport_security
 from kling_mcp.http.settings import HttpSettings
+from kling_mcp.redaction import Redactor
 from kling_mcp.server.build import TOOL_SCOPES, AppContext, build_server
 from kling_mcp.server.call_gate import CallGate
 from kling_mcp.service.images import ImagePolicy
@@ -57,6 +58,9 @@ def build_http_app(
     contexts: list[AppContext] = []
     gate = CallGate(http.max_concurrent_calls, wrap_up=lambda: sum(c.wrap_up() for c in contexts))
     auth = authentication(http, tokens)
+    secrets = [t.get_secret_value() for t in tokens]
+    if http.oauth_client_secret is not None:
+        secrets.append(http.oauth_client_secret.get_secret_value())
     server = build_server(
         settings,
         image_policy=ImagePolicy.for_roots(http.file_roots, remote=True),
@@ -65,6 +69,7 @@ def build_http_app(
         auth=auth.settings if auth else None,
         extensions=[gate],
         on_context=contexts.append,
+        redactor=Redactor(secrets),
     )
     if auth is not None and auth.resource is not None:
         for route in auth.resource.routes():  # outside authentication: clients read it to learn how to sign in
