@@ -1,16 +1,15 @@
 """A real identity provider for the tests: npm `oidc-provider`, started on loopback by `tests/oidc/provider.mjs`.
 
 The package is installed from the npm registry into a cache folder outside the repository
-(`~/.cache/kling-mcp-oidc`, or `KLING_MCP_OIDC_DIR`) on first use; `.ci/run` installs it beforehand. Signing keys
-are made here, so a test can rotate them (restart the provider with a new key first) and can also sign tokens the
-provider never issued (another issuer, an unpublished key) to prove they are refused.
+(`~/.cache/kling-mcp-oidc`, or `KLING_MCP_OIDC_DIR`) on first use by `tests.npm_support`, which `.ci/run` runs.
+Signing keys are made here, so a test can rotate them (restart the provider with a new key first) and can also sign
+tokens the provider never issued (another issuer, an unpublished key) to prove they are refused.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -19,47 +18,20 @@ from typing import Any
 
 import httpx
 import jwt
-import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-OIDC_PROVIDER_VERSION = "9.13.3"
+from tests.npm_support import OIDC_PROVIDER
+
 PROVIDER_SCRIPT = Path(__file__).resolve().parent / "oidc" / "provider.mjs"
 START_TIMEOUT = 30.0
 CLIENT_SECRET = "test-client-secret-0123456789"
 RS_CLIENT_ID = "kling-mcp-rs"  # kling-mcp's own client at the provider, for introspection
 
 
-def _installed_version(prefix: Path) -> str | None:
-    try:
-        version: str = json.loads((prefix / "node_modules" / "oidc-provider" / "package.json").read_text())["version"]
-    except (OSError, ValueError, KeyError):
-        return None
-    return version
-
-
 def install_oidc_provider() -> Path:
     """The node_modules folder holding oidc-provider (installed on first use); skips where Node/npm is missing."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("Node.js/npm is not installed: cannot run the oidc-provider identity provider")
-    prefix = Path(os.environ.get("KLING_MCP_OIDC_DIR", Path.home() / ".cache" / "kling-mcp-oidc"))
-    if _installed_version(prefix) != OIDC_PROVIDER_VERSION:
-        prefix.mkdir(parents=True, exist_ok=True)
-        command = [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--loglevel=error"]
-        try:
-            done = subprocess.run(
-                [*command, f"oidc-provider@{OIDC_PROVIDER_VERSION}"],
-                capture_output=True,
-                text=True,
-                timeout=300,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            pytest.skip("npm install oidc-provider timed out (no npm registry?)")
-        if done.returncode != 0 or _installed_version(prefix) != OIDC_PROVIDER_VERSION:
-            pytest.skip(f"could not install oidc-provider (no npm registry?): {done.stderr.strip()[-500:]}")
-    return prefix / "node_modules"
+    return OIDC_PROVIDER.install() / "node_modules"
 
 
 def new_signing_key(kid: str) -> dict[str, Any]:

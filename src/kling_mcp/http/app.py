@@ -20,6 +20,7 @@ from kling_mcp import __version__
 from kling_mcp.api.retry import RetryPolicy
 from kling_mcp.config import Settings
 from kling_mcp.http.auth import Authentication, authentication
+from kling_mcp.http.deadlines import deadline_protocol
 from kling_mcp.http.resource import BearerChallenge
 from kling_mcp.http.scope_gate import ScopeGate
 from kling_mcp.http.security import check_exposure, transport_security
@@ -178,6 +179,9 @@ def serve_http(settings: Settings, http: HttpSettings, tokens: tuple[SecretStr, 
         lifespan="on",
         server_header=False,
         timeout_graceful_shutdown=FLUSH_SECONDS,
+        # Slow clients are cut off: header and body deadlines (our protocol class), idle keep-alive (uvicorn's).
+        http=deadline_protocol(http.header_timeout_seconds, http.body_timeout_seconds),
+        timeout_keep_alive=http.keep_alive_seconds,
     )
     server = GracefulServer(
         config,

@@ -52,22 +52,34 @@ class Caller:
         self.viewer = viewer
         self._scopes = None if scopes is None else frozenset(scopes)  # None: unrestricted (no authentication)
 
+    def holds(self, scope: str) -> bool:
+        """Whether the caller may do what `scope` allows."""
+        return self._scopes is None or scope in self._scopes
+
     def require(self, scope: str, what: str) -> None:
         """Raise `MissingScopeError` unless the caller holds `scope`."""
-        if self._scopes is not None and scope not in self._scopes:
+        if not self.holds(scope):
             raise MissingScopeError(scope, what)
 
 
-def caller_of(ctx: Context) -> Caller:
-    """Who made this call: the authenticated token's owner and scopes over HTTP, else the local operator."""
-    request = ctx.request_context.request
+def token_of(request: object) -> AccessToken | None:
+    """The access token the HTTP request was authenticated with (None over stdio or without authentication)."""
     scope = getattr(request, "scope", None)
     user = scope.get("user") if isinstance(scope, dict) else None
-    if not isinstance(user, AuthenticatedUser):
-        return Caller(operator(), None)  # stdio, or HTTP served without authentication
-    token = user.access_token
+    return user.access_token if isinstance(user, AuthenticatedUser) else None
+
+
+def caller_for(token: AccessToken | None) -> Caller:
+    """The caller a token stands for; without one, the local operator (stdio, or HTTP without authentication)."""
+    if token is None:
+        return Caller(operator(), None)
     scopes = expand_scopes(token.scopes)
     return Caller(Viewer(owner=owner_of(token), sees_all=ADMIN_SCOPE in scopes), scopes)
+
+
+def caller_of(ctx: Context) -> Caller:
+    """Who made this tool call (the token of the very HTTP request that carried it)."""
+    return caller_for(token_of(ctx.request_context.request))
 
 
 def owner_of(token: AccessToken) -> str:

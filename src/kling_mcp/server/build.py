@@ -12,6 +12,8 @@ from kling_mcp.config import Settings
 from kling_mcp.redaction import Redactor
 from kling_mcp.server.context import AppContext, make_lifespan
 from kling_mcp.server.edge import Edge
+from kling_mcp.server.stdio import serve_stdio
+from kling_mcp.server.tasks import Tasks
 from kling_mcp.server.tools import GENERATE_TOOL, GET_TOOL, LIST_TOOL, TOOL_SCOPES, build_tools
 from kling_mcp.service.images import ImagePolicy
 
@@ -33,6 +35,14 @@ INSTRUCTIONS = (
 )
 
 
+class KlingServer(MCPServer[AppContext]):
+    """The SDK's server, served over stdio behind a reader that answers malformed JSON-RPC lines."""
+
+    async def run_stdio_async(self) -> None:
+        """Serve over stdin/stdout until stdin closes (see `kling_mcp.server.stdio`)."""
+        await serve_stdio(self._lowlevel_server)
+
+
 def build_server(
     settings: Settings,
     *,
@@ -47,13 +57,15 @@ def build_server(
     """The kling-mcp MCP server for these settings (nothing is started until it runs).
 
     `token_verifier`/`auth` guard the HTTP transport and `extensions` wrap tool calls (see `kling_mcp.http.app`);
+    the tasks protocol (`kling_mcp.server.tasks`) is always on and used only by clients that support it;
     `on_context` is handed each AppContext the lifespan creates (shutdown uses it to wrap up waiting calls).
     Every answer is scrubbed of credentials by `redactor` (default: JWTs, bearer tokens and the secret key).
     """
     tools = build_tools()
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     edge = Edge(tools, (redactor or Redactor()).with_secrets(secret))
-    return MCPServer(
+    tasks = Tasks()
+    server = KlingServer(
         name=SERVER_NAME,
         version=__version__,
         instructions=INSTRUCTIONS,
@@ -61,7 +73,9 @@ def build_server(
         log_level=settings.log_level,
         token_verifier=token_verifier,
         auth=auth,
-        extensions=extensions,
+        extensions=[*extensions, tasks],
         tools=tools,
         middleware=[edge],
     )
+    tasks.attach(server)  # its middleware runs inside the edge, so task answers are scrubbed too
+    return server

@@ -58,6 +58,16 @@ class Outcome:
     waited: float
 
 
+@dataclass(frozen=True)
+class Started:
+    """A task just created: where it lives, Kling's first answer, our id for it, and its timing profile."""
+
+    endpoint: Endpoint
+    task: Task
+    external_task_id: str
+    profile: tuple[str, str | None, int | None]
+
+
 def _has_inline_image(request: VideoRequest) -> bool:
     """True when an image travels inside the request body (base64), not as a URL Kling fetches."""
     images = (request.start_image_url, request.end_image_url)
@@ -197,10 +207,22 @@ class VideoService:
     async def generate(
         self, request: VideoRequest, progress: ProgressFn | None = None, *, owner: str | None = None
     ) -> Outcome:
-        """Create the task once (owned by `owner`, default the local user) and wait up to min(timeout, the cap)."""
+        """Create the task once (see `start`) and wait for it up to min(timeout, the server's cap)."""
         started = self._clock()
         budget = self._budget(request.effective_timeout)
         deadline = started + budget
+        create_deadline = started + max(budget, MIN_CREATE_BUDGET_SECONDS)
+        begun = await self.start(request, create_deadline=create_deadline, owner=owner)
+        task = await self._wait(begun.endpoint, begun.task, started, deadline, progress, begun.profile)
+        return self._finish(task, request.model, started)
+
+    async def start(
+        self, request: VideoRequest, *, create_deadline: float | None = None, owner: str | None = None
+    ) -> Started:
+        """Create the task once (owned by `owner`, default the local user), journaled before and after the create
+        request; does not wait for the video."""
+        if create_deadline is None:
+            create_deadline = self._clock() + MIN_CREATE_BUDGET_SECONDS
         # Bodies with inline images are megabytes each: bound how many exist at once, and drop each after its create.
         limiter: AbstractAsyncContextManager[Any] = self._uploads if _has_inline_image(request) else nullcontext()
         async with limiter:
@@ -211,9 +233,7 @@ class VideoService:
             # Shielded: a cancelled call must still learn and record the id of a task it may have paid for.
             with anyio.CancelScope(shield=True):
                 try:
-                    task = await self._client.create_task(
-                        endpoint, prepared.body, deadline=started + max(budget, MIN_CREATE_BUDGET_SECONDS)
-                    )
+                    task = await self._client.create_task(endpoint, prepared.body, deadline=create_deadline)
                 except CreateOutcomeUnknownError as exc:
                     await anyio.to_thread.run_sync(self._journal.record_status, external_id, UNKNOWN, str(exc.cause))
                     raise
@@ -224,9 +244,7 @@ class VideoService:
                     del prepared
                 await anyio.to_thread.run_sync(self._journal.record_task, task, external_id)
         logger.info("created Kling task %s (%s, %s)", task.task_id, request.model, endpoint)
-        profile = (request.model, request.mode, request.effective_duration)
-        task = await self._wait(endpoint, task, started, deadline, progress, profile)
-        return self._finish(task, request.model, started)
+        return Started(endpoint, task, external_id, (request.model, request.mode, request.effective_duration))
 
     async def get(
         self,
