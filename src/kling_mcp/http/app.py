@@ -26,8 +26,9 @@ from kling_mcp.http.scope_gate import ScopeGate
 from kling_mcp.http.security import check_exposure, transport_security
 from kling_mcp.http.settings import HttpSettings
 from kling_mcp.redaction import Redactor
-from kling_mcp.server.build import TOOL_SCOPES, AppContext, build_server
+from kling_mcp.server.build import AppContext, build_server
 from kling_mcp.server.call_gate import CallGate
+from kling_mcp.server.tools import TOOL_SCOPES
 from kling_mcp.service.images import ImagePolicy
 from kling_mcp.service.video import MIN_CREATE_BUDGET_SECONDS
 

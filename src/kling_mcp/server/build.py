@@ -11,10 +11,11 @@ from kling_mcp import __version__
 from kling_mcp.config import Settings
 from kling_mcp.redaction import Redactor
 from kling_mcp.server.context import AppContext, make_lifespan
+from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL, INSTRUCTIONS, LIST_TOOL
 from kling_mcp.server.edge import Edge
 from kling_mcp.server.stdio import serve_stdio
 from kling_mcp.server.tasks import Tasks
-from kling_mcp.server.tools import GENERATE_TOOL, GET_TOOL, LIST_TOOL, TOOL_SCOPES, build_tools
+from kling_mcp.server.tools import build_tools
 from kling_mcp.service.images import ImagePolicy
 
 if TYPE_CHECKING:
@@ -24,15 +25,9 @@ if TYPE_CHECKING:
 
     from kling_mcp.api.retry import RetryPolicy
 
-__all__ = ["GENERATE_TOOL", "GET_TOOL", "LIST_TOOL", "TOOL_SCOPES", "AppContext", "build_server"]
+__all__ = ["GENERATE_TOOL", "GET_TOOL", "LIST_TOOL", "AppContext", "build_server"]
 
 SERVER_NAME = "kling-mcp"
-
-INSTRUCTIONS = (
-    "Generates videos from still images with Kling (each created task is billed by Kling). "
-    f"Call {GENERATE_TOOL} once per video; if it returns before the video is ready, poll {GET_TOOL} with the "
-    f"task_id instead of generating again. {LIST_TOOL} shows recent tasks, including ones from earlier sessions."
-)
 
 
 class KlingServer(MCPServer[AppContext]):
@@ -63,7 +58,7 @@ def build_server(
     """
     tools = build_tools()
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
-    edge = Edge(tools, (redactor or Redactor()).with_secrets(secret))
+    edge = Edge((redactor or Redactor()).with_secrets(secret))
     tasks = Tasks()
     server = KlingServer(
         name=SERVER_NAME,
