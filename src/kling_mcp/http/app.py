@@ -20,11 +20,13 @@ from kling_mcp import __version__
 from kling_mcp.api.retry import RetryPolicy
 from kling_mcp.config import Settings
 from kling_mcp.http.auth import Authentication, authentication
+from kling_mcp.http.challenge import BareChallengeMiddleware
 from kling_mcp.http.deadlines import deadline_protocol
 from kling_mcp.http.resource import BearerChallenge
 from kling_mcp.http.scope_gate import ScopeGate
 from kling_mcp.http.security import check_exposure, transport_security
 from kling_mcp.http.settings import HttpSettings
+from kling_mcp.listening import listen
 from kling_mcp.redaction import Redactor
 from kling_mcp.server.build import AppContext, build_server
 from kling_mcp.server.call_gate import CallGate
@@ -105,6 +107,8 @@ def _guard(app: Starlette, http: HttpSettings, auth: Authentication) -> None:
                 route.app, tool_scopes=TOOL_SCOPES, resource=auth.resource, max_body=http.max_body_bytes
             )
     app.add_middleware(BearerChallenge, path=http.path, resource=auth.resource)
+    # Outermost: a 401 to a request without credentials loses any error code and gets a plain body (RFC 6750 §3.1).
+    app.add_middleware(BareChallengeMiddleware)
     client = auth.issuer_http
     if client is not None:
         inner = app.router.lifespan_context
@@ -169,8 +173,10 @@ def _describe(http: HttpSettings, tokens: tuple[SecretStr, ...]) -> str:
 
 
 def serve_http(settings: Settings, http: HttpSettings, tokens: tuple[SecretStr, ...]) -> None:
-    """Serve until SIGTERM/SIGINT, then shut down gracefully. Raises `HttpSecurityError` before binding if unsafe."""
+    """Serve until SIGTERM/SIGINT, then shut down gracefully. Raises `HttpSecurityError` before binding if unsafe,
+    `ListenError` if the address cannot be listened on (before anything starts, so that is all a person sees)."""
     runtime = build_http_app(settings, http, tokens)
+    sock = listen(http.host, http.port)
     config = uvicorn.Config(
         runtime.app,
         host=http.host,
@@ -200,4 +206,4 @@ def serve_http(settings: Settings, http: HttpSettings, tokens: tuple[SecretStr, 
         "stateless" if http.stateless else "stateful sessions",
         http.max_concurrent_calls,
     )
-    server.run()
+    server.run(sockets=[sock])

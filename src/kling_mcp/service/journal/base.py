@@ -37,9 +37,15 @@ class TaskJournal(Protocol):
         ...
 
     def record_task(
-        self, task: Task, external_task_id: str | None = None, endpoint: str = "image2video", owner: str | None = None
+        self,
+        task: Task,
+        external_task_id: str | None = None,
+        endpoint: str = "image2video",
+        kling_host: str | None = None,
+        owner: str | None = None,
     ) -> None:
-        """Store Kling's view of a task: its id, status, message and videos (`owner` owns it if it is new here)."""
+        """Store Kling's view of a task: its id, status, message and videos (`kling_host`: where it was found;
+        `owner` owns it if it is new here)."""
         ...
 
     def record_status(self, external_task_id: str, status: str, message: str | None) -> None:
@@ -50,12 +56,23 @@ class TaskJournal(Protocol):
         """The entry with this Kling task id or external task id."""
         ...
 
-    def durations(self, model: str, mode: str | None, duration: int | None, *, limit: int = 20) -> list[float]:
-        """Seconds from creation to success of the latest finished tasks of one profile (newest first)."""
+    def durations(
+        self, model: str, mode: str | None, duration: int | None, *, limit: int = 20, kling_host: str | None = None
+    ) -> list[float]:
+        """Seconds from creation to success of the latest finished tasks of one profile (newest first), optionally
+        only of one Kling API (plus entries older than the record of hosts)."""
         ...
 
-    def recent(self, *, limit: int = 20, status: str | None = None, owner: str | None = None) -> list[JournalEntry]:
-        """The newest entries first, optionally only those with one status and/or of one owner."""
+    def recent(
+        self,
+        *,
+        limit: int = 20,
+        status: str | None = None,
+        kling_host: str | None = None,
+        owner: str | None = None,
+    ) -> list[JournalEntry]:
+        """The newest entries first, optionally only those with one status, of one Kling API (as `durations`),
+        and/or of one owner."""
         ...
 
     def record_handle(self, handle: TaskHandle) -> None:

@@ -35,6 +35,8 @@ class JournalEntry:
     kling_updated_ms: int | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+    kling_host: str | None = None
+    """The Kling API base URL the task was created at (None in entries older than the column)."""
     owner: str | None = None  # who made the call (see service.owners); None for entries older than owners
 
 
@@ -56,6 +58,7 @@ COLUMNS = (
     "kling_updated_ms",
     "created_at",
     "updated_at",
+    "kling_host",
     "owner",
 )
 
