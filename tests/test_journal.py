@@ -158,7 +158,7 @@ def test_a_journal_from_release_0_1_is_upgraded_in_place(tmp_path: Path) -> None
 def test_entries_keep_their_owner_and_a_query_can_be_limited_to_one(journal: TaskJournal) -> None:
     for name, owner in (("a1", "oauth:alice"), ("b1", "oauth:bob"), ("a2", "oauth:alice"), ("x", None)):
         journal.record_intent(_entry(f"kmcp-{name}", owner=owner))
-    journal.record_task(_task("T-adopted", None), None, "image2video", "oauth:bob")  # a task new to the journal
+    journal.record_task(_task("T-adopted", None), None, "image2video", owner="oauth:bob")  # a task new to the journal
     assert [e.external_task_id for e in journal.recent(owner="oauth:alice")] == ["kmcp-a2", "kmcp-a1"]
     assert [e.task_id or e.external_task_id for e in journal.recent(owner="oauth:bob")] == ["T-adopted", "kmcp-b1"]
     assert len(journal.recent()) == 5
