@@ -193,38 +193,29 @@ def _http(**values: Any) -> HttpSettings:
 
 
 @pytest.mark.parametrize(
-    ("values", "message"),
+    ("values", "public_url", "message"),
     [
-        ({"KLING_MCP_OAUTH_ISSUER": ISSUER}, "needs KLING_MCP_PUBLIC_URL"),
+        ({"KLING_MCP_OAUTH_ISSUER": ISSUER}, None, "needs KLING_MCP_PUBLIC_URL"),
+        ({"KLING_MCP_OAUTH_ISSUER": "http://auth.example.com"}, "https://m.example.com", "must be an https URL"),
+        ({"KLING_MCP_OAUTH_ISSUER": ISSUER}, "http://mcp.example.com", "must be an https URL"),
         (
-            {"KLING_MCP_OAUTH_ISSUER": "http://auth.example.com", "KLING_MCP_PUBLIC_URL": "https://m.example.com"},
-            "must be an https URL",
-        ),
-        (
-            {"KLING_MCP_OAUTH_ISSUER": ISSUER, "KLING_MCP_PUBLIC_URL": "http://mcp.example.com"},
-            "must be an https URL",
-        ),
-        (
-            {
-                "KLING_MCP_OAUTH_ISSUER": ISSUER,
-                "KLING_MCP_PUBLIC_URL": "https://mcp.example.com",
-                "KLING_MCP_OAUTH_CLIENT_ID": "rs",
-            },
+            {"KLING_MCP_OAUTH_ISSUER": ISSUER, "KLING_MCP_OAUTH_CLIENT_ID": "rs"},
+            "https://mcp.example.com",
             "both KLING_MCP_OAUTH_CLIENT_ID and KLING_MCP_OAUTH_CLIENT_SECRET",
         ),
-        ({"KLING_MCP_OAUTH_CLIENT_ID": "rs"}, "KLING_MCP_OAUTH_ISSUER is not"),
+        ({"KLING_MCP_OAUTH_CLIENT_ID": "rs"}, None, "KLING_MCP_OAUTH_ISSUER is not"),
     ],
 )
-def test_oauth_settings_that_cannot_work_stop_the_server(values: dict[str, str], message: str) -> None:
+def test_oauth_settings_that_cannot_work_stop_the_server(
+    values: dict[str, str], public_url: str | None, message: str
+) -> None:
     with pytest.raises(HttpSecurityError, match=message):
-        authentication(_http(**values), ())
+        authentication(_http(**values), (), public_url)
 
 
 async def test_the_resource_identifier_is_the_public_url_plus_the_path() -> None:
-    http = _http(
-        KLING_MCP_OAUTH_ISSUER=ISSUER, KLING_MCP_PUBLIC_URL="https://mcp.example.com/", KLING_MCP_PATH="/kling/mcp"
-    )
-    auth = authentication(http, ())
+    http = _http(KLING_MCP_OAUTH_ISSUER=ISSUER, KLING_MCP_PATH="/kling/mcp")
+    auth = authentication(http, (), "https://mcp.example.com/")
     assert auth is not None and auth.resource is not None and auth.issuer_http is not None
     assert auth.resource.resource == "https://mcp.example.com/kling/mcp"
     assert auth.resource.metadata_url == "https://mcp.example.com/.well-known/oauth-protected-resource/kling/mcp"

@@ -61,7 +61,7 @@ def build_http_app(
     check_exposure(http, tokens)
     contexts: list[AppContext] = []
     gate = CallGate(http.max_concurrent_calls, wrap_up=lambda: sum(c.wrap_up() for c in contexts))
-    auth = authentication(http, tokens)
+    auth = authentication(http, tokens, settings.public_url)
     secrets = [t.get_secret_value() for t in tokens]
     if http.oauth_client_secret is not None:
         secrets.append(http.oauth_client_secret.get_secret_value())
@@ -74,6 +74,7 @@ def build_http_app(
         extensions=[gate],
         on_context=contexts.append,
         redactor=Redactor(secrets),
+        serve_callbacks=settings.public_url is not None,
     )
     if auth is not None and auth.resource is not None:
         for route in auth.resource.routes():  # outside authentication: clients read it to learn how to sign in
@@ -86,6 +87,12 @@ def build_http_app(
         return JSONResponse({"status": "ok"})
 
     server.custom_route(HEALTH_PATH, methods=["GET"], include_in_schema=False)(healthz)
+    if settings.public_url is not None:
+        from kling_mcp.http.callbacks import ROUTE, callback_endpoint
+        from kling_mcp.server.callback_setup import callback_address
+
+        endpoint = callback_endpoint(callback_address(settings), contexts)
+        server.custom_route(ROUTE, methods=["POST"], include_in_schema=False)(endpoint)
     app = server.streamable_http_app(
         streamable_http_path=http.path,
         stateless_http=http.stateless,
@@ -165,10 +172,10 @@ class GracefulServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def _describe(http: HttpSettings, tokens: tuple[SecretStr, ...]) -> str:
+def _describe(settings: Settings, http: HttpSettings, tokens: tuple[SecretStr, ...]) -> str:
     kinds = [f"{len(tokens)} static token(s)"] if tokens else []
     if http.oauth_issuer:
-        kinds.append(f"OAuth access tokens of {http.oauth_issuer} for {http.oauth_resource}")
+        kinds.append(f"OAuth access tokens of {http.oauth_issuer} for {http.oauth_resource(settings.public_url)}")
     return " and ".join(kinds) or "NO authentication"
 
 
@@ -202,7 +209,7 @@ def serve_http(settings: Settings, http: HttpSettings, tokens: tuple[SecretStr, 
         http.host,
         http.port,
         http.path,
-        _describe(http, tokens),
+        _describe(settings, http, tokens),
         "stateless" if http.stateless else "stateful sessions",
         http.max_concurrent_calls,
     )

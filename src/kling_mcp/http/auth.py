@@ -39,8 +39,10 @@ class Authentication:
         return f"OAuth access tokens of {self.resource.issuer} for {self.resource.resource}"
 
 
-def _oauth_verifier(http: HttpSettings) -> tuple[OAuthTokenVerifier, ProtectedResource, httpx.AsyncClient]:
-    issuer, resource = http.oauth_issuer, http.oauth_resource
+def _oauth_verifier(
+    http: HttpSettings, public_url: str | None
+) -> tuple[OAuthTokenVerifier, ProtectedResource, httpx.AsyncClient]:
+    issuer, resource = http.oauth_issuer, http.oauth_resource(public_url)
     assert issuer is not None
     if resource is None:
         raise HttpSecurityError(
@@ -66,15 +68,18 @@ def _oauth_verifier(http: HttpSettings) -> tuple[OAuthTokenVerifier, ProtectedRe
     return verifier, ProtectedResource(resource=resource, issuer=issuer), client
 
 
-def authentication(http: HttpSettings, tokens: tuple[SecretStr, ...]) -> Authentication | None:
-    """The endpoint's guard for these settings, or None when it is served without authentication."""
+def authentication(
+    http: HttpSettings, tokens: tuple[SecretStr, ...], public_url: str | None = None
+) -> Authentication | None:
+    """The endpoint's guard for these settings (`public_url`: KLING_MCP_PUBLIC_URL, shared with Kling callbacks),
+    or None when it is served without authentication."""
     if http.oauth_issuer is None and http.oauth_client_id is not None:
         raise HttpSecurityError("KLING_MCP_OAUTH_CLIENT_ID is set but KLING_MCP_OAUTH_ISSUER is not")
     verifiers: list[TokenVerifier] = [StaticTokenVerifier(tokens)] if tokens else []
     resource: ProtectedResource | None = None
     client: httpx.AsyncClient | None = None
     if http.oauth_issuer is not None:
-        oauth, resource, client = _oauth_verifier(http)
+        oauth, resource, client = _oauth_verifier(http, public_url)
         verifiers.append(oauth)
     if not verifiers:
         return None

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from kling_mcp.config import blank_to_none
@@ -52,12 +52,6 @@ class HttpSettings(BaseSettings):
     )
     auth_token_file: Path | None = Field(
         None, validation_alias="KLING_MCP_AUTH_TOKEN_FILE", description="File with one bearer token per line."
-    )
-    public_url: str | None = Field(
-        None,
-        validation_alias="KLING_MCP_PUBLIC_URL",
-        description="The address clients reach this deployment at (https://mcp.example.com); with the MCP path it is "
-        "the OAuth resource identifier and token audience.",
     )
     oauth_issuer: str | None = Field(
         None,
@@ -118,29 +112,24 @@ class HttpSettings(BaseSettings):
     def _path_list(cls, value: object) -> object:
         return _split(value, os.pathsep)
 
-    @field_validator(
-        "auth_token", "public_url", "oauth_issuer", "oauth_client_id", "oauth_client_secret", mode="before"
-    )
+    @field_validator("auth_token", "oauth_issuer", "oauth_client_id", "oauth_client_secret", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return blank_to_none(value)
 
-    @field_validator("public_url", "oauth_issuer")
+    @field_validator("oauth_issuer")
     @classmethod
-    def _absolute_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+    def _absolute_url(cls, value: str | None) -> str | None:
         if value is None:
             return None
         parts = urlsplit(value.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
             raise ValueError(f"must be an absolute http(s) URL without query or fragment; got {value!r}")
-        if info.field_name == "public_url":
-            return value.strip().rstrip("/")  # the resource identifier is this plus the path
         return value.strip()  # an issuer is compared exactly as the provider spells it (RFC 8414 §3.3)
 
-    @property
-    def oauth_resource(self) -> str | None:
-        """The resource identifier (and required token audience): the public URL plus the MCP path."""
-        return None if self.public_url is None else f"{self.public_url}{self.path.rstrip('/')}"
+    def oauth_resource(self, public_url: str | None) -> str | None:
+        """The resource identifier (and required token audience): KLING_MCP_PUBLIC_URL plus the MCP path."""
+        return None if public_url is None else f"{public_url.rstrip('/')}{self.path.rstrip('/')}"
 
     @field_validator("file_roots")
     @classmethod
@@ -168,7 +157,6 @@ def add_http_arguments(parser: argparse.ArgumentParser) -> None:
         help="Keep no session state in the process, so replicas can share a load balancer.",
     )
     group.add_argument("--auth-token-file", type=Path, default=None, help="File with one bearer token per line.")
-    group.add_argument("--public-url", default=None, help="Address clients reach this deployment at.")
     group.add_argument("--oauth-issuer", default=None, help="Identity provider whose access tokens are accepted.")
     group.add_argument("--oauth-client-id", default=None, help="Client id for token introspection.")
     group.add_argument(
