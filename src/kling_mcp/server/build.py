@@ -9,6 +9,7 @@ from mcp.server.mcpserver import MCPServer
 
 from kling_mcp import __version__
 from kling_mcp.config import Settings
+from kling_mcp.server.apps import PlayerApps, bind_player, hide_app_only_tools
 from kling_mcp.server.context import AppContext, make_lifespan
 from kling_mcp.server.tools import GENERATE_TOOL, GET_TOOL, LIST_TOOL, build_tools
 from kling_mcp.service.images import ImagePolicy
@@ -46,14 +47,23 @@ def build_server(
     `token_verifier`/`auth` guard the HTTP transport and `extensions` wrap tool calls (see `kling_mcp.http.app`);
     `on_context` is handed each AppContext the lifespan creates (shutdown uses it to wrap up waiting calls).
     """
-    return MCPServer(
+    player = PlayerApps(settings)
+
+    def context_created(app: AppContext) -> None:
+        player.attach(app)
+        if on_context is not None:
+            on_context(app)
+
+    server = MCPServer(
         name=SERVER_NAME,
         version=__version__,
         instructions=INSTRUCTIONS,
-        lifespan=make_lifespan(settings, image_policy, retry_policy, on_context),
+        lifespan=make_lifespan(settings, image_policy, retry_policy, context_created),
         log_level=settings.log_level,
         token_verifier=token_verifier,
         auth=auth,
-        extensions=extensions,
-        tools=build_tools(),
+        extensions=[player, *extensions],
+        tools=bind_player(build_tools(), (GENERATE_TOOL, GET_TOOL)),
     )
+    server.middleware.append(hide_app_only_tools)
+    return server

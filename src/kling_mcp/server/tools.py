@@ -16,7 +16,9 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kling_mcp.api.errors import KlingConnectionError, KlingError
+from kling_mcp.server.apps import for_caller
 from kling_mcp.server.context import AppContext, app_of
+from kling_mcp.server.links import resource_links
 from kling_mcp.service.errors import InvalidInputError
 from kling_mcp.service.inputs import VideoRequest
 from kling_mcp.service.results import TaskListOutput, VideoToolOutput, summary
@@ -104,11 +106,12 @@ async def _saved(app: AppContext, outcome: Outcome, download: bool | None) -> Ou
     return dataclasses.replace(outcome, result=await downloader.save(outcome.result, time_limit))
 
 
-def _result(outcome: Outcome) -> CallToolResult:
-    output = VideoToolOutput(result=outcome.result)
+def _result(outcome: Outcome, ctx: Context) -> CallToolResult:
+    result = for_caller(outcome.result, ctx)
+    text = TextContent(type="text", text=summary(result, waited=outcome.waited))
     return CallToolResult(
-        content=[TextContent(type="text", text=summary(outcome.result, waited=outcome.waited))],
-        structured_content=output.model_dump(mode="json"),
+        content=[text, *resource_links(result)],
+        structured_content=VideoToolOutput(result=result).model_dump(mode="json"),
     )
 
 
@@ -154,7 +157,7 @@ def build_tools() -> list[Tool]:
             outcome = await (await app.service()).generate(request, _progress(ctx))
         except (ValidationError, InvalidInputError, KlingError) as exc:
             raise to_tool_error(exc, app) from exc
-        return _result(await _saved(app, outcome, None))
+        return _result(await _saved(app, outcome, None), ctx)
 
     generate.__signature__ = _flat_signature(VideoRequest, "ctx")  # type: ignore[attr-defined]
     generate.__name__ = GENERATE_TOOL  # names the SDK's argument model in its validation messages
@@ -193,7 +196,7 @@ def build_tools() -> list[Tool]:
             outcome = await (await app.service()).get(task_id.strip(), wait_seconds, _progress(ctx))
         except KlingError as exc:
             raise to_tool_error(exc, app) from exc
-        return _result(await _saved(app, outcome, download))
+        return _result(await _saved(app, outcome, download), ctx)
 
     async def list_tasks(
         ctx: Context,

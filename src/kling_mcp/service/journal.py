@@ -33,12 +33,16 @@ CREATE TABLE IF NOT EXISTS tasks (
     videos           TEXT NOT NULL DEFAULT '[]',
     kling_created_ms INTEGER,
     kling_updated_ms INTEGER,
+    final_unit_deduction TEXT,
     created_at       REAL NOT NULL,
     updated_at       REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tasks_by_created ON tasks (created_at DESC);
 CREATE INDEX IF NOT EXISTS tasks_by_profile ON tasks (model, mode, duration, status);
 """
+
+# Columns added after the first release, with their declarations: older journal files get them on open.
+ADDED_COLUMNS = {"final_unit_deduction": "TEXT"}
 
 # Statuses of ours besides Kling's four: the create is under way, or its outcome could not be learnt.
 CREATING = "creating"
@@ -64,13 +68,14 @@ class JournalEntry:
     videos: list[dict[str, str | None]] = field(default_factory=list)
     kling_created_ms: int | None = None
     kling_updated_ms: int | None = None
+    final_unit_deduction: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
 
 
 _COLUMNS = (
     "external_task_id, task_id, endpoint, model, mode, duration, prompt, start_image, end_image, status, "
-    "status_message, videos, kling_created_ms, kling_updated_ms, created_at, updated_at"
+    "status_message, videos, kling_created_ms, kling_updated_ms, final_unit_deduction, created_at, updated_at"
 )
 
 
@@ -95,6 +100,14 @@ class TaskJournal:
         self._db.execute("PRAGMA busy_timeout=10000")
         with self._lock:
             self._db.executescript(SCHEMA)  # executescript manages its own transaction
+            self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Bring a journal written by an older version up to date (columns are only ever added)."""
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(tasks)")}
+        for name, declaration in ADDED_COLUMNS.items():
+            if name not in present:
+                self._db.execute(f"ALTER TABLE tasks ADD COLUMN {name} {declaration}")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -118,7 +131,7 @@ class TaskJournal:
         entry.created_at = entry.updated_at = now
         with self._transaction() as db:
             db.execute(
-                f"INSERT INTO tasks ({_COLUMNS}) VALUES ({', '.join('?' * 16)})",
+                f"INSERT INTO tasks ({_COLUMNS}) VALUES ({', '.join('?' * 17)})",
                 (
                     entry.external_task_id,
                     entry.task_id,
@@ -134,6 +147,7 @@ class TaskJournal:
                     json.dumps(entry.videos),
                     entry.kling_created_ms,
                     entry.kling_updated_ms,
+                    entry.final_unit_deduction,
                     entry.created_at,
                     entry.updated_at,
                 ),
@@ -148,7 +162,8 @@ class TaskJournal:
         with self._transaction() as db:
             updated = db.execute(
                 "UPDATE tasks SET task_id=?, status=?, status_message=?, videos=?, kling_created_ms=?, "
-                "kling_updated_ms=?, updated_at=? WHERE external_task_id=? OR task_id=?",
+                "kling_updated_ms=?, final_unit_deduction=COALESCE(?, final_unit_deduction), updated_at=? "
+                "WHERE external_task_id=? OR task_id=?",
                 (
                     task.task_id,
                     task.task_status,
@@ -156,6 +171,7 @@ class TaskJournal:
                     videos,
                     task.created_at,
                     task.updated_at,
+                    task.final_unit_deduction or None,
                     time.time(),
                     key,
                     task.task_id,

@@ -179,6 +179,11 @@ class VideoService:
         self._waits: set[anyio.CancelScope] = set()
         self._wrapping_up = False
 
+    @property
+    def journal(self) -> TaskJournal:
+        """The task journal this service writes (the player reads a task's request and history from it)."""
+        return self._journal
+
     def wrap_up(self) -> int:
         """End every wait now, and skip waiting from here on: calls answer with their task's last known status.
 
