@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -14,11 +13,12 @@ from mcp import Client
 from mcp.client.extension import advertise
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 
+from kling_mcp.api.models import Task
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.apps import KLING_MEDIA_DOMAINS, PLAYER_URI, WATCH_TOOL, loopback_origin
 from kling_mcp.server.build import build_server
-from kling_mcp.service.journal import JournalEntry, TaskJournal
+from kling_mcp.service.journal import JournalEntry, open_journal
 from tests.conftest import FAST_RETRY, journal_entry, text_of
 
 pytestmark = pytest.mark.anyio
@@ -149,32 +149,24 @@ async def test_cost_reaches_the_result_the_text_and_the_journal(client: Client, 
     assert listed.structured_content["result"][0]["final_unit_deduction"] == "1"
 
 
-def test_a_journal_from_before_the_cost_column_opens_and_gains_it(tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite3"
-    with sqlite3.connect(path) as db:
-        db.execute(
-            "CREATE TABLE tasks (external_task_id TEXT PRIMARY KEY, task_id TEXT UNIQUE, endpoint TEXT NOT NULL, "
-            "model TEXT NOT NULL, mode TEXT, duration INTEGER, prompt TEXT NOT NULL, start_image TEXT, end_image TEXT, "
-            "status TEXT NOT NULL, status_message TEXT, videos TEXT NOT NULL DEFAULT '[]', kling_created_ms INTEGER, "
-            "kling_updated_ms INTEGER, created_at REAL NOT NULL, updated_at REAL NOT NULL)"
-        )
-        db.execute(
-            "INSERT INTO tasks VALUES ('old-1', 't-1', 'image2video', 'kling-v1', 'std', 5, 'p', NULL, NULL, "
-            "'succeed', NULL, '[]', 1, 2, 3.0, 4.0)"
-        )
-    journal = TaskJournal(path)
+def test_the_journal_keeps_the_cost_once_kling_reported_it(tmp_path: Path) -> None:
+    journal = open_journal(tmp_path / "journal.sqlite3")
     try:
-        old = journal.get("t-1")
-        assert old is not None and old.final_unit_deduction is None
-        journal.record_intent(JournalEntry("new-1", "image2video", "kling-v1", "p", final_unit_deduction="2"))
-        new = journal.get("new-1")
-        assert new is not None and new.final_unit_deduction == "2"
+        journal.record_intent(JournalEntry("kmcp-c", "image2video", "kling-v2-master", "p"))
+        charged = {"task_id": "T-c", "task_status": "succeed", "final_unit_deduction": "2.5"}
+        journal.record_task(Task.model_validate(charged), "kmcp-c")
+        entry = journal.get("T-c")
+        assert entry is not None and entry.final_unit_deduction == "2.5"
+        # A later answer without the field (a list page, say) does not erase what Kling charged.
+        journal.record_task(Task.model_validate({"task_id": "T-c", "task_status": "succeed"}), "kmcp-c")
+        again = journal.get("kmcp-c")
+        assert again is not None and again.final_unit_deduction == "2.5"
     finally:
         journal.close()
 
 
 def _seed(settings: Settings, seconds: list[float]) -> None:
-    journal = TaskJournal(settings.resolved_journal_path())
+    journal = open_journal(settings.resolved_journal())
     start = int(time.time() * 1000) - 3_600_000
     try:
         for i, took in enumerate(seconds):

@@ -20,7 +20,7 @@ import pytest
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.sandbox.state import SandboxConfig
 from kling_mcp.server.apps import WATCH_TOOL
-from kling_mcp.service.journal import JournalEntry, TaskJournal
+from kling_mcp.service.journal import JournalEntry, open_journal
 from tests.apps_host import (
     CHROMIUM,
     CHROMIUM_FLAGS,
@@ -77,9 +77,9 @@ class Host:
         return value
 
 
-def _seed_history(journal_path: Path, count: int, seconds: float) -> None:
+def _seed_history(journal_path: str, count: int, seconds: float) -> None:
     """Earlier finished tasks of the profile the tests use, so the learned schedule knows when one finishes."""
-    journal = TaskJournal(journal_path)
+    journal = open_journal(journal_path)
     now_ms = int(time.time() * 1000)
     try:
         for i in range(count):
@@ -114,7 +114,7 @@ async def host(tmp_path: Path) -> AsyncIterator[tuple[Host, SandboxServer]]:
     queued, running = TASK_SECONDS
     with SandboxServer(SandboxConfig(queue_seconds=queued, run_seconds=running)) as sandbox:
         settings = make_settings(sandbox, tmp_path, KLING_MCP_POLL_MIN_INTERVAL=0.5, KLING_MCP_POLL_MAX_INTERVAL=2)
-        _seed_history(settings.resolved_journal_path(), count=5, seconds=queued + running)
+        _seed_history(settings.resolved_journal(), count=5, seconds=queued + running)
         with (
             run_server(settings, tmp_path, KLING_MCP_MAX_WAIT=MAX_WAIT) as server,
             serve_site(site) as site_port,

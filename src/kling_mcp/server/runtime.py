@@ -20,7 +20,7 @@ from kling_mcp.api.signing import JwtSigner
 from kling_mcp.config import Settings
 from kling_mcp.server.allocator import return_large_buffers_to_os
 from kling_mcp.service.download import VideoDownloader
-from kling_mcp.service.journal import TaskJournal
+from kling_mcp.service.journal import open_journal
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.video import VideoService
 
@@ -59,9 +59,9 @@ async def open_runtime(
             headers={"User-Agent": f"kling-mcp/{__version__}"},
         )
     )
-    journal = TaskJournal(settings.resolved_journal_path())
+    journal = open_journal(settings.resolved_journal())
     stack.callback(journal.close)
     client = KlingClient(http, signer, policy=retry_policy or DEFAULT_RETRY_POLICY)
     downloader = VideoDownloader(http, settings.resolved_download_dir(), max_bytes=settings.download_max_bytes)
-    logger.info("kling-mcp %s connected (Kling at %s, journal %s)", __version__, base_url, journal.path)
+    logger.info("kling-mcp %s connected (Kling at %s, journal %s)", __version__, base_url, journal.where)
     return Runtime(VideoService(client, journal, options), downloader, base_url)

@@ -1,0 +1,12 @@
+"""The task journal: remembers every paid task, from intent to finished video.
+
+The intent is written *before* the create request, the task id right after it, so a crash, a restart or a client
+that stopped listening can never lose a task. `base.TaskJournal` is the interface; `sqlite` and the SQL shared by
+every backend (`sql`, `schema`) implement it; `open_journal` picks the backend from the `KLING_MCP_JOURNAL` setting.
+"""
+
+from kling_mcp.service.journal.base import TaskJournal
+from kling_mcp.service.journal.entry import CREATE_FAILED, CREATING, UNKNOWN, JournalEntry
+from kling_mcp.service.journal.factory import open_journal
+
+__all__ = ["CREATE_FAILED", "CREATING", "UNKNOWN", "JournalEntry", "TaskJournal", "open_journal"]
