@@ -40,6 +40,15 @@ PROMPT = "A paper boat drifts across a puddle"
 MAX_WAIT = "2"
 TASK_SECONDS = (2.0, 8.0)  # queued, then running
 LOOPBACK = {"127.0.0.1", "localhost"}
+# Resolves once the video has its first frame (`loadeddata`); fails on a media error or after 20 s.
+LOADED_DATA = """(v) => new Promise((ok, fail) => {
+    const why = () => `readyState ${v.readyState}, error ${v.error && v.error.code}`;
+    if (v.readyState >= 2) ok();
+    if (v.error) fail(new Error("video error: " + why()));
+    v.addEventListener("loadeddata", () => ok());
+    v.addEventListener("error", () => fail(new Error("video error: " + why())));
+    setTimeout(() => fail(new Error("no loadeddata in 20 s: " + why())), 20000);
+})"""
 
 
 @dataclass
@@ -170,9 +179,7 @@ async def test_view_follows_a_long_task_and_plays_the_video(host: tuple[Host, Sa
 
     video = view.locator("video")
     await video.wait_for(state="visible", timeout=30_000)
-    await video.evaluate(
-        "(v) => new Promise((ok, fail) => { if (v.readyState >= 2) ok(); v.onloadeddata = ok; v.onerror = fail; })"
-    )
+    await video.evaluate(LOADED_DATA)
     first = await video.evaluate("(v) => v.currentTime")
     await seen.page.wait_for_timeout(1200)
     state = await video.evaluate("(v) => ({t: v.currentTime, ready: v.readyState, src: v.currentSrc, err: v.error})")
