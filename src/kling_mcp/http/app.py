@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from kling_mcp import __version__
 from kling_mcp.api.retry import RetryPolicy
 from kling_mcp.config import Settings
+from kling_mcp.http.deadlines import deadline_protocol
 from kling_mcp.http.security import (
     StaticTokenVerifier,
     auth_settings,
@@ -24,6 +25,7 @@ from kling_mcp.http.security import (
     transport_security,
 )
 from kling_mcp.http.settings import HttpSettings
+from kling_mcp.redaction import Redactor
 from kling_mcp.server.build import AppContext, build_server
 from kling_mcp.server.call_gate import CallGate
 from kling_mcp.service.images import ImagePolicy
@@ -65,6 +67,7 @@ def build_http_app(
         auth=auth_settings(http) if verifier else None,
         extensions=[gate],
         on_context=contexts.append,
+        redactor=Redactor(t.get_secret_value() for t in tokens),
     )
 
     async def healthz(_: Request) -> Response:
@@ -140,6 +143,9 @@ def serve_http(settings: Settings, http: HttpSettings, tokens: tuple[SecretStr, 
         lifespan="on",
         server_header=False,
         timeout_graceful_shutdown=FLUSH_SECONDS,
+        # Slow clients are cut off: header and body deadlines (our protocol class), idle keep-alive (uvicorn's).
+        http=deadline_protocol(http.header_timeout_seconds, http.body_timeout_seconds),
+        timeout_keep_alive=http.keep_alive_seconds,
     )
     server = GracefulServer(
         config,

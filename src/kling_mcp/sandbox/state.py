@@ -44,6 +44,8 @@ class Faults:
     query_server_error: int = 0  # 5000 on GET
     token_expired: int = 0  # 1004 for requests whose token was signed before the fault was set
     token_expired_since: float = 0.0  # set by `inject`: tokens signed at or before this time count as expired
+    echo_authorization: int = 0  # refuse a /v1 request with a message that quotes its Authorization header
+    echo_authorization_code: int = 1200
     fail_tasks: int = 0  # the next created tasks end `failed`
     fail_message: str = "Failure to pass the risk control system"
     slow_seconds: float = 3.0

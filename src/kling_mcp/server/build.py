@@ -9,8 +9,11 @@ from mcp.server.mcpserver import MCPServer
 
 from kling_mcp import __version__
 from kling_mcp.config import Settings
+from kling_mcp.redaction import Redactor
 from kling_mcp.server.apps import PlayerApps, bind_player, hide_app_only_tools
 from kling_mcp.server.context import AppContext, make_lifespan
+from kling_mcp.server.edge import Edge
+from kling_mcp.server.stdio import serve_stdio
 from kling_mcp.server.tools import GENERATE_TOOL, GET_TOOL, LIST_TOOL, build_tools
 from kling_mcp.service.images import ImagePolicy
 
@@ -32,6 +35,14 @@ INSTRUCTIONS = (
 )
 
 
+class KlingServer(MCPServer[AppContext]):
+    """The SDK's server, served over stdio behind a reader that answers malformed JSON-RPC lines."""
+
+    async def run_stdio_async(self) -> None:
+        """Serve over stdin/stdout until stdin closes (see `kling_mcp.server.stdio`)."""
+        await serve_stdio(self._lowlevel_server)
+
+
 def build_server(
     settings: Settings,
     *,
@@ -41,11 +52,13 @@ def build_server(
     auth: AuthSettings | None = None,
     extensions: Sequence[Extension] = (),
     on_context: Callable[[AppContext], None] | None = None,
+    redactor: Redactor | None = None,
 ) -> MCPServer[AppContext]:
     """The kling-mcp MCP server for these settings (nothing is started until it runs).
 
     `token_verifier`/`auth` guard the HTTP transport and `extensions` wrap tool calls (see `kling_mcp.http.app`);
     `on_context` is handed each AppContext the lifespan creates (shutdown uses it to wrap up waiting calls).
+    Every answer is scrubbed of credentials by `redactor` (default: JWTs, bearer tokens and the secret key).
     """
     player = PlayerApps(settings)
 
@@ -54,7 +67,10 @@ def build_server(
         if on_context is not None:
             on_context(app)
 
-    server = MCPServer(
+    tools = bind_player(build_tools(), (GENERATE_TOOL, GET_TOOL))
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    edge = Edge(tools, (redactor or Redactor()).with_secrets(secret))
+    return KlingServer(
         name=SERVER_NAME,
         version=__version__,
         instructions=INSTRUCTIONS,
@@ -63,7 +79,6 @@ def build_server(
         token_verifier=token_verifier,
         auth=auth,
         extensions=[player, *extensions],
-        tools=bind_player(build_tools(), (GENERATE_TOOL, GET_TOOL)),
+        tools=tools,
+        middleware=[edge, hide_app_only_tools],
     )
-    server.middleware.append(hide_app_only_tools)
-    return server

@@ -5,8 +5,16 @@ that stopped listening can never lose a task. `base.TaskJournal` is the interfac
 every backend (`sql`, `schema`) implement it; `open_journal` picks the backend from the `KLING_MCP_JOURNAL` setting.
 """
 
-from kling_mcp.service.journal.base import TaskJournal
+from kling_mcp.service.journal.base import JournalConnectionError, TaskJournal
 from kling_mcp.service.journal.entry import CREATE_FAILED, CREATING, UNKNOWN, JournalEntry
 from kling_mcp.service.journal.factory import open_journal
 
-__all__ = ["CREATE_FAILED", "CREATING", "UNKNOWN", "JournalEntry", "TaskJournal", "open_journal"]
+__all__ = [
+    "CREATE_FAILED",
+    "CREATING",
+    "UNKNOWN",
+    "JournalConnectionError",
+    "JournalEntry",
+    "TaskJournal",
+    "open_journal",
+]

@@ -4,11 +4,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kling_mcp.config import is_database_url
 from kling_mcp.service.journal.base import TaskJournal
 
 
+class JournalBackendMissingError(RuntimeError):
+    """A PostgreSQL journal is configured but the driver is not installed."""
+
+
 def open_journal(location: str | Path) -> TaskJournal:
-    """The journal at `location` (a file path; created with its folder when missing), schema brought up to date."""
+    """The journal at `location`, schema brought up to date.
+
+    A `postgresql://` URL opens the shared PostgreSQL journal; anything else is an SQLite file (created with its
+    folder when missing).
+    """
+    if isinstance(location, str) and is_database_url(location):
+        try:
+            from kling_mcp.service.journal.postgres import PostgresJournal
+        except ImportError as exc:
+            raise JournalBackendMissingError(
+                "KLING_MCP_JOURNAL names a PostgreSQL database, but psycopg is not installed: "
+                "pip install 'kling-mcp[postgres]'"
+            ) from exc
+        return PostgresJournal(location)
     from kling_mcp.service.journal.sqlite import SqliteJournal
 
     return SqliteJournal(location)
