@@ -14,6 +14,7 @@ from kling_mcp.server.apps import PlayerApps, bind_player, hide_app_only_tools
 from kling_mcp.server.context import AppContext, make_lifespan
 from kling_mcp.server.edge import Edge
 from kling_mcp.server.stdio import serve_stdio
+from kling_mcp.server.tasks import Tasks
 from kling_mcp.server.tools import GENERATE_TOOL, GET_TOOL, LIST_TOOL, build_tools
 from kling_mcp.service.images import ImagePolicy
 
@@ -57,6 +58,7 @@ def build_server(
     """The kling-mcp MCP server for these settings (nothing is started until it runs).
 
     `token_verifier`/`auth` guard the HTTP transport and `extensions` wrap tool calls (see `kling_mcp.http.app`);
+    the tasks protocol (`kling_mcp.server.tasks`) is always on and used only by clients that support it;
     `on_context` is handed each AppContext the lifespan creates (shutdown uses it to wrap up waiting calls).
     Every answer is scrubbed of credentials by `redactor` (default: JWTs, bearer tokens and the secret key).
     """
@@ -70,7 +72,8 @@ def build_server(
     tools = bind_player(build_tools(), (GENERATE_TOOL, GET_TOOL))
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     edge = Edge(tools, (redactor or Redactor()).with_secrets(secret))
-    return KlingServer(
+    tasks = Tasks()
+    server = KlingServer(
         name=SERVER_NAME,
         version=__version__,
         instructions=INSTRUCTIONS,
@@ -78,7 +81,9 @@ def build_server(
         log_level=settings.log_level,
         token_verifier=token_verifier,
         auth=auth,
-        extensions=[player, *extensions],
+        extensions=[player, *extensions, tasks],
         tools=tools,
         middleware=[edge, hide_app_only_tools],
     )
+    tasks.attach(server)  # its middleware runs inside the edge, so task answers are scrubbed too
+    return server

@@ -20,8 +20,9 @@ from kling_mcp.api.signing import JwtSigner
 from kling_mcp.config import Settings
 from kling_mcp.server.allocator import return_large_buffers_to_os
 from kling_mcp.service.download import VideoDownloader
-from kling_mcp.service.journal import open_journal
+from kling_mcp.service.journal import TaskJournal, open_journal
 from kling_mcp.service.options import ServiceOptions
+from kling_mcp.service.tracking import TaskTracker
 from kling_mcp.service.video import VideoService
 
 logger = logging.getLogger(__name__)
@@ -29,11 +30,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Runtime:
-    """What tool calls use: the video service, the video downloader, and the Kling base URL."""
+    """What tool calls use: the video service and downloader, the Kling base URL, the journal and task tracker."""
 
     service: VideoService
     downloader: VideoDownloader
     base_url: str
+    journal: TaskJournal
+    tracker: TaskTracker
 
 
 async def open_runtime(
@@ -64,4 +67,5 @@ async def open_runtime(
     client = KlingClient(http, signer, policy=retry_policy or DEFAULT_RETRY_POLICY)
     downloader = VideoDownloader(http, settings.resolved_download_dir(), max_bytes=settings.download_max_bytes)
     logger.info("kling-mcp %s connected (Kling at %s, journal %s)", __version__, base_url, journal.where)
-    return Runtime(VideoService(client, journal, options), downloader, base_url)
+    service = VideoService(client, journal, options)
+    return Runtime(service, downloader, base_url, journal, TaskTracker(service, journal))

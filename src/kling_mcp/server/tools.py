@@ -16,6 +16,7 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kling_mcp.api.errors import KlingConnectionError, KlingError
+from kling_mcp.redaction import Redactor
 from kling_mcp.server.apps import for_caller
 from kling_mcp.server.context import AppContext, app_of
 from kling_mcp.server.edge import describe_invalid_arguments, invalid_input_text
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from kling_mcp.service.video import Outcome
 
 logger = logging.getLogger(__name__)
+_SCRUB = Redactor()  # the credential patterns (the configured secrets are never in a task's status)
 
 GENERATE_TOOL = "kling_generate_video_from_image"
 GET_TOOL = "kling_get_video_task"
@@ -107,7 +109,8 @@ def _result(outcome: Outcome, ctx: Context) -> CallToolResult:
 def _progress(ctx: Context) -> Callable[[float, float | None, str], Awaitable[None]]:
     async def report(done: float, total: float | None, message: str) -> None:
         try:
-            await ctx.report_progress(round(done, 1), round(total, 1) if total else None, message)
+            # Notifications do not pass the edge middleware; Kling's status text is scrubbed here instead.
+            await ctx.report_progress(round(done, 1), round(total, 1) if total else None, _SCRUB.text(message))
         except Exception:  # a client that went away must not fail the call (the task id is journaled anyway)
             logger.debug("progress notification not delivered", exc_info=True)
 

@@ -57,6 +57,16 @@ class Outcome:
     waited: float
 
 
+@dataclass(frozen=True)
+class Started:
+    """A task just created: where it lives, Kling's first answer, our id for it, and its timing profile."""
+
+    endpoint: Endpoint
+    task: Task
+    external_task_id: str
+    profile: tuple[str, str | None, int | None]
+
+
 def _has_inline_image(request: VideoRequest) -> bool:
     """True when an image travels inside the request body (base64), not as a URL Kling fetches."""
     images = (request.start_image_url, request.end_image_url)
@@ -203,6 +213,14 @@ class VideoService:
         started = self._clock()
         budget = self._budget(request.effective_timeout)
         deadline = started + budget
+        begun = await self.start(request, create_deadline=started + max(budget, MIN_CREATE_BUDGET_SECONDS))
+        task = await self._wait(begun.endpoint, begun.task, started, deadline, progress, begun.profile)
+        return self._finish(task, request.model, started)
+
+    async def start(self, request: VideoRequest, *, create_deadline: float | None = None) -> Started:
+        """Create the task once, journaled before and after the create request; does not wait for the video."""
+        if create_deadline is None:
+            create_deadline = self._clock() + MIN_CREATE_BUDGET_SECONDS
         # Bodies with inline images are megabytes each: bound how many exist at once, and drop each after its create.
         limiter: AbstractAsyncContextManager[Any] = self._uploads if _has_inline_image(request) else nullcontext()
         async with limiter:
@@ -212,9 +230,7 @@ class VideoService:
             # Shielded: a cancelled call must still learn and record the id of a task it may have paid for.
             with anyio.CancelScope(shield=True):
                 try:
-                    task = await self._client.create_task(
-                        endpoint, prepared.body, deadline=started + max(budget, MIN_CREATE_BUDGET_SECONDS)
-                    )
+                    task = await self._client.create_task(endpoint, prepared.body, deadline=create_deadline)
                 except CreateOutcomeUnknownError as exc:
                     await anyio.to_thread.run_sync(self._journal.record_status, external_id, UNKNOWN, str(exc.cause))
                     raise
@@ -225,9 +241,7 @@ class VideoService:
                     del prepared
                 await anyio.to_thread.run_sync(self._journal.record_task, task, external_id)
         logger.info("created Kling task %s (%s, %s)", task.task_id, request.model, endpoint)
-        profile = (request.model, request.mode, request.effective_duration)
-        task = await self._wait(endpoint, task, started, deadline, progress, profile)
-        return self._finish(task, request.model, started)
+        return Started(endpoint, task, external_id, (request.model, request.mode, request.effective_duration))
 
     async def get(self, any_id: str, wait_seconds: float = 0.0, progress: ProgressFn | None = None) -> Outcome:
         """Look a task up by Kling task id or external id; optionally wait for it to finish."""

@@ -8,6 +8,7 @@ every backend (`sql`, `schema`) implement it; `open_journal` picks the backend f
 from kling_mcp.service.journal.base import JournalConnectionError, TaskJournal
 from kling_mcp.service.journal.entry import CREATE_FAILED, CREATING, UNKNOWN, JournalEntry
 from kling_mcp.service.journal.factory import open_journal
+from kling_mcp.service.journal.handle import TaskHandle
 
 __all__ = [
     "CREATE_FAILED",
@@ -15,6 +16,7 @@ __all__ = [
     "UNKNOWN",
     "JournalConnectionError",
     "JournalEntry",
+    "TaskHandle",
     "TaskJournal",
     "open_journal",
 ]
