@@ -3,7 +3,8 @@
     python benchmarks/fault_soak.py [--calls 200] [--concurrency 50]
 
 An orphan is a task the sandbox created whose id reached neither the caller nor the task journal; a duplicate is a
-second create for one tool call. Both must be 0. Writes benchmarks/results/fault_soak.{json,md}.
+second create for one tool call. Both must be 0. Writes fault_soak.{json,md} into benchmarks/results/latest/
+(untracked), or with --update into benchmarks/results/ (the report the docs quote).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from kling_mcp.sandbox.state import SandboxConfig
 from kling_mcp.server.build import build_server
 from kling_mcp.service.journal import open_journal
 
-RESULTS = Path(__file__).resolve().parent / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from output import add_output_arguments, output_dir
 
 
 def fault_mix(calls: int) -> dict[str, Any]:
@@ -107,13 +110,12 @@ async def soak(calls: int, concurrency: int, workdir: Path) -> dict[str, Any]:
         }
 
 
-def write_report(report: dict[str, Any]) -> None:
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "fault_soak.json").write_text(json.dumps(report, indent=2) + "\n")
+def write_report(report: dict[str, Any], folder: Path) -> None:
+    (folder / "fault_soak.json").write_text(json.dumps(report, indent=2) + "\n")
     rows = "\n".join(f"| {k} | {v} |" for k, v in report.items() if not isinstance(v, dict))
     faults = ", ".join(f"{k} × {v}" for k, v in sorted(report["faults_injected"].items()))
     outcomes = ", ".join(f"{k}: {v}" for k, v in report["outcomes"].items())
-    (RESULTS / "fault_soak.md").write_text(
+    (folder / "fault_soak.md").write_text(
         f"# Fault soak\n\n| figure | value |\n|---|---|\n{rows}\n\nFaults injected: {faults}.\n\n"
         f"Outcomes: {outcomes}.\n"
     )
@@ -123,10 +125,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=50)
+    add_output_arguments(parser)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         report = anyio.run(soak, args.calls, args.concurrency, Path(tmp))
-    write_report(report)
+    write_report(report, output_dir(args))
     print(json.dumps(report, indent=2))
     return 0 if report["duplicates"] == 0 and report["orphans"] == 0 else 1
 

@@ -108,9 +108,7 @@ def build_app(state: SandboxState) -> Starlette:
             return envelope(1000, "Authentication failed", status=401)
         if claims.get("iss") != state.config.access_key:
             return envelope(1000, "Authentication failed", status=401)
-        # Kling's payload has nbf = issue time - 5 s: a token signed after the fault was set is a fresh one.
-        signed_at = float(claims.get("nbf", 0)) + 5
-        if signed_at <= state.faults.token_expired_since and state.take_fault("token_expired"):
+        if state.is_expired(token):
             return envelope(1004, "Authorization token has expired", status=401)
         return None
 
@@ -213,6 +211,8 @@ def build_app(state: SandboxState) -> Starlette:
         task = state.tasks.get(request.path_params["task_id"])
         if task is None or task.status(state.clock()) != "succeed":
             return Response(status_code=404)
+        if state.take_fault("video_slow"):
+            await anyio.sleep(state.faults.slow_seconds)
         return Response(video_bytes, media_type="video/mp4")
 
     async def asset(request: Request) -> Response:

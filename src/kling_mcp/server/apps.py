@@ -158,11 +158,13 @@ async def hide_app_only_tools(ctx: ServerRequestContext[Any, Any], call_next: Ca
 
 
 def bind_player(tools: Sequence[Tool], names: Sequence[str]) -> list[Tool]:
-    """The tools, with those named bound to the player (`_meta.ui.resourceUri`)."""
-    for tool in tools:
-        if tool.name in names:
-            tool.meta = {**(tool.meta or {}), "ui": {"resourceUri": PLAYER_URI}}
-    return list(tools)
+    """The tools, with those named bound to the player (`_meta.ui.resourceUri`); copies, the originals are shared."""
+    return [
+        tool.model_copy(update={"meta": {**(tool.meta or {}), "ui": {"resourceUri": PLAYER_URI}}})
+        if tool.name in names
+        else tool
+        for tool in tools
+    ]
 
 
 def for_caller(result: VideoTaskResult, ctx: Context[Any]) -> VideoTaskResult:

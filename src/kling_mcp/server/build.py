@@ -12,10 +12,11 @@ from kling_mcp.config import Settings
 from kling_mcp.redaction import Redactor
 from kling_mcp.server.apps import PlayerApps, bind_player, hide_app_only_tools
 from kling_mcp.server.context import AppContext, make_lifespan
+from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL, INSTRUCTIONS, LIST_TOOL
 from kling_mcp.server.edge import Edge
 from kling_mcp.server.stdio import serve_stdio
 from kling_mcp.server.tasks import Tasks
-from kling_mcp.server.tools import GENERATE_TOOL, GET_TOOL, LIST_TOOL, build_tools
+from kling_mcp.server.tools import build_tools
 from kling_mcp.service.images import ImagePolicy
 
 if TYPE_CHECKING:
@@ -28,12 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["GENERATE_TOOL", "GET_TOOL", "LIST_TOOL", "AppContext", "build_server"]
 
 SERVER_NAME = "kling-mcp"
-
-INSTRUCTIONS = (
-    "Generates videos from still images with Kling (each created task is billed by Kling). "
-    f"Call {GENERATE_TOOL} once per video; if it returns before the video is ready, poll {GET_TOOL} with the "
-    f"task_id instead of generating again. {LIST_TOOL} shows recent tasks, including ones from earlier sessions."
-)
 
 
 class KlingServer(MCPServer[AppContext]):
@@ -71,7 +66,7 @@ def build_server(
 
     tools = bind_player(build_tools(), (GENERATE_TOOL, GET_TOOL))
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
-    edge = Edge(tools, (redactor or Redactor()).with_secrets(secret))
+    edge = Edge((redactor or Redactor()).with_secrets(secret))
     tasks = Tasks()
     server = KlingServer(
         name=SERVER_NAME,

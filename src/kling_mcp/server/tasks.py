@@ -42,7 +42,8 @@ from pydantic import Field, ValidationError
 from kling_mcp.api.errors import KlingError
 from kling_mcp.server import task_wire as wire
 from kling_mcp.server.context import AppContext
-from kling_mcp.server.tools import GENERATE_TOOL, GET_TOOL, to_tool_error
+from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL
+from kling_mcp.server.tool_errors import to_tool_error
 from kling_mcp.service.errors import InvalidInputError
 from kling_mcp.service.inputs import VideoRequest
 from kling_mcp.service.journal import TaskHandle, TaskJournal

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 ResultStatus = Literal["submitted", "processing", "succeed", "failed", "creating", "create_failed", "unknown"]
 
 VIDEO_RETENTION_NOTE = "Kling deletes generated videos after 30 days: download them if you want to keep them."
+SAVED_RETENTION_NOTE = "Kling deletes its copy after 30 days; the saved file stays."
 
 
 class VideoFile(BaseModel):
@@ -149,7 +150,8 @@ def summary(result: VideoTaskResult, *, waited: float | None = None) -> str:
     cost = f" Kling charged {result.final_unit_deduction} units." if result.final_unit_deduction else ""
     if result.status == "succeed":
         urls = "\n".join(f"- {v.url}{_saved_note(v)}" for v in result.videos) or "- (no video URL returned)"
-        return f"{head}. Video ready:\n{urls}\n{VIDEO_RETENTION_NOTE}{cost}"
+        saved = bool(result.videos) and all(v.local_path for v in result.videos)
+        return f"{head}. Video ready:\n{urls}\n{SAVED_RETENTION_NOTE if saved else VIDEO_RETENTION_NOTE}{cost}"
     waited_text = f" after waiting {waited:.0f} s" if waited is not None else ""
     message = f" ({result.status_message})" if result.status_message else ""
     return f"{head}{message}{waited_text}. {result.next_step}{cost}"

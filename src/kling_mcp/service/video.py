@@ -21,6 +21,7 @@ from kling_mcp.service.errors import (
     InvalidInputError,
     TaskFailedError,
     TaskNotFoundError,
+    TaskOnAnotherKlingError,
     UnsupportedCombinationError,
 )
 from kling_mcp.service.images import prepare_image
@@ -178,8 +179,12 @@ class VideoService:
         *,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        kling_host: str | None = None,
     ) -> None:
         self._client = client
+        # The Kling API base URL this service talks to: stamped on every task it journals, and the only one whose
+        # tasks it answers for (a journal may also hold a sandbox's tasks, or the other Kling site's).
+        self.kling_host = kling_host
         self._journal = journal
         self.options = options
         self._clock = clock
@@ -225,6 +230,7 @@ class VideoService:
         limiter: AbstractAsyncContextManager[Any] = self._uploads if _has_inline_image(request) else nullcontext()
         async with limiter:
             prepared = prepare_request(request, self.options)
+            prepared.entry.kling_host = self.kling_host
             endpoint, external_id = prepared.endpoint, prepared.entry.external_task_id
             await anyio.to_thread.run_sync(self._journal.record_intent, prepared.entry)
             # Shielded: a cancelled call must still learn and record the id of a task it may have paid for.
@@ -248,6 +254,8 @@ class VideoService:
         started = self._clock()
         deadline = started + self._budget(wait_seconds)
         entry = await anyio.to_thread.run_sync(self._journal.get, any_id)
+        if entry is not None and entry.kling_host and self.kling_host and entry.kling_host != self.kling_host:
+            raise TaskOnAnotherKlingError(any_id, entry.kling_host, self.kling_host)
         endpoints = ENDPOINTS
         if entry is not None and entry.endpoint in ENDPOINTS:
             endpoints = (entry.endpoint,)
@@ -272,7 +280,7 @@ class VideoService:
             raise TaskNotFoundError(any_id)
         endpoint, task = found
         await anyio.to_thread.run_sync(
-            self._journal.record_task, task, entry.external_task_id if entry else None, endpoint
+            self._journal.record_task, task, entry.external_task_id if entry else None, endpoint, self.kling_host
         )
         profile = (entry.model, entry.mode, entry.duration) if entry and entry.model else None
         task = await self._wait(endpoint, task, started, deadline, progress, profile)
@@ -280,7 +288,9 @@ class VideoService:
 
     async def list_recent(self, *, limit: int = 20, status: str | None = None) -> list[VideoTaskResult]:
         """Tasks from the journal, newest first (no Kling request)."""
-        entries = await anyio.to_thread.run_sync(lambda: self._journal.recent(limit=limit, status=status))
+        entries = await anyio.to_thread.run_sync(
+            lambda: self._journal.recent(limit=limit, status=status, kling_host=self.kling_host)
+        )
         return [from_entry(e) for e in entries]
 
     def _finish(self, task: Task, model: str | None, started: float) -> Outcome:
@@ -288,11 +298,14 @@ class VideoService:
             raise TaskFailedError(task)
         return Outcome(from_task(task, model), self._clock() - started)
 
-    async def _history(self, profile: tuple[str, str | None, int | None] | None) -> list[float]:
+    async def history(self, profile: tuple[str, str | None, int | None] | None) -> list[float]:
+        """Seconds the latest finished tasks of this (model, mode, duration) took at this server's Kling API."""
         if profile is None:
             return []
         model, mode, duration = profile
-        return await anyio.to_thread.run_sync(lambda: self._journal.durations(model, mode, duration))
+        return await anyio.to_thread.run_sync(
+            lambda: self._journal.durations(model, mode, duration, kling_host=self.kling_host)
+        )
 
     def _age(self, task: Task, started: float) -> float:
         """Seconds since Kling created the task (its own timestamp), or since this call started."""
@@ -310,10 +323,13 @@ class VideoService:
         profile: tuple[str, str | None, int | None] | None = None,
     ) -> Task:
         """Poll on the profile's schedule until the task ends or the deadline passes (last check at the deadline)."""
-        total = deadline - started
         if task.is_terminal or self._wrapping_up:
-            return await self._finish_wait(task, total, started, progress)
-        plan = self.options.schedule.plan(await self._history(profile))
+            return await self._finish_wait(task, started, progress)
+        plan = self.options.schedule.plan(await self.history(profile))
+        # Progress runs towards when such a task usually finishes (not the wait cap, which says nothing about it).
+        expected_end = None
+        if plan.expected is not None:
+            expected_end = self._clock() - started + max(0.0, plan.expected - self._age(task, started))
         with anyio.CancelScope() as scope:  # wrap_up() cancels it: the call then answers with what it knows
             self._waits.add(scope)
             try:
@@ -324,6 +340,8 @@ class VideoService:
                         break
                     elapsed = now - started
                     if progress is not None:
+                        # Past the usual time the total is unknown again (a total the progress passed would lie).
+                        total = expected_end if expected_end is not None and elapsed < expected_end else None
                         await progress(elapsed, total, f"{task.task_status} · {elapsed:.0f} s elapsed")
                     delay, phase = plan.next_delay(self._age(task, started))
                     delay = min(delay, remaining)
@@ -342,9 +360,10 @@ class VideoService:
                         await anyio.to_thread.run_sync(self._journal.record_task, task, None, endpoint)
             finally:
                 self._waits.discard(scope)
-        return await self._finish_wait(task, total, started, progress)
+        return await self._finish_wait(task, started, progress)
 
-    async def _finish_wait(self, task: Task, total: float, started: float, progress: ProgressFn | None) -> Task:
+    async def _finish_wait(self, task: Task, started: float, progress: ProgressFn | None) -> Task:
         if progress is not None and task.is_terminal:
-            await progress(total, total, f"{task.task_status} · {self._clock() - started:.0f} s elapsed")
+            elapsed = self._clock() - started
+            await progress(elapsed, elapsed, f"{task.task_status} · {elapsed:.0f} s elapsed")  # done: all of it
         return task

@@ -36,6 +36,8 @@ class JournalEntry:
     final_unit_deduction: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+    kling_host: str | None = None
+    """The Kling API base URL the task was created at (None in entries older than the column)."""
 
 
 # The columns of the `tasks` table, in the order `entry_values` gives them.
@@ -57,6 +59,7 @@ COLUMNS = (
     "final_unit_deduction",
     "created_at",
     "updated_at",
+    "kling_host",
 )
 
 

@@ -71,7 +71,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX IF NOT EXISTS task_handles_by_owner ON task_handles (owner, created_at DESC)",
     ),
-    # 3: what Kling charged for the task (its final_unit_deduction, a string), once it reports it.
+    # 3: the Kling API (base URL) a task lives at. A task is only reachable there: one made against a sandbox, or
+    # the other Kling site, must not be answered from the journal as if this server's Kling had it.
+    ("ALTER TABLE tasks ADD COLUMN kling_host TEXT",),
+    # 4: what Kling charged for the task (its final_unit_deduction, a string), once it reports it.
     ("ALTER TABLE tasks ADD COLUMN final_unit_deduction TEXT",),
 )
 

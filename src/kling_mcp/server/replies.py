@@ -1,0 +1,74 @@
+"""How a video tool call answers: progress while it waits, the videos saved when asked, the structured result."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import TYPE_CHECKING
+
+from mcp.server.mcpserver import Context
+from mcp_types import CallToolResult, TextContent
+
+from kling_mcp.redaction import Redactor
+from kling_mcp.server.apps import for_caller
+from kling_mcp.server.links import resource_links
+from kling_mcp.service.results import VideoToolOutput, summary
+
+if TYPE_CHECKING:
+    from kling_mcp.server.context import AppContext
+    from kling_mcp.service.video import Outcome, ProgressFn
+
+logger = logging.getLogger(__name__)
+_SCRUB = Redactor()  # the credential patterns (the configured secrets are never in a task's status)
+
+# A download after the wait may use the rest of the caller's time (at most the wait cap plus this grace), and never
+# less than the minimum.
+DOWNLOAD_GRACE_SECONDS = 8.0
+MIN_DOWNLOAD_SECONDS = 5.0
+
+
+def progress_of(ctx: Context) -> ProgressFn:
+    """Progress notifications to the calling client; a client that went away does not fail the call."""
+
+    async def report(done: float, total: float | None, message: str) -> None:
+        try:
+            # Notifications do not pass the edge middleware; Kling's status text is scrubbed here instead.
+            await ctx.report_progress(round(done, 1), round(total, 1) if total else None, _SCRUB.text(message))
+        except Exception:  # the task id is journaled anyway: losing a notification loses nothing
+            logger.debug("progress notification not delivered", exc_info=True)
+
+    return report
+
+
+def download_time_limit(requested: float | None, max_wait: float, waited: float) -> float:
+    """Seconds the download may take: what is left of the time the caller gave the call (`requested`, or the wait cap
+    when it named none), never more than the cap plus a grace, never less than MIN_DOWNLOAD_SECONDS.
+
+    The caller's own time counts, not the server's cap: `timeout: 8` means an answer in about 8 s, download included.
+    """
+    allowed = max_wait + DOWNLOAD_GRACE_SECONDS
+    if requested is not None:
+        allowed = min(allowed, requested)
+    return max(MIN_DOWNLOAD_SECONDS, allowed - waited)
+
+
+async def saved(app: AppContext, outcome: Outcome, download: bool | None, requested: float | None) -> Outcome:
+    """The outcome with its videos saved locally when asked to (or, when not said, when the server is set to),
+    within what is left of the `requested` seconds the caller gave the call (None: it named none)."""
+    wanted = app.auto_download if download is None else download
+    if not wanted:
+        return outcome
+    downloader = (await app.runtime()).downloader
+    time_limit = download_time_limit(requested, app.options.max_wait_seconds, outcome.waited)
+    return dataclasses.replace(outcome, result=await downloader.save(outcome.result, time_limit))
+
+
+def video_result(outcome: Outcome, ctx: Context) -> CallToolResult:
+    """The task as structured output, with a short summary as text for clients that show only text, and a link to
+    each video (and saved copy) for clients that offer links; an MCP Apps host is told its player follows the task."""
+    result = for_caller(outcome.result, ctx)
+    text = TextContent(type="text", text=summary(result, waited=outcome.waited))
+    return CallToolResult(
+        content=[text, *resource_links(result)],
+        structured_content=VideoToolOutput(result=result).model_dump(mode="json"),
+    )
