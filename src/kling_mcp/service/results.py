@@ -147,11 +147,12 @@ def summary(result: VideoTaskResult, *, waited: float | None = None) -> str:
     """A short human-readable account of the result, shown beside the structured output."""
     name = result.task_id or result.external_task_id
     head = f"Kling task {name} ({result.model or 'unknown model'}): {result.status}"
-    cost = f" Kling charged {result.final_unit_deduction} units." if result.final_unit_deduction else ""
+    cost = [f"Cost at Kling: {result.final_unit_deduction} units."] if result.final_unit_deduction else []
     if result.status == "succeed":
         urls = "\n".join(f"- {v.url}{_saved_note(v)}" for v in result.videos) or "- (no video URL returned)"
         saved = bool(result.videos) and all(v.local_path for v in result.videos)
-        return f"{head}. Video ready:\n{urls}\n{SAVED_RETENTION_NOTE if saved else VIDEO_RETENTION_NOTE}{cost}"
+        note = SAVED_RETENTION_NOTE if saved else VIDEO_RETENTION_NOTE
+        return "\n".join([f"{head}. Video ready:", urls, *cost, note])
     waited_text = f" after waiting {waited:.0f} s" if waited is not None else ""
     message = f" ({result.status_message})" if result.status_message else ""
-    return f"{head}{message}{waited_text}. {result.next_step}{cost}"
+    return " ".join([f"{head}{message}{waited_text}.", result.next_step, *cost])
