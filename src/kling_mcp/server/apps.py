@@ -23,6 +23,7 @@ from pydantic import Field, PrivateAttr
 
 from kling_mcp.api.errors import KlingError
 from kling_mcp.config import Settings
+from kling_mcp.server.access import READ_SCOPE, caller_of
 from kling_mcp.server.context import AppContext, app_of
 from kling_mcp.service.follow import FollowState, follow
 from kling_mcp.service.results import VideoTaskResult
@@ -135,9 +136,11 @@ async def watch_task(
     """The app-only tool: one step of the player following a task."""
     if not client_supports_apps(ctx):
         raise ToolError(f"{WATCH_TOOL} serves the kling-mcp player in MCP Apps hosts; use kling_get_video_task.")
+    caller = caller_of(ctx)
+    caller.require(READ_SCOPE, "following a task")  # the same scope and owner rules as kling_get_video_task
     app = app_of(ctx)
     try:
-        return await follow(await app.service(), task_id.strip(), wait_seconds)
+        return await follow(await app.service(), task_id.strip(), wait_seconds, viewer=caller.viewer)
     except KlingError as exc:
         raise ToolError(str(exc)) from exc
 

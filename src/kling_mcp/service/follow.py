@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from kling_mcp.service.errors import TaskFailedError
 from kling_mcp.service.journal import JournalEntry
+from kling_mcp.service.owners import Viewer
 from kling_mcp.service.results import VideoTaskResult, from_task
 from kling_mcp.service.video import VideoService
 
@@ -57,11 +58,19 @@ def _request(entry: JournalEntry | None) -> TaskRequest | None:
 
 
 async def follow(
-    service: VideoService, any_id: str, wait_seconds: float, *, wall_clock: Callable[[], float] = time.time
+    service: VideoService,
+    any_id: str,
+    wait_seconds: float,
+    *,
+    viewer: Viewer | None = None,
+    wall_clock: Callable[[], float] = time.time,
 ) -> FollowState:
-    """The task's state after waiting up to `wait_seconds` for it; a failed task is a state here, not an error."""
+    """The task's state after waiting up to `wait_seconds` for it; a failed task is a state here, not an error.
+
+    `viewer` sees only the tasks it may (as `kling_get_video_task`'s caller would): any other id is not found.
+    """
     try:
-        result = (await service.get(any_id, wait_seconds)).result
+        result = (await service.get(any_id, wait_seconds, viewer=viewer)).result
     except TaskFailedError as exc:
         entry = await anyio.to_thread.run_sync(service.journal.get, any_id)
         result = from_task(exc.task, entry.model if entry and entry.model else None)
