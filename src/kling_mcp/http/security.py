@@ -55,7 +55,10 @@ def load_tokens(http: HttpSettings) -> tuple[SecretStr, ...]:
 
 
 class StaticTokenVerifier(TokenVerifier):
-    """Accepts any of a fixed set of bearer tokens, compared in constant time; a token's client id is its position."""
+    """Accepts any of a fixed set of bearer tokens, compared in constant time.
+
+    A token's client id is its position (for logs); its subject is a digest of the token (for ownership).
+    """
 
     def __init__(self, tokens: tuple[SecretStr, ...]) -> None:
         if not tokens:
@@ -74,7 +77,10 @@ class StaticTokenVerifier(TokenVerifier):
         if not match:
             return None
         label = f"token-{match}"
-        return AccessToken(token=label, client_id=label, scopes=[])
+        # The subject names the token itself, not its place in the list: what a token owns (its MCP tasks, its
+        # sessions) stays its own when the list is reordered or another token is removed. A digest, never the token.
+        subject = "sha256:" + given.hex()[:32]
+        return AccessToken(token=label, client_id=label, scopes=[], subject=subject)
 
 
 def auth_settings(http: HttpSettings) -> AuthSettings:

@@ -34,16 +34,19 @@ CANCELLED_MESSAGE = (
 
 
 def owner_of_request() -> str:
-    """Who may see the tasks this request creates: the bearer token's principal over HTTP, else the local client.
+    """Who may see the tasks this request creates: over HTTP, the token's subject; else the local client.
 
-    Over stdio (and unauthenticated loopback HTTP) the process serves one client, so its tasks are that client's.
-    Only a digest of the principal is stored, never a token.
+    The subject is the user an OAuth token speaks for (with its issuer), or, for a static token, a digest of the token
+    (`kling_mcp.http.security`), so ownership survives reordering the token list; a token without one falls back to
+    its client id. Over stdio (and unauthenticated loopback HTTP) the process serves one client, so its tasks are that
+    client's. Only a digest of the principal is stored, never a token.
     """
     token = get_access_token()
     if token is None:
         return LOCAL_OWNER
-    principal = "\x1f".join(part or "" for part in principal_components(token))
-    return "principal:" + hashlib.sha256(principal.encode()).hexdigest()[:32]
+    client_id, issuer, subject = principal_components(token)
+    principal = ("subject", issuer or "", subject) if subject else ("client", issuer or "", client_id)
+    return "principal:" + hashlib.sha256("\x1f".join(principal).encode()).hexdigest()[:32]
 
 
 def granted_ttl_ms(requested: int | None) -> int:
