@@ -21,6 +21,7 @@ from kling_mcp.api.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from kling_mcp.api.signing import JwtSigner
 from kling_mcp.config import Settings
 from kling_mcp.server.allocator import return_large_buffers_to_os
+from kling_mcp.service.callbacks import CallbackHub
 from kling_mcp.service.download import VideoDownloader
 from kling_mcp.service.journal import TaskJournal, open_journal
 from kling_mcp.service.options import ServiceOptions
@@ -32,13 +33,15 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Runtime:
-    """What tool calls use: the video service and downloader, the Kling base URL, the journal and task tracker."""
+    """What tool calls use: the video service and downloader, the Kling base URL, the journal and task tracker, and
+    the callback hub when Kling's callbacks are served."""
 
     service: VideoService
     downloader: VideoDownloader
     base_url: str
     journal: TaskJournal
     tracker: TaskTracker
+    callbacks: CallbackHub | None = None
 
 
 @functools.cache
@@ -77,4 +80,9 @@ async def open_runtime(
     downloader = VideoDownloader(http, settings.resolved_download_dir(), max_bytes=settings.download_max_bytes)
     logger.info("kling-mcp %s connected (Kling at %s, journal %s)", __version__, base_url, journal.where)
     service = VideoService(client, journal, options, kling_host=base_url)
-    return Runtime(service, downloader, base_url, journal, TaskTracker(service, journal))
+    callbacks = None
+    if options.callback_url_for is not None:
+        from kling_mcp.server.callback_setup import open_hub
+
+        callbacks = await open_hub(settings, journal, service.poller.hurry, stack)
+    return Runtime(service, downloader, base_url, journal, TaskTracker(service, journal), callbacks)
