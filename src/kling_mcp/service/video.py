@@ -28,6 +28,7 @@ from kling_mcp.service.images import prepare_image
 from kling_mcp.service.inputs import VideoRequest
 from kling_mcp.service.journal import CREATE_FAILED, UNKNOWN, JournalEntry, TaskJournal
 from kling_mcp.service.options import ServiceOptions
+from kling_mcp.service.owners import Viewer, local_owner, operator
 from kling_mcp.service.poller import TaskPoller
 from kling_mcp.service.results import VideoTaskResult, from_entry, from_task
 
@@ -213,17 +214,23 @@ class VideoService:
     def _budget(self, requested: float) -> float:
         return max(0.0, min(requested, self.options.max_wait_seconds))
 
-    async def generate(self, request: VideoRequest, progress: ProgressFn | None = None) -> Outcome:
-        """Create the task once and wait for it up to min(timeout, the server's cap)."""
+    async def generate(
+        self, request: VideoRequest, progress: ProgressFn | None = None, *, owner: str | None = None
+    ) -> Outcome:
+        """Create the task once (see `start`) and wait for it up to min(timeout, the server's cap)."""
         started = self._clock()
         budget = self._budget(request.effective_timeout)
         deadline = started + budget
-        begun = await self.start(request, create_deadline=started + max(budget, MIN_CREATE_BUDGET_SECONDS))
+        create_deadline = started + max(budget, MIN_CREATE_BUDGET_SECONDS)
+        begun = await self.start(request, create_deadline=create_deadline, owner=owner)
         task = await self._wait(begun.endpoint, begun.task, started, deadline, progress, begun.profile)
         return self._finish(task, request.model, started)
 
-    async def start(self, request: VideoRequest, *, create_deadline: float | None = None) -> Started:
-        """Create the task once, journaled before and after the create request; does not wait for the video."""
+    async def start(
+        self, request: VideoRequest, *, create_deadline: float | None = None, owner: str | None = None
+    ) -> Started:
+        """Create the task once (owned by `owner`, default the local user), journaled before and after the create
+        request; does not wait for the video."""
         if create_deadline is None:
             create_deadline = self._clock() + MIN_CREATE_BUDGET_SECONDS
         # Bodies with inline images are megabytes each: bound how many exist at once, and drop each after its create.
@@ -231,6 +238,7 @@ class VideoService:
         async with limiter:
             prepared = prepare_request(request, self.options)
             prepared.entry.kling_host = self.kling_host
+            prepared.entry.owner = owner or local_owner()
             endpoint, external_id = prepared.endpoint, prepared.entry.external_task_id
             await anyio.to_thread.run_sync(self._journal.record_intent, prepared.entry)
             # Shielded: a cancelled call must still learn and record the id of a task it may have paid for.
@@ -249,11 +257,25 @@ class VideoService:
         logger.info("created Kling task %s (%s, %s)", task.task_id, request.model, endpoint)
         return Started(endpoint, task, external_id, (request.model, request.mode, request.effective_duration))
 
-    async def get(self, any_id: str, wait_seconds: float = 0.0, progress: ProgressFn | None = None) -> Outcome:
-        """Look a task up by Kling task id or external id; optionally wait for it to finish."""
+    async def get(
+        self,
+        any_id: str,
+        wait_seconds: float = 0.0,
+        progress: ProgressFn | None = None,
+        *,
+        viewer: Viewer | None = None,
+    ) -> Outcome:
+        """Look a task up by Kling task id or external id; optionally wait for it to finish.
+
+        A viewer who does not see every owner's tasks gets only their own: any other id (unknown, or another
+        owner's) is answered with the same `TaskNotFoundError`, without asking Kling.
+        """
+        viewer = viewer or operator()
         started = self._clock()
         deadline = started + self._budget(wait_seconds)
         entry = await anyio.to_thread.run_sync(self._journal.get, any_id)
+        if not viewer.sees_all and not viewer.may_see(entry):
+            raise TaskNotFoundError(any_id)
         if entry is not None and entry.kling_host and self.kling_host and entry.kling_host != self.kling_host:
             raise TaskOnAnotherKlingError(any_id, entry.kling_host, self.kling_host)
         endpoints = ENDPOINTS
@@ -280,16 +302,24 @@ class VideoService:
             raise TaskNotFoundError(any_id)
         endpoint, task = found
         await anyio.to_thread.run_sync(
-            self._journal.record_task, task, entry.external_task_id if entry else None, endpoint, self.kling_host
+            self._journal.record_task,
+            task,
+            entry.external_task_id if entry else None,
+            endpoint,
+            self.kling_host,
+            viewer.owner,
         )
         profile = (entry.model, entry.mode, entry.duration) if entry and entry.model else None
         task = await self._wait(endpoint, task, started, deadline, progress, profile)
         return self._finish(task, entry.model if entry and entry.model else None, started)
 
-    async def list_recent(self, *, limit: int = 20, status: str | None = None) -> list[VideoTaskResult]:
-        """Tasks from the journal, newest first (no Kling request)."""
+    async def list_recent(
+        self, *, limit: int = 20, status: str | None = None, viewer: Viewer | None = None
+    ) -> list[VideoTaskResult]:
+        """Tasks from the journal the viewer may see (default: all), newest first (no Kling request)."""
+        owner = (viewer or operator()).owner_filter
         entries = await anyio.to_thread.run_sync(
-            lambda: self._journal.recent(limit=limit, status=status, kling_host=self.kling_host)
+            lambda: self._journal.recent(limit=limit, status=status, kling_host=self.kling_host, owner=owner)
         )
         return [from_entry(e) for e in entries]
 

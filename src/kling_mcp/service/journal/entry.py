@@ -38,6 +38,7 @@ class JournalEntry:
     kling_host: str | None = None
     """The Kling API base URL the task was created at (None in entries older than the column)."""
     callback_url: str | None = None  # the caller's own, which kling-mcp relays Kling's callbacks to
+    owner: str | None = None  # who made the call (see service.owners); None for entries older than owners
 
 
 # The columns of the `tasks` table, in the order `entry_values` gives them.
@@ -60,6 +61,7 @@ COLUMNS = (
     "updated_at",
     "kling_host",
     "callback_url",
+    "owner",
 )
 
 

@@ -76,6 +76,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("ALTER TABLE tasks ADD COLUMN kling_host TEXT",),
     # 4: the caller's own callback_url, which the server relays Kling's callbacks to (kling-mcp 0.2).
     ("ALTER TABLE tasks ADD COLUMN callback_url TEXT",),
+    # 5: tasks belong to someone (service.owners). Entries from before stay ownerless: only admins see them.
+    (
+        "ALTER TABLE tasks ADD COLUMN owner TEXT",
+        "CREATE INDEX IF NOT EXISTS tasks_by_owner ON tasks (owner, created_at DESC)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
