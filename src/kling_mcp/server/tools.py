@@ -10,6 +10,7 @@ from mcp_types import CallToolResult, ToolAnnotations
 
 from kling_mcp.api.errors import KlingError
 from kling_mcp.server.access import GENERATE_SCOPE, READ_SCOPE, caller_of
+from kling_mcp.server.apps import WATCH_TOOL
 from kling_mcp.server.arguments import GetTaskArguments, ListTasksArguments
 from kling_mcp.server.context import app_of
 from kling_mcp.server.descriptions import (
@@ -28,7 +29,7 @@ from kling_mcp.service.inputs import VideoRequest
 from kling_mcp.service.results import TaskListOutput, VideoToolOutput
 
 # The OAuth scope each tool needs over HTTP (static tokens carry generate and read; stdio needs none).
-TOOL_SCOPES = {GENERATE_TOOL: GENERATE_SCOPE, GET_TOOL: READ_SCOPE, LIST_TOOL: READ_SCOPE}
+TOOL_SCOPES = {GENERATE_TOOL: GENERATE_SCOPE, GET_TOOL: READ_SCOPE, LIST_TOOL: READ_SCOPE, WATCH_TOOL: READ_SCOPE}
 
 
 async def generate(ctx: Context, request: VideoRequest) -> CallToolResult:
@@ -40,7 +41,7 @@ async def generate(ctx: Context, request: VideoRequest) -> CallToolResult:
         outcome = await (await app.service()).generate(request, progress_of(ctx), owner=caller.viewer.owner)
     except (InvalidInputError, KlingError) as exc:
         raise to_tool_error(exc, app) from exc
-    return video_result(await saved(app, outcome, None, request.effective_timeout))
+    return video_result(await saved(app, outcome, None, request.effective_timeout), ctx)
 
 
 async def get_task(ctx: Context, arguments: GetTaskArguments) -> CallToolResult:
@@ -55,7 +56,7 @@ async def get_task(ctx: Context, arguments: GetTaskArguments) -> CallToolResult:
     except KlingError as exc:
         raise to_tool_error(exc, app) from exc
     # wait_seconds=0 (the default) asks for no wait, not for no time: a download it asks for gets the cap's time.
-    return video_result(await saved(app, outcome, arguments.download, arguments.wait_seconds or None))
+    return video_result(await saved(app, outcome, arguments.download, arguments.wait_seconds or None), ctx)
 
 
 async def list_tasks(ctx: Context, arguments: ListTasksArguments) -> TaskListOutput:

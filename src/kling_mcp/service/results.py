@@ -44,6 +44,9 @@ class VideoTaskResult(BaseModel):
     videos: list[VideoFile] = Field(default_factory=list, description="The finished videos (empty until succeed).")
     created_at: str | None = Field(None, description="When Kling created the task (ISO 8601, UTC).")
     updated_at: str | None = Field(None, description="When Kling last updated the task (ISO 8601, UTC).")
+    final_unit_deduction: str | None = Field(
+        None, description="What Kling charged for the task, in its units (set once Kling reports it)."
+    )
     done: bool = Field(description="True when the task has finished (succeed or failed).")
     next_step: str = Field(description="What to do next, in one sentence.")
 
@@ -100,6 +103,7 @@ def from_task(task: Task, model: str | None) -> VideoTaskResult:
         ],
         created_at=_iso_ms(task.created_at),
         updated_at=_iso_ms(task.updated_at),
+        final_unit_deduction=task.final_unit_deduction or None,
         done=task.is_terminal,
         next_step=next_step_for(task.task_status, task.task_id),
     )
@@ -125,6 +129,7 @@ def from_entry(entry: JournalEntry) -> VideoTaskResult:
         ],
         created_at=_iso_ms(entry.kling_created_ms) or _iso_ms(int(entry.created_at * 1000)),
         updated_at=_iso_ms(entry.kling_updated_ms) or _iso_ms(int(entry.updated_at * 1000)),
+        final_unit_deduction=entry.final_unit_deduction,
         done=status in ("succeed", "failed", "create_failed"),
         next_step=next_step_for(status, entry.task_id),
     )
@@ -142,10 +147,12 @@ def summary(result: VideoTaskResult, *, waited: float | None = None) -> str:
     """A short human-readable account of the result, shown beside the structured output."""
     name = result.task_id or result.external_task_id
     head = f"Kling task {name} ({result.model or 'unknown model'}): {result.status}"
+    cost = [f"Cost at Kling: {result.final_unit_deduction} units."] if result.final_unit_deduction else []
     if result.status == "succeed":
         urls = "\n".join(f"- {v.url}{_saved_note(v)}" for v in result.videos) or "- (no video URL returned)"
         saved = bool(result.videos) and all(v.local_path for v in result.videos)
-        return f"{head}. Video ready:\n{urls}\n{SAVED_RETENTION_NOTE if saved else VIDEO_RETENTION_NOTE}"
+        note = SAVED_RETENTION_NOTE if saved else VIDEO_RETENTION_NOTE
+        return "\n".join([f"{head}. Video ready:", urls, *cost, note])
     waited_text = f" after waiting {waited:.0f} s" if waited is not None else ""
     message = f" ({result.status_message})" if result.status_message else ""
-    return f"{head}{message}{waited_text}. {result.next_step}"
+    return " ".join([f"{head}{message}{waited_text}.", result.next_step, *cost])

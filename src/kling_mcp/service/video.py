@@ -200,6 +200,11 @@ class VideoService:
         self._waits: set[anyio.CancelScope] = set()
         self._wrapping_up = False
 
+    @property
+    def journal(self) -> TaskJournal:
+        """The task journal this service writes (the player reads a task's request and history from it)."""
+        return self._journal
+
     def wrap_up(self) -> int:
         """End every wait now, and skip waiting from here on: calls answer with their task's last known status.
 
@@ -328,7 +333,8 @@ class VideoService:
             raise TaskFailedError(task)
         return Outcome(from_task(task, model), self._clock() - started)
 
-    async def _history(self, profile: tuple[str, str | None, int | None] | None) -> list[float]:
+    async def history(self, profile: tuple[str, str | None, int | None] | None) -> list[float]:
+        """Seconds the latest finished tasks of this (model, mode, duration) took at this server's Kling API."""
         if profile is None:
             return []
         model, mode, duration = profile
@@ -354,7 +360,7 @@ class VideoService:
         """Poll on the profile's schedule until the task ends or the deadline passes (last check at the deadline)."""
         if task.is_terminal or self._wrapping_up:
             return await self._finish_wait(task, started, progress)
-        plan = self.options.schedule.plan(await self._history(profile))
+        plan = self.options.schedule.plan(await self.history(profile))
         # Progress runs towards when such a task usually finishes (not the wait cap, which says nothing about it).
         expected_end = None
         if plan.expected is not None:

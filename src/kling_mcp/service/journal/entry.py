@@ -33,6 +33,7 @@ class JournalEntry:
     videos: list[dict[str, str | None]] = field(default_factory=list)
     kling_created_ms: int | None = None
     kling_updated_ms: int | None = None
+    final_unit_deduction: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
     kling_host: str | None = None
@@ -57,6 +58,7 @@ COLUMNS = (
     "videos",
     "kling_created_ms",
     "kling_updated_ms",
+    "final_unit_deduction",
     "created_at",
     "updated_at",
     "kling_host",

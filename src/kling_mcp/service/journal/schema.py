@@ -81,6 +81,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE tasks ADD COLUMN owner TEXT",
         "CREATE INDEX IF NOT EXISTS tasks_by_owner ON tasks (owner, created_at DESC)",
     ),
+    # 6: what Kling charged for the task (its final_unit_deduction, a string), once it reports it.
+    ("ALTER TABLE tasks ADD COLUMN final_unit_deduction TEXT",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

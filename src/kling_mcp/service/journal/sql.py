@@ -86,7 +86,8 @@ class SqlJournal(ABC):
             updated = self._execute(
                 cursor,
                 "UPDATE tasks SET task_id=?, status=?, status_message=?, videos=?, kling_created_ms=?, "
-                "kling_updated_ms=?, updated_at=? WHERE external_task_id=? OR task_id=?",
+                "kling_updated_ms=?, final_unit_deduction=COALESCE(?, final_unit_deduction), updated_at=? "
+                "WHERE external_task_id=? OR task_id=?",
                 (
                     task.task_id,
                     task.task_status,
@@ -94,6 +95,7 @@ class SqlJournal(ABC):
                     videos_json(task),
                     task.created_at,
                     task.updated_at,
+                    task.final_unit_deduction or None,
                     time.time(),
                     key,
                     task.task_id,
