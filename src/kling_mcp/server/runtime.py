@@ -80,9 +80,13 @@ async def open_runtime(
     downloader = VideoDownloader(http, settings.resolved_download_dir(), max_bytes=settings.download_max_bytes)
     logger.info("kling-mcp %s connected (Kling at %s, journal %s)", __version__, base_url, journal.where)
     service = VideoService(client, journal, options, kling_host=base_url)
+    tracker = TaskTracker(service, journal)
     callbacks = None
     if options.callback_url_for is not None:
         from kling_mcp.server.callback_setup import open_hub
 
-        callbacks = await open_hub(settings, journal, service.poller.hurry, stack)
-    return Runtime(service, downloader, base_url, journal, TaskTracker(service, journal), callbacks)
+        def hurry(task_id: str) -> int:  # waiting calls query at once; MCP tasks at their client's next tasks/get
+            return service.poller.hurry(task_id) + tracker.hurry(task_id)
+
+        callbacks = await open_hub(settings, journal, hurry, stack)
+    return Runtime(service, downloader, base_url, journal, tracker, callbacks)
