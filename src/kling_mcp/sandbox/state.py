@@ -44,6 +44,13 @@ class Faults:
     query_server_error: int = 0  # 5000 on GET
     token_expired: int = 0  # 1004 for requests whose token was signed before the fault was set
     token_expired_since: float = 0.0  # set by `inject`: tokens signed at or before this time count as expired
+    create_not_json: int = 0  # the task IS created, the answer is HTTP 200 with an HTML body (a proxy's page)
+    create_odd_envelope: int = 0  # the task IS created, the answer's envelope has the shape `odd_envelope`
+    # "no_task_status" | "unknown_status" | "code_not_int" | "no_data"
+    odd_envelope: str = "no_task_status"
+    create_lost: int = 0  # the request never reaches the task store: no task; the connection is held, then dropped
+    query_odd_status: int = 0  # a task query / list answers with `odd_status` for the task (None: no task_status)
+    odd_status: str | None = "queued"
     fail_tasks: int = 0  # the next created tasks end `failed`
     fail_message: str = "Failure to pass the risk control system"
     slow_seconds: float = 3.0

@@ -64,4 +64,7 @@ async def open_runtime(
     client = KlingClient(http, signer, policy=retry_policy or DEFAULT_RETRY_POLICY)
     downloader = VideoDownloader(http, settings.resolved_download_dir(), max_bytes=settings.download_max_bytes)
     logger.info("kling-mcp %s connected (Kling at %s, journal %s)", __version__, base_url, journal.path)
-    return Runtime(VideoService(client, journal, options), downloader, base_url)
+    service = VideoService(client, journal, options)
+    service.recorder.start()
+    stack.callback(service.recorder.stop)  # registered after journal.close, so it runs first
+    return Runtime(service, downloader, base_url)

@@ -6,7 +6,7 @@ import dataclasses
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kling_mcp.api.errors import KlingConnectionError, KlingError
 from kling_mcp.server.context import AppContext, app_of
-from kling_mcp.service.errors import InvalidInputError
+from kling_mcp.service.errors import InvalidInputError, JournalUnavailableError
 from kling_mcp.service.inputs import VideoRequest
-from kling_mcp.service.results import TaskListOutput, VideoToolOutput, summary
+from kling_mcp.service.results import ResultStatus, TaskListOutput, VideoToolOutput, summary
 
 if TYPE_CHECKING:
     from kling_mcp.service.video import Outcome
@@ -152,7 +152,7 @@ def build_tools() -> list[Tool]:
         try:
             request = VideoRequest.model_validate(arguments)
             outcome = await (await app.service()).generate(request, _progress(ctx))
-        except (ValidationError, InvalidInputError, KlingError) as exc:
+        except (ValidationError, InvalidInputError, KlingError, JournalUnavailableError) as exc:
             raise to_tool_error(exc, app) from exc
         return _result(await _saved(app, outcome, None))
 
@@ -198,13 +198,13 @@ def build_tools() -> list[Tool]:
     async def list_tasks(
         ctx: Context,
         limit: Annotated[int, Field(ge=1, le=200, description="How many tasks to list.")] = 20,
-        status: Annotated[
-            Literal["submitted", "processing", "succeed", "failed", "creating", "create_failed", "unknown"] | None,
-            Field(description="Only tasks with this last known status."),
-        ] = None,
+        status: Annotated[ResultStatus | None, Field(description="Only tasks with this last known status.")] = None,
     ) -> TaskListOutput:
-        service = await app_of(ctx).service()
-        return TaskListOutput(result=await service.list_recent(limit=limit, status=status))
+        app = app_of(ctx)
+        try:
+            return TaskListOutput(result=await (await app.service()).list_recent(limit=limit, status=status))
+        except JournalUnavailableError as exc:
+            raise to_tool_error(exc, app) from exc
 
     return [
         _refuse_unknown_arguments(tool)

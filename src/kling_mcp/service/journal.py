@@ -6,7 +6,9 @@ that stopped listening can never lose a task. Several server processes may share
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from kling_mcp.api.models import Task
 
@@ -44,6 +47,71 @@ CREATE INDEX IF NOT EXISTS tasks_by_profile ON tasks (model, mode, duration, sta
 CREATING = "creating"
 CREATE_FAILED = "create_failed"
 UNKNOWN = "unknown"
+# The create never reached Kling: Kling still had no task with the external_task_id after the grace period.
+NEVER_CREATED = "never_created"
+
+ProblemKind = Literal["read-only", "full", "corrupt", "locked", "unavailable"]
+
+_ADVICE: dict[ProblemKind, str] = {
+    "read-only": "make the journal file and its folder writable for the server's user, or point KLING_MCP_JOURNAL "
+    "at a writable file",
+    "full": "free space on the disk that holds the journal, or point KLING_MCP_JOURNAL at a disk with room",
+    "corrupt": "move the damaged file aside (kling-mcp starts a new journal; Kling keeps every task) or point "
+    "KLING_MCP_JOURNAL at another file",
+    "locked": "another process holds the journal's write lock; try again shortly, and if it lasts, find that "
+    "process (`fuser <journal file>`) and end it",
+    "unavailable": "check KLING_MCP_JOURNAL and the server's log",
+}
+
+
+@dataclass(frozen=True)
+class JournalProblem:
+    """Why the journal cannot be used, in a form any backend can give: a kind, the backend's words, and advice."""
+
+    kind: ProblemKind
+    detail: str
+
+    @property
+    def text(self) -> str:
+        """`kind: detail`, e.g. `full: database or disk is full`."""
+        return f"{self.kind}: {self.detail}"
+
+    @property
+    def advice(self) -> str:
+        """What the operator should do about it."""
+        return _ADVICE[self.kind]
+
+
+# SQLite's primary result codes (the low byte of an extended code) and what they mean for the operator.
+_SQLITE_KINDS: dict[int, ProblemKind] = {
+    5: "locked",  # SQLITE_BUSY
+    6: "locked",  # SQLITE_LOCKED
+    8: "read-only",  # SQLITE_READONLY
+    11: "corrupt",  # SQLITE_CORRUPT
+    13: "full",  # SQLITE_FULL
+    26: "corrupt",  # SQLITE_NOTADB
+}
+_ERRNO_KINDS: dict[int, ProblemKind] = {
+    errno.EROFS: "read-only",
+    errno.EACCES: "read-only",
+    errno.EPERM: "read-only",
+    errno.ENOSPC: "full",
+    errno.EDQUOT: "full",
+}
+
+
+def describe_journal_error(exc: BaseException, path: Path | None = None) -> JournalProblem:
+    """Classify a failure of the journal into read-only, full, corrupt, locked (or unavailable)."""
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        kind = _SQLITE_KINDS.get(code & 0xFF) if isinstance(code, int) else None
+        if kind is None and code is not None and code & 0xFF == 14 and path is not None:  # SQLITE_CANTOPEN
+            folder = path.parent
+            kind = "read-only" if folder.exists() and not os.access(folder, os.W_OK) else None
+        return JournalProblem(kind or "unavailable", str(exc) or type(exc).__name__)
+    if isinstance(exc, OSError):
+        return JournalProblem(_ERRNO_KINDS.get(exc.errno or 0, "unavailable"), exc.strerror or str(exc))
+    return JournalProblem("unavailable", type(exc).__name__)
 
 
 @dataclass
@@ -95,6 +163,11 @@ class TaskJournal:
         self._db.execute("PRAGMA busy_timeout=10000")
         with self._lock:
             self._db.executescript(SCHEMA)  # executescript manages its own transaction
+
+    @property
+    def where(self) -> str:
+        """The journal file's path."""
+        return str(self.path)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -151,7 +224,7 @@ class TaskJournal:
                 "kling_updated_ms=?, updated_at=? WHERE external_task_id=? OR task_id=?",
                 (
                     task.task_id,
-                    task.task_status,
+                    task.status,
                     task.task_status_msg,
                     videos,
                     task.created_at,

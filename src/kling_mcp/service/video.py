@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 import anyio
@@ -15,20 +16,29 @@ import anyio.to_thread
 
 from kling_mcp.api.capabilities import CAPABILITIES, check_combination
 from kling_mcp.api.client import KlingClient
-from kling_mcp.api.errors import CreateOutcomeUnknownError, KlingError, KlingNotFoundError
+from kling_mcp.api.errors import (
+    CreateOutcomeUnknownError,
+    CreateRefusedError,
+    KlingError,
+    KlingNotFoundError,
+    describe_cause,
+)
 from kling_mcp.api.models import CreateBody, Endpoint, Image2VideoBody, OmniImage, OmniVideoBody, Task
 from kling_mcp.service.errors import (
     InvalidInputError,
+    JournalUnavailableError,
+    TaskCallError,
     TaskFailedError,
     TaskNotFoundError,
     UnsupportedCombinationError,
 )
 from kling_mcp.service.images import prepare_image
 from kling_mcp.service.inputs import VideoRequest
-from kling_mcp.service.journal import CREATE_FAILED, UNKNOWN, JournalEntry, TaskJournal
+from kling_mcp.service.journal import CREATE_FAILED, UNKNOWN, JournalEntry, TaskJournal, describe_journal_error
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.poller import TaskPoller
-from kling_mcp.service.results import VideoTaskResult, from_entry, from_task
+from kling_mcp.service.recorder import JournalRecorder
+from kling_mcp.service.results import VideoTaskResult, from_entry, from_task, next_step_for
 
 logger = logging.getLogger(__name__)
 
@@ -171,6 +181,7 @@ class VideoService:
     ) -> None:
         self._client = client
         self._journal = journal
+        self.recorder = JournalRecorder(journal)
         self.options = options
         self._clock = clock
         self._wall_clock = wall_clock
@@ -194,7 +205,10 @@ class VideoService:
         return max(0.0, min(requested, self.options.max_wait_seconds))
 
     async def generate(self, request: VideoRequest, progress: ProgressFn | None = None) -> Outcome:
-        """Create the task once and wait for it up to min(timeout, the server's cap)."""
+        """Create the task once and wait for it up to min(timeout, the server's cap).
+
+        Every failure after the intent is written is a `TaskCallError` carrying the task's ids and the next step.
+        """
         started = self._clock()
         budget = self._budget(request.effective_timeout)
         deadline = started + budget
@@ -203,26 +217,47 @@ class VideoService:
         async with limiter:
             prepared = prepare_request(request, self.options)
             endpoint, external_id = prepared.endpoint, prepared.entry.external_task_id
-            await anyio.to_thread.run_sync(self._journal.record_intent, prepared.entry)
+            await self.recorder.intent(prepared.entry)  # refuses the call, before any request, if it cannot
             # Shielded: a cancelled call must still learn and record the id of a task it may have paid for.
             with anyio.CancelScope(shield=True):
                 try:
-                    task = await self._client.create_task(
-                        endpoint, prepared.body, deadline=started + max(budget, MIN_CREATE_BUDGET_SECONDS)
-                    )
-                except CreateOutcomeUnknownError as exc:
-                    await anyio.to_thread.run_sync(self._journal.record_status, external_id, UNKNOWN, str(exc.cause))
-                    raise
-                except KlingError as exc:
-                    await anyio.to_thread.run_sync(self._journal.record_status, external_id, CREATE_FAILED, str(exc))
-                    raise
+                    create_deadline = started + max(budget, MIN_CREATE_BUDGET_SECONDS)
+                    task, warning = await self._create(endpoint, prepared.body, external_id, create_deadline)
                 finally:
                     del prepared
-                await anyio.to_thread.run_sync(self._journal.record_task, task, external_id)
         logger.info("created Kling task %s (%s, %s)", task.task_id, request.model, endpoint)
         profile = (request.model, request.mode, request.effective_duration)
-        task = await self._wait(endpoint, task, started, deadline, progress, profile)
-        return self._finish(task, request.model, started)
+        try:
+            task = await self._wait(endpoint, task, started, deadline, progress, profile)
+            return self._finish(task, request.model, started, external_id, warning)
+        except TaskFailedError:
+            raise
+        except Exception as exc:  # the task exists and is paid for: whatever broke, hand back its ids
+            raise TaskCallError(
+                f"Kling created the task, but the call could not follow it ({describe_cause(exc)})",
+                external_task_id=external_id,
+                task_id=task.task_id,
+                next_step=next_step_for("processing", task.task_id),
+                journal_warning=warning,
+            ) from exc
+
+    async def _create(
+        self, endpoint: Endpoint, body: CreateBody, external_id: str, deadline: float
+    ) -> tuple[Task, str | None]:
+        """The created task and any journal warning; refused and unknown outcomes are journaled and raised with ids."""
+        try:
+            task = await self._client.create_task(endpoint, body, deadline=deadline)
+        except (CreateRefusedError, CreateOutcomeUnknownError) as exc:
+            status = CREATE_FAILED if isinstance(exc, CreateRefusedError) else UNKNOWN
+            write = partial(self._journal.record_status, external_id, status, str(exc))
+            raise TaskCallError(
+                str(exc),
+                external_task_id=external_id,
+                next_step=next_step_for(status, None, external_id),
+                journal_warning=await self.recorder.write(external_id, write),
+            ) from exc
+        write = partial(self._journal.record_task, task, external_id, endpoint)
+        return task, await self.recorder.write(external_id, write)
 
     async def get(self, any_id: str, wait_seconds: float = 0.0, progress: ProgressFn | None = None) -> Outcome:
         """Look a task up by Kling task id or external id; optionally wait for it to finish."""
@@ -252,22 +287,28 @@ class VideoService:
                 return Outcome(from_entry(entry), self._clock() - started)
             raise TaskNotFoundError(any_id)
         endpoint, task = found
-        await anyio.to_thread.run_sync(
-            self._journal.record_task, task, entry.external_task_id if entry else None, endpoint
-        )
+        external_id = entry.external_task_id if entry else None
+        write = partial(self._journal.record_task, task, external_id, endpoint)
+        warning = await self.recorder.write(task.task_id, write)
         profile = (entry.model, entry.mode, entry.duration) if entry and entry.model else None
         task = await self._wait(endpoint, task, started, deadline, progress, profile)
-        return self._finish(task, entry.model if entry and entry.model else None, started)
+        return self._finish(task, entry.model if entry and entry.model else None, started, external_id, warning)
 
     async def list_recent(self, *, limit: int = 20, status: str | None = None) -> list[VideoTaskResult]:
         """Tasks from the journal, newest first (no Kling request)."""
-        entries = await anyio.to_thread.run_sync(lambda: self._journal.recent(limit=limit, status=status))
+        try:
+            entries = await anyio.to_thread.run_sync(lambda: self._journal.recent(limit=limit, status=status))
+        except Exception as exc:
+            raise JournalUnavailableError(self._journal.where, describe_journal_error(exc), writing=False) from exc
         return [from_entry(e) for e in entries]
 
-    def _finish(self, task: Task, model: str | None, started: float) -> Outcome:
+    def _finish(
+        self, task: Task, model: str | None, started: float, external_id: str | None, warning: str | None
+    ) -> Outcome:
         if task.task_status == "failed":
-            raise TaskFailedError(task)
-        return Outcome(from_task(task, model), self._clock() - started)
+            raise TaskFailedError(task, external_id)
+        result = replace_warning(from_task(task, model, external_id), warning)
+        return Outcome(result, self._clock() - started)
 
     async def _history(self, profile: tuple[str, str | None, int | None] | None) -> list[float]:
         if profile is None:
@@ -305,7 +346,7 @@ class VideoService:
                         break
                     elapsed = now - started
                     if progress is not None:
-                        await progress(elapsed, total, f"{task.task_status} · {elapsed:.0f} s elapsed")
+                        await progress(elapsed, total, f"{task.status} · {elapsed:.0f} s elapsed")
                     delay, phase = plan.next_delay(self._age(task, started))
                     delay = min(delay, remaining)
                     logger.debug("next query of task %s in %.1f s (%s)", task.task_id, delay, phase)
@@ -320,12 +361,18 @@ class VideoService:
                     changed = fresh.task_status != task.task_status
                     task = fresh
                     if changed:  # the journal is written when the status changes, not on every poll
-                        await anyio.to_thread.run_sync(self._journal.record_task, task, None, endpoint)
+                        write = partial(self._journal.record_task, task, None, endpoint)
+                        await self.recorder.write(task.task_id, write)
             finally:
                 self._waits.discard(scope)
         return await self._finish_wait(task, total, started, progress)
 
     async def _finish_wait(self, task: Task, total: float, started: float, progress: ProgressFn | None) -> Task:
         if progress is not None and task.is_terminal:
-            await progress(total, total, f"{task.task_status} · {self._clock() - started:.0f} s elapsed")
+            await progress(total, total, f"{task.status} · {self._clock() - started:.0f} s elapsed")
         return task
+
+
+def replace_warning(result: VideoTaskResult, warning: str | None) -> VideoTaskResult:
+    """The result with the journal's warning, if any."""
+    return result.model_copy(update={"journal_warning": warning}) if warning else result
