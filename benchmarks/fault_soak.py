@@ -24,7 +24,7 @@ from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.sandbox.state import SandboxConfig
 from kling_mcp.server.build import build_server
-from kling_mcp.service.journal import TaskJournal
+from kling_mcp.service.journal import open_journal
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -87,7 +87,7 @@ async def soak(calls: int, concurrency: int, workdir: Path) -> dict[str, Any]:
                 for i in range(calls):
                     tg.start_soon(one, i)
         elapsed = time.perf_counter() - started
-        journal = TaskJournal(settings.resolved_journal_path())
+        journal = open_journal(settings.resolved_journal())
         journal_ids = {e.task_id for e in journal.recent(limit=calls * 2) if e.task_id}
         journal.close()
         created = set(sandbox.state.tasks)

@@ -39,7 +39,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from kling_mcp.sandbox.state import SANDBOX_ACCESS_KEY, SANDBOX_SECRET_KEY
-from kling_mcp.service.journal import TaskJournal
+from kling_mcp.service.journal import open_journal
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -262,7 +262,7 @@ def main() -> int:
                     anyio.run(run_round, f"{url}/mcp", rnd, task_seconds, f"data:image/png;base64,{image}")
                     rnd.server_cpu_seconds = cpu_seconds(server.pid) - cpu_before
                     rnd.rss_peak_mb = memory_kb(server.pid)["VmHWM"] / 1024
-                journal_file = TaskJournal(journal)
+                journal_file = open_journal(journal)
                 try:
                     rnd.journal_tasks = len(journal_file.recent(limit=10_000))
                 finally:

@@ -16,7 +16,7 @@ from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.sandbox.state import SandboxConfig
 from kling_mcp.server.build import build_server
-from kling_mcp.service.journal import JournalEntry, TaskJournal
+from kling_mcp.service.journal import JournalEntry, open_journal
 
 # Retries in tests wait milliseconds, not seconds; the schedule itself is what is tested.
 FAST_RETRY = RetryPolicy(
@@ -93,7 +93,7 @@ def subprocess_env(settings: Settings, **extra: str) -> dict[str, str]:
             "KLING_API_BASE_URL": settings.api_base_url,
             "KLING_ACCESS_KEY": settings.access_key or "",
             "KLING_SECRET_KEY": settings.secret_key.get_secret_value() if settings.secret_key else "",
-            "KLING_MCP_JOURNAL": str(settings.journal_path),
+            "KLING_MCP_JOURNAL": settings.resolved_journal(),
             "KLING_MCP_POLL_MIN_INTERVAL": str(settings.poll_min_interval),
             "KLING_MCP_POLL_MAX_INTERVAL": str(settings.poll_max_interval),
             "PYTHONUNBUFFERED": "1",
@@ -112,7 +112,7 @@ def stdio_params(settings: Settings, *args: str, **extra_env: str) -> StdioServe
 
 def journal_entries(settings: Settings) -> list[JournalEntry]:
     """Everything the server's task journal holds, newest first (opened and closed again)."""
-    journal = TaskJournal(settings.resolved_journal_path())
+    journal = open_journal(settings.resolved_journal())
     try:
         return journal.recent(limit=10_000)
     finally:

@@ -42,7 +42,7 @@ def test_check_with_the_right_keys(settings: Settings, sandbox: SandboxServer, t
     assert done.returncode == 0, done.stdout + done.stderr
     assert "✓ Kling accepted the keys" in done.stdout
     assert f"Kling API: {sandbox.url}" in done.stdout
-    assert f"task journal: {settings.journal_path}" in done.stdout
+    assert f"task journal: {settings.resolved_journal()}" in done.stdout
     # One cheap authenticated request: a one-item page of the task list, nothing created.
     [request] = sandbox.state.requests
     assert (request.method, request.path, request.query) == (

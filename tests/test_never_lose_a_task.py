@@ -14,7 +14,7 @@ from mcp import Client
 
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
-from kling_mcp.service.journal import TaskJournal
+from kling_mcp.service.journal import TaskJournal, open_journal
 from tests.conftest import journal_entries, journal_entry, stdio_params, text_of
 
 pytestmark = pytest.mark.anyio
@@ -254,7 +254,7 @@ def test_journal_survives_concurrent_writers_from_two_connections(tmp_path: Path
     from kling_mcp.service.journal import JournalEntry
 
     path = tmp_path / "shared.sqlite3"
-    first, second = TaskJournal(path), TaskJournal(path)
+    first, second = open_journal(path), open_journal(path)
     try:
 
         def write(args: tuple[TaskJournal, int]) -> None:

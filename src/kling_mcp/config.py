@@ -19,6 +19,11 @@ def blank_to_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
+def is_database_url(journal: str) -> bool:
+    """Whether a `KLING_MCP_JOURNAL` value names a PostgreSQL database rather than an SQLite file."""
+    return journal.startswith(("postgresql://", "postgres://"))
+
+
 class MissingCredentialsError(RuntimeError):
     """The Kling keys are not configured; the message names the variables to set."""
 
@@ -43,7 +48,7 @@ class Settings(BaseSettings):
         validation_alias="KLING_MCP_SANDBOX",
         description="Start the built-in Kling sandbox in-process and use it instead of Kling (no keys, no cost).",
     )
-    journal_path: Path | None = Field(
+    journal: str | None = Field(
         None,
         validation_alias="KLING_MCP_JOURNAL",
         description=(
@@ -75,6 +80,25 @@ class Settings(BaseSettings):
             "results arriving after ~60 s, so the default stays under that."
         ),
     )
+    journal_write_wait: float = Field(
+        30.0,
+        gt=0,
+        validation_alias="KLING_MCP_JOURNAL_WAIT",
+        description=(
+            "Longest a task journal write waits for another process's write lock (seconds). A create is refused, "
+            "before anything is sent, if its intent cannot be written in that time; reads never wait for writers."
+        ),
+    )
+    stale_intent_seconds: float = Field(
+        600.0,
+        gt=0,
+        validation_alias="KLING_MCP_STALE_INTENT_AFTER",
+        description=(
+            "How long after a create was attempted a task Kling still does not know by its external_task_id is "
+            "declared `never_created` (safe to create again). Kling's lookup can lag a create, and a create may "
+            "still be in flight in another process, so keep it well above KLING_MCP_MAX_WAIT."
+        ),
+    )
     http_timeout_seconds: float = Field(
         30.0,
         gt=0,
@@ -104,7 +128,7 @@ class Settings(BaseSettings):
         description="Log level; logs go to stderr with secrets redacted. The --log-level flag overrides it.",
     )
 
-    @field_validator("access_key", "secret_key", mode="before")
+    @field_validator("access_key", "secret_key", "journal", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return blank_to_none(value)
@@ -131,13 +155,13 @@ class Settings(BaseSettings):
             )
         return self.access_key, self.secret_key
 
-    def resolved_journal_path(self) -> Path:
-        """Where the task journal lives: the configured file or one in the user data directory."""
-        if self.journal_path is not None:
-            return self.journal_path.expanduser()
-        import platformdirs  # imported here: only needed when no path is configured
+    def resolved_journal(self) -> str:
+        """Where the task journal lives: the configured database URL or file, or a file in the user data directory."""
+        if self.journal is not None:
+            return self.journal if is_database_url(self.journal) else str(Path(self.journal).expanduser())
+        import platformdirs  # imported here: only needed when no journal is configured
 
-        return Path(platformdirs.user_data_dir("kling-mcp", appauthor=False)) / "tasks.sqlite3"
+        return str(Path(platformdirs.user_data_dir("kling-mcp", appauthor=False)) / "tasks.sqlite3")
 
     def resolved_download_dir(self) -> Path:
         """Where videos are saved: the configured folder or `kling-mcp` in the user's Downloads folder."""

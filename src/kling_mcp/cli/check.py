@@ -19,7 +19,7 @@ from kling_mcp.api.errors import (
 from kling_mcp.api.retry import QUICK_RETRY_POLICY
 from kling_mcp.api.signing import JwtSigner
 from kling_mcp.config import MissingCredentialsError, Settings
-from kling_mcp.service.journal import TaskJournal
+from kling_mcp.service.journal import open_journal
 
 # What to do about a refused request, by the error's family (api/errors.py ERROR_CODES kinds).
 ADVICE = {
@@ -59,9 +59,9 @@ def _explain_failure(exc: KlingError, settings: Settings) -> None:
 
 
 def _check_journal(settings: Settings) -> bool:
-    path = settings.resolved_journal_path()
+    path = settings.resolved_journal()
     try:
-        TaskJournal(path).close()
+        open_journal(path).close()
     except (OSError, sqlite3.Error) as exc:
         _say(f"✗ task journal: cannot open {path} ({exc}).")
         _say("  What to do: set KLING_MCP_JOURNAL to a file in a folder this user can write.")

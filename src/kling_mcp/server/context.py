@@ -18,6 +18,8 @@ from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.schedule import PollSchedule
 
 if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+
     from kling_mcp.api.retry import RetryPolicy
     from kling_mcp.server.runtime import Runtime
     from kling_mcp.service.video import VideoService
@@ -33,6 +35,7 @@ class AppContext:
     options: ServiceOptions
     stack: AsyncExitStack
     retry_policy: RetryPolicy | None = None
+    background: TaskGroup | None = None  # for work that outlives a call (the journal's start-up sweep)
     unavailable_reason: str | None = None
     api_base_url: str = ""
     _runtime: Runtime | None = None
@@ -51,7 +54,9 @@ class AppContext:
             if self._runtime is None:
                 from kling_mcp.server.runtime import open_runtime
 
-                self._runtime = await open_runtime(self.settings, self.options, self.stack, self.retry_policy)
+                self._runtime = await open_runtime(
+                    self.settings, self.options, self.stack, self.retry_policy, self.background
+                )
                 self.api_base_url = self._runtime.base_url
             return self._runtime
 
@@ -71,6 +76,7 @@ def options_from(settings: Settings, image_policy: ImagePolicy | None = None) ->
         schedule=PollSchedule(min_interval=settings.poll_min_interval, max_interval=settings.poll_max_interval),
         image_policy=image_policy or ImagePolicy(),
         skip_capability_check=settings.skip_capability_check,
+        stale_intent_seconds=settings.stale_intent_seconds,
         # Calls due within this window share one list request; never more than half the shortest gap.
         coalesce_window=min(1.0, settings.poll_min_interval / 2),
     )
@@ -87,7 +93,9 @@ def make_lifespan(
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppContext]) -> AsyncIterator[AppContext]:
         async with AsyncExitStack() as stack:
-            app = AppContext(settings, options_from(settings, image_policy), stack, retry_policy)
+            background = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(background.cancel_scope.cancel)  # runs before the group's exit, which would wait
+            app = AppContext(settings, options_from(settings, image_policy), stack, retry_policy, background)
             app.api_base_url = settings.api_base_url
             if not settings.sandbox:
                 try:

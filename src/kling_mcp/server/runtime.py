@@ -9,8 +9,11 @@ from __future__ import annotations
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from functools import partial
 
+import anyio
 import httpx
+from anyio.abc import TaskGroup
 from pydantic import SecretStr
 
 from kling_mcp import __version__
@@ -20,7 +23,8 @@ from kling_mcp.api.signing import JwtSigner
 from kling_mcp.config import Settings
 from kling_mcp.server.allocator import return_large_buffers_to_os
 from kling_mcp.service.download import VideoDownloader
-from kling_mcp.service.journal import TaskJournal
+from kling_mcp.service.journal import open_journal
+from kling_mcp.service.journal.reopening import ReopeningJournal
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.video import VideoService
 
@@ -37,7 +41,11 @@ class Runtime:
 
 
 async def open_runtime(
-    settings: Settings, options: ServiceOptions, stack: AsyncExitStack, retry_policy: RetryPolicy | None = None
+    settings: Settings,
+    options: ServiceOptions,
+    stack: AsyncExitStack,
+    retry_policy: RetryPolicy | None = None,
+    background: TaskGroup | None = None,
 ) -> Runtime:
     """Open everything tool calls need over one shared HTTP client; everything opened is closed by `stack`."""
     return_large_buffers_to_os()
@@ -59,12 +67,26 @@ async def open_runtime(
             headers={"User-Agent": f"kling-mcp/{__version__}"},
         )
     )
-    journal = TaskJournal(settings.resolved_journal_path())
+    location = settings.resolved_journal()
+    journal = ReopeningJournal(partial(open_journal, location, write_wait=settings.journal_write_wait), location)
     stack.callback(journal.close)
     client = KlingClient(http, signer, policy=retry_policy or DEFAULT_RETRY_POLICY)
     downloader = VideoDownloader(http, settings.resolved_download_dir(), max_bytes=settings.download_max_bytes)
-    logger.info("kling-mcp %s connected (Kling at %s, journal %s)", __version__, base_url, journal.path)
+    logger.info("kling-mcp %s connected (Kling at %s, journal %s)", __version__, base_url, journal.where)
     service = VideoService(client, journal, options)
     service.recorder.start()
     stack.callback(service.recorder.stop)  # registered after journal.close, so it runs first
+    if background is not None:
+        # Writes lost when an earlier process died are re-learnt from Kling: every open intent is resolved once.
+        sweep = anyio.CancelScope()
+        stack.callback(sweep.cancel)  # registered last, so it stops before the HTTP client and journal close
+        background.start_soon(_sweep, service, sweep)
     return Runtime(service, downloader, base_url)
+
+
+async def _sweep(service: VideoService, scope: anyio.CancelScope) -> None:
+    with scope:
+        try:
+            await service.intents.sweep()
+        except Exception:  # the sweep is a courtesy; a failure must not reach the lifespan's task group
+            logger.warning("start-up sweep of open intents failed", exc_info=True)

@@ -106,8 +106,9 @@ async def _saved(app: AppContext, outcome: Outcome, download: bool | None) -> Ou
 
 def _result(outcome: Outcome) -> CallToolResult:
     output = VideoToolOutput(result=outcome.result)
+    text = summary(outcome.result, waited=outcome.waited, wait_note=outcome.wait_note)
     return CallToolResult(
-        content=[TextContent(type="text", text=summary(outcome.result, waited=outcome.waited))],
+        content=[TextContent(type="text", text=text)],
         structured_content=output.model_dump(mode="json"),
     )
 

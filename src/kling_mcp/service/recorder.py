@@ -34,6 +34,9 @@ class JournalRecorder:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Reads get worker threads of their own: a burst of writes waiting for a lock must not hold them up.
+        self.readers = anyio.CapacityLimiter(8)
+        self._writers = anyio.CapacityLimiter(64)
         self._last_problem = ""
 
     @property
@@ -45,13 +48,13 @@ class JournalRecorder:
     async def intent(self, entry: JournalEntry) -> None:
         """Write a call's intent; if the journal cannot take it, refuse the call (nothing has been sent)."""
         try:
-            await anyio.to_thread.run_sync(self.journal.record_intent, entry)
+            await anyio.to_thread.run_sync(self.journal.record_intent, entry, limiter=self._writers)
         except Exception as exc:
             raise JournalUnavailableError(self.journal.where, describe_journal_error(exc), writing=True) from exc
 
     async def write(self, key: str, write: Callable[[], None]) -> str | None:
         """Apply a write about a created task; None when done, else a warning for the caller (the write is kept)."""
-        return await anyio.to_thread.run_sync(self._write_now_or_keep, key, write)
+        return await anyio.to_thread.run_sync(self._write_now_or_keep, key, write, limiter=self._writers)
 
     def _write_now_or_keep(self, key: str, write: Callable[[], None]) -> str | None:
         with self._lock:

@@ -34,6 +34,7 @@ from kling_mcp.service.errors import (
 )
 from kling_mcp.service.images import prepare_image
 from kling_mcp.service.inputs import VideoRequest
+from kling_mcp.service.intents import IntentResolver
 from kling_mcp.service.journal import CREATE_FAILED, UNKNOWN, JournalEntry, TaskJournal, describe_journal_error
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.poller import TaskPoller
@@ -65,6 +66,7 @@ class Outcome:
 
     result: VideoTaskResult
     waited: float
+    wait_note: str | None = None  # why the call did not wait as long as asked, when it did not
 
 
 def _has_inline_image(request: VideoRequest) -> bool:
@@ -182,6 +184,15 @@ class VideoService:
         self._client = client
         self._journal = journal
         self.recorder = JournalRecorder(journal)
+        self.intents = IntentResolver(
+            client,
+            journal,
+            self.recorder,
+            grace_seconds=options.stale_intent_seconds,
+            poll_interval=options.schedule.min_interval,
+            clock=clock,
+            wall_clock=wall_clock,
+        )
         self.options = options
         self._clock = clock
         self._wall_clock = wall_clock
@@ -263,41 +274,54 @@ class VideoService:
         """Look a task up by Kling task id or external id; optionally wait for it to finish."""
         started = self._clock()
         deadline = started + self._budget(wait_seconds)
-        entry = await anyio.to_thread.run_sync(self._journal.get, any_id)
-        endpoints = ENDPOINTS
-        if entry is not None and entry.endpoint in ENDPOINTS:
-            endpoints = (entry.endpoint,)
-        found: tuple[Endpoint, Task] | None = None
-        for endpoint in endpoints:
-            try:
-                if entry is not None and entry.task_id is None:
-                    # The create's outcome was never learnt: ask Kling by our own id.
-                    maybe = await self._client.find_task(endpoint, entry.external_task_id, deadline=deadline)
-                    if maybe is not None:
-                        found = (endpoint, maybe)
-                else:
-                    task_id = entry.task_id if entry is not None and entry.task_id else any_id
-                    found = (endpoint, await self._client.get_task(endpoint, task_id, deadline=deadline))
-            except KlingNotFoundError:
-                continue
-            if found is not None:
-                break
+        entry, journal_note = await self._entry(any_id)
+        if entry is not None and entry.task_id is None:
+            endpoint: Endpoint = "omni-video" if entry.endpoint == "omni-video" else "image2video"
+            resolution = await self.intents.resolve(entry, endpoint, deadline)
+            if resolution.task is None:
+                note = resolution.note if wait_seconds > 0 else None
+                return Outcome(from_entry(resolution.entry), self._clock() - started, note)
+            found: tuple[Endpoint, Task] | None = (endpoint, resolution.task)
+        else:
+            found = await self._query(entry.task_id if entry is not None and entry.task_id else any_id, entry, deadline)
         if found is None:
             if entry is not None:
                 return Outcome(from_entry(entry), self._clock() - started)
             raise TaskNotFoundError(any_id)
         endpoint, task = found
-        external_id = entry.external_task_id if entry else None
+        external_id = entry.external_task_id if entry else task.external_task_id
         write = partial(self._journal.record_task, task, external_id, endpoint)
-        warning = await self.recorder.write(task.task_id, write)
+        warning = journal_note or await self.recorder.write(task.task_id, write)
         profile = (entry.model, entry.mode, entry.duration) if entry and entry.model else None
         task = await self._wait(endpoint, task, started, deadline, progress, profile)
         return self._finish(task, entry.model if entry and entry.model else None, started, external_id, warning)
 
+    async def _entry(self, any_id: str) -> tuple[JournalEntry | None, str | None]:
+        """The journal's entry for the id; when the journal cannot be read, none and a note (Kling is still asked)."""
+        try:
+            return await anyio.to_thread.run_sync(self._journal.get, any_id, limiter=self.recorder.readers), None
+        except Exception as exc:
+            problem = describe_journal_error(exc)
+            return None, f"The task journal at {self._journal.where} could not be read ({problem.text}); " + (
+                f"Kling was asked directly. To fix: {problem.advice}."
+            )
+
+    async def _query(self, task_id: str, entry: JournalEntry | None, deadline: float) -> tuple[Endpoint, Task] | None:
+        """The task from Kling, on the entry's endpoint or (for an id the journal does not know) on each in turn."""
+        endpoints = (entry.endpoint,) if entry is not None and entry.endpoint in ENDPOINTS else ENDPOINTS
+        for endpoint in endpoints:
+            try:
+                return endpoint, await self._client.get_task(endpoint, task_id, deadline=deadline)
+            except KlingNotFoundError:
+                continue
+        return None
+
     async def list_recent(self, *, limit: int = 20, status: str | None = None) -> list[VideoTaskResult]:
         """Tasks from the journal, newest first (no Kling request)."""
         try:
-            entries = await anyio.to_thread.run_sync(lambda: self._journal.recent(limit=limit, status=status))
+            entries = await anyio.to_thread.run_sync(
+                lambda: self._journal.recent(limit=limit, status=status), limiter=self.recorder.readers
+            )
         except Exception as exc:
             raise JournalUnavailableError(self._journal.where, describe_journal_error(exc), writing=False) from exc
         return [from_entry(e) for e in entries]
@@ -314,7 +338,13 @@ class VideoService:
         if profile is None:
             return []
         model, mode, duration = profile
-        return await anyio.to_thread.run_sync(lambda: self._journal.durations(model, mode, duration))
+        try:
+            return await anyio.to_thread.run_sync(
+                lambda: self._journal.durations(model, mode, duration), limiter=self.recorder.readers
+            )
+        except Exception as exc:  # history only tunes the poll schedule; without it the fallback schedule is used
+            logger.debug("no poll history from the task journal: %s", exc)
+            return []
 
     def _age(self, task: Task, started: float) -> float:
         """Seconds since Kling created the task (its own timestamp), or since this call started."""

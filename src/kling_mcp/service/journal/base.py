@@ -1,0 +1,52 @@
+"""The journal interface every backend implements: the service and the tools depend on this, not on a database."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from kling_mcp.api.models import Task
+from kling_mcp.service.journal.entry import JournalEntry
+
+
+class TaskJournal(Protocol):
+    """Remembers every paid task, from intent to finished video.
+
+    Every method is one short, blocking transaction; async callers run them in a worker thread.
+    """
+
+    @property
+    def where(self) -> str:
+        """Where the journal lives, safe to log and show (a file path, or a database URL without its password)."""
+        ...
+
+    def close(self) -> None:
+        """Release the database connection(s)."""
+        ...
+
+    def schema_version(self) -> int:
+        """The number of the last schema migration this journal has applied."""
+        ...
+
+    def record_intent(self, entry: JournalEntry) -> None:
+        """Write a call's intent before its create request is sent."""
+        ...
+
+    def record_task(self, task: Task, external_task_id: str | None = None, endpoint: str = "image2video") -> None:
+        """Store Kling's view of a task: its id, status, message and videos."""
+        ...
+
+    def record_status(self, external_task_id: str, status: str, message: str | None) -> None:
+        """Mark a call whose create did not yield a task (failed, or outcome unknown)."""
+        ...
+
+    def get(self, any_id: str) -> JournalEntry | None:
+        """The entry with this Kling task id or external task id."""
+        ...
+
+    def durations(self, model: str, mode: str | None, duration: int | None, *, limit: int = 20) -> list[float]:
+        """Seconds from creation to success of the latest finished tasks of one profile (newest first)."""
+        ...
+
+    def recent(self, *, limit: int = 20, status: str | None = None) -> list[JournalEntry]:
+        """The newest entries first, optionally only those with one status."""
+        ...

@@ -1,0 +1,81 @@
+"""What the journal holds about one task, and the statuses of ours beside Kling's four."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kling_mcp.api.models import Task
+
+# Statuses of ours besides Kling's four: the create is under way, or its outcome could not be learnt.
+CREATING = "creating"
+CREATE_FAILED = "create_failed"
+UNKNOWN = "unknown"
+# The create never reached Kling: Kling still had no task with the external_task_id after the grace period.
+NEVER_CREATED = "never_created"
+
+
+@dataclass
+class JournalEntry:
+    """One tool call's task as the journal knows it."""
+
+    external_task_id: str
+    endpoint: str
+    model: str
+    prompt: str
+    mode: str | None = None
+    duration: int | None = None
+    start_image: str | None = None
+    end_image: str | None = None
+    task_id: str | None = None
+    status: str = CREATING
+    status_message: str | None = None
+    videos: list[dict[str, str | None]] = field(default_factory=list)
+    kling_created_ms: int | None = None
+    kling_updated_ms: int | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+# The columns of the `tasks` table, in the order `entry_values` gives them.
+COLUMNS = (
+    "external_task_id",
+    "task_id",
+    "endpoint",
+    "model",
+    "mode",
+    "duration",
+    "prompt",
+    "start_image",
+    "end_image",
+    "status",
+    "status_message",
+    "videos",
+    "kling_created_ms",
+    "kling_updated_ms",
+    "created_at",
+    "updated_at",
+)
+
+
+def entry_values(entry: JournalEntry) -> tuple[object, ...]:
+    """An entry as one row of `tasks`, in `COLUMNS` order (videos as JSON text)."""
+    values = {name: getattr(entry, name) for name in COLUMNS}
+    values["videos"] = json.dumps(entry.videos)
+    return tuple(values[name] for name in COLUMNS)
+
+
+def entry_from_row(row: Mapping[str, Any]) -> JournalEntry:
+    """A row of `tasks` (a mapping of column to value) as an entry."""
+    values = dict(row)
+    values["videos"] = json.loads(values["videos"] or "[]")
+    return JournalEntry(**values)
+
+
+def videos_json(task: Task) -> str:
+    """A task's videos as the JSON text the journal stores."""
+    return json.dumps(
+        [{"id": v.id, "url": v.url, "watermark_url": v.watermark_url, "duration": v.duration} for v in task.videos]
+    )

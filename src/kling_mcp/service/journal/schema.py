@@ -1,0 +1,69 @@
+"""The journal's schema as numbered migrations, written once for SQLite and PostgreSQL.
+
+A journal records the number of the last migration applied in `journal_schema`; at start each backend applies the
+ones it lacks, in order, each in its own transaction. Migrations only ever add (tables, columns, indexes), so a
+replica still running the previous release keeps working against a journal a newer replica has upgraded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between the two databases in the SQL the journal writes."""
+
+    name: str
+    param: str  # the placeholder the driver wants where the shared SQL says `?`
+    same: str  # null-safe equality: SQLite's `IS`, PostgreSQL's `IS NOT DISTINCT FROM`
+    float_type: str
+    bigint_type: str
+
+    def render(self, sql: str) -> str:
+        """Shared SQL (with `?` placeholders) in this dialect."""
+        return sql.replace("?", self.param)
+
+
+SQLITE = Dialect("sqlite", param="?", same="IS", float_type="REAL", bigint_type="INTEGER")
+POSTGRESQL = Dialect(
+    "postgresql", param="%s", same="IS NOT DISTINCT FROM", float_type="DOUBLE PRECISION", bigint_type="BIGINT"
+)
+
+VERSION_TABLE = "CREATE TABLE IF NOT EXISTS journal_schema (version INTEGER NOT NULL)"
+
+# Migration N is MIGRATIONS[N - 1]. Number 1 is the table kling-mcp 0.1 created before the schema had a version;
+# its IF NOT EXISTS adopts such a journal as it is.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE IF NOT EXISTS tasks (
+            external_task_id TEXT PRIMARY KEY,
+            task_id          TEXT UNIQUE,
+            endpoint         TEXT NOT NULL,
+            model            TEXT NOT NULL,
+            mode             TEXT,
+            duration         INTEGER,
+            prompt           TEXT NOT NULL,
+            start_image      TEXT,
+            end_image        TEXT,
+            status           TEXT NOT NULL,
+            status_message   TEXT,
+            videos           TEXT NOT NULL DEFAULT '[]',
+            kling_created_ms {bigint},
+            kling_updated_ms {bigint},
+            created_at       {float} NOT NULL,
+            updated_at       {float} NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS tasks_by_created ON tasks (created_at DESC)",
+        "CREATE INDEX IF NOT EXISTS tasks_by_profile ON tasks (model, mode, duration, status)",
+    ),
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migration(number: int, dialect: Dialect) -> list[str]:
+    """The statements of migration `number` (1-based) in one dialect."""
+    return [
+        statement.format(float=dialect.float_type, bigint=dialect.bigint_type) for statement in MIGRATIONS[number - 1]
+    ]

@@ -1,0 +1,135 @@
+"""The journal's queries, written once over a DB-API connection; the backends supply connections and a dialect."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from kling_mcp.api.models import Task
+from kling_mcp.service.journal.entry import COLUMNS, JournalEntry, entry_from_row, entry_values, videos_json
+from kling_mcp.service.journal.schema import SCHEMA_VERSION, VERSION_TABLE, Dialect, migration
+
+_COLUMN_LIST = ", ".join(COLUMNS)
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor the journal uses (sqlite3 and psycopg both fit); rows are dicts."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def execute(self, query: Any, params: Sequence[Any] = ..., /) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class SqlJournal(ABC):
+    """Every journal method as SQL; a subclass says how to get a cursor inside a transaction."""
+
+    dialect: Dialect
+
+    @abstractmethod
+    def _transaction(self) -> AbstractContextManager[Cursor]:
+        """A cursor inside one write transaction, committed on exit (rolled back on an exception)."""
+
+    @abstractmethod
+    def _reading(self) -> AbstractContextManager[Cursor]:
+        """A cursor for one read."""
+
+    def _execute(self, cursor: Cursor, sql: str, params: Sequence[object] = ()) -> Cursor:
+        cursor.execute(self.dialect.render(sql), params)
+        return cursor
+
+    def _select(self, sql: str, params: Sequence[object] = ()) -> list[dict[str, Any]]:
+        with self._reading() as cursor:
+            return list(self._execute(cursor, sql, params).fetchall())
+
+    def _migrate(self, cursor: Cursor) -> None:
+        """Apply the migrations this journal lacks; the caller holds a transaction that serialises migrators."""
+        self._execute(cursor, VERSION_TABLE)
+        rows = self._execute(cursor, "SELECT MAX(version) AS version FROM journal_schema").fetchall()
+        current = rows[0]["version"] or 0
+        for number in range(current + 1, SCHEMA_VERSION + 1):
+            for statement in migration(number, self.dialect):
+                self._execute(cursor, statement)
+            self._execute(cursor, "INSERT INTO journal_schema (version) VALUES (?)", (number,))
+
+    def schema_version(self) -> int:
+        """The number of the last migration this journal has applied."""
+        rows = self._select("SELECT MAX(version) AS version FROM journal_schema")
+        return int(rows[0]["version"] or 0)
+
+    def record_intent(self, entry: JournalEntry) -> None:
+        """Write a call's intent before its create request is sent."""
+        entry.created_at = entry.updated_at = time.time()
+        with self._transaction() as cursor:
+            placeholders = ", ".join("?" * len(COLUMNS))
+            self._execute(cursor, f"INSERT INTO tasks ({_COLUMN_LIST}) VALUES ({placeholders})", entry_values(entry))
+
+    def record_task(self, task: Task, external_task_id: str | None = None, endpoint: str = "image2video") -> None:
+        """Store Kling's view of a task: its id, status, message and videos."""
+        key = external_task_id or task.external_task_id
+        with self._transaction() as cursor:
+            updated = self._execute(
+                cursor,
+                "UPDATE tasks SET task_id=?, status=?, status_message=?, videos=?, kling_created_ms=?, "
+                "kling_updated_ms=?, updated_at=? WHERE external_task_id=? OR task_id=?",
+                (
+                    task.task_id,
+                    task.status,
+                    task.task_status_msg,
+                    videos_json(task),
+                    task.created_at,
+                    task.updated_at,
+                    time.time(),
+                    key,
+                    task.task_id,
+                ),
+            ).rowcount
+        if not updated:
+            # A task this journal did not create (another journal, or made outside kling-mcp): remember it too.
+            adopted = key or f"kling:{task.task_id}"
+            self.record_intent(
+                JournalEntry(external_task_id=adopted, endpoint=endpoint, model="", prompt="", task_id=task.task_id)
+            )
+            self.record_task(task, adopted, endpoint)
+
+    def record_status(self, external_task_id: str, status: str, message: str | None) -> None:
+        """Mark a call whose create did not yield a task (failed, or outcome unknown)."""
+        with self._transaction() as cursor:
+            self._execute(
+                cursor,
+                "UPDATE tasks SET status=?, status_message=?, updated_at=? WHERE external_task_id=?",
+                (status, message, time.time(), external_task_id),
+            )
+
+    def get(self, any_id: str) -> JournalEntry | None:
+        """The entry with this Kling task id or external task id."""
+        rows = self._select(
+            f"SELECT {_COLUMN_LIST} FROM tasks WHERE task_id=? OR external_task_id=? LIMIT 1", (any_id, any_id)
+        )
+        return entry_from_row(rows[0]) if rows else None
+
+    def durations(self, model: str, mode: str | None, duration: int | None, *, limit: int = 20) -> list[float]:
+        """Seconds from creation to success of the latest finished tasks of one profile (newest first)."""
+        same = self.dialect.same
+        rows = self._select(
+            "SELECT (kling_updated_ms - kling_created_ms) / 1000.0 AS seconds FROM tasks WHERE model=? "
+            f"AND mode {same} ? AND duration {same} ? AND status='succeed' AND kling_created_ms IS NOT NULL "
+            "AND kling_updated_ms > kling_created_ms ORDER BY created_at DESC LIMIT ?",
+            (model, mode, duration, limit),
+        )
+        return [float(r["seconds"]) for r in rows]
+
+    def recent(self, *, limit: int = 20, status: str | None = None) -> list[JournalEntry]:
+        """The newest entries first, optionally only those with one status."""
+        query = f"SELECT {_COLUMN_LIST} FROM tasks"
+        params: tuple[object, ...] = ()
+        if status is not None:
+            query += " WHERE status=?"
+            params = (status,)
+        query += " ORDER BY created_at DESC LIMIT ?"
+        return [entry_from_row(r) for r in self._select(query, (*params, limit))]

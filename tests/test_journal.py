@@ -1,0 +1,135 @@
+"""The task journal's contract, run against every backend through one parametrized fixture."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kling_mcp.api.models import Task
+from kling_mcp.service.journal import CREATE_FAILED, CREATING, JournalEntry, TaskJournal, open_journal
+from kling_mcp.service.journal.schema import SCHEMA_VERSION
+
+
+@pytest.fixture(params=["sqlite"])
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a fresh, empty journal lives, for each backend."""
+    assert request.param == "sqlite"
+    return str(tmp_path / "journal.sqlite3")
+
+
+@pytest.fixture
+def journal(location: str) -> Iterator[TaskJournal]:
+    opened = open_journal(location)
+    yield opened
+    opened.close()
+
+
+def _entry(external: str, **fields: object) -> JournalEntry:
+    values: dict[str, object] = {"endpoint": "image2video", "model": "kling-v2-master", "prompt": "a cat"}
+    values.update(fields)
+    return JournalEntry(external_task_id=external, **values)  # type: ignore[arg-type]
+
+
+def _task(task_id: str, external: str | None, status: str = "succeed", run_ms: int = 90_000) -> Task:
+    return Task.model_validate(
+        {
+            "task_id": task_id,
+            "task_status": status,
+            "task_status_msg": "" if status != "failed" else "bad image",
+            "created_at": 1_760_000_000_000,
+            "updated_at": 1_760_000_000_000 + run_ms,
+            "task_info": {"external_task_id": external} if external else {},
+            "task_result": {"videos": [{"id": "v1", "url": "https://cdn.example/v1.mp4", "duration": "5"}]}
+            if status == "succeed"
+            else {},
+        }
+    )
+
+
+def test_an_intent_is_found_by_its_external_id_then_by_the_task_id_kling_gave(journal: TaskJournal) -> None:
+    journal.record_intent(_entry("kmcp-1", mode="pro", duration=5, start_image="sha256:ab"))
+    before = journal.get("kmcp-1")
+    assert before is not None and before.status == CREATING and before.task_id is None and before.created_at > 0
+    journal.record_task(_task("T1", "kmcp-1"), "kmcp-1")
+    after = journal.get("T1")
+    assert after is not None
+    assert (after.external_task_id, after.status, after.mode, after.duration) == ("kmcp-1", "succeed", "pro", 5)
+    assert after.videos == [{"id": "v1", "url": "https://cdn.example/v1.mp4", "watermark_url": None, "duration": "5"}]
+    assert after.kling_created_ms == 1_760_000_000_000  # milliseconds since 1970 need 64 bits
+
+
+def test_a_failed_create_keeps_its_message(journal: TaskJournal) -> None:
+    journal.record_intent(_entry("kmcp-2"))
+    journal.record_status("kmcp-2", CREATE_FAILED, "1201: bad prompt")
+    entry = journal.get("kmcp-2")
+    assert entry is not None and (entry.status, entry.status_message) == (CREATE_FAILED, "1201: bad prompt")
+
+
+def test_a_task_made_elsewhere_is_adopted(journal: TaskJournal) -> None:
+    journal.record_task(_task("T9", None, status="processing"), None, "omni-video")
+    entry = journal.get("T9")
+    assert entry is not None
+    assert (entry.external_task_id, entry.endpoint, entry.status) == ("kling:T9", "omni-video", "processing")
+
+
+def test_recent_lists_newest_first_and_filters_by_status(journal: TaskJournal) -> None:
+    for i in range(5):
+        journal.record_intent(_entry(f"kmcp-{i}"))
+    journal.record_status("kmcp-3", CREATE_FAILED, "no")
+    assert [e.external_task_id for e in journal.recent(limit=3)] == ["kmcp-4", "kmcp-3", "kmcp-2"]
+    assert [e.external_task_id for e in journal.recent(status=CREATE_FAILED)] == ["kmcp-3"]
+
+
+def test_durations_are_per_profile_and_treat_a_missing_mode_as_a_value(journal: TaskJournal) -> None:
+    profiles = [("a", "pro", 5, 90_000), ("b", "pro", 5, 120_000), ("c", None, 5, 30_000), ("d", "std", 5, 1_000)]
+    for name, mode, duration, run_ms in profiles:
+        journal.record_intent(_entry(f"kmcp-{name}", mode=mode, duration=duration))
+        journal.record_task(_task(f"T{name}", f"kmcp-{name}", run_ms=run_ms), f"kmcp-{name}")
+    assert journal.durations("kling-v2-master", "pro", 5) == [120.0, 90.0]
+    assert journal.durations("kling-v2-master", None, 5) == [30.0]
+    assert journal.durations("kling-v2-master", "pro", 10) == []
+
+
+def test_the_schema_is_versioned_and_reopening_changes_nothing(location: str, journal: TaskJournal) -> None:
+    journal.record_intent(_entry("kmcp-v"))
+    journal.close()
+    again = open_journal(location)
+    try:
+        assert again.get("kmcp-v") is not None
+        assert again.schema_version() == SCHEMA_VERSION
+    finally:
+        again.close()
+
+
+# The table exactly as kling-mcp 0.1 created it, before the schema had a version.
+RELEASE_0_1_SCHEMA = """
+CREATE TABLE tasks (
+    external_task_id TEXT PRIMARY KEY, task_id TEXT UNIQUE, endpoint TEXT NOT NULL, model TEXT NOT NULL, mode TEXT,
+    duration INTEGER, prompt TEXT NOT NULL, start_image TEXT, end_image TEXT, status TEXT NOT NULL,
+    status_message TEXT, videos TEXT NOT NULL DEFAULT '[]', kling_created_ms INTEGER, kling_updated_ms INTEGER,
+    created_at REAL NOT NULL, updated_at REAL NOT NULL
+);
+CREATE INDEX tasks_by_created ON tasks (created_at DESC);
+CREATE INDEX tasks_by_profile ON tasks (model, mode, duration, status);
+INSERT INTO tasks VALUES ('kmcp-old', 'T-old', 'image2video', 'kling-v2-master', 'pro', 5, 'old cat', NULL, NULL,
+    'succeed', '', '[{"id": "v", "url": "https://cdn.example/v.mp4"}]', 1000, 61000, 1.0, 2.0);
+"""
+
+
+def test_a_journal_from_release_0_1_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as old:
+        old.executescript(RELEASE_0_1_SCHEMA)
+    journal = open_journal(path)
+    try:
+        entry = journal.get("T-old")
+        assert entry is not None and entry.prompt == "old cat" and entry.videos[0]["url"] == "https://cdn.example/v.mp4"
+        assert journal.durations("kling-v2-master", "pro", 5) == [60.0]
+        journal.record_intent(_entry("kmcp-new"))
+        assert [e.external_task_id for e in journal.recent()] == ["kmcp-new", "kmcp-old"]
+        assert journal.schema_version() == SCHEMA_VERSION
+    finally:
+        journal.close()
