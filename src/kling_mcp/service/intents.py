@@ -70,8 +70,9 @@ class IntentResolver:
             except KlingError as exc:
                 return Resolution(entry, endpoint, note=f"did not wait: Kling could not be asked ({exc})")
             if task is not None:
-                write = partial(self._journal.record_task, task, entry.external_task_id, endpoint)
-                await self._recorder.write(entry.external_task_id, write)
+                self._recorder.defer(
+                    entry.external_task_id, partial(self._journal.record_task, task, entry.external_task_id, endpoint)
+                )
                 return Resolution(entry, endpoint, task=task)
             if entry.status not in OPEN_STATUSES:
                 return Resolution(entry, endpoint, note="did not wait: no task exists for this call")

@@ -22,6 +22,11 @@ logger = logging.getLogger(__name__)
 
 # How often the background thread retries kept writes (seconds).
 RETRY_INTERVAL_SECONDS = 5.0
+# How long a caller's write waits for an earlier flush to finish before leaving its write to the background thread:
+# without a bound, calls queued behind a flush stuck on a lock would each wait a full lock timeout in turn.
+TURN_SECONDS = 5.0
+# A write failing for a reason that is not a disk state (read-only, full, corrupt, locked) is tried this often.
+MAX_UNCLASSIFIED_FAILURES = 3
 
 
 class JournalRecorder:
@@ -32,7 +37,10 @@ class JournalRecorder:
         self._retry_interval = retry_interval
         self._pending: list[tuple[str, Callable[[], None]]] = []
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()
+        self._failures: dict[str, int] = {}
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         # Reads get worker threads of their own: a burst of writes waiting for a lock must not hold them up.
         self.readers = anyio.CapacityLimiter(8)
@@ -56,12 +64,23 @@ class JournalRecorder:
         """Apply a write about a created task; None when done, else a warning for the caller (the write is kept)."""
         return await anyio.to_thread.run_sync(self._write_now_or_keep, key, write, limiter=self._writers)
 
+    def defer(self, key: str, write: Callable[[], None]) -> None:
+        """Queue a write for the background thread: for updates a caller must not wait for (a status seen)."""
+        with self._lock:
+            self._pending.append((key, write))
+        self._wake.set()
+
     def _write_now_or_keep(self, key: str, write: Callable[[], None]) -> str | None:
         with self._lock:
             self._pending.append((key, write))
-        if self.flush() == 0:
-            return None
-        with self._lock:
+        if not self._flushing.acquire(timeout=TURN_SECONDS):
+            problem = "an earlier journal write is still waiting for the journal"
+        else:
+            try:
+                if self._flush_held() == 0:
+                    return None
+            finally:
+                self._flushing.release()
             problem = self._last_problem
         logger.warning("task journal %s could not record task %s (%s); will retry", self.journal.where, key, problem)
         return (
@@ -70,18 +89,39 @@ class JournalRecorder:
         )
 
     def flush(self) -> int:
-        """Retry the kept writes in order, stopping at the first that still fails; returns how many are left."""
-        with self._lock:
-            while self._pending:
+        """Retry the kept writes in order, stopping at the first that still fails; returns how many are left.
+
+        `_lock` guards only the list (the event loop's `defer` takes it, so it is never held across a write);
+        `_flushing` makes flushes take turns, which keeps the writes in order.
+        """
+        with self._flushing:
+            return self._flush_held()
+
+    def _flush_held(self) -> int:
+        while True:
+            with self._lock:
+                if not self._pending:
+                    return 0
                 key, write = self._pending[0]
-                try:
-                    write()
-                except Exception as exc:
-                    self._last_problem = describe_journal_error(exc).text
-                    return len(self._pending)
+            try:
+                write()
+            except Exception as exc:
+                problem = describe_journal_error(exc)
+                self._last_problem = problem.text
+                if problem.kind != "unavailable" or self._count_failure(key) < MAX_UNCLASSIFIED_FAILURES:
+                    with self._lock:
+                        return len(self._pending)
+                # Not a state of the disk that will pass: retrying forever would block every later write.
+                logger.error("dropped journal write for %s after repeated failures: %s", key, problem.text)
+            with self._lock:
                 self._pending.pop(0)
-                logger.debug("journal write for %s done", key)
-            return 0
+                self._failures.pop(key, None)
+            logger.debug("journal write for %s done", key)
+
+    def _count_failure(self, key: str) -> int:
+        with self._lock:
+            self._failures[key] = self._failures.get(key, 0) + 1
+            return self._failures[key]
 
     def start(self) -> None:
         """Start the background thread that retries kept writes."""
@@ -89,14 +129,18 @@ class JournalRecorder:
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self._retry_interval):
-            if self._pending:
+        while not self._stop.is_set():
+            woken = self._wake.wait(self._retry_interval)
+            self._wake.clear()
+            if self._pending and not self._stop.is_set():
                 left = self.flush()
-                logger.info("retried kept journal writes: %d left", left)
+                if left or not woken:
+                    logger.info("retried kept journal writes: %d left", left)
 
     def stop(self) -> None:
         """Stop the thread after one last attempt at the kept writes."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=self._retry_interval + 1)
         left = self.flush()

@@ -290,8 +290,9 @@ class VideoService:
             raise TaskNotFoundError(any_id)
         endpoint, task = found
         external_id = entry.external_task_id if entry else task.external_task_id
-        write = partial(self._journal.record_task, task, external_id, endpoint)
-        warning = journal_note or await self.recorder.write(task.task_id, write)
+        # Deferred: a lookup must not wait for another process's write lock; the background thread writes it.
+        self.recorder.defer(task.task_id, partial(self._journal.record_task, task, external_id, endpoint))
+        warning = journal_note
         profile = (entry.model, entry.mode, entry.duration) if entry and entry.model else None
         task = await self._wait(endpoint, task, started, deadline, progress, profile)
         return self._finish(task, entry.model if entry and entry.model else None, started, external_id, warning)
@@ -391,8 +392,7 @@ class VideoService:
                     changed = fresh.task_status != task.task_status
                     task = fresh
                     if changed:  # the journal is written when the status changes, not on every poll
-                        write = partial(self._journal.record_task, task, None, endpoint)
-                        await self.recorder.write(task.task_id, write)
+                        self.recorder.defer(task.task_id, partial(self._journal.record_task, task, None, endpoint))
             finally:
                 self._waits.discard(scope)
         return await self._finish_wait(task, total, started, progress)
