@@ -217,7 +217,7 @@ CASES = [
     Case(
         "base64-html",
         {"start_image_url": b64(b"<!DOCTYPE html><html>Forbidden</html>")},
-        ("start_image_url", "text/html", "not a jpg"),
+        ("start_image_url", "look like HTML", "not a jpg"),
     ),
     Case(
         "base64-truncated-png",
@@ -303,7 +303,7 @@ CASES = [
     Case(
         "file-text-named-png",
         img(start_image_url=lambda i: str(i.text_as_png_path)),
-        ("start_image_url", "not a jpg/jpeg or png", "this is not"),
+        ("start_image_url", "not a jpg/jpeg or png", "plain text"),
     ),
     Case("file-gif-named-png", img(start_image_url=lambda i: str(i.gif_as_png_path)), ("start_image_url", "got GIF")),
     Case(

@@ -3,24 +3,11 @@
 from __future__ import annotations
 
 import logging
-import re
 import sys
 
-# Bearer tokens and JWTs (three base64url parts) never reach a log line, whatever logged them.
-_SECRET_PATTERNS = (
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
-    re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"),
-)
+from kling_mcp.redaction import Redactor, redact
 
-
-def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Replace tokens and the given secret values with a marker."""
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "[REDACTED]", text)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[REDACTED]")
-    return text
+__all__ = ["RedactingFilter", "configure_logging", "redact"]
 
 
 class RedactingFilter(logging.Filter):
@@ -28,15 +15,15 @@ class RedactingFilter(logging.Filter):
 
     def __init__(self, secrets: tuple[str, ...] = ()) -> None:
         super().__init__()
-        self._secrets = tuple(s for s in secrets if len(s) >= 4)
+        self._redactor = Redactor(secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = redact(message, self._secrets)
+        cleaned = self._redactor.text(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
         if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info), self._secrets)
+            record.exc_text = self._redactor.text(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
         return True
 

@@ -18,7 +18,9 @@ from kling_mcp.api.errors import (
 )
 from kling_mcp.api.retry import QUICK_RETRY_POLICY
 from kling_mcp.api.signing import JwtSigner
+from kling_mcp.cli.output import Say, printer
 from kling_mcp.config import MissingCredentialsError, Settings
+from kling_mcp.redaction import Redactor
 from kling_mcp.service.journal import open_journal
 
 # What to do about a refused request, by the error's family (api/errors.py ERROR_CODES kinds).
@@ -36,55 +38,51 @@ ADVICE = {
 }
 
 
-def _say(text: str) -> None:
-    print(text, flush=True)  # noqa: T201 - a command for people
-
-
-def _explain_failure(exc: KlingError, settings: Settings) -> None:
+def _explain_failure(exc: KlingError, settings: Settings, say: Say) -> None:
     url = settings.api_base_url
     if isinstance(exc, KlingTimeoutError):
-        _say(f"✗ Kling at {url} did not answer in time ({exc}).")
-        _say(f"  What to do: try again; raise KLING_MCP_HTTP_TIMEOUT (now {settings.http_timeout_seconds:g} s).")
+        say(f"✗ Kling at {url} did not answer in time ({exc}).")
+        say(f"  What to do: try again; raise KLING_MCP_HTTP_TIMEOUT (now {settings.http_timeout_seconds:g} s).")
     elif isinstance(exc, KlingConnectionError):
-        _say(f"✗ Could not reach Kling at {url} ({exc}).")
-        _say("  What to do: check KLING_API_BASE_URL, this machine's network connection and any proxy (HTTPS_PROXY).")
+        say(f"✗ Could not reach Kling at {url} ({exc}).")
+        say("  What to do: check KLING_API_BASE_URL, this machine's network connection and any proxy (HTTPS_PROXY).")
     elif isinstance(exc, KlingNotFoundError | KlingProtocolError):
-        _say(f"✗ {url} does not answer like Kling's API ({exc}).")
-        _say("  What to do: set KLING_API_BASE_URL to https://api-singapore.klingai.com (or the China host).")
+        say(f"✗ {url} does not answer like Kling's API ({exc}).")
+        say("  What to do: set KLING_API_BASE_URL to https://api-singapore.klingai.com (or the China host).")
     elif isinstance(exc, KlingAPIError):
-        _say(f"✗ Kling refused the request: {exc}")
-        _say(f"  What to do: {ADVICE.get(exc.kind, 'see docs/troubleshooting.md for this code.')}")
+        say(f"✗ Kling refused the request: {exc}")
+        say(f"  What to do: {ADVICE.get(exc.kind, 'see docs/troubleshooting.md for this code.')}")
     else:
-        _say(f"✗ Could not talk to Kling: {exc}")
+        say(f"✗ Could not talk to Kling: {exc}")
 
 
-def _check_journal(settings: Settings) -> bool:
+def _check_journal(settings: Settings, say: Say) -> bool:
     path = settings.resolved_journal()
     try:
         open_journal(path).close()
     except (OSError, sqlite3.Error) as exc:
-        _say(f"✗ task journal: cannot open {path} ({exc}).")
-        _say("  What to do: set KLING_MCP_JOURNAL to a file in a folder this user can write.")
+        say(f"✗ task journal: cannot open {path} ({exc}).")
+        say("  What to do: set KLING_MCP_JOURNAL to a file in a folder this user can write.")
         return False
-    _say(f"• task journal: {path}")
+    say(f"• task journal: {path}")
     return True
 
 
-async def _check(settings: Settings) -> int:
+async def _check(settings: Settings, say: Say) -> int:
     if settings.sandbox:
-        _say("• KLING_MCP_SANDBOX is on: the server uses its built-in Kling sandbox; no keys are needed or checked.")
-        return 0 if _check_journal(settings) else 1
+        say("• KLING_MCP_SANDBOX is on: the server uses its built-in Kling sandbox; no keys are needed or checked.")
+        return 0 if _check_journal(settings, say) else 1
     try:
         access_key, secret_key = settings.credentials()
     except MissingCredentialsError as exc:
-        _say(f"✗ {exc}")
+        say(f"✗ {exc}")
         return 1
-    _say(f"• Kling API: {settings.api_base_url}")
-    _say(f"• access key: {access_key[:4]}… (secret key set)")
-    if not _check_journal(settings):
+    say(f"• Kling API: {settings.api_base_url}")
+    say(f"• access key: {access_key[:4]}… (secret key set)")
+    if not _check_journal(settings, say):
         return 1
     saving = settings.download_dir
-    _say(
+    say(
         f"• videos saved to: {saving.expanduser()}"
         if saving
         else "• videos are not saved (KLING_MCP_DOWNLOAD_DIR unset)"
@@ -94,12 +92,13 @@ async def _check(settings: Settings) -> int:
         try:
             tasks = await client.list_tasks("image2video", page_size=1)
         except KlingError as exc:
-            _explain_failure(exc, settings)
+            _explain_failure(exc, settings, say)
             return 1
-    _say(f"✓ Kling accepted the keys; the account has {'tasks' if tasks else 'no image2video tasks yet'}.")
+    say(f"✓ Kling accepted the keys; the account has {'tasks' if tasks else 'no image2video tasks yet'}.")
     return 0
 
 
 def run_check(settings: Settings) -> int:
     """Run the check and return the exit code (0: ready to generate videos)."""
-    return anyio.run(_check, settings)
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    return anyio.run(_check, settings, printer(Redactor([secret])))

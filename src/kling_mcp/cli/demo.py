@@ -12,14 +12,14 @@ from pathlib import Path
 import anyio
 from mcp import Client, StdioServerParameters
 
+from kling_mcp.cli.output import printer
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.sandbox.state import SandboxConfig
 
 DEMO_PROMPT = "The sun rises slowly over the mountains; clouds drift to the right; gentle camera push-in."
 
 
-def _say(text: str) -> None:
-    print(text, flush=True)  # noqa: T201 - the demo talks to a person on a terminal
+_say = printer()  # the demo talks to a person on a terminal
 
 
 async def run_demo(workdir: Path, task_seconds: float) -> int:

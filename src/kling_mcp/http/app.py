@@ -24,6 +24,7 @@ from kling_mcp.http.security import (
     transport_security,
 )
 from kling_mcp.http.settings import HttpSettings
+from kling_mcp.redaction import Redactor
 from kling_mcp.server.build import AppContext, build_server
 from kling_mcp.server.call_gate import CallGate
 from kling_mcp.service.images import ImagePolicy
@@ -65,6 +66,7 @@ def build_http_app(
         auth=auth_settings(http) if verifier else None,
         extensions=[gate],
         on_context=contexts.append,
+        redactor=Redactor(t.get_secret_value() for t in tokens),
     )
 
     async def healthz(_: Request) -> Response:

@@ -157,6 +157,12 @@ def build_app(state: SandboxState) -> Starlette:
         )
         if (denied := auth_error(request)) is not None:
             return denied, body
+        if state.take_fault("echo_authorization"):
+            # Upstreams and gateways do echo request headers in error texts; the token must not travel further.
+            code = state.faults.echo_authorization_code
+            sent = request.headers.get("authorization", "")
+            message = f"{CODE_MESSAGES.get(code, 'error')}: rejected request with Authorization: {sent}"
+            return envelope(code, message, status=http_status_for(code)), body
         if state.take_fault("rate_limit"):
             retry_after = state.faults.retry_after
             return envelope(

@@ -51,6 +51,8 @@ class Faults:
     create_lost: int = 0  # the request never reaches the task store: no task; the connection is held, then dropped
     query_odd_status: int = 0  # a task query / list answers with `odd_status` for the task (None: no task_status)
     odd_status: str | None = "queued"
+    echo_authorization: int = 0  # refuse a /v1 request with a message that quotes its Authorization header
+    echo_authorization_code: int = 1200
     fail_tasks: int = 0  # the next created tasks end `failed`
     fail_message: str = "Failure to pass the risk control system"
     slow_seconds: float = 3.0

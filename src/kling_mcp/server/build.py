@@ -9,7 +9,9 @@ from mcp.server.mcpserver import MCPServer
 
 from kling_mcp import __version__
 from kling_mcp.config import Settings
+from kling_mcp.redaction import Redactor
 from kling_mcp.server.context import AppContext, make_lifespan
+from kling_mcp.server.edge import Edge
 from kling_mcp.server.tools import GENERATE_TOOL, GET_TOOL, LIST_TOOL, build_tools
 from kling_mcp.service.images import ImagePolicy
 
@@ -40,12 +42,17 @@ def build_server(
     auth: AuthSettings | None = None,
     extensions: Sequence[Extension] = (),
     on_context: Callable[[AppContext], None] | None = None,
+    redactor: Redactor | None = None,
 ) -> MCPServer[AppContext]:
     """The kling-mcp MCP server for these settings (nothing is started until it runs).
 
     `token_verifier`/`auth` guard the HTTP transport and `extensions` wrap tool calls (see `kling_mcp.http.app`);
     `on_context` is handed each AppContext the lifespan creates (shutdown uses it to wrap up waiting calls).
+    Every answer is scrubbed of credentials by `redactor` (default: JWTs, bearer tokens and the secret key).
     """
+    tools = build_tools()
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    edge = Edge(tools, (redactor or Redactor()).with_secrets(secret))
     return MCPServer(
         name=SERVER_NAME,
         version=__version__,
@@ -55,5 +62,6 @@ def build_server(
         token_verifier=token_verifier,
         auth=auth,
         extensions=extensions,
-        tools=build_tools(),
+        tools=tools,
+        middleware=[edge],
     )

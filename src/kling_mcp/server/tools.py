@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kling_mcp.api.errors import KlingConnectionError, KlingError
 from kling_mcp.server.context import AppContext, app_of
+from kling_mcp.server.edge import describe_invalid_arguments, invalid_input_text
 from kling_mcp.service.errors import InvalidInputError, JournalUnavailableError
-from kling_mcp.service.inputs import VideoRequest
+from kling_mcp.service.inputs import VideoRequest, not_a_boolean
 from kling_mcp.service.results import ResultStatus, TaskListOutput, VideoToolOutput, summary
 
 if TYPE_CHECKING:
@@ -70,24 +71,12 @@ from earlier sessions or calls that timed out: use it to find a task_id you no l
 not contact Kling; use kling_get_video_task for a task's current state."""
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line per problem: `field: rule (got value)`."""
-    lines = []
-    for error in exc.errors(include_url=False):
-        field = ".".join(str(p) for p in error["loc"]) or "arguments"
-        message = error["msg"].removeprefix("Value error, ")
-        got = error.get("input")
-        shown = f" (got {got!r:.80})" if isinstance(got, str | int | float) and error["type"] != "value_error" else ""
-        lines.append(f"{message}{shown}" if message.startswith(field) else f"{field}: {message}{shown}")
-    return "; ".join(lines)
-
-
 def to_tool_error(exc: Exception, app: AppContext) -> ToolError:
     """Turn any anticipated failure into a tool error whose text says what to change."""
     if isinstance(exc, ValidationError):
-        return ToolError(f"Invalid input: {describe_validation_error(exc)}. No request was sent to Kling.")
+        return ToolError(invalid_input_text(describe_invalid_arguments(exc)))
     if isinstance(exc, InvalidInputError):
-        return ToolError(f"Invalid input: {exc}. No request was sent to Kling.")
+        return ToolError(invalid_input_text(str(exc)))
     if isinstance(exc, KlingConnectionError):
         return ToolError(f"{exc} (Kling API at {app.api_base_url}).")
     return ToolError(str(exc))
@@ -179,6 +168,7 @@ def build_tools() -> list[Tool]:
         ctx: Context,
         wait_seconds: Annotated[
             float,
+            not_a_boolean("a number of seconds"),
             Field(ge=0, le=3600, description="Wait up to this long for the task to finish (capped by the server)."),
         ] = 0,
         download: Annotated[
@@ -198,7 +188,9 @@ def build_tools() -> list[Tool]:
 
     async def list_tasks(
         ctx: Context,
-        limit: Annotated[int, Field(ge=1, le=200, description="How many tasks to list.")] = 20,
+        limit: Annotated[
+            int, not_a_boolean("a whole number"), Field(ge=1, le=200, description="How many tasks to list.")
+        ] = 20,
         status: Annotated[ResultStatus | None, Field(description="Only tasks with this last known status.")] = None,
     ) -> TaskListOutput:
         app = app_of(ctx)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,8 @@ from kling_mcp.service.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from PIL.Image import Image
+
+logger = logging.getLogger(__name__)
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MIN_SIDE_PX = 300
@@ -36,9 +39,7 @@ def _ensure_complete(field: str, img: Image, fmt: str) -> None:
             img.draft("RGB", (max(1, img.width // 8), max(1, img.height // 8)))
             img.load()
     except (OSError, SyntaxError, ValueError) as exc:
-        raise InvalidInputError(
-            field, f"the {ACCEPTED_FORMATS[fmt]} data is truncated or corrupt ({exc}); send the complete image file"
-        ) from exc
+        raise _corrupt(field, ACCEPTED_FORMATS[fmt], exc) from exc
 
 
 def check_image_bytes(field: str, data: bytes, *, is_start: bool) -> str:
@@ -62,11 +63,9 @@ def check_image_bytes(field: str, data: bytes, *, is_start: bool) -> str:
         raise InvalidInputError(field, f"image has too many pixels to be a usable frame ({exc})") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         if kind := _signature(data):  # the start of a jpg/png whose rest is missing or damaged
-            raise InvalidInputError(
-                field, f"the {kind} data is truncated or corrupt ({exc}); send the complete image file"
-            ) from exc
+            raise _corrupt(field, kind, exc) from exc
         raise InvalidInputError(
-            field, f"is not a jpg/jpeg or png image (the {len(data):,} bytes are not a readable image: {_sniff(data)})"
+            field, f"is not a jpg/jpeg or png image: the {len(data):,} bytes are not a PNG or JPEG ({_kind_of(data)})"
         ) from exc
     if fmt not in ACCEPTED_FORMATS:
         raise InvalidInputError(field, f"image must be jpg/jpeg or png; got {fmt}. Convert it to png or jpg")
@@ -90,9 +89,23 @@ def _signature(data: bytes) -> str | None:
     return "jpeg" if data.startswith(b"\xff\xd8\xff") else None
 
 
-def _sniff(data: bytes) -> str:
-    """A hint of what the bytes are instead, for the error message."""
-    head = data[:64].lstrip()
-    if head[:1] in (b"<", b"{", b"[") or head[:5].lower() == b"<!doc":
-        return f"it looks like text/HTML/JSON, starting {data[:24]!r}"
-    return f"it starts {data[:12]!r}"
+def _corrupt(field: str, kind: str, exc: BaseException) -> InvalidInputError:
+    # Pillow's own message can quote bytes of the file (a chunk name, a marker): it stays in the debug log.
+    logger.debug("%s: %s data rejected by Pillow: %s", field, kind, exc)
+    return InvalidInputError(field, f"the {kind} data is truncated or corrupt; send the complete image file")
+
+
+def _kind_of(data: bytes) -> str:
+    """What the bytes look like instead, in words: never any of the bytes themselves (they may be a secret file)."""
+    head = data[:512]
+    if b"\x00" in head:
+        return "binary data of some other kind"
+    try:
+        text = head.decode("utf-8").lstrip()
+    except UnicodeDecodeError:
+        return "binary data of some other kind"
+    if text[:1] == "<":
+        return "they look like HTML or XML text"
+    if text[:1] in ("{", "["):
+        return "they look like JSON text"
+    return "they look like plain text"

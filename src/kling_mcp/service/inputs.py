@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from kling_mcp.api.capabilities import ASPECT_RATIOS, CAMERA_TYPES, DEFAULT_MODEL, MODEL_NAMES
 from kling_mcp.config import blank_to_none
@@ -21,6 +22,17 @@ AspectRatio = Literal[ASPECT_RATIOS]  # type: ignore[valid-type]
 AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
 
 Axis = Annotated[float, Field(ge=-10, le=10)]
+
+
+def not_a_boolean(what: str) -> BeforeValidator:
+    """Refuse true/false where a number is meant: pydantic would quietly read `duration: true` as 1 second."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, bool):
+            raise PydanticCustomError("not_a_number", f"must be {what}, not a boolean")
+        return value
+
+    return BeforeValidator(check)
 
 
 class CameraConfig(BaseModel):
@@ -147,7 +159,7 @@ class VideoRequest(BaseModel):
         description="Video aspect ratio. Usually should match your input image ratio. Only the omni models "
         "(kling-v3-omni, kling-video-o1) take it; the image2video models follow the input image's ratio.",
     )
-    duration: int | None = Field(
+    duration: Annotated[int | None, not_a_boolean("a whole number of seconds")] = Field(
         None,
         ge=3,
         le=15,
@@ -162,7 +174,7 @@ class VideoRequest(BaseModel):
     negative_prompt: OptionalText = Field(
         None, max_length=MAX_PROMPT_CHARS, description="Things to avoid in the video. At most 2500 characters."
     )
-    cfg_scale: float | None = Field(
+    cfg_scale: Annotated[float | None, not_a_boolean("a number from 0 to 1")] = Field(
         None,
         ge=0,
         le=1,
@@ -180,7 +192,7 @@ class VideoRequest(BaseModel):
         '"forward_up"} (also down_back, right_turn_forward, left_turn_forward). Supported by kling-v1 and '
         "kling-v1-5 (pro) at 5 s; not with an end image.",
     )
-    timeout: float | None = Field(
+    timeout: Annotated[float | None, not_a_boolean("a number of seconds")] = Field(
         None,
         gt=0,
         le=MAX_TIMEOUT_SECONDS,

@@ -1,0 +1,72 @@
+"""The one scrubber every outgoing text passes: tool results and errors, CLI output and log lines.
+
+It removes JWTs (every token signed for Kling is one), bearer credentials, `Authorization` header values, database
+passwords (in a URL or a `password=` setting), and the exact values of the secrets the process was configured with
+(the Kling secret key, the HTTP bearer tokens).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+REDACTED = "[REDACTED]"
+# Shorter values are not real keys (Kling's secret keys are 32 characters, our bearer tokens at least 16), and
+# replacing them everywhere would censor ordinary words.
+MIN_SECRET_LENGTH = 8
+
+_PATTERNS = (
+    # A JWT: base64url header (always starts `eyJ`, i.e. `{"`), payload and signature.
+    re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
+    # The password in a URL's user info (a PostgreSQL journal URL) or in a key=value connection string.
+    re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s:]*:)(?!\[REDACTED\])[^@\s/]+(?=@)"),
+    re.compile(r"(?i)(\bpassword\s*=\s*)(?!\[REDACTED\])[^\s\"',;&]+"),
+    # The value of an Authorization header or field, whatever its scheme.
+    re.compile(r"(?i)(\bauthorization[\"']?\s*[:=]\s*[\"']?(?:bearer\s+|basic\s+)?+)(?!\[REDACTED\])[^\s\"',;}\]]+"),
+    # `Bearer <credential>`: only when what follows looks like a credential (has a digit or symbol, or is long),
+    # so prose such as "bearer token #1 must be ..." is left alone.
+    re.compile(r"(?i)(\bbearer\s+)(?:(?=[A-Za-z]*[0-9._~+/=-])[A-Za-z0-9._~+/=-]{8,}|[A-Za-z]{24,}=*)"),
+)
+
+
+class Redactor:
+    """Removes credentials from text and from JSON-like values (dicts, lists, strings)."""
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        kept = {s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}
+        # Longest first, so a secret that contains another is replaced whole.
+        self.secrets: tuple[str, ...] = tuple(sorted(kept, key=len, reverse=True))
+
+    def with_secrets(self, *more: str | None) -> Redactor:
+        """A redactor that also removes these values."""
+        return Redactor((*self.secrets, *more))
+
+    def text(self, text: str) -> str:
+        """The text with every credential replaced by `[REDACTED]`."""
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        for pattern in _PATTERNS:
+            text = pattern.sub(_keep_prefix, text)
+        return text
+
+    def value(self, value: Any) -> Any:
+        """A JSON-like value with every string in it redacted (keys included)."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {self.value(k): self.value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.value(item) for item in value]
+        return value
+
+
+def _keep_prefix(match: re.Match[str]) -> str:
+    prefix = match.group(1) if match.re.groups else ""
+    return f"{prefix}{REDACTED}"
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """Shorthand for `Redactor(secrets).text(text)`."""
+    return Redactor(secrets).text(text)
