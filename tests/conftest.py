@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from mcp import Client, StdioServerParameters
@@ -17,6 +17,9 @@ from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.sandbox.state import SandboxConfig
 from kling_mcp.server.build import build_server
 from kling_mcp.service.journal import JournalEntry, open_journal
+
+if TYPE_CHECKING:
+    from tests.pg_cluster import Cluster
 
 # Retries in tests wait milliseconds, not seconds; the schedule itself is what is tested.
 FAST_RETRY = RetryPolicy(
@@ -36,6 +39,24 @@ def sandbox_server() -> Iterator[SandboxServer]:
     """One sandbox for the whole run; tasks take 0.3 s."""
     with SandboxServer(SandboxConfig(queue_seconds=0.05, run_seconds=0.25)) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """One throwaway PostgreSQL cluster for the whole run (Debian's `postgresql`; `.ci/run` installs it)."""
+    from tests.pg_cluster import postgres_bin, throwaway_cluster  # here: it imports http_support, which imports us
+
+    if postgres_bin() is None:
+        pytest.skip("PostgreSQL server not installed: apt-get install -y postgresql")
+    with throwaway_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster) -> Iterator[str]:
+    """The URL (with password) of a fresh, empty database for one test."""
+    with pg_cluster.database() as url:
+        yield url
 
 
 @pytest.fixture

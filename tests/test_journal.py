@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,11 @@ from kling_mcp.service.journal import CREATE_FAILED, CREATING, JournalEntry, Tas
 from kling_mcp.service.journal.schema import SCHEMA_VERSION
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Where a fresh, empty journal lives, for each backend."""
-    assert request.param == "sqlite"
+    """Where a fresh, empty journal lives, for each backend (PostgreSQL: a new database in the test cluster)."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("pg_url"))
     return str(tmp_path / "journal.sqlite3")
 
 
@@ -102,6 +104,23 @@ def test_the_schema_is_versioned_and_reopening_changes_nothing(location: str, jo
         assert again.schema_version() == SCHEMA_VERSION
     finally:
         again.close()
+
+
+def test_two_connections_writing_at_once_lose_no_row(location: str) -> None:
+    """Two processes' worth of connections share one journal (a WAL file, or a database) without losing rows."""
+    first, second = open_journal(location), open_journal(location)
+    try:
+
+        def write(i: int) -> None:
+            (first if i % 2 else second).record_intent(_entry(f"ext-{i}"))
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(write, range(200)))
+        assert len(first.recent(limit=500)) == 200
+        assert second.get("ext-199") is not None
+    finally:
+        first.close()
+        second.close()
 
 
 # The table exactly as kling-mcp 0.1 created it, before the schema had a version.

@@ -14,7 +14,6 @@ from mcp import Client
 
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
-from kling_mcp.service.journal import TaskJournal, open_journal
 from tests.conftest import journal_entries, journal_entry, stdio_params, text_of
 
 pytestmark = pytest.mark.anyio
@@ -245,31 +244,6 @@ async def test_retries_are_logged_at_debug_with_their_reason(
     assert not result.is_error
     reasons = [r.getMessage() for r in caplog.records if r.name == "kling_mcp.api.retry"]
     assert any("KlingServerError" in m and "5000" in m for m in reasons), reasons
-
-
-def test_journal_survives_concurrent_writers_from_two_connections(tmp_path: Path) -> None:
-    """Two processes' worth of connections share one WAL file without losing rows."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from kling_mcp.service.journal import JournalEntry
-
-    path = tmp_path / "shared.sqlite3"
-    first, second = open_journal(path), open_journal(path)
-    try:
-
-        def write(args: tuple[TaskJournal, int]) -> None:
-            journal, i = args
-            journal.record_intent(
-                JournalEntry(external_task_id=f"ext-{i}", endpoint="image2video", model="m", prompt="p")
-            )
-
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(write, [(first if i % 2 else second, i) for i in range(200)]))
-        assert len(first.recent(limit=500)) == 200
-        assert second.get("ext-199") is not None
-    finally:
-        first.close()
-        second.close()
 
 
 async def test_wrap_up_answers_waiting_calls_with_their_task_ids(sandbox: SandboxServer, tmp_path: Path) -> None:

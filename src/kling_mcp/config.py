@@ -52,8 +52,10 @@ class Settings(BaseSettings):
         None,
         validation_alias="KLING_MCP_JOURNAL",
         description=(
-            "SQLite task journal file. Default: `tasks.sqlite3` in the user data directory (`~/.local/share/kling-mcp` "
-            "on Linux, `~/Library/Application Support/kling-mcp` on macOS, `%LOCALAPPDATA%\\kling-mcp` on Windows)."
+            "Task journal: an SQLite file, or a PostgreSQL URL (`postgresql://user@host:5432/db`, any libpq URL) "
+            "that replicas on several machines share. Default: the SQLite file `tasks.sqlite3` in the user data "
+            "directory (`~/.local/share/kling-mcp` on Linux, `~/Library/Application Support/kling-mcp` on macOS, "
+            "`%LOCALAPPDATA%\\kling-mcp` on Windows)."
         ),
     )
     download_dir: Path | None = Field(

@@ -21,7 +21,7 @@ from kling_mcp.api.signing import JwtSigner
 from kling_mcp.cli.output import Say, printer
 from kling_mcp.config import MissingCredentialsError, Settings
 from kling_mcp.redaction import Redactor
-from kling_mcp.service.journal import open_journal
+from kling_mcp.service.journal import JournalConnectionError, open_journal
 
 # What to do about a refused request, by the error's family (api/errors.py ERROR_CODES kinds).
 ADVICE = {
@@ -57,14 +57,19 @@ def _explain_failure(exc: KlingError, settings: Settings, say: Say) -> None:
 
 
 def _check_journal(settings: Settings, say: Say) -> bool:
-    path = settings.resolved_journal()
+    location = settings.resolved_journal()
     try:
-        open_journal(path).close()
+        journal = open_journal(location)
+    except JournalConnectionError as exc:  # its text names the database without the password
+        say(f"✗ task journal: {exc}.")
+        say("  What to do: check the host, database, user and password in KLING_MCP_JOURNAL.")
+        return False
     except (OSError, sqlite3.Error) as exc:
-        say(f"✗ task journal: cannot open {path} ({exc}).")
+        say(f"✗ task journal: cannot open {location} ({exc}).")
         say("  What to do: set KLING_MCP_JOURNAL to a file in a folder this user can write.")
         return False
-    say(f"• task journal: {path}")
+    say(f"• task journal: {journal.where}")
+    journal.close()
     return True
 
 

@@ -5,7 +5,7 @@ that stopped listening can never lose a task. `base.TaskJournal` is the interfac
 every backend (`sql`, `schema`) implement it; `open_journal` picks the backend from the `KLING_MCP_JOURNAL` setting.
 """
 
-from kling_mcp.service.journal.base import TaskJournal
+from kling_mcp.service.journal.base import JournalConnectionError, TaskJournal
 from kling_mcp.service.journal.entry import CREATE_FAILED, CREATING, NEVER_CREATED, UNKNOWN, JournalEntry
 from kling_mcp.service.journal.factory import open_journal
 from kling_mcp.service.journal.problems import JournalError, JournalProblem, describe_journal_error
@@ -15,6 +15,7 @@ __all__ = [
     "CREATING",
     "NEVER_CREATED",
     "UNKNOWN",
+    "JournalConnectionError",
     "JournalEntry",
     "JournalError",
     "JournalProblem",

@@ -8,6 +8,10 @@ from kling_mcp.api.models import Task
 from kling_mcp.service.journal.entry import JournalEntry
 
 
+class JournalConnectionError(ConnectionError):
+    """A database journal could not be reached or refused a statement; the message never holds a password."""
+
+
 class TaskJournal(Protocol):
     """Remembers every paid task, from intent to finished video.
 

@@ -4,14 +4,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kling_mcp.config import is_database_url
 from kling_mcp.service.journal.base import TaskJournal
 
 
-def open_journal(location: str | Path, *, write_wait: float | None = None) -> TaskJournal:
-    """The journal at `location` (a file path; created with its folder when missing), schema brought up to date.
+class JournalBackendMissingError(RuntimeError):
+    """A PostgreSQL journal is configured but the driver is not installed."""
 
-    `write_wait`: how long a write may wait for another writer's lock (seconds). Failures raise `JournalError`.
+
+def open_journal(location: str | Path, *, write_wait: float | None = None) -> TaskJournal:
+    """The journal at `location`, schema brought up to date.
+
+    A `postgresql://` URL opens the shared PostgreSQL journal; anything else is an SQLite file (created with its
+    folder when missing). `write_wait`: how long an SQLite write may wait for another writer's lock (seconds).
     """
+    if isinstance(location, str) and is_database_url(location):
+        try:
+            from kling_mcp.service.journal.postgres import PostgresJournal
+        except ImportError as exc:
+            raise JournalBackendMissingError(
+                "KLING_MCP_JOURNAL names a PostgreSQL database, but psycopg is not installed: "
+                "pip install 'kling-mcp[postgres]'"
+            ) from exc
+        return PostgresJournal(location)
     from kling_mcp.service.journal.sqlite import DEFAULT_WRITE_WAIT, SqliteJournal
 
     return SqliteJournal(location, write_wait=DEFAULT_WRITE_WAIT if write_wait is None else write_wait)

@@ -63,6 +63,7 @@ def describe_journal_error(exc: BaseException) -> JournalProblem:
     """The problem behind any failure of a journal call (a backend's `JournalError`, an OS error, anything else)."""
     if isinstance(exc, JournalError):
         return exc.problem
-    if isinstance(exc, OSError):
-        return JournalProblem(_ERRNO_KINDS.get(exc.errno or 0, "unavailable"), exc.strerror or type(exc).__name__)
+    if isinstance(exc, OSError):  # also a backend's connection error (a ConnectionError), whose text is scrubbed
+        detail = exc.strerror or str(exc) or type(exc).__name__
+        return JournalProblem(_ERRNO_KINDS.get(exc.errno or 0, "unavailable"), detail)
     return JournalProblem("unavailable", type(exc).__name__)

@@ -1,0 +1,99 @@
+"""The shared journal: a PostgreSQL database that every replica of a deployment reads and writes.
+
+psycopg 3 talks libpq, so `KLING_MCP_JOURNAL` may be any libpq URL (sockets, `sslmode`, service files). Its
+connection pool checks a connection before handing it out, so after a database restart the next call gets a fresh
+one; a call made while the database is down fails with `JournalConnectionError`, whose text (like `where`) never
+holds the password.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from kling_mcp.logs import redact
+from kling_mcp.service.journal.base import JournalConnectionError
+from kling_mcp.service.journal.schema import POSTGRESQL
+from kling_mcp.service.journal.sql import Cursor, SqlJournal
+
+logger = logging.getLogger(__name__)
+
+# pg_advisory_xact_lock key that makes replicas starting at once apply the migrations one after another.
+MIGRATION_LOCK = 0x6B6C696E67  # "kling"
+
+
+def describe_database(url: str) -> str:
+    """A libpq URL or conninfo string as `postgresql://user@host:port/dbname`, without the password."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.Error:
+        return redact(url)
+    user = f"{parts['user']}@" if parts.get("user") else ""
+    port = f":{parts['port']}" if parts.get("port") else ""
+    return f"postgresql://{user}{parts.get('host') or 'localhost'}{port}/{parts.get('dbname') or ''}"
+
+
+class PostgresJournal(SqlJournal):
+    """A pool of connections to one database; every method borrows one for a single transaction."""
+
+    dialect = POSTGRESQL
+
+    def __init__(self, url: str, *, timeout: float = 5.0, max_connections: int = 10) -> None:
+        self._where = describe_database(url)
+        password = conninfo_to_dict(url).get("password")
+        self._secrets = (str(password),) if password else ()
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_connections,
+            open=False,
+            timeout=timeout,
+            check=ConnectionPool.check_connection,  # a connection broken by a restart is replaced, not used
+            kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": max(1, round(timeout))},
+            name="kling-mcp-journal",
+        )
+        # Migrate over one direct connection first: a wrong URL or password fails here at once with libpq's reason,
+        # where the pool would only retry in the background until its timeout.
+        with (
+            self._translated_errors(),
+            psycopg.connect(url, autocommit=True, row_factory=dict_row, connect_timeout=max(1, round(timeout))) as conn,
+            conn.transaction(),
+            conn.cursor() as cursor,
+        ):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            self._migrate(cursor)
+        self._pool.open(wait=False)
+
+    @property
+    def where(self) -> str:
+        """The database, as a URL without the password."""
+        return self._where
+
+    @contextmanager
+    def _translated_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except psycopg.Error as exc:
+            # Dropped (`from None`): libpq's own text is carried over, scrubbed, and the chain could echo it raw.
+            text = redact(str(exc).strip() or type(exc).__name__, self._secrets)
+            raise JournalConnectionError(f"PostgreSQL journal {self._where}: {text}") from None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Cursor]:
+        with self._translated_errors(), self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            yield cur
+
+    @contextmanager
+    def _reading(self) -> Iterator[Cursor]:
+        with self._translated_errors(), self._pool.connection() as conn, conn.cursor() as cur:
+            yield cur
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._pool.close()

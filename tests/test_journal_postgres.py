@@ -1,0 +1,71 @@
+"""What only the PostgreSQL journal has to get right: database restarts, and never showing its password."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from kling_mcp.config import Settings
+from kling_mcp.service.journal import JournalConnectionError, JournalEntry, open_journal
+from tests.pg_cluster import Cluster
+from tests.test_cli import run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def _entry(external: str) -> JournalEntry:
+    return JournalEntry(external_task_id=external, endpoint="image2video", model="kling-v2-6", prompt="p")
+
+
+def test_the_pool_reconnects_after_a_restart_and_a_write_during_the_outage_fails_cleanly(
+    pg_cluster: Cluster, pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    journal = open_journal(pg_url)
+    try:
+        journal.record_intent(_entry("before"))
+        pg_cluster.stop()
+        try:
+            with caplog.at_level(logging.DEBUG), pytest.raises(JournalConnectionError) as refused:
+                journal.record_intent(_entry("during"))
+        finally:
+            pg_cluster.start()
+        journal.record_intent(_entry("after"))  # every pooled connection died with the server: new ones are made
+        assert [e.external_task_id for e in journal.recent()] == ["after", "before"]
+    finally:
+        journal.close()
+    assert "127.0.0.1" in str(refused.value)
+    assert pg_cluster.password not in str(refused.value)
+    assert pg_cluster.password not in caplog.text
+
+
+def test_a_wrong_password_is_a_clear_error_that_does_not_repeat_it(pg_cluster: Cluster) -> None:
+    wrong = "not-the-password-0123"
+    with pytest.raises(JournalConnectionError) as refused:
+        open_journal(pg_cluster.url().replace(pg_cluster.password, wrong))
+    text = str(refused.value)
+    assert "password authentication failed" in text and "postgresql://kmcp@127.0.0.1" in text
+    assert wrong not in text
+
+
+def test_where_names_the_database_without_the_password(pg_cluster: Cluster, pg_url: str) -> None:
+    journal = open_journal(pg_url)
+    try:
+        assert journal.where == pg_url.replace(f":{pg_cluster.password}", "")
+    finally:
+        journal.close()
+
+
+@pytest.mark.usefixtures("sandbox")
+def test_check_names_the_database_and_never_prints_the_password(
+    settings: Settings, pg_cluster: Cluster, pg_url: str, tmp_path: Path
+) -> None:
+    good = run_cli(settings, tmp_path, "check", KLING_MCP_JOURNAL=pg_url)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert f"task journal: {pg_url.replace(f':{pg_cluster.password}', '')}" in good.stdout
+    bad = run_cli(settings, tmp_path, "check", KLING_MCP_JOURNAL=pg_url.replace(pg_cluster.password, "nope-1234"))
+    assert bad.returncode == 1
+    assert "password authentication failed" in bad.stdout
+    for output in (good.stdout, good.stderr, bad.stdout, bad.stderr):
+        assert pg_cluster.password not in output and "nope-1234" not in output
