@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from kling_mcp import __version__
 from kling_mcp.api.retry import RetryPolicy
 from kling_mcp.config import Settings
+from kling_mcp.http.deadlines import deadline_protocol
 from kling_mcp.http.security import (
     StaticTokenVerifier,
     auth_settings,
@@ -142,6 +143,9 @@ def serve_http(settings: Settings, http: HttpSettings, tokens: tuple[SecretStr, 
         lifespan="on",
         server_header=False,
         timeout_graceful_shutdown=FLUSH_SECONDS,
+        # Slow clients are cut off: header and body deadlines (our protocol class), idle keep-alive (uvicorn's).
+        http=deadline_protocol(http.header_timeout_seconds, http.body_timeout_seconds),
+        timeout_keep_alive=http.keep_alive_seconds,
     )
     server = GracefulServer(
         config,

@@ -21,6 +21,11 @@ Transport = Literal["stdio", "streamable-http"]
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024  # an inline base64 image of Kling's 10 MB limit is ~14 MB of JSON
 DEFAULT_MAX_CONCURRENT_CALLS = 64
 DEFAULT_SHUTDOWN_GRACE_SECONDS = 30.0
+# A request's headers must arrive within this (from the connection's first byte, or the next request's), its body
+# within the second (a 16 MiB body needs about 2.3 Mbit/s), and an idle kept-alive connection closes after the third.
+DEFAULT_HEADER_TIMEOUT_SECONDS = 10.0
+DEFAULT_BODY_TIMEOUT_SECONDS = 60.0
+DEFAULT_KEEP_ALIVE_SECONDS = 5
 UNAUTHENTICATED_OPT_OUT_FLAG = "--allow-unauthenticated-network-access"
 
 
@@ -63,6 +68,24 @@ class HttpSettings(BaseSettings):
     )
     shutdown_grace_seconds: float = Field(
         DEFAULT_SHUTDOWN_GRACE_SECONDS, ge=0, validation_alias="KLING_MCP_SHUTDOWN_GRACE"
+    )
+    header_timeout_seconds: float = Field(
+        DEFAULT_HEADER_TIMEOUT_SECONDS,
+        gt=0,
+        validation_alias="KLING_MCP_HEADER_TIMEOUT",
+        description="Seconds a client has to send a request's line and headers; then the connection closes (408).",
+    )
+    body_timeout_seconds: float = Field(
+        DEFAULT_BODY_TIMEOUT_SECONDS,
+        gt=0,
+        validation_alias="KLING_MCP_BODY_TIMEOUT",
+        description="Seconds a client has to send a request's whole body, once its headers are in.",
+    )
+    keep_alive_seconds: int = Field(
+        DEFAULT_KEEP_ALIVE_SECONDS,
+        ge=1,
+        validation_alias="KLING_MCP_KEEP_ALIVE_TIMEOUT",
+        description="Seconds an idle kept-alive connection stays open between requests.",
     )
 
     @field_validator("allowed_hosts", "allowed_origins", mode="before")
@@ -119,6 +142,15 @@ def add_http_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-body-bytes", type=int, default=None, help="Largest request body (default 16 MiB).")
     group.add_argument("--max-concurrent-calls", type=int, default=None, help="Tool calls at once (default 64).")
     group.add_argument("--shutdown-grace", dest="shutdown_grace_seconds", type=float, default=None, help="Seconds.")
+    group.add_argument(
+        "--header-timeout", dest="header_timeout_seconds", type=float, default=None, help="Seconds (default 10)."
+    )
+    group.add_argument(
+        "--body-timeout", dest="body_timeout_seconds", type=float, default=None, help="Seconds (default 60)."
+    )
+    group.add_argument(
+        "--keep-alive-timeout", dest="keep_alive_seconds", type=int, default=None, help="Seconds (default 5)."
+    )
 
 
 def http_settings_from(args: argparse.Namespace) -> HttpSettings:

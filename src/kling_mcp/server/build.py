@@ -12,6 +12,7 @@ from kling_mcp.config import Settings
 from kling_mcp.redaction import Redactor
 from kling_mcp.server.context import AppContext, make_lifespan
 from kling_mcp.server.edge import Edge
+from kling_mcp.server.stdio import serve_stdio
 from kling_mcp.server.tools import GENERATE_TOOL, GET_TOOL, LIST_TOOL, build_tools
 from kling_mcp.service.images import ImagePolicy
 
@@ -31,6 +32,14 @@ INSTRUCTIONS = (
     f"Call {GENERATE_TOOL} once per video; if it returns before the video is ready, poll {GET_TOOL} with the "
     f"task_id instead of generating again. {LIST_TOOL} shows recent tasks, including ones from earlier sessions."
 )
+
+
+class KlingServer(MCPServer[AppContext]):
+    """The SDK's server, served over stdio behind a reader that answers malformed JSON-RPC lines."""
+
+    async def run_stdio_async(self) -> None:
+        """Serve over stdin/stdout until stdin closes (see `kling_mcp.server.stdio`)."""
+        await serve_stdio(self._lowlevel_server)
 
 
 def build_server(
@@ -53,7 +62,7 @@ def build_server(
     tools = build_tools()
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     edge = Edge(tools, (redactor or Redactor()).with_secrets(secret))
-    return MCPServer(
+    return KlingServer(
         name=SERVER_NAME,
         version=__version__,
         instructions=INSTRUCTIONS,
