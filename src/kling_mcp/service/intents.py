@@ -61,6 +61,7 @@ class IntentResolver:
         self._poll = poll_interval
         self._clock = clock
         self._wall_clock = wall_clock
+        self._born = wall_clock()  # intents written after this are this process's own, still in flight
 
     async def resolve(self, entry: JournalEntry, endpoint: Endpoint, deadline: float) -> Resolution:
         """Ask Kling by the entry's external_task_id until it answers with a task, the grace ends, or the deadline."""
@@ -104,7 +105,7 @@ class IntentResolver:
         return entry
 
     async def sweep(self) -> int:
-        """Resolve every open intent once (at start): adopt tasks Kling made, retire the ones it never saw."""
+        """Resolve the open intents earlier processes left (at start): adopt tasks Kling made, retire the unseen."""
         try:
             entries = await anyio.to_thread.run_sync(self._open_intents)
         except Exception as exc:
@@ -121,4 +122,4 @@ class IntentResolver:
 
     def _open_intents(self) -> list[JournalEntry]:
         entries = [e for status in OPEN_STATUSES for e in self._journal.recent(limit=SWEEP_LIMIT, status=status)]
-        return [e for e in entries if e.task_id is None]
+        return [e for e in entries if e.task_id is None and e.created_at < self._born]
