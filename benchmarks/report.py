@@ -62,10 +62,19 @@ def markdown(r: dict[str, Any]) -> str:
         "\nOverhead = client call time − the sandbox's task time; it includes up to one 0.25 s poll gap.\n",
         "\n## Cold start (spawn → tools/list answered, median)\n\n",
         _table(
-            [{"server": k, **v} for k, v in r["cold_start"].items() if isinstance(v, dict)],
-            ["server", "median_s", "min_s", "runs"],
+            [
+                {"mode": mode, "server": k, **v}
+                for mode, servers in r["cold_start"].items()
+                for k, v in servers.items()
+                if isinstance(v, dict)
+            ],
+            ["mode", "server", "median_s", "min_s", "cpu_median_s", "runs"],
         ),
-        f"\nkling-mcp over the bare SDK server: {r['cold_start']['overhead_pct']} %.\n",
+        "\nkling-mcp over the bare SDK server: "
+        + ", ".join(
+            f"{m} {s['overhead_pct']} % (CPU time {s['cpu_overhead_pct']} %)" for m, s in r["cold_start"].items()
+        )
+        + ".\n",
         "\n## Peak RSS with 5 MB local images\n\n",
         _table([r["rss"]], ["calls", "image_mb", "idle_rss_mb", "peak_rss_mb"]),
     ]

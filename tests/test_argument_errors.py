@@ -1,7 +1,7 @@
 """Argument errors read the same for every tool: `Invalid input: `field` rule`, never the SDK's model names.
 
-The wording is produced once, at the edge (server/edge.py), for every tool the server has or will have; the texts
-below are written out by hand so that any drift in wording shows up here.
+The wording is produced once (server/tool_errors.py, called by server/model_tool.py) for every tool the
+server has or will have; the texts below are written out by hand so that any drift in wording shows up here.
 """
 
 from __future__ import annotations

@@ -129,3 +129,21 @@ async def test_expired_token_is_resigned_once_and_the_call_succeeds(
     assert len(sandbox.state.tasks) == 1
     first, second = sandbox.state.creates()
     assert first.authorization != second.authorization, "refused once with 1004, then sent with a fresh token"
+
+
+@pytest.mark.anyio
+async def test_the_token_in_use_expires_between_calls_and_is_replaced_once(
+    server_factory: object, sandbox: SandboxServer
+) -> None:
+    arguments = {"prompt": "x", "start_image_url": "https://example.com/a.png"}
+    async with Client(server_factory()) as client:  # type: ignore[operator]
+        assert not (await client.call_tool("kling_generate_video_from_image", arguments)).is_error
+        in_use = sandbox.state.creates()[0].authorization
+        sandbox.state.inject(token_expired=1)
+        result = await client.call_tool("kling_generate_video_from_image", arguments)
+    assert not result.is_error, text_of(result)
+    assert len(sandbox.state.tasks) == 2
+    refused, resent = sandbox.state.creates()[1:]
+    assert refused.authorization == in_use, "the cached token was sent and refused with 1004"
+    assert resent.authorization != in_use, "then the call signed a fresh one"
+    assert sandbox.state.fault_hits["token_expired"] == 1

@@ -116,7 +116,7 @@ def _local_links(path: Path) -> list[Path]:
     return [(path.parent / t).resolve() for t in targets if not re.match(r"[a-z]+:", t)]
 
 
-@pytest.mark.parametrize("page", ["README.md", *sorted(f"docs/{p.name}" for p in DOCS.glob("*.md"))])
+@pytest.mark.parametrize("page", ["README.md", "ARCHITECTURE.md", *sorted(f"docs/{p.name}" for p in DOCS.glob("*.md"))])
 def test_local_links_point_at_files_that_exist(page: str) -> None:
     for target in _local_links(ROOT / page):
         assert target.exists() or target in LINKED_BEFORE_IT_EXISTS, f"{page} links to missing {target}"

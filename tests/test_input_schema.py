@@ -38,15 +38,15 @@ async def test_schema_carries_enums_ranges_and_defaults(client: Client) -> None:
     assert (props["aspect_ratio"]["enum"], props["aspect_ratio"]["default"]) == (list(ASPECT_RATIOS), "16:9")
     assert branch(props["duration"], "integer") == {"type": "integer", "minimum": 3, "maximum": 15}
     assert branch(props["cfg_scale"], "number") == {"type": "number", "minimum": 0, "maximum": 1}
-    assert branch(props["timeout"], "number") == {"type": "number", "exclusiveMinimum": 0, "maximum": 3600}
+    assert branch(props["timeout"], "number") == {"type": "number", "minimum": 0, "maximum": 3600}
     assert (props["prompt"]["minLength"], props["prompt"]["maxLength"]) == (1, 2500)
     assert branch(props["negative_prompt"], "string")["maxLength"] == 2500
     assert branch(props["generate_audio"], "boolean") == {"type": "boolean"}
     for name in ("start_image_url", "end_image_url", "camera_control", "callback_url", "duration", "timeout"):
         assert props[name]["default"] is None, name
-    camera = tool.input_schema["$defs"]["CameraControl"]
+    camera = branch(props["camera_control"], "object")
     assert camera["properties"]["type"]["enum"] == list(CAMERA_TYPES)
-    axes = tool.input_schema["$defs"]["CameraConfig"]["properties"]
+    axes = branch(camera["properties"]["config"], "object")["properties"]
     assert {(a["minimum"], a["maximum"]) for a in axes.values()} == {(-10, 10)}
     assert {"type": "string"} in props["camera_control"]["anyOf"], "the spec's JSON-string form stays accepted"
     # What the schema cannot say, the descriptions do.

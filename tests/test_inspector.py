@@ -8,8 +8,6 @@ skip, saying why, where Node/npm is missing or the install fails (no registry).
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,57 +18,19 @@ import pytest
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import EXAMPLE_PNG, subprocess_env
+from tests.npm_support import INSPECTOR, node_major
 
-# 0.15.0 is the newest Inspector that runs on Node 20 (later ones need Node >= 22).
-INSPECTOR_VERSION = "0.15.0"
-INSPECTOR_PACKAGE = f"@modelcontextprotocol/inspector@{INSPECTOR_VERSION}"
 MIN_NODE_MAJOR = 18
 
 pytestmark = pytest.mark.slow
 
 
-def _installed_version(prefix: Path) -> str | None:
-    manifest = prefix / "node_modules" / "@modelcontextprotocol" / "inspector" / "package.json"
-    try:
-        version: str = json.loads(manifest.read_text())["version"]
-    except (OSError, ValueError, KeyError):
-        return None
-    return version
-
-
 @pytest.fixture(scope="session")
 def inspector() -> Path:
     """The Inspector's `mcp-inspector` executable, installed on first use."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("Node.js/npm is not installed: cannot run the MCP Inspector")
-    version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30, check=False).stdout
-    if int(version.strip().lstrip("v").split(".")[0] or 0) < MIN_NODE_MAJOR:
-        pytest.skip(f"the MCP Inspector {INSPECTOR_VERSION} needs Node >= {MIN_NODE_MAJOR}; found {version.strip()}")
-    prefix = Path(os.environ.get("KLING_MCP_INSPECTOR_DIR", Path.home() / ".cache" / "kling-mcp-inspector"))
-    if _installed_version(prefix) != INSPECTOR_VERSION:
-        prefix.mkdir(parents=True, exist_ok=True)
-        try:
-            done = subprocess.run(
-                [
-                    npm,
-                    "install",
-                    "--prefix",
-                    str(prefix),
-                    "--no-audit",
-                    "--no-fund",
-                    "--loglevel=error",
-                    INSPECTOR_PACKAGE,
-                ],
-                capture_output=True,
-                text=True,
-                timeout=600,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            pytest.skip(f"npm install {INSPECTOR_PACKAGE} timed out (no npm registry?)")
-        if done.returncode != 0 or _installed_version(prefix) != INSPECTOR_VERSION:
-            pytest.skip(f"could not install {INSPECTOR_PACKAGE} (no npm registry?): {done.stderr.strip()[-500:]}")
+    if node_major() < MIN_NODE_MAJOR:
+        pytest.skip(f"the MCP Inspector {INSPECTOR.version} needs Node >= {MIN_NODE_MAJOR}")
+    prefix = INSPECTOR.install()
     executable = prefix / "node_modules" / ".bin" / "mcp-inspector"
     assert executable.exists(), f"{executable} missing after install"
     return executable

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kling_mcp.api.models import Task
-from kling_mcp.service.journal import CREATE_FAILED, CREATING, JournalEntry, TaskJournal, open_journal
+from kling_mcp.service.journal import CREATE_FAILED, CREATING, JournalEntry, TaskHandle, TaskJournal, open_journal
 from kling_mcp.service.journal.schema import SCHEMA_VERSION
 
 
@@ -152,3 +152,22 @@ def test_a_journal_from_release_0_1_is_upgraded_in_place(tmp_path: Path) -> None
         assert journal.schema_version() == SCHEMA_VERSION
     finally:
         journal.close()
+
+
+def test_task_handles_are_kept_per_owner_and_cancelled_once(journal: TaskJournal) -> None:
+    first = TaskHandle("kmcp-1", "kmcp-1", owner="alice", tool="gen", ttl_ms=60_000, created_at=100.0)
+    journal.record_handle(first)
+    journal.record_handle(TaskHandle("kmcp-1", "kmcp-other", owner="mallory", tool="gen", created_at=150.0))
+    journal.record_handle(
+        TaskHandle("kmcp-2~w1", "kmcp-2", owner="alice", tool="get", download=False, created_at=200.0)
+    )
+    journal.record_handle(TaskHandle("kmcp-3", "kmcp-3", owner="bob", tool="gen", download=True, created_at=300.0))
+    assert journal.get_handle("kmcp-1") == first  # a second record of the same id changes nothing
+    assert journal.get_handle("nope") is None
+    assert [h.handle_id for h in journal.owner_handles("alice", limit=10)] == ["kmcp-2~w1", "kmcp-1"]
+    assert [h.handle_id for h in journal.owner_handles("alice", limit=1, offset=1)] == ["kmcp-1"]
+    assert [h.download for h in journal.owner_handles("bob", limit=10)] == [True]
+    journal.cancel_handle("kmcp-1", 400.0)
+    journal.cancel_handle("kmcp-1", 500.0)
+    cancelled = journal.get_handle("kmcp-1")
+    assert cancelled is not None and cancelled.cancelled_at == 400.0

@@ -16,6 +16,7 @@ from pathlib import Path
 import jwt
 import pytest
 from mcp import Client
+from mcp.client.stdio import stdio_client
 
 from kling_mcp.config import Settings
 from kling_mcp.redaction import Redactor, redact
@@ -144,14 +145,19 @@ async def test_proc_self_environ_is_not_quoted(client: Client) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_an_echoed_token_never_reaches_a_stdio_client(
-    settings: Settings, sandbox: SandboxServer, mode: str
+    settings: Settings, sandbox: SandboxServer, mode: str, tmp_path: Path
 ) -> None:
-    async with Client(stdio_params(settings), mode=mode) as client:  # type: ignore[arg-type]
-        sandbox.state.inject(echo_authorization=1)
-        arguments = {"prompt": "x", "start_image_url": IMAGE_URL}
-        result = await client.call_tool("kling_generate_video_from_image", arguments)
+    params = stdio_params(settings, KLING_MCP_LOG_LEVEL="DEBUG")
+    with (tmp_path / "stderr.txt").open("w") as errlog:
+        async with Client(stdio_client(params, errlog=errlog), mode=mode) as client:  # type: ignore[arg-type]
+            sandbox.state.inject(echo_authorization=1)
+            arguments = {"prompt": "x", "start_image_url": IMAGE_URL}
+            result = await client.call_tool("kling_generate_video_from_image", arguments)
     assert result.is_error
     _assert_scrubbed(text_of(result), sandbox)
+    stderr = (tmp_path / "stderr.txt").read_text()
+    assert "Kling error 1200" in stderr and "[REDACTED]" in stderr, "the failure is logged, scrubbed"
+    assert "eyJ" not in stderr
 
 
 @pytest.mark.slow

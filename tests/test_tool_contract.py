@@ -218,3 +218,13 @@ async def test_misspelt_argument_is_refused_not_ignored(client: Client, sandbox:
     assert sandbox.state.requests == []
     for tool in (await client.list_tools()).tools:
         assert tool.input_schema.get("additionalProperties") is False, tool.name
+
+
+async def test_timeout_zero_answers_right_after_the_create(client: Client, sandbox: SandboxServer) -> None:
+    result = await client.call_tool(
+        "kling_generate_video_from_image", {"prompt": "clouds", "start_image_url": IMAGE_URL, "timeout": 0}
+    )
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    assert result.structured_content["result"]["status"] == "submitted"
+    assert [r.method for r in sandbox.state.requests] == ["POST"], "no query: the call did not wait"

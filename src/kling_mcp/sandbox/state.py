@@ -42,8 +42,7 @@ class Faults:
     rate_limit: int = 0  # 1303 with Retry-After on any /v1 request
     retry_after: float = 1.0
     query_server_error: int = 0  # 5000 on GET
-    token_expired: int = 0  # 1004 for requests whose token was signed before the fault was set
-    token_expired_since: float = 0.0  # set by `inject`: tokens signed at or before this time count as expired
+    token_expired: int = 0  # 1004 for the token in use (see `SandboxState.is_expired`); a fresh token passes
     create_not_json: int = 0  # the task IS created, the answer is HTTP 200 with an HTML body (a proxy's page)
     create_odd_envelope: int = 0  # the task IS created, the answer's envelope has the shape `odd_envelope`
     # "no_task_status" | "unknown_status" | "code_not_int" | "no_data"
@@ -102,6 +101,8 @@ class SandboxState:
     faults: Faults = field(default_factory=Faults)
     fault_hits: Counter[str] = field(default_factory=Counter)
     duplicate_creates: int = 0  # creates refused because their external_task_id was already used
+    seen_tokens: set[str] = field(default_factory=set)  # every Authorization token presented so far
+    expired_tokens: set[str] = field(default_factory=set)  # tokens a `token_expired` fault has expired
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def inject(self, **changes: Any) -> None:
@@ -111,8 +112,8 @@ class SandboxState:
                 if not hasattr(self.faults, key):
                     raise ValueError(f"unknown sandbox fault {key!r}")
                 setattr(self.faults, key, value)
-            if "token_expired" in changes:
-                self.faults.token_expired_since = self.clock()
+            if changes.get("token_expired"):
+                self.expired_tokens = set(self.seen_tokens)  # the tokens in use now are the ones that expire
 
     def take_fault(self, name: str) -> bool:
         """Use up one count of a fault; True if it applies to this request."""
@@ -124,6 +125,26 @@ class SandboxState:
                 return True
             return False
 
+    def is_expired(self, token: str) -> bool:
+        """True if a `token_expired` fault refuses this request's token (each refusal uses up one count).
+
+        What expires is the token in use when the fault was set (or, if none was in use yet, the first one presented
+        after it), never a token signed later: a fresh token is valid, as with Kling. Tokens are told apart by
+        identity, not by their signing second, so no timing of the test decides whether the fault fires.
+        """
+        with self.lock:
+            new = token not in self.seen_tokens
+            self.seen_tokens.add(token)
+            if self.faults.token_expired <= 0:
+                return False
+            if new and not self.expired_tokens:
+                self.expired_tokens.add(token)  # nothing was in use at the fault: the first token presented expires
+            if token not in self.expired_tokens:
+                return False
+            self.faults.token_expired -= 1
+            self.fault_hits["token_expired"] += 1
+            return True
+
     def reset(self) -> None:
         """Forget tasks, requests and faults (between tests)."""
         with self.lock:
@@ -132,6 +153,8 @@ class SandboxState:
             self.faults = Faults()
             self.fault_hits.clear()
             self.duplicate_creates = 0
+            self.expired_tokens.clear()
+            self.seen_tokens.clear()
 
     def record(self, request: RecordedRequest) -> None:
         with self.lock:

@@ -11,9 +11,11 @@ from kling_mcp import __version__
 from kling_mcp.config import Settings
 from kling_mcp.redaction import Redactor
 from kling_mcp.server.context import AppContext, make_lifespan
+from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL, INSTRUCTIONS, LIST_TOOL
 from kling_mcp.server.edge import Edge
 from kling_mcp.server.stdio import serve_stdio
-from kling_mcp.server.tools import GENERATE_TOOL, GET_TOOL, LIST_TOOL, build_tools
+from kling_mcp.server.tasks import Tasks
+from kling_mcp.server.tools import build_tools
 from kling_mcp.service.images import ImagePolicy
 
 if TYPE_CHECKING:
@@ -26,12 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["GENERATE_TOOL", "GET_TOOL", "LIST_TOOL", "AppContext", "build_server"]
 
 SERVER_NAME = "kling-mcp"
-
-INSTRUCTIONS = (
-    "Generates videos from still images with Kling (each created task is billed by Kling). "
-    f"Call {GENERATE_TOOL} once per video; if it returns before the video is ready, poll {GET_TOOL} with the "
-    f"task_id instead of generating again. {LIST_TOOL} shows recent tasks, including ones from earlier sessions."
-)
 
 
 class KlingServer(MCPServer[AppContext]):
@@ -56,13 +52,15 @@ def build_server(
     """The kling-mcp MCP server for these settings (nothing is started until it runs).
 
     `token_verifier`/`auth` guard the HTTP transport and `extensions` wrap tool calls (see `kling_mcp.http.app`);
+    the tasks protocol (`kling_mcp.server.tasks`) is always on and used only by clients that support it;
     `on_context` is handed each AppContext the lifespan creates (shutdown uses it to wrap up waiting calls).
     Every answer is scrubbed of credentials by `redactor` (default: JWTs, bearer tokens and the secret key).
     """
     tools = build_tools()
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
-    edge = Edge(tools, (redactor or Redactor()).with_secrets(secret))
-    return KlingServer(
+    edge = Edge((redactor or Redactor()).with_secrets(secret))
+    tasks = Tasks()
+    server = KlingServer(
         name=SERVER_NAME,
         version=__version__,
         instructions=INSTRUCTIONS,
@@ -70,7 +68,9 @@ def build_server(
         log_level=settings.log_level,
         token_verifier=token_verifier,
         auth=auth,
-        extensions=extensions,
+        extensions=[*extensions, tasks],
         tools=tools,
         middleware=[edge],
     )
+    tasks.attach(server)  # its middleware runs inside the edge, so task answers are scrubbed too
+    return server

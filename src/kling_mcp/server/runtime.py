@@ -23,9 +23,10 @@ from kling_mcp.api.signing import JwtSigner
 from kling_mcp.config import Settings
 from kling_mcp.server.allocator import return_large_buffers_to_os
 from kling_mcp.service.download import VideoDownloader
-from kling_mcp.service.journal import open_journal
+from kling_mcp.service.journal import TaskJournal, open_journal
 from kling_mcp.service.journal.reopening import ReopeningJournal
 from kling_mcp.service.options import ServiceOptions
+from kling_mcp.service.tracking import TaskTracker
 from kling_mcp.service.video import VideoService
 
 logger = logging.getLogger(__name__)
@@ -33,11 +34,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Runtime:
-    """What tool calls use: the video service, the video downloader, and the Kling base URL."""
+    """What tool calls use: the video service and downloader, the Kling base URL, the journal and task tracker."""
 
     service: VideoService
     downloader: VideoDownloader
     base_url: str
+    journal: TaskJournal
+    tracker: TaskTracker
 
 
 async def open_runtime(
@@ -81,7 +84,7 @@ async def open_runtime(
         sweep = anyio.CancelScope()
         stack.callback(sweep.cancel)  # registered last, so it stops before the HTTP client and journal close
         background.start_soon(_sweep, service, sweep)
-    return Runtime(service, downloader, base_url)
+    return Runtime(service, downloader, base_url, journal, TaskTracker(service, journal))
 
 
 async def _sweep(service: VideoService, scope: anyio.CancelScope) -> None:

@@ -194,12 +194,12 @@ class VideoRequest(BaseModel):
     )
     timeout: Annotated[float | None, not_a_boolean("a number of seconds")] = Field(
         None,
-        gt=0,
+        ge=0,
         le=MAX_TIMEOUT_SECONDS,
         allow_inf_nan=False,
         description="Timeout in seconds for the API to return data. Default is 300. The server waits at most its "
         "own cap per call (default 50 s); if the video is not ready by then the call returns the task id "
-        "(not an error) and kling_get_video_task fetches it later.",
+        "(not an error) and kling_get_video_task fetches it later. 0 returns as soon as the task is created.",
     )
     callback_url: Annotated[str | None, BeforeValidator(_http_url)] = Field(
         None, description="Webhook callback URL for asynchronous notifications (http or https)."

@@ -69,6 +69,18 @@ class Outcome:
     wait_note: str | None = None  # why the call did not wait as long as asked, when it did not
 
 
+@dataclass(frozen=True)
+class Started:
+    """A task just created: where it lives, Kling's first answer, our id for it, its timing profile, and any
+    warning that the journal could not record it."""
+
+    endpoint: Endpoint
+    task: Task
+    external_task_id: str
+    profile: tuple[str, str | None, int | None]
+    journal_warning: str | None = None
+
+
 def _has_inline_image(request: VideoRequest) -> bool:
     """True when an image travels inside the request body (base64), not as a URL Kling fetches."""
     images = (request.start_image_url, request.end_image_url)
@@ -223,6 +235,30 @@ class VideoService:
         started = self._clock()
         budget = self._budget(request.effective_timeout)
         deadline = started + budget
+        begun = await self.start(request, create_deadline=started + max(budget, MIN_CREATE_BUDGET_SECONDS))
+        task = begun.task
+        try:
+            task = await self._wait(begun.endpoint, task, started, deadline, progress, begun.profile)
+            return self._finish(task, request.model, started, begun.external_task_id, begun.journal_warning)
+        except TaskFailedError:
+            raise
+        except Exception as exc:  # the task exists and is paid for: whatever broke, hand back its ids
+            raise TaskCallError(
+                f"Kling created the task, but the call could not follow it ({describe_cause(exc)})",
+                external_task_id=begun.external_task_id,
+                task_id=task.task_id,
+                next_step=next_step_for("processing", task.task_id),
+                journal_warning=begun.journal_warning,
+            ) from exc
+
+    async def start(self, request: VideoRequest, *, create_deadline: float | None = None) -> Started:
+        """Create the task once, journaled before and after the create request; does not wait for the video.
+
+        Refused before anything is sent if the intent cannot be journaled (`JournalUnavailableError`); after the
+        create request may have left, every failure is a `TaskCallError` naming the task's ids.
+        """
+        if create_deadline is None:
+            create_deadline = self._clock() + MIN_CREATE_BUDGET_SECONDS
         # Bodies with inline images are megabytes each: bound how many exist at once, and drop each after its create.
         limiter: AbstractAsyncContextManager[Any] = self._uploads if _has_inline_image(request) else nullcontext()
         async with limiter:
@@ -232,25 +268,12 @@ class VideoService:
             # Shielded: a cancelled call must still learn and record the id of a task it may have paid for.
             with anyio.CancelScope(shield=True):
                 try:
-                    create_deadline = started + max(budget, MIN_CREATE_BUDGET_SECONDS)
                     task, warning = await self._create(endpoint, prepared.body, external_id, create_deadline)
                 finally:
                     del prepared
         logger.info("created Kling task %s (%s, %s)", task.task_id, request.model, endpoint)
         profile = (request.model, request.mode, request.effective_duration)
-        try:
-            task = await self._wait(endpoint, task, started, deadline, progress, profile)
-            return self._finish(task, request.model, started, external_id, warning)
-        except TaskFailedError:
-            raise
-        except Exception as exc:  # the task exists and is paid for: whatever broke, hand back its ids
-            raise TaskCallError(
-                f"Kling created the task, but the call could not follow it ({describe_cause(exc)})",
-                external_task_id=external_id,
-                task_id=task.task_id,
-                next_step=next_step_for("processing", task.task_id),
-                journal_warning=warning,
-            ) from exc
+        return Started(endpoint, task, external_id, profile, warning)
 
     async def _create(
         self, endpoint: Endpoint, body: CreateBody, external_id: str, deadline: float

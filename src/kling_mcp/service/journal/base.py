@@ -6,6 +6,7 @@ from typing import Protocol
 
 from kling_mcp.api.models import Task
 from kling_mcp.service.journal.entry import JournalEntry
+from kling_mcp.service.journal.handle import TaskHandle
 
 
 class JournalConnectionError(ConnectionError):
@@ -53,4 +54,20 @@ class TaskJournal(Protocol):
 
     def recent(self, *, limit: int = 20, status: str | None = None) -> list[JournalEntry]:
         """The newest entries first, optionally only those with one status."""
+        ...
+
+    def record_handle(self, handle: TaskHandle) -> None:
+        """Remember an MCP task handle (recording the same id again changes nothing)."""
+        ...
+
+    def get_handle(self, handle_id: str) -> TaskHandle | None:
+        """The MCP task handle with this id."""
+        ...
+
+    def owner_handles(self, owner: str, *, limit: int, offset: int = 0) -> list[TaskHandle]:
+        """One owner's MCP task handles, newest first."""
+        ...
+
+    def cancel_handle(self, handle_id: str, at: float) -> None:
+        """Mark a handle cancelled (a second cancellation keeps the first one's time)."""
         ...

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 from kling_mcp.api.models import Task
 from kling_mcp.service.journal.base import TaskJournal
 from kling_mcp.service.journal.entry import JournalEntry
+from kling_mcp.service.journal.handle import TaskHandle
 from kling_mcp.service.journal.problems import JournalError, JournalProblem, describe_journal_error
 
 logger = logging.getLogger(__name__)
@@ -95,3 +96,19 @@ class ReopeningJournal:
     def recent(self, *, limit: int = 20, status: str | None = None) -> list[JournalEntry]:
         """See `TaskJournal.recent`."""
         return self._open().recent(limit=limit, status=status)
+
+    def record_handle(self, handle: TaskHandle) -> None:
+        """See `TaskJournal.record_handle`."""
+        self._open().record_handle(handle)
+
+    def get_handle(self, handle_id: str) -> TaskHandle | None:
+        """See `TaskJournal.get_handle`."""
+        return self._open().get_handle(handle_id)
+
+    def owner_handles(self, owner: str, *, limit: int, offset: int = 0) -> list[TaskHandle]:
+        """See `TaskJournal.owner_handles`."""
+        return self._open().owner_handles(owner, limit=limit, offset=offset)
+
+    def cancel_handle(self, handle_id: str, at: float) -> None:
+        """See `TaskJournal.cancel_handle`."""
+        self._open().cancel_handle(handle_id, at)

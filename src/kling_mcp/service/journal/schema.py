@@ -57,6 +57,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX IF NOT EXISTS tasks_by_created ON tasks (created_at DESC)",
         "CREATE INDEX IF NOT EXISTS tasks_by_profile ON tasks (model, mode, duration, status)",
     ),
+    # 2: handles of the MCP tasks protocol (kling_mcp.server.tasks), one per MCP task, on journaled Kling tasks.
+    (
+        """CREATE TABLE IF NOT EXISTS task_handles (
+            handle_id        TEXT PRIMARY KEY,
+            external_task_id TEXT NOT NULL,
+            owner            TEXT NOT NULL,
+            tool             TEXT NOT NULL,
+            download         INTEGER,
+            ttl_ms           {bigint},
+            created_at       {float} NOT NULL,
+            cancelled_at     {float}
+        )""",
+        "CREATE INDEX IF NOT EXISTS task_handles_by_owner ON task_handles (owner, created_at DESC)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -10,9 +10,11 @@ from typing import Any, Protocol
 
 from kling_mcp.api.models import Task
 from kling_mcp.service.journal.entry import COLUMNS, JournalEntry, entry_from_row, entry_values, videos_json
+from kling_mcp.service.journal.handle import HANDLE_COLUMNS, TaskHandle, handle_from_row, handle_values
 from kling_mcp.service.journal.schema import SCHEMA_VERSION, VERSION_TABLE, Dialect, migration
 
 _COLUMN_LIST = ", ".join(COLUMNS)
+_HANDLE_COLUMN_LIST = ", ".join(HANDLE_COLUMNS)
 
 
 class Cursor(Protocol):
@@ -133,3 +135,37 @@ class SqlJournal(ABC):
             params = (status,)
         query += " ORDER BY created_at DESC LIMIT ?"
         return [entry_from_row(r) for r in self._select(query, (*params, limit))]
+
+    def record_handle(self, handle: TaskHandle) -> None:
+        """Remember an MCP task handle (recording the same id again changes nothing)."""
+        placeholders = ", ".join("?" * len(HANDLE_COLUMNS))
+        with self._transaction() as cursor:
+            self._execute(
+                cursor,
+                f"INSERT INTO task_handles ({_HANDLE_COLUMN_LIST}) VALUES ({placeholders}) "
+                "ON CONFLICT (handle_id) DO NOTHING",
+                handle_values(handle),
+            )
+
+    def get_handle(self, handle_id: str) -> TaskHandle | None:
+        """The MCP task handle with this id."""
+        rows = self._select(f"SELECT {_HANDLE_COLUMN_LIST} FROM task_handles WHERE handle_id=?", (handle_id,))
+        return handle_from_row(rows[0]) if rows else None
+
+    def owner_handles(self, owner: str, *, limit: int, offset: int = 0) -> list[TaskHandle]:
+        """One owner's MCP task handles, newest first."""
+        rows = self._select(
+            f"SELECT {_HANDLE_COLUMN_LIST} FROM task_handles WHERE owner=? "
+            "ORDER BY created_at DESC, handle_id LIMIT ? OFFSET ?",
+            (owner, limit, offset),
+        )
+        return [handle_from_row(r) for r in rows]
+
+    def cancel_handle(self, handle_id: str, at: float) -> None:
+        """Mark a handle cancelled (a second cancellation keeps the first one's time)."""
+        with self._transaction() as cursor:
+            self._execute(
+                cursor,
+                "UPDATE task_handles SET cancelled_at=? WHERE handle_id=? AND cancelled_at IS NULL",
+                (at, handle_id),
+            )

@@ -1,0 +1,39 @@
+"""The arguments of the task tools (get, list); the generate tools take the service's request models."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from kling_mcp.service.inputs import not_a_boolean
+from kling_mcp.service.results import ResultStatus
+
+
+class GetTaskArguments(BaseModel):
+    """Arguments of kling_get_video_task."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = Field(
+        description="task_id (or external_task_id) of the task."
+    )
+    wait_seconds: Annotated[float, not_a_boolean("a number of seconds")] = Field(
+        0, ge=0, le=3600, description="Wait up to this long for the task to finish (capped by the server)."
+    )
+    download: bool | None = Field(
+        None,
+        description="Also save the finished MP4 on the server's disk and return its local_path (true), or not "
+        "(false). Default: the server's setting (KLING_MCP_DOWNLOAD_DIR).",
+    )
+
+
+class ListTasksArguments(BaseModel):
+    """Arguments of kling_list_video_tasks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: Annotated[int, not_a_boolean("a whole number")] = Field(
+        20, ge=1, le=200, description="How many tasks to list."
+    )
+    status: ResultStatus | None = Field(None, description="Only tasks with this last known status.")

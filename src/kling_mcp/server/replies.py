@@ -1,0 +1,59 @@
+"""How a video tool call answers: progress while it waits, the videos saved when asked, the structured result."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import TYPE_CHECKING
+
+from mcp.server.mcpserver import Context
+from mcp_types import CallToolResult, TextContent
+
+from kling_mcp.redaction import Redactor
+from kling_mcp.service.results import VideoToolOutput, summary
+
+if TYPE_CHECKING:
+    from kling_mcp.server.context import AppContext
+    from kling_mcp.service.video import Outcome, ProgressFn
+
+logger = logging.getLogger(__name__)
+_SCRUB = Redactor()  # the credential patterns (the configured secrets are never in a task's status)
+
+# A download after the wait may use the rest of the wait cap plus this grace, and never less than the minimum.
+DOWNLOAD_GRACE_SECONDS = 8.0
+MIN_DOWNLOAD_SECONDS = 5.0
+
+
+def progress_of(ctx: Context) -> ProgressFn:
+    """Progress notifications to the calling client; a client that went away does not fail the call."""
+
+    async def report(done: float, total: float | None, message: str) -> None:
+        try:
+            # Notifications do not pass the edge middleware; Kling's status text is scrubbed here instead.
+            await ctx.report_progress(round(done, 1), round(total, 1) if total else None, _SCRUB.text(message))
+        except Exception:  # the task id is journaled anyway: losing a notification loses nothing
+            logger.debug("progress notification not delivered", exc_info=True)
+
+    return report
+
+
+async def saved(app: AppContext, outcome: Outcome, download: bool | None) -> Outcome:
+    """The outcome with its videos saved locally when asked to (or, when not said, when the server is set to)."""
+    wanted = app.auto_download if download is None else download
+    if not wanted:
+        return outcome
+    downloader = (await app.runtime()).downloader
+    # The whole call must still answer before the client gives up (the same reason as the wait cap).
+    time_limit = max(MIN_DOWNLOAD_SECONDS, app.options.max_wait_seconds + DOWNLOAD_GRACE_SECONDS - outcome.waited)
+    return dataclasses.replace(outcome, result=await downloader.save(outcome.result, time_limit))
+
+
+def video_result(outcome: Outcome) -> CallToolResult:
+    """The task as structured output, with a short summary as text for clients that show only text."""
+    output = VideoToolOutput(result=outcome.result)
+    return CallToolResult(
+        content=[
+            TextContent(type="text", text=summary(outcome.result, waited=outcome.waited, wait_note=outcome.wait_note))
+        ],
+        structured_content=output.model_dump(mode="json"),
+    )

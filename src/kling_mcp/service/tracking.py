@@ -1,0 +1,109 @@
+"""A journaled task's state for callers that poll us (the MCP tasks protocol), refreshed on the learned schedule.
+
+A client polling `tasks/get` must not make us poll Kling faster than a waiting tool call would: each task is asked
+about again only once the schedule's gap for its age has passed, through the shared poller; in between, the answer
+comes from the journal (which any replica sharing it keeps current). The gap is also what the client is told to wait.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import anyio.to_thread
+
+from kling_mcp.api.errors import KlingError
+from kling_mcp.api.models import Endpoint
+from kling_mcp.service.errors import TaskFailedError
+from kling_mcp.service.journal import JournalEntry, TaskJournal
+from kling_mcp.service.results import DONE_STATUSES
+
+if TYPE_CHECKING:
+    from kling_mcp.service.video import VideoService
+
+logger = logging.getLogger(__name__)
+
+TERMINAL_STATUSES = DONE_STATUSES  # succeed, failed, create_failed, never_created
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the journal knows of a task now, and how long until asking again is worthwhile (seconds)."""
+
+    entry: JournalEntry
+    poll_interval: float
+
+    @property
+    def done(self) -> bool:
+        """The task has ended (succeed, failed, or its create failed)."""
+        return self.entry.status in TERMINAL_STATUSES
+
+
+class TaskTracker:
+    """Answers "how is this task?" from the journal, querying Kling at most once per scheduled gap per task."""
+
+    def __init__(
+        self,
+        service: VideoService,
+        journal: TaskJournal,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._service = service
+        self._journal = journal
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._next_check: dict[str, float] = {}
+
+    async def snapshot(self, any_id: str, *, refresh: bool = True) -> Snapshot | None:
+        """The task's state (refreshed from Kling when its gap has passed), or None if the journal lacks it.
+
+        `refresh=False` answers from the journal alone.
+        """
+        entry = await anyio.to_thread.run_sync(self._journal.get, any_id)
+        if entry is None:
+            return None
+        key = entry.external_task_id
+        due = self._clock() >= self._next_check.get(key, 0.0)
+        if refresh and due and entry.status not in TERMINAL_STATUSES:
+            entry = await self._refresh(entry)
+        if entry.status in TERMINAL_STATUSES:
+            self._next_check.pop(key, None)
+            return Snapshot(entry, self._service.options.schedule.min_interval)
+        interval = await self._interval(entry)
+        if refresh and due:
+            self._next_check[key] = self._clock() + interval
+        return Snapshot(entry, interval)
+
+    async def _refresh(self, entry: JournalEntry) -> JournalEntry:
+        try:
+            if entry.task_id is not None and entry.endpoint in ("image2video", "omni-video"):
+                endpoint: Endpoint = "omni-video" if entry.endpoint == "omni-video" else "image2video"
+                task = await self._service.poller.poll(endpoint, entry.task_id, due=self._clock())
+                if task.status != entry.status:
+                    await anyio.to_thread.run_sync(self._journal.record_task, task, entry.external_task_id, endpoint)
+            else:
+                # The create's outcome is not journaled yet: the service asks Kling by our own id.
+                await self._service.get(entry.external_task_id)
+        except TaskFailedError:
+            pass  # the service journaled the failure before raising it
+        except KlingError as exc:
+            # The journal's last word stands; the client asks again after the next gap.
+            logger.warning("could not refresh task %s: %s", entry.external_task_id, exc)
+            return entry
+        return await anyio.to_thread.run_sync(self._journal.get, entry.external_task_id) or entry
+
+    async def _interval(self, entry: JournalEntry) -> float:
+        """The schedule's gap for this task at its age: sparse before the expected finish, dense around it."""
+        history: list[float] = []
+        if entry.model:
+            history = await anyio.to_thread.run_sync(
+                lambda: self._journal.durations(entry.model, entry.mode, entry.duration)
+            )
+        created = entry.kling_created_ms / 1000 if entry.kling_created_ms else entry.created_at
+        delay, _ = self._service.options.schedule.plan(history).next_delay(max(0.0, self._wall_clock() - created))
+        return delay
