@@ -9,7 +9,8 @@ some writes after a create are kept and retried.
 
 An orphan is a task the sandbox created whose id reached neither the caller nor the task journal; a duplicate is a
 second create for one tool call; a false "nothing sent" is a text saying no request was sent / no task was created
-for a call whose create made a task. All three must be 0. Writes benchmarks/results/fault_soak.{json,md}.
+for a call whose create made a task. All three must be 0. Writes fault_soak.{json,md} into
+benchmarks/results/latest/ (untracked), or with --update into benchmarks/results/ (the report the docs quote).
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ from kling_mcp.sandbox.state import SandboxConfig
 from kling_mcp.server.build import build_server
 from kling_mcp.service.journal import open_journal
 
-RESULTS = Path(__file__).resolve().parent / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from output import add_output_arguments, output_dir
 
 
 def fault_mix(calls: int) -> dict[str, Any]:
@@ -199,13 +202,12 @@ def classify(is_error: bool, text: str, structured: dict[str, Any] | None) -> st
     return "other_error"
 
 
-def write_report(report: dict[str, Any]) -> None:
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "fault_soak.json").write_text(json.dumps(report, indent=2) + "\n")
+def write_report(report: dict[str, Any], folder: Path) -> None:
+    (folder / "fault_soak.json").write_text(json.dumps(report, indent=2) + "\n")
     rows = "\n".join(f"| {k} | {v} |" for k, v in report.items() if not isinstance(v, dict))
     faults = ", ".join(f"{k} × {v}" for k, v in sorted(report["faults_injected"].items()))
     outcomes = ", ".join(f"{k}: {v}" for k, v in report["outcomes"].items())
-    (RESULTS / "fault_soak.md").write_text(
+    (folder / "fault_soak.md").write_text(
         f"# Fault soak\n\n| figure | value |\n|---|---|\n{rows}\n\nFaults injected: {faults}.\n\n"
         f"Outcomes: {outcomes}.\n"
     )
@@ -215,10 +217,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=50)
+    add_output_arguments(parser)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         report = anyio.run(soak, args.calls, args.concurrency, Path(tmp))
-    write_report(report)
+    write_report(report, output_dir(args))
     print(json.dumps(report, indent=2))
     bad = ("duplicates", "orphans", "false_nothing_sent", "texts_after_a_create_without_an_id")
     return 0 if all(report[name] == 0 for name in bad) else 1

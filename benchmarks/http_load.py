@@ -1,6 +1,7 @@
 """Load test of kling-mcp over streamable HTTP: many clients, one tool call each, all at once, against the sandbox.
 
-    python benchmarks/http_load.py                      # 200 clients x 1 call, writes benchmarks/results/http_load.*
+    python benchmarks/http_load.py                      # 200 clients x 1 call, writes benchmarks/results/latest/
+    python benchmarks/http_load.py --update             # the same, replacing benchmarks/results/http_load.*
     python benchmarks/http_load.py --calls 50 --no-write
 
 Three processes on loopback: the Kling sandbox (`kling-mcp sandbox`), the server under test (`python -m kling_mcp
@@ -42,7 +43,10 @@ from kling_mcp.sandbox.state import SANDBOX_ACCESS_KEY, SANDBOX_SECRET_KEY
 from kling_mcp.service.journal import open_journal
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from output import add_output_arguments, output_dir  # noqa: E402 - a sibling module of this script
+
 EXAMPLE_PNG = ROOT / "src" / "kling_mcp" / "assets" / "example.png"
 TOKEN = "load-test-token-0123456789abcdef"
 SANDBOX_QUEUE_SECONDS = 1.0  # `kling-mcp sandbox` queues each task this long before --task-seconds of running
@@ -221,6 +225,7 @@ def main() -> int:
     parser.add_argument("--task-seconds", type=float, default=3.0, help="Sandbox run time of each task.")
     parser.add_argument("--poll", type=float, default=0.25, help="Server's minimum poll interval (seconds).")
     parser.add_argument("--no-write", action="store_true", help="Print the results only.")
+    add_output_arguments(parser)
     args = parser.parse_args()
     if not 1 <= args.calls <= 1000:
         parser.error("--calls must be 1..1000")
@@ -279,10 +284,10 @@ def main() -> int:
         "rounds": [rnd.summary() for rnd in rounds],
     }
     if not args.no_write:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "http_load.json").write_text(json.dumps(report, indent=2) + "\n")
-        (RESULTS / "http_load.md").write_text(markdown(report))
-        print(f"wrote {RESULTS / 'http_load.json'} and .md")
+        folder = output_dir(args)
+        (folder / "http_load.json").write_text(json.dumps(report, indent=2) + "\n")
+        (folder / "http_load.md").write_text(markdown(report))
+        print(f"wrote {folder / 'http_load.json'} and .md")
     first = rounds[0]
     return 0 if first.ok == first.calls and not first.errors else 1
 

@@ -3,8 +3,10 @@
     pip install -e ".[bench]"
     python benchmarks/run.py            # full run, several minutes
     python benchmarks/run.py --quick    # smaller numbers, about a minute
+    python benchmarks/run.py --update   # full run that replaces the committed report
 
-Writes benchmarks/results/report.json, report.md and report.png. Numbers live here, never in timed unit tests.
+Writes report.json, report.md and report.png into benchmarks/results/latest/ (untracked), or with --update into
+benchmarks/results/ (the report the docs quote). Numbers live here, never in timed unit tests.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import cold_start
 import live
 import report
 import schedule_sim
+from output import add_output_arguments, output_dir
 
 from kling_mcp import __version__
 from kling_mcp.sandbox.runner import SandboxServer
@@ -69,7 +72,8 @@ async def live_sections(args: argparse.Namespace, workdir: Path) -> dict[str, An
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller counts and shorter tasks")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    add_output_arguments(parser)
+    parser.add_argument("--out", type=Path, help="Write into this folder instead (overrides --update).")
     parser.add_argument("--before-src", type=Path, help="src/ of an older checkout, for a before/after cold start")
     args = parser.parse_args()
     args.scale = 0.15 if args.quick else 0.3
@@ -89,11 +93,12 @@ def main() -> int:
     )
     with tempfile.TemporaryDirectory(prefix="kling-bench-") as tmp:
         results.update(anyio.run(live_sections, args, Path(tmp)))
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "report.json").write_text(json.dumps(results, indent=2) + "\n")
-    (args.out / "report.md").write_text(report.markdown(results))
-    report.plot(results, args.out / "report.png")
-    print((args.out / "report.md").read_text())
+    out = args.out or output_dir(args)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "report.md").write_text(report.markdown(results))
+    report.plot(results, out / "report.png")
+    print((out / "report.md").read_text())
     return 0
 
 

@@ -3,7 +3,9 @@
     python examples/generate_video.py path/to/image.png "the camera slowly pushes in"
 
 Set KLING_ACCESS_KEY / KLING_SECRET_KEY (and unset KLING_MCP_SANDBOX) to use the real Kling API. The server saves
-each finished video into ./kling-videos (or KLING_MCP_DOWNLOAD_DIR): Kling deletes its copy after 30 days.
+each finished video into your Downloads folder's kling-mcp/ (or KLING_MCP_DOWNLOAD_DIR): Kling deletes its copy after
+30 days. Without keys the built-in sandbox makes a sample video, and its task goes into the sandbox's own journal,
+never among your real tasks.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 from pathlib import Path
 
 import anyio
+import platformdirs
 from mcp import Client, StdioServerParameters
 
 
@@ -20,7 +23,8 @@ async def main(image: str, prompt: str) -> None:
     env = {**os.environ}
     if not env.get("KLING_ACCESS_KEY"):
         env["KLING_MCP_SANDBOX"] = "1"
-    env.setdefault("KLING_MCP_DOWNLOAD_DIR", str(Path("kling-videos").resolve()))
+    # Outside the working directory: running the example in a checkout must leave it as it was.
+    env.setdefault("KLING_MCP_DOWNLOAD_DIR", str(Path(platformdirs.user_downloads_dir()) / "kling-mcp"))
     params = StdioServerParameters(command=sys.executable, args=["-m", "kling_mcp"], env=env)
     async with Client(params) as client:
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
+import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+import tempfile
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +31,66 @@ FAST_RETRY = RetryPolicy(
     max_attempts=6, initial_backoff=0.02, max_backoff=0.1, max_retry_after=0.3, min_rate_limit_backoff=0.02
 )
 ASSETS = Path(__file__).resolve().parent.parent / "src" / "kling_mcp" / "assets"
+# Both protocol modes of the SDK's client in the full suite; the fast lane speaks the current one only.
+PROTOCOL_MODES = ["auto", pytest.param("legacy", marks=pytest.mark.slow)]
 EXAMPLE_PNG = ASSETS / "example.png"
+
+
+# Events by which Python starts another program (see the audit events table of the Python docs).
+PROCESS_EVENTS = frozenset({"subprocess.Popen", "os.posix_spawn", "os.spawn", "os.system", "os.exec", "os.fork"})
+# The fast lane (`-m "not slow"`) stays fast only if tests that start processes carry the mark: checked, not trusted.
+_running: list[pytest.Item] = []
+
+
+def _refuse_processes_outside_slow_tests(event: str, _args: tuple[object, ...]) -> None:
+    if event in PROCESS_EVENTS and _running and _running[-1].get_closest_marker("slow") is None:
+        raise RuntimeError(
+            f"{_running[-1].nodeid} starts a process ({event}) but is not marked slow: add @pytest.mark.slow "
+            "(the fast lane, pytest -m 'not slow', must not start processes)"
+        )
+
+
+sys.addaudithook(_refuse_processes_outside_slow_tests)
+
+
+@contextmanager
+def _running_test(item: pytest.Item) -> Iterator[None]:
+    _running.append(item)
+    try:
+        yield
+    finally:
+        _running.pop()
+
+
+# Checked while a test's fixtures are set up and while it runs. Not at teardown: that is where a module- or
+# session-wide fixture a slow test started (a database, say) is stopped, after whichever test came last.
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
+    with _running_test(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    with _running_test(item):
+        return (yield)
+
+
+# A test that is not marked slow yet takes this long is named at the end of the run (timing is too noisy to fail on).
+SLOW_CALL_SECONDS = 2.0
+_too_slow: list[tuple[str, float]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.duration > SLOW_CALL_SECONDS and "slow" not in report.keywords:
+        _too_slow.append((report.nodeid, report.duration))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _too_slow:
+        terminalreporter.section(f"not marked slow, yet over {SLOW_CALL_SECONDS:g} s: mark them @pytest.mark.slow")
+        for nodeid, seconds in _too_slow:
+            terminalreporter.write_line(f"{seconds:6.2f}s {nodeid}")
 
 
 @pytest.fixture
@@ -34,10 +98,15 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+def quick_tasks() -> SandboxConfig:
+    """The sandbox's default for tests: a task is submitted, then processing, and done after 0.12 s."""
+    return SandboxConfig(queue_seconds=0.02, run_seconds=0.1)
+
+
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[SandboxServer]:
-    """One sandbox for the whole run; tasks take 0.3 s."""
-    with SandboxServer(SandboxConfig(queue_seconds=0.05, run_seconds=0.25)) as server:
+    """One sandbox for the whole run (see `quick_tasks`)."""
+    with SandboxServer(quick_tasks()) as server:
         yield server
 
 
@@ -63,9 +132,34 @@ def pg_url(pg_cluster: Cluster) -> Iterator[str]:
 def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxServer]:
     """The sandbox with no tasks, requests or faults left from earlier tests."""
     sandbox_server.state.reset()
-    sandbox_server.state.config = SandboxConfig(queue_seconds=0.05, run_seconds=0.25)
+    sandbox_server.state.config = quick_tasks()
     yield sandbox_server
     sandbox_server.state.reset()
+
+
+# On a busy disk SQLite's fsyncs cost ~45 ms per journal opened and closed, ~2 ms in RAM: tests keep their journals
+# on tmpfs where the machine has one (removed at the end of the run).
+_ram_dirs: list[Path] = []
+
+
+def journal_file(tmp_path: Path) -> Path:
+    """The journal file of the test whose tmp_path this is: in RAM when possible, else in tmp_path."""
+    if not _ram_dirs:
+        try:
+            _ram_dirs.append(Path(tempfile.mkdtemp(prefix="kling-mcp-tests-", dir="/dev/shm")))
+        except OSError:
+            _ram_dirs.append(Path())  # no tmpfs here: stay in tmp_path
+    if _ram_dirs[0] == Path():
+        return tmp_path / "journal.sqlite3"
+    folder = _ram_dirs[0] / hashlib.sha256(str(tmp_path).encode()).hexdigest()[:16]
+    folder.mkdir(exist_ok=True)
+    return folder / "journal.sqlite3"
+
+
+def pytest_sessionfinish() -> None:
+    for folder in _ram_dirs:
+        if folder != Path():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def make_settings(sandbox: SandboxServer, tmp_path: Path, **overrides: Any) -> Settings:
@@ -74,7 +168,7 @@ def make_settings(sandbox: SandboxServer, tmp_path: Path, **overrides: Any) -> S
         "KLING_API_BASE_URL": sandbox.url,
         "KLING_ACCESS_KEY": sandbox.state.config.access_key,
         "KLING_SECRET_KEY": sandbox.state.config.secret_key,
-        "KLING_MCP_JOURNAL": str(tmp_path / "journal.sqlite3"),
+        "KLING_MCP_JOURNAL": str(journal_file(tmp_path)),
         "KLING_MCP_POLL_MIN_INTERVAL": 0.05,
         "KLING_MCP_POLL_MAX_INTERVAL": 0.2,
         "KLING_MCP_MAX_WAIT": 20,
@@ -99,7 +193,7 @@ def server_factory(sandbox: SandboxServer, tmp_path: Path) -> Callable[..., Any]
     return factory
 
 
-@pytest.fixture(params=["auto", "legacy"])
+@pytest.fixture(params=PROTOCOL_MODES)
 async def client(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[Client]:
     """A real MCP client connected in memory to the real server, in both protocol modes."""
     async with Client(build_server(settings, retry_policy=FAST_RETRY), mode=request.param) as connected:
@@ -143,6 +237,17 @@ def journal_entries(settings: Settings) -> list[JournalEntry]:
 def journal_entry(settings: Settings, any_id: str) -> JournalEntry | None:
     """The journal's entry for a Kling task id or external task id."""
     return next((e for e in journal_entries(settings) if any_id in (e.task_id, e.external_task_id)), None)
+
+
+def checkout_state() -> str:
+    """`git status` of this checkout (untracked files included), to compare before and after a script runs."""
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    done = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"], cwd=root, capture_output=True, text=True, check=True
+    )
+    return done.stdout
 
 
 def text_of(result: Any) -> str:

@@ -16,6 +16,7 @@ LAYERS: dict[str, int] = {
     "config": 1,
     "logs": 1,
     "redaction": 1,
+    "listening": 1,
     "api": 2,
     "service": 3,
     "server": 4,

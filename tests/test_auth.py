@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import warnings
+
 import jwt
 import pytest
 from mcp import Client
@@ -147,3 +150,26 @@ async def test_the_token_in_use_expires_between_calls_and_is_replaced_once(
     assert refused.authorization == in_use, "the cached token was sent and refused with 1004"
     assert resent.authorization != in_use, "then the call signed a fresh one"
     assert sandbox.state.fault_hits["token_expired"] == 1
+
+
+@pytest.mark.anyio
+async def test_a_short_secret_key_is_named_once_not_warned_about_on_every_call(
+    server_factory: object, sandbox: SandboxServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="kling_mcp")
+    server = server_factory(KLING_SECRET_KEY="short-key")  # type: ignore[operator]
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        async with Client(server) as client:
+            for _ in range(3):  # each refusal drops the token, so each call signs a new one
+                result = await client.call_tool(
+                    "kling_generate_video_from_image", {"prompt": "x", "start_image_url": "https://example.com/a.png"}
+                )
+                assert result.is_error and "Kling error 1000" in text_of(result), text_of(result)
+    assert [w.message for w in seen if issubclass(w.category, jwt.InsecureKeyLengthWarning)] == []
+    said = [r.getMessage() for r in caplog.records if "KLING_SECRET_KEY" in r.getMessage()]
+    assert said == [
+        "KLING_SECRET_KEY is only 9 bytes long (a secure HS256 key has at least 32): check that it was copied whole "
+        "from https://app.klingai.com/global/dev"
+    ]
+    assert len(sandbox.state.creates()) == 3

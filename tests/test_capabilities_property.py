@@ -85,6 +85,7 @@ def arguments(
 
 
 # Repeated entries weight the draw: most requests use few features, so each single rule is reached often.
+@pytest.mark.slow  # a thousand bodies through the sandbox's rules
 @settings(max_examples=1000, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     model=st.sampled_from(MODEL_NAMES),

@@ -1,7 +1,12 @@
-"""The `kling-mcp` command as a person runs it: --version, check (right, wrong, missing keys; dead host), demo."""
+"""The `kling-mcp` command as a person runs it: --version, check (right, wrong, missing keys; dead host), demo.
+
+Each runs the real command in a process, so they are in the slow lane; `test_first_run.py` covers the same output
+in-process for the fast lane.
+"""
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -31,12 +36,14 @@ def run_cli(settings: Settings, cwd: Path, *args: str, **env: str) -> subprocess
     )
 
 
+@pytest.mark.slow
 def test_version_comes_from_the_package(settings: Settings, tmp_path: Path) -> None:
     done = run_cli(settings, tmp_path, "--version")
     assert done.returncode == 0
     assert done.stdout.strip() == f"kling-mcp {__version__}"
 
 
+@pytest.mark.slow
 def test_check_with_the_right_keys(settings: Settings, sandbox: SandboxServer, tmp_path: Path) -> None:
     done = run_cli(settings, tmp_path, "check")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -53,10 +60,12 @@ def test_check_with_the_right_keys(settings: Settings, sandbox: SandboxServer, t
     assert request.authorization is not None and request.authorization.startswith("Bearer ")
 
 
+@pytest.mark.slow
 def test_check_with_wrong_keys_says_which_and_hides_the_secret(
     settings: Settings, sandbox: SandboxServer, tmp_path: Path
 ) -> None:
-    done = run_cli(settings, tmp_path, "--log-level", "DEBUG", "check", KLING_SECRET_KEY=WRONG_SECRET)
+    # The flag after the subcommand, in lower case: how people type it.
+    done = run_cli(settings, tmp_path, "check", "--log-level", "debug", KLING_SECRET_KEY=WRONG_SECRET)
     assert done.returncode == 1
     assert "✗ Kling refused the request: Kling error 1000" in done.stdout
     assert "request_id" in done.stdout
@@ -69,6 +78,7 @@ def test_check_with_wrong_keys_says_which_and_hides_the_secret(
     assert len(sandbox.state.requests) == 1, "an auth failure is final: no retry"
 
 
+@pytest.mark.slow
 def test_check_with_missing_keys_names_the_variables(
     settings: Settings, sandbox: SandboxServer, tmp_path: Path
 ) -> None:
@@ -86,6 +96,7 @@ def _closed_port() -> int:
     return port
 
 
+@pytest.mark.slow
 def test_check_against_an_unreachable_host_fails_fast_in_plain_words(settings: Settings, tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{_closed_port()}"
     started = time.monotonic()
@@ -96,12 +107,14 @@ def test_check_against_an_unreachable_host_fails_fast_in_plain_words(settings: S
     assert "check KLING_API_BASE_URL" in done.stdout
 
 
+@pytest.mark.slow
 def test_check_against_something_that_is_not_kling(settings: Settings, sandbox: SandboxServer, tmp_path: Path) -> None:
     done = run_cli(settings, tmp_path, "check", KLING_API_BASE_URL=f"{sandbox.url}/not-kling")
     assert done.returncode == 1
     assert "does not answer like Kling's API" in done.stdout
 
 
+@pytest.mark.slow
 def test_check_in_sandbox_mode_and_with_an_invalid_setting(settings: Settings, tmp_path: Path) -> None:
     sandboxed = run_cli(settings, tmp_path, "check", KLING_MCP_SANDBOX="1", KLING_ACCESS_KEY="", KLING_SECRET_KEY="")
     assert sandboxed.returncode == 0, sandboxed.stdout + sandboxed.stderr
@@ -112,14 +125,23 @@ def test_check_in_sandbox_mode_and_with_an_invalid_setting(settings: Settings, t
 
 
 @pytest.mark.slow
-def test_demo_prints_a_finished_video(settings: Settings, tmp_path: Path) -> None:
-    done = run_cli(settings, tmp_path, "demo", "--task-seconds", "1")
+def test_demo_prints_a_finished_video_whose_file_is_still_there(settings: Settings, tmp_path: Path) -> None:
+    done = run_cli(settings, tmp_path, "demo", "--task-seconds", "1", TMPDIR=str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "kling-mcp server started over stdio" in done.stdout
-    assert "progress" in done.stdout and "processing · " in done.stdout
-    assert " is succeed" in done.stdout
-    assert "saved by the server (KLING_MCP_DOWNLOAD_DIR)" in done.stdout and "bytes, MP4)" in done.stdout
-    assert done.stdout.rstrip().endswith("keeps the journal and the video.)")
+    out = done.stdout
+    assert "kling-mcp server started over stdio" in out
+    assert "progress" in out and "processing · " in out
+    assert re.search(r"task \S+ succeeded\n", out), out
+    assert " is succeed" not in out
+    # Every path the demo prints exists after it ended: the video it says it saved, and the folder it names.
+    [saved] = re.findall(r"saved by the server \(KLING_MCP_DOWNLOAD_DIR\): (\S+) \([\d,]+ bytes, MP4\)", out)
+    assert Path(saved).read_bytes()[4:8] == b"ftyp"
+    [folder] = re.findall(r"video and task journal are in (\S+) ", out)
+    assert Path(saved).parent == Path(folder) and (Path(folder) / "journal.sqlite3").is_file()
+    # A fresh journal knows no usual duration: progress carries no total until the end (never the 50 s wait cap).
+    for line in out.splitlines():
+        if line.strip().startswith("progress"):
+            assert " of ~" not in line and "/50" not in line, line
 
 
 def test_settings_ignore_unprefixed_variables(monkeypatch: pytest.MonkeyPatch) -> None:

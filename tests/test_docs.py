@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
+import shlex
+import socket
+import subprocess
+import sys
+import time
 import typing
 from pathlib import Path
 from types import ModuleType
@@ -16,6 +22,8 @@ from kling_mcp.api.errors import ERROR_CODES
 from kling_mcp.api.models import TaskStatus
 from kling_mcp.config import Settings
 from kling_mcp.service.journal import CREATE_FAILED, CREATING, NEVER_CREATED, UNKNOWN
+from tests.conftest import subprocess_env
+from tests.http_support import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -120,3 +128,58 @@ def _local_links(path: Path) -> list[Path]:
 def test_local_links_point_at_files_that_exist(page: str) -> None:
     for target in _local_links(ROOT / page):
         assert target.exists() or target in LINKED_BEFORE_IT_EXISTS, f"{page} links to missing {target}"
+
+
+def wait_until_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        assert proc.poll() is None, "the server exited"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, "the server did not listen"
+            time.sleep(0.05)
+
+
+def _code_blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.DOTALL)
+
+
+@pytest.mark.slow  # a server process, and the snippet in another
+def test_readme_http_snippets_run_as_written(settings: Settings, tmp_path: Path) -> None:
+    """The README's "Run over HTTP" shell lines start the server; its Python snippet, run as written, lists the tools.
+
+    Only the port is swapped for a free one (8000 may be taken on a shared machine).
+    """
+    [shell] = [block for block in _code_blocks("bash") if "--transport streamable-http" in block]
+    export, serve = (line for line in shell.splitlines() if line.strip())
+    [snippet] = _code_blocks("python")
+    port = str(free_port())
+    token = subprocess.run(
+        ["bash", "-c", f'{export}\nprintf %s "$KLING_MCP_AUTH_TOKEN"'], capture_output=True, text=True, check=True
+    ).stdout
+    assert len(token) >= 32
+    command = shlex.split(serve, comments=True)
+    assert command[0] == "kling-mcp"
+    command = [sys.executable, "-m", "kling_mcp", *(port if arg == "8000" else arg for arg in command[1:])]
+    env = subprocess_env(settings, KLING_MCP_AUTH_TOKEN=token)
+    with (
+        (tmp_path / "server.log").open("wb") as log,
+        subprocess.Popen(command, env=env, stdout=log, stderr=log) as server,
+    ):
+        try:
+            wait_until_listening(int(port), server)
+            done = subprocess.run(
+                [sys.executable, "-c", snippet.replace("127.0.0.1:8000", f"127.0.0.1:{port}")],
+                env={**env, "PYTHONPATH": os.environ.get("PYTHONPATH", "")},
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    assert done.returncode == 0, done.stderr + (tmp_path / "server.log").read_text()
+    assert done.stdout.strip() == "kling_generate_video_from_image, kling_get_video_task, kling_list_video_tasks"

@@ -12,6 +12,7 @@ import pytest
 from mcp import Client
 
 from kling_mcp.sandbox.runner import SandboxServer
+from kling_mcp.server.replies import download_time_limit
 from kling_mcp.service.download import DownloadError, VideoDownloader, file_name
 from kling_mcp.service.results import VideoFile, VideoTaskResult
 from tests.conftest import ASSETS, text_of
@@ -54,6 +55,8 @@ async def test_download_dir_saves_each_finished_video(
     assert video["download_error"] is None
     assert video["url"].startswith(sandbox.url)
     assert f"saved to {saved}" in text_of(result)
+    assert "download them" not in text_of(result), "the text must not ask to save what was saved"
+    assert text_of(result).endswith("Kling deletes its copy after 30 days; the saved file stays.")
     assert "local_path" in task["next_step"]
     assert _leftovers(folder) == []
 
@@ -240,3 +243,42 @@ async def test_the_calls_time_limit_cuts_a_slow_download_short(tmp_path: Path) -
     assert "longer than" in str(caught.value)
     assert "download=true" in str(caught.value)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("requested", "waited", "allowed"),
+    [
+        (8.0, 2.0, 6.0),  # `timeout: 8`: what is left of the caller's 8 s
+        (8.0, 7.5, 5.0),  # never less than the minimum, or a video finishing at the deadline is never saved
+        (55.0, 10.0, 45.0),  # within the cap plus its grace: still the caller's time
+        (300.0, 10.0, 48.0),  # more than the server waits (50 s): the cap plus an 8 s grace
+        (None, 10.0, 48.0),  # no time named (kling_get_video_task without wait_seconds): the cap plus the grace
+    ],
+)
+def test_a_download_gets_the_callers_time_not_the_servers_cap(
+    requested: float | None, waited: float, allowed: float
+) -> None:
+    assert download_time_limit(requested, max_wait=50.0, waited=waited) == allowed
+
+
+@pytest.mark.slow  # waits out the 5 s a download gets at least
+async def test_a_short_timeout_bounds_the_download_too(
+    server_factory: Callable[..., Any], sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    sandbox.state.inject(video_slow=1, slow_seconds=12)
+    # The HTTP timeout is no bound here: only the download's own time limit can cut the slow video short.
+    server = server_factory(
+        KLING_MCP_DOWNLOAD_DIR=str(tmp_path / "videos"), KLING_MCP_MAX_WAIT=20, KLING_MCP_HTTP_TIMEOUT=30
+    )
+    async with Client(server) as client:
+        started = anyio.current_time()
+        result = await client.call_tool(
+            "kling_generate_video_from_image", {"prompt": "a kite climbs", "start_image_url": IMAGE_URL, "timeout": 1}
+        )
+        took = anyio.current_time() - started
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    [video] = result.structured_content["result"]["videos"]
+    assert video["local_path"] is None
+    assert "longer than 5 s" in video["download_error"]
+    assert took < 9, f"timeout 1 s, yet the call took {took:.1f} s (the download ran on the server's 20 s cap)"

@@ -13,7 +13,7 @@ from mcp import Client
 from kling_mcp.api.capabilities import CAPABILITIES, MODEL_NAMES
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.build import build_server
-from tests.conftest import FAST_RETRY, make_settings, text_of
+from tests.conftest import FAST_RETRY, PROTOCOL_MODES, make_settings, text_of
 from tests.imaging import Images, b64, build_images
 
 pytestmark = pytest.mark.anyio
@@ -23,7 +23,7 @@ URL = "https://images.example.com/start.png?size=large"
 END = "https://images.example.com/end.png"
 
 
-@pytest.fixture(params=["auto", "legacy"])
+@pytest.fixture(params=PROTOCOL_MODES)
 async def client(request: pytest.FixtureRequest, sandbox: SandboxServer, tmp_path: Path) -> AsyncIterator[Client]:
     """Like conftest's client, but returning right after the create: these tests are about what was sent."""
     settings = make_settings(sandbox, tmp_path, KLING_MCP_MAX_WAIT=0.01)

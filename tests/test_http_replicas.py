@@ -13,7 +13,8 @@ from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import text_of
 from tests.http_support import INITIALIZE, JSON_HEADERS, TOKEN, HttpServer, connect, run_server
 
-pytestmark = pytest.mark.anyio
+# Every test here starts a server process.
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 GENERATE = "kling_generate_video_from_image"
 GET = "kling_get_video_task"

@@ -28,7 +28,8 @@ from tests.http_support import (
     wait_healthy,
 )
 
-pytestmark = pytest.mark.anyio
+# Every test here starts a server process.
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 LIST_TOOL = "kling_list_video_tasks"
 

@@ -15,7 +15,8 @@ from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import journal_entry, text_of
 from tests.http_support import HttpServer, connect, run_server
 
-pytestmark = pytest.mark.anyio
+# Every test here starts a server process.
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 GENERATE = "kling_generate_video_from_image"
 ARGUMENTS = {"prompt": "a slow pan", "start_image_url": "https://example.com/a.png", "timeout": 30}

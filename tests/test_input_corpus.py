@@ -18,7 +18,7 @@ from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.build import build_server
 from kling_mcp.service.images import ImagePolicy
-from tests.conftest import FAST_RETRY, text_of
+from tests.conftest import FAST_RETRY, PROTOCOL_MODES, text_of
 from tests.corpus_cases import CASES, DROP, URL, Case
 from tests.imaging import Images, build_images
 
@@ -43,7 +43,7 @@ def policy_for(name: str, images: Images) -> ImagePolicy:
     }[name]
 
 
-@pytest.fixture(params=["auto", "legacy"])
+@pytest.fixture(params=PROTOCOL_MODES)
 def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

@@ -171,3 +171,14 @@ def test_task_handles_are_kept_per_owner_and_cancelled_once(journal: TaskJournal
     journal.cancel_handle("kmcp-1", 500.0)
     cancelled = journal.get_handle("kmcp-1")
     assert cancelled is not None and cancelled.cancelled_at == 400.0
+
+
+def test_entries_keep_their_kling_api_and_older_ones_count_for_every_api(journal: TaskJournal) -> None:
+    journal.record_intent(_entry("kmcp-real", kling_host="https://api-singapore.klingai.com"))
+    journal.record_intent(_entry("kmcp-sandbox", kling_host="http://127.0.0.1:8765"))
+    journal.record_intent(_entry("kmcp-old"))  # written before the journal recorded hosts
+    real = journal.recent(kling_host="https://api-singapore.klingai.com")
+    assert {e.external_task_id for e in real} == {"kmcp-real", "kmcp-old"}
+    assert len(journal.recent()) == 3
+    entry = journal.get("kmcp-sandbox")
+    assert entry is not None and entry.kling_host == "http://127.0.0.1:8765"

@@ -28,6 +28,7 @@ def _task(result: Any) -> dict[str, Any]:
     return task
 
 
+@pytest.mark.slow  # 1.5 s slow creates
 async def test_concurrent_calls_under_mixed_faults_each_make_exactly_one_task(
     server_factory: Callable[..., Any], sandbox: SandboxServer
 ) -> None:
@@ -75,6 +76,7 @@ async def test_dropped_create_is_adopted_not_duplicated(client: Client, sandbox:
     assert lookups, "the task was found by its external_task_id"
 
 
+@pytest.mark.slow  # waits out a 1.5 s create
 async def test_create_answer_slower_than_http_timeout_is_adopted(
     server_factory: Callable[..., Any], sandbox: SandboxServer
 ) -> None:
@@ -134,6 +136,7 @@ async def test_failed_task_is_never_retried(client: Client, sandbox: SandboxServ
     assert len(sandbox.state.creates()) == 1
 
 
+@pytest.mark.slow  # waits out a 1.5 s task
 async def test_timeout_returns_the_task_id_and_get_task_later_returns_the_video(
     client: Client, sandbox: SandboxServer
 ) -> None:
@@ -200,6 +203,7 @@ async def test_unknown_task_id_is_a_clear_error(client: Client) -> None:
     assert "No task with id 'no-such-task'" in text_of(result)
 
 
+@pytest.mark.slow  # two server processes
 async def test_cancelled_call_keeps_its_task_and_a_new_process_lists_it(
     settings: Settings, sandbox: SandboxServer
 ) -> None:

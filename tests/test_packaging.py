@@ -38,6 +38,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[zipfile.ZipFile]
         yield archive
 
 
+@pytest.mark.slow  # builds a wheel in a subprocess
 def test_wheel_contains_only_the_kling_mcp_package(wheel: zipfile.ZipFile) -> None:
     names = wheel.namelist()
     dist_info = f"kling_mcp-{kling_mcp.__version__}.dist-info/"
@@ -51,6 +52,7 @@ def test_wheel_contains_only_the_kling_mcp_package(wheel: zipfile.ZipFile) -> No
     assert wheel.read("kling_mcp/assets/sample.mp4")[4:8] == b"ftyp"
 
 
+@pytest.mark.slow  # builds a wheel in a subprocess
 def test_wheel_metadata_and_entry_point(wheel: zipfile.ZipFile) -> None:
     dist_info = f"kling_mcp-{kling_mcp.__version__}.dist-info"
     metadata = wheel.read(f"{dist_info}/METADATA").decode()
@@ -66,3 +68,13 @@ def test_version_has_one_source() -> None:
     assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
     assert project["tool"]["hatch"]["version"]["path"] == "src/kling_mcp/__init__.py"
     assert importlib.metadata.version("kling-mcp") == kling_mcp.__version__
+
+
+def test_classifiers_name_every_python_from_the_minimum_to_the_one_running_this() -> None:
+    """3.11 to 3.13 are tried (the quick start and the tests); a newer Python running the suite must be named too."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["requires-python"] == ">=3.11"
+    named = {
+        int(c.rsplit(".", 1)[1]) for c in project["classifiers"] if c.startswith("Programming Language :: Python :: 3.")
+    }
+    assert named >= set(range(11, max(13, sys.version_info.minor) + 1))

@@ -92,6 +92,7 @@ def test_without_history_detection_stays_under_five_seconds(duration: float, see
 
 
 @pytest.mark.anyio
+@pytest.mark.slow  # 30 calls on 1.5 s tasks
 async def test_concurrent_waits_share_list_requests(server_factory: Callable[..., Any], sandbox: SandboxServer) -> None:
     calls = 30
     sandbox.state.config.run_seconds = 1.5

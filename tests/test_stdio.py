@@ -14,7 +14,8 @@ from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import EXAMPLE_PNG, stdio_params, subprocess_env, text_of
 
-pytestmark = pytest.mark.anyio
+# Every test here starts a server process.
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])

@@ -228,3 +228,32 @@ async def test_timeout_zero_answers_right_after_the_create(client: Client, sandb
     assert result.structured_content is not None
     assert result.structured_content["result"]["status"] == "submitted"
     assert [r.method for r in sandbox.state.requests] == ["POST"], "no query: the call did not wait"
+
+
+async def test_progress_runs_towards_the_usual_duration_not_the_cap(client: Client, sandbox: SandboxServer) -> None:
+    """The total is how long such a task usually takes (learnt from the journal); unknown without history."""
+    sandbox.state.config.run_seconds = 0.4
+    calls: list[list[tuple[float, float | None]]] = []
+    for _ in range(2):
+        updates: list[tuple[float, float | None]] = []
+        calls.append(updates)
+
+        async def on_progress(progress: float, total: float | None, _: str | None) -> None:
+            calls[-1].append((progress, total))
+
+        result = await client.call_tool(
+            "kling_generate_video_from_image",
+            {"prompt": "clouds", "start_image_url": IMAGE_URL},
+            progress_callback=on_progress,
+        )
+        assert not result.is_error, text_of(result)
+    first, second = calls
+    # No task of this profile has finished before: no total while waiting; at the end, all of it is done.
+    assert len(first) >= 2 and all(total is None for _, total in first[:-1]), first
+    assert first[-1][0] == first[-1][1]
+    # The second call knows the first one took ~0.45 s. The server's wait cap (20 s here) is no total at all.
+    totals = [total for _, total in second[:-1] if total is not None]
+    assert totals, second
+    assert all(0.2 <= total <= 2.0 for total in totals), second
+    assert second[-1][0] == second[-1][1]
+    assert [p for p, _ in second] == sorted(p for p, _ in second), "progress only grows"

@@ -55,7 +55,8 @@ class Settings(BaseSettings):
             "Task journal: an SQLite file, or a PostgreSQL URL (`postgresql://user@host:5432/db`, any libpq URL) "
             "that replicas on several machines share. Default: the SQLite file `tasks.sqlite3` in the user data "
             "directory (`~/.local/share/kling-mcp` on Linux, `~/Library/Application Support/kling-mcp` on macOS, "
-            "`%LOCALAPPDATA%\\kling-mcp` on Windows)."
+            "`%LOCALAPPDATA%\\kling-mcp` on Windows); with KLING_MCP_SANDBOX on, `sandbox-tasks.sqlite3` there "
+            "instead, so sandbox tasks never mix with real ones."
         ),
     )
     download_dir: Path | None = Field(
@@ -127,13 +128,21 @@ class Settings(BaseSettings):
     log_level: LogLevel = Field(
         "INFO",
         validation_alias="KLING_MCP_LOG_LEVEL",
-        description="Log level; logs go to stderr with secrets redacted. The --log-level flag overrides it.",
+        description=(
+            "Log level (DEBUG, INFO, WARNING or ERROR, in any case); logs go to stderr with secrets redacted. The "
+            "--log-level flag overrides it."
+        ),
     )
 
     @field_validator("access_key", "secret_key", "journal", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return blank_to_none(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_any_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("api_base_url")
     @classmethod
@@ -163,7 +172,9 @@ class Settings(BaseSettings):
             return self.journal if is_database_url(self.journal) else str(Path(self.journal).expanduser())
         import platformdirs  # imported here: only needed when no journal is configured
 
-        return str(Path(platformdirs.user_data_dir("kling-mcp", appauthor=False)) / "tasks.sqlite3")
+        # The sandbox's tasks are fakes that vanish with its process: they must not sit among paid ones.
+        name = "sandbox-tasks.sqlite3" if self.sandbox else "tasks.sqlite3"
+        return str(Path(platformdirs.user_data_dir("kling-mcp", appauthor=False)) / name)
 
     def resolved_download_dir(self) -> Path:
         """Where videos are saved: the configured folder or `kling-mcp` in the user's Downloads folder."""

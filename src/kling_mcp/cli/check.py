@@ -73,25 +73,37 @@ def _check_journal(settings: Settings, say: Say) -> bool:
     return True
 
 
-async def _check(settings: Settings, say: Say) -> int:
+def _describe(settings: Settings, say: Say) -> bool:
+    """Print what is being checked: Kling host, access key, journal, download folder. False if the journal fails."""
     if settings.sandbox:
-        say("• KLING_MCP_SANDBOX is on: the server uses its built-in Kling sandbox; no keys are needed or checked.")
-        return 0 if _check_journal(settings, say) else 1
-    try:
-        access_key, secret_key = settings.credentials()
-    except MissingCredentialsError as exc:
-        say(f"✗ {exc}")
-        return 1
-    say(f"• Kling API: {settings.api_base_url}")
-    say(f"• access key: {access_key[:4]}… (secret key set)")
-    if not _check_journal(settings, say):
-        return 1
+        say("• Kling API: the built-in sandbox (KLING_MCP_SANDBOX is on; KLING_API_BASE_URL is not used)")
+        say("• access key: the sandbox's own (no keys are needed; KLING_ACCESS_KEY and KLING_SECRET_KEY are not used)")
+    else:
+        say(f"• Kling API: {settings.api_base_url}")
+        key = f"{settings.access_key[:4]}…" if settings.access_key else "not set"
+        say(f"• access key: {key} (secret key {'set' if settings.secret_key else 'not set'})")
+    journal_ok = _check_journal(settings, say)
     saving = settings.download_dir
     say(
         f"• videos saved to: {saving.expanduser()}"
         if saving
         else "• videos are not saved (KLING_MCP_DOWNLOAD_DIR unset)"
     )
+    return journal_ok
+
+
+async def _check(settings: Settings, say: Say) -> int:
+    journal_ok = _describe(settings, say)
+    if settings.sandbox:
+        say("✓ Sandbox mode: the server makes sample videos from a fake Kling, with no keys and no cost.")
+        return 0 if journal_ok else 1
+    try:
+        access_key, secret_key = settings.credentials()
+    except MissingCredentialsError as exc:
+        say(f"✗ {exc}")
+        return 1
+    if not journal_ok:
+        return 1
     async with httpx.AsyncClient(base_url=settings.api_base_url, timeout=settings.http_timeout_seconds) as http:
         client = KlingClient(http, JwtSigner(access_key, secret_key), policy=QUICK_RETRY_POLICY)
         try:

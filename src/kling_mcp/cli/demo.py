@@ -19,6 +19,14 @@ from kling_mcp.sandbox.state import SandboxConfig
 DEMO_PROMPT = "The sun rises slowly over the mountains; clouds drift to the right; gentle camera push-in."
 
 
+# Kling's status names are not English ("succeed"); a person reads these instead.
+STATUS_WORDS = {
+    "succeed": "succeeded",
+    "failed": "failed",
+    "processing": "is still processing",
+    "submitted": "is still queued",
+}
+
 _say = printer()  # the demo talks to a person on a terminal
 
 
@@ -51,7 +59,9 @@ async def run_demo(workdir: Path, task_seconds: float) -> int:
             _say(f"3. Calling kling_generate_video_from_image with {image.name} …")
 
             async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-                _say(f"   progress {progress:5.1f}/{total or 0:.0f} s  {message or ''}")
+                # The server sends a total only when its journal knows how long such a task usually takes.
+                of = f" of ~{total:.0f}" if total and progress < total else ""
+                _say(f"   progress {progress:5.1f}{of} s  {message or ''}")
 
             call_started = time.perf_counter()
             result = await client.call_tool(
@@ -65,9 +75,10 @@ async def run_demo(workdir: Path, task_seconds: float) -> int:
             _say(f"Demo failed: {text}")
             return 1
         task = result.structured_content["result"]
-        _say(f"4. Finished in {elapsed:.1f} s: task {task['task_id']} is {task['status']}")
+        status = STATUS_WORDS.get(task["status"], task["status"])
+        _say(f"4. Finished in {elapsed:.1f} s: task {task['task_id']} {status}")
         for video in task["videos"]:
-            _say(f"   video: {video['url']}")
+            _say(f"   video: {video['url']} (the sandbox serves it while the demo runs)")
             if video.get("local_path"):
                 saved = Path(video["local_path"])
                 data = saved.read_bytes()
@@ -79,12 +90,9 @@ async def run_demo(workdir: Path, task_seconds: float) -> int:
         return 0
 
 
-def main(keep: bool = False, task_seconds: float = 4.0) -> int:
-    """Entry point of `kling-mcp demo`."""
-    if keep:
-        workdir = Path(tempfile.mkdtemp(prefix="kling-demo-"))
-        return anyio.run(run_demo, workdir, task_seconds)
-    with tempfile.TemporaryDirectory(prefix="kling-demo-") as tmp:
-        code = anyio.run(run_demo, Path(tmp), task_seconds)
-    _say("(The demo's folder has been removed; `kling-mcp demo --keep` keeps the journal and the video.)")
+def main(task_seconds: float = 4.0) -> int:
+    """Entry point of `kling-mcp demo`: its folder (journal and video) is kept, so every path it prints stays true."""
+    workdir = Path(tempfile.mkdtemp(prefix="kling-demo-"))
+    code = anyio.run(run_demo, workdir, task_seconds)
+    _say(f"The demo's video and task journal are in {workdir} (delete the folder when you are done with it).")
     return code

@@ -10,11 +10,35 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from kling_mcp import __version__
+from kling_mcp.cli import INTERRUPTED
 
 if TYPE_CHECKING:
     from pydantic import SecretStr, ValidationError
 
+    from kling_mcp.config import Settings
+    from kling_mcp.http.settings import HttpSettings
+
 logger = logging.getLogger("kling_mcp")
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+SANDBOX_PORT = 8765
+
+
+def _log_level(text: str) -> str:
+    level = text.strip().upper()
+    if level not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(LOG_LEVELS)} (any case); got {text!r}")
+    return level
+
+
+def _add_log_level(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--log-level",
+        type=_log_level,
+        default=default,
+        metavar="LEVEL",
+        help="DEBUG, INFO, WARNING or ERROR, any case (default: KLING_MCP_LOG_LEVEL, else INFO). Logs go to stderr.",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,17 +49,40 @@ def build_parser() -> argparse.ArgumentParser:
         prog="kling-mcp", description="MCP server for Kling image-to-video (stdio by default)."
     )
     parser.add_argument("--version", action="version", version=f"kling-mcp {__version__}")
-    parser.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), default=None)
+    _add_log_level(parser, None)
     add_http_arguments(parser)
     commands = parser.add_subparsers(dest="command")
     sandbox = commands.add_parser("sandbox", help="Run the built-in Kling sandbox (a fake Kling API) on loopback.")
-    sandbox.add_argument("--host", dest="sandbox_host", default="127.0.0.1")
-    sandbox.add_argument("--port", dest="sandbox_port", type=int, default=8765)
-    sandbox.add_argument("--task-seconds", type=float, default=4.0, help="How long each task runs.")
+    sandbox.add_argument(
+        "--host", dest="sandbox_host", metavar="HOST", default="127.0.0.1", help="Bind address (default %(default)s)."
+    )
+    sandbox.add_argument(
+        "--port",
+        dest="sandbox_port",
+        metavar="PORT",
+        type=int,
+        default=SANDBOX_PORT,
+        help="Port (default %(default)s).",
+    )
+    sandbox.add_argument(
+        "--task-seconds",
+        metavar="SECONDS",
+        type=float,
+        default=4.0,
+        help="How long each task runs (default %(default)g s).",
+    )
     demo = commands.add_parser("demo", help="Generate a video end to end against the sandbox (no keys needed).")
-    demo.add_argument("--keep", action="store_true", help="Keep the output folder (journal and video).")
-    demo.add_argument("--task-seconds", type=float, default=4.0, help="How long the sandbox task runs.")
-    commands.add_parser("check", help="Check configuration and credentials with one cheap Kling request.")
+    demo.add_argument(
+        "--task-seconds",
+        metavar="SECONDS",
+        type=float,
+        default=4.0,
+        help="How long the sandbox task runs (default %(default)g s).",
+    )
+    check = commands.add_parser("check", help="Check configuration and credentials with one cheap Kling request.")
+    for command in (sandbox, demo, check):
+        # Also after the subcommand (`kling-mcp check --log-level debug`); SUPPRESS keeps a value given before it.
+        _add_log_level(command, argparse.SUPPRESS)
     return parser
 
 
@@ -52,6 +99,14 @@ def _describe_settings_error(exc: ValidationError) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        # Ctrl-C is how a person stops a server started by hand: no traceback, whenever it comes (imports included).
+        return INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     # Tool-argument errors reach the model verbatim; pydantic's documentation link in each is only noise there.
     # Read by pydantic_core when it is first imported, so this comes before anything imports pydantic.
     os.environ.setdefault("PYDANTIC_ERRORS_INCLUDE_URL", "0")
@@ -60,6 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from kling_mcp.config import Settings
     from kling_mcp.http.settings import http_settings_from
+    from kling_mcp.listening import ListenError
     from kling_mcp.logs import configure_logging
 
     try:
@@ -81,22 +137,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             logger.error("%s", exc)
             return 2
     configure_logging(args.log_level or settings.log_level, secrets=(secret, *(t.get_secret_value() for t in tokens)))
+    try:
+        return _run(args, settings, http, tokens)
+    except ListenError as exc:
+        flag = "--port" if args.command == "sandbox" else "--port (or KLING_MCP_PORT)"
+        logger.error("%s; stop the program using it or choose another port with %s", exc, flag)
+        return 1
 
+
+def _run(args: argparse.Namespace, settings: Settings, http: HttpSettings, tokens: tuple[SecretStr, ...]) -> int:
     if args.command == "sandbox":
-        from kling_mcp.sandbox.runner import serve_forever
-        from kling_mcp.sandbox.state import SandboxConfig
+        from kling_mcp.cli.sandbox import serve_sandbox
 
-        serve_forever(args.sandbox_host, args.sandbox_port, SandboxConfig(run_seconds=args.task_seconds))
-        return 0
+        return serve_sandbox(args.sandbox_host, args.sandbox_port, args.task_seconds)
     if args.command == "demo":
         from kling_mcp.cli.demo import main as demo_main
 
-        return demo_main(keep=args.keep, task_seconds=args.task_seconds)
+        return demo_main(task_seconds=args.task_seconds)
     if args.command == "check":
         from kling_mcp.cli.check import run_check
 
         return run_check(settings)
-
     if http.transport == "streamable-http":
         from kling_mcp.http.app import serve_http
         from kling_mcp.http.security import HttpSecurityError
@@ -106,15 +167,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except HttpSecurityError as exc:
             logger.error("%s", exc)
             return 2
-        except KeyboardInterrupt:
-            return 130
         return 0
+    from kling_mcp.cli.stdio import serve_stdio
 
-    from kling_mcp.server.build import build_server
-    from kling_mcp.service.images import ImagePolicy
-
-    build_server(settings, image_policy=ImagePolicy.for_roots(http.file_roots, remote=False)).run()
-    return 0
+    return serve_stdio(settings, http)
 
 
 if __name__ == "__main__":

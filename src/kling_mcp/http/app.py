@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from kling_mcp import __version__
 from kling_mcp.api.retry import RetryPolicy
 from kling_mcp.config import Settings
+from kling_mcp.http.challenge import BareChallengeMiddleware
 from kling_mcp.http.deadlines import deadline_protocol
 from kling_mcp.http.security import (
     StaticTokenVerifier,
@@ -25,6 +26,7 @@ from kling_mcp.http.security import (
     transport_security,
 )
 from kling_mcp.http.settings import HttpSettings
+from kling_mcp.listening import listen
 from kling_mcp.redaction import Redactor
 from kling_mcp.server.build import AppContext, build_server
 from kling_mcp.server.call_gate import CallGate
@@ -84,6 +86,8 @@ def build_http_app(
         transport_security=transport_security(http),
         host=http.host,
     )
+    if verifier is not None:
+        app.add_middleware(BareChallengeMiddleware)  # outermost: sees the SDK's 401 as the client would
     return HttpApp(app=app, server=server, gate=gate)
 
 
@@ -132,8 +136,10 @@ class GracefulServer(uvicorn.Server):
 
 
 def serve_http(settings: Settings, http: HttpSettings, tokens: tuple[SecretStr, ...]) -> None:
-    """Serve until SIGTERM/SIGINT, then shut down gracefully. Raises `HttpSecurityError` before binding if unsafe."""
+    """Serve until SIGTERM/SIGINT, then shut down gracefully. Raises `HttpSecurityError` before binding if unsafe,
+    `ListenError` if the address cannot be listened on (before anything starts, so that is all a person sees)."""
     runtime = build_http_app(settings, http, tokens)
+    sock = listen(http.host, http.port)
     config = uvicorn.Config(
         runtime.app,
         host=http.host,
@@ -163,4 +169,4 @@ def serve_http(settings: Settings, http: HttpSettings, tokens: tuple[SecretStr, 
         "stateless" if http.stateless else "stateful sessions",
         http.max_concurrent_calls,
     )
-    server.run()
+    server.run(sockets=[sock])

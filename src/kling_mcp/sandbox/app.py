@@ -246,6 +246,8 @@ def build_app(state: SandboxState) -> Starlette:
         task = state.tasks.get(request.path_params["task_id"])
         if task is None or task.status(state.clock()) != "succeed":
             return Response(status_code=404)
+        if state.take_fault("video_slow"):
+            await anyio.sleep(state.faults.slow_seconds)
         return Response(video_bytes, media_type="video/mp4")
 
     async def asset(request: Request) -> Response:

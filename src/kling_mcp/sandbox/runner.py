@@ -18,9 +18,13 @@ logger = logging.getLogger(__name__)
 
 def _bind(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(512)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(512)
+    except OSError:
+        sock.close()
+        raise
     return sock
 
 
@@ -47,6 +51,10 @@ class SandboxServer:
     def _serve(self) -> None:
         self._server.run(sockets=[self._socket])
 
+    def serve_forever(self) -> None:
+        """Serve in this thread (`kling-mcp sandbox`) until SIGINT/SIGTERM; Ctrl-C ends in KeyboardInterrupt."""
+        self._serve()
+
     def start(self) -> SandboxServer:
         """Start serving and return once the socket answers."""
         self._thread.start()
@@ -71,10 +79,3 @@ class SandboxServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
-
-
-def serve_forever(host: str, port: int, config: SandboxConfig | None = None) -> None:
-    """Serve the sandbox in the foreground until interrupted (`kling-mcp sandbox`)."""
-    server = SandboxServer(config, host=host, port=port)
-    logger.warning("Kling sandbox on %s (access key %r); Ctrl-C stops it", server.url, server.state.config.access_key)
-    server._serve()

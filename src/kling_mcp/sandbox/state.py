@@ -54,6 +54,7 @@ class Faults:
     echo_authorization_code: int = 1200
     fail_tasks: int = 0  # the next created tasks end `failed`
     fail_message: str = "Failure to pass the risk control system"
+    video_slow: int = 0  # the video download starts only after `slow_seconds` (a slow CDN)
     slow_seconds: float = 3.0
 
 

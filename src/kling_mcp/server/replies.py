@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 _SCRUB = Redactor()  # the credential patterns (the configured secrets are never in a task's status)
 
-# A download after the wait may use the rest of the wait cap plus this grace, and never less than the minimum.
+# A download after the wait may use the rest of the caller's time (at most the wait cap plus this grace), and never
+# less than the minimum.
 DOWNLOAD_GRACE_SECONDS = 8.0
 MIN_DOWNLOAD_SECONDS = 5.0
 
@@ -37,14 +38,26 @@ def progress_of(ctx: Context) -> ProgressFn:
     return report
 
 
-async def saved(app: AppContext, outcome: Outcome, download: bool | None) -> Outcome:
-    """The outcome with its videos saved locally when asked to (or, when not said, when the server is set to)."""
+def download_time_limit(requested: float | None, max_wait: float, waited: float) -> float:
+    """Seconds the download may take: what is left of the time the caller gave the call (`requested`, or the wait cap
+    when it named none), never more than the cap plus a grace, never less than MIN_DOWNLOAD_SECONDS.
+
+    The caller's own time counts, not the server's cap: `timeout: 8` means an answer in about 8 s, download included.
+    """
+    allowed = max_wait + DOWNLOAD_GRACE_SECONDS
+    if requested is not None:
+        allowed = min(allowed, requested)
+    return max(MIN_DOWNLOAD_SECONDS, allowed - waited)
+
+
+async def saved(app: AppContext, outcome: Outcome, download: bool | None, requested: float | None) -> Outcome:
+    """The outcome with its videos saved locally when asked to (or, when not said, when the server is set to),
+    within what is left of the `requested` seconds the caller gave the call (None: it named none)."""
     wanted = app.auto_download if download is None else download
     if not wanted:
         return outcome
     downloader = (await app.runtime()).downloader
-    # The whole call must still answer before the client gives up (the same reason as the wait cap).
-    time_limit = max(MIN_DOWNLOAD_SECONDS, app.options.max_wait_seconds + DOWNLOAD_GRACE_SECONDS - outcome.waited)
+    time_limit = download_time_limit(requested, app.options.max_wait_seconds, outcome.waited)
     return dataclasses.replace(outcome, result=await downloader.save(outcome.result, time_limit))
 
 

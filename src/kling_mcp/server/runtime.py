@@ -6,7 +6,9 @@ that answers `tools/list` without loading the HTTP stack, SQLite and JWT code st
 
 from __future__ import annotations
 
+import functools
 import logging
+import ssl
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from functools import partial
@@ -43,6 +45,12 @@ class Runtime:
     tracker: TaskTracker
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """httpx's default TLS settings, built once: each client would otherwise load the CA bundle again (~50 ms)."""
+    return httpx.create_ssl_context()
+
+
 async def open_runtime(
     settings: Settings,
     options: ServiceOptions,
@@ -68,6 +76,7 @@ async def open_runtime(
             timeout=httpx.Timeout(settings.http_timeout_seconds, connect=10.0),
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             headers={"User-Agent": f"kling-mcp/{__version__}"},
+            verify=tls_context(),
         )
     )
     location = settings.resolved_journal()
@@ -76,7 +85,7 @@ async def open_runtime(
     client = KlingClient(http, signer, policy=retry_policy or DEFAULT_RETRY_POLICY)
     downloader = VideoDownloader(http, settings.resolved_download_dir(), max_bytes=settings.download_max_bytes)
     logger.info("kling-mcp %s connected (Kling at %s, journal %s)", __version__, base_url, journal.where)
-    service = VideoService(client, journal, options)
+    service = VideoService(client, journal, options, kling_host=base_url)
     service.recorder.start()
     stack.callback(service.recorder.stop)  # registered after journal.close, so it runs first
     if background is not None:

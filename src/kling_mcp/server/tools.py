@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.tools import Tool
 from mcp_types import CallToolResult, ToolAnnotations
@@ -32,7 +34,7 @@ async def generate(ctx: Context, request: VideoRequest) -> CallToolResult:
         outcome = await (await app.service()).generate(request, progress_of(ctx))
     except (InvalidInputError, KlingError, JournalUnavailableError) as exc:
         raise to_tool_error(exc, app) from exc
-    return video_result(await saved(app, outcome, None))
+    return video_result(await saved(app, outcome, None, request.effective_timeout))
 
 
 async def get_task(ctx: Context, arguments: GetTaskArguments) -> CallToolResult:
@@ -42,7 +44,8 @@ async def get_task(ctx: Context, arguments: GetTaskArguments) -> CallToolResult:
         outcome = await (await app.service()).get(arguments.task_id, arguments.wait_seconds, progress_of(ctx))
     except KlingError as exc:
         raise to_tool_error(exc, app) from exc
-    return video_result(await saved(app, outcome, arguments.download))
+    # wait_seconds=0 (the default) asks for no wait, not for no time: a download it asks for gets the cap's time.
+    return video_result(await saved(app, outcome, arguments.download, arguments.wait_seconds or None))
 
 
 async def list_tasks(ctx: Context, arguments: ListTasksArguments) -> TaskListOutput:
@@ -69,10 +72,17 @@ def _annotations(title: str, *, read_only: bool, idempotent: bool, open_world: b
 
 def build_tools() -> list[Tool]:
     """The tools, each refusing arguments it does not know (a misspelt `duraton` must not be ignored)."""
+    return list(_tools())
+
+
+@functools.cache
+def _tools() -> tuple[Tool, ...]:
+    # Built once per process and shared by every server built in it: the tools hold no state (each call finds its
+    # server's AppContext through its Context), and their schemas cost pydantic a noticeable fraction of a second.
     generate_title = "Generate video from image (Kling)"
     get_title = "Get Kling video task"
     list_title = "List Kling video tasks"
-    return [
+    return (
         model_tool(
             VideoRequest,
             generate,
@@ -102,4 +112,4 @@ def build_tools() -> list[Tool]:
             annotations=_annotations(list_title, read_only=True, idempotent=True, open_world=False),
             output=TaskListOutput,
         ),
-    ]
+    )

@@ -70,6 +70,17 @@ class TaskNotFoundError(KlingError):
         )
 
 
+class TaskOnAnotherKlingError(KlingError):
+    """The journal says the task was created at another Kling API: a sandbox, or the other Kling site."""
+
+    def __init__(self, any_id: str, created_at: str, here: str) -> None:
+        super().__init__(
+            f"Task {any_id!r} was created through the Kling API at {created_at}, not the one this server uses "
+            f"({here}), so it cannot be looked up here. A sandbox's tasks end with that sandbox; a task of the other "
+            "Kling site needs a server whose KLING_API_BASE_URL points there."
+        )
+
+
 class UnsupportedCombinationError(InvalidInputError):
     """Each argument is valid alone, but the model does not take them together (the capability table says so)."""
 

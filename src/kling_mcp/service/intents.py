@@ -51,6 +51,7 @@ class IntentResolver:
         *,
         grace_seconds: float,
         poll_interval: float,
+        kling_host: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -58,6 +59,7 @@ class IntentResolver:
         self._journal = journal
         self._recorder = recorder
         self._grace = grace_seconds
+        self._kling_host = kling_host  # only intents made against this Kling API are this resolver's to judge
         self._poll = poll_interval
         self._clock = clock
         self._wall_clock = wall_clock
@@ -71,9 +73,8 @@ class IntentResolver:
             except KlingError as exc:
                 return Resolution(entry, endpoint, note=f"did not wait: Kling could not be asked ({exc})")
             if task is not None:
-                self._recorder.defer(
-                    entry.external_task_id, partial(self._journal.record_task, task, entry.external_task_id, endpoint)
-                )
+                write = partial(self._journal.record_task, task, entry.external_task_id, endpoint, self._kling_host)
+                self._recorder.defer(entry.external_task_id, write)
                 return Resolution(entry, endpoint, task=task)
             if entry.status not in OPEN_STATUSES:
                 return Resolution(entry, endpoint, note="did not wait: no task exists for this call")
@@ -121,5 +122,11 @@ class IntentResolver:
         return resolved
 
     def _open_intents(self) -> list[JournalEntry]:
-        entries = [e for status in OPEN_STATUSES for e in self._journal.recent(limit=SWEEP_LIMIT, status=status)]
-        return [e for e in entries if e.task_id is None and e.created_at < self._born]
+        entries = [
+            e
+            for status in OPEN_STATUSES
+            for e in self._journal.recent(limit=SWEEP_LIMIT, status=status, kling_host=self._kling_host)
+        ]
+        # Another Kling API's intents (a sandbox's, the other site's) would all look "never created" here.
+        mine = (None, self._kling_host)
+        return [e for e in entries if e.task_id is None and e.created_at < self._born and e.kling_host in mine]

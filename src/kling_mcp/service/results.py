@@ -21,6 +21,7 @@ ResultStatus = Literal[
 DONE_STATUSES = frozenset({"succeed", "failed", "create_failed", "never_created"})
 
 VIDEO_RETENTION_NOTE = "Kling deletes generated videos after 30 days: download them if you want to keep them."
+SAVED_RETENTION_NOTE = "Kling deletes its copy after 30 days; the saved file stays."
 
 
 class VideoFile(BaseModel):
@@ -176,7 +177,8 @@ def summary(result: VideoTaskResult, *, waited: float | None = None, wait_note: 
     journal = f"\n{result.journal_warning}" if result.journal_warning else ""
     if result.status == "succeed":
         urls = "\n".join(f"- {v.url}{_saved_note(v)}" for v in result.videos) or "- (no video URL returned)"
-        return f"{head}. Video ready:\n{urls}\n{VIDEO_RETENTION_NOTE}{journal}"
+        saved = bool(result.videos) and all(v.local_path for v in result.videos)
+        return f"{head}. Video ready:\n{urls}\n{SAVED_RETENTION_NOTE if saved else VIDEO_RETENTION_NOTE}{journal}"
     waited_text = f" after waiting {waited:.0f} s" if waited is not None else ""
     if wait_note:
         waited_text = f"; {wait_note}"

@@ -9,6 +9,7 @@ detection delay. The caller's deadline always gets a last check (the wait loop c
 from __future__ import annotations
 
 import random
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -24,6 +25,8 @@ class PollPlan:
     """The schedule of one task: the expected completion window (None without history) and the gaps to use."""
 
     window: tuple[float, float] | None
+    expected: float | None
+    """How long such a task usually takes (the median of the history), None without history."""
     min_interval: float
     max_interval: float
     fallback_factor: float
@@ -79,6 +82,7 @@ class PollSchedule:
         dense = min(self.max_interval, max(self.min_interval, self.dense_interval))
         return PollPlan(
             window=window,
+            expected=statistics.median(history) if history else None,
             min_interval=self.min_interval,
             max_interval=self.max_interval,
             fallback_factor=self.fallback_factor,

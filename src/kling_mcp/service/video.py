@@ -30,6 +30,7 @@ from kling_mcp.service.errors import (
     TaskCallError,
     TaskFailedError,
     TaskNotFoundError,
+    TaskOnAnotherKlingError,
     UnsupportedCombinationError,
 )
 from kling_mcp.service.images import prepare_image
@@ -192,8 +193,12 @@ class VideoService:
         *,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        kling_host: str | None = None,
     ) -> None:
         self._client = client
+        # The Kling API base URL this service talks to: stamped on every task it journals, and the only one whose
+        # tasks it answers for (a journal may also hold a sandbox's tasks, or the other Kling site's).
+        self.kling_host = kling_host
         self._journal = journal
         self.recorder = JournalRecorder(journal)
         self.intents = IntentResolver(
@@ -201,6 +206,7 @@ class VideoService:
             journal,
             self.recorder,
             grace_seconds=options.stale_intent_seconds,
+            kling_host=kling_host,
             poll_interval=options.schedule.min_interval,
             clock=clock,
             wall_clock=wall_clock,
@@ -263,6 +269,7 @@ class VideoService:
         limiter: AbstractAsyncContextManager[Any] = self._uploads if _has_inline_image(request) else nullcontext()
         async with limiter:
             prepared = prepare_request(request, self.options)
+            prepared.entry.kling_host = self.kling_host
             endpoint, external_id = prepared.endpoint, prepared.entry.external_task_id
             await self.recorder.intent(prepared.entry)  # refuses the call, before any request, if it cannot
             # Shielded: a cancelled call must still learn and record the id of a task it may have paid for.
@@ -290,7 +297,7 @@ class VideoService:
                 next_step=next_step_for(status, None, external_id),
                 journal_warning=await self.recorder.write(external_id, write),
             ) from exc
-        write = partial(self._journal.record_task, task, external_id, endpoint)
+        write = partial(self._journal.record_task, task, external_id, endpoint, self.kling_host)
         return task, await self.recorder.write(external_id, write)
 
     async def get(self, any_id: str, wait_seconds: float = 0.0, progress: ProgressFn | None = None) -> Outcome:
@@ -298,6 +305,8 @@ class VideoService:
         started = self._clock()
         deadline = started + self._budget(wait_seconds)
         entry, journal_note = await self._entry(any_id)
+        if entry is not None and entry.kling_host and self.kling_host and entry.kling_host != self.kling_host:
+            raise TaskOnAnotherKlingError(any_id, entry.kling_host, self.kling_host)
         if entry is not None and entry.task_id is None:
             endpoint: Endpoint = "omni-video" if entry.endpoint == "omni-video" else "image2video"
             resolution = await self.intents.resolve(entry, endpoint, deadline)
@@ -314,7 +323,8 @@ class VideoService:
         endpoint, task = found
         external_id = entry.external_task_id if entry else task.external_task_id
         # Deferred: a lookup must not wait for another process's write lock; the background thread writes it.
-        self.recorder.defer(task.task_id, partial(self._journal.record_task, task, external_id, endpoint))
+        write = partial(self._journal.record_task, task, external_id, endpoint, self.kling_host)
+        self.recorder.defer(task.task_id, write)
         warning = journal_note
         profile = (entry.model, entry.mode, entry.duration) if entry and entry.model else None
         task = await self._wait(endpoint, task, started, deadline, progress, profile)
@@ -344,7 +354,8 @@ class VideoService:
         """Tasks from the journal, newest first (no Kling request)."""
         try:
             entries = await anyio.to_thread.run_sync(
-                lambda: self._journal.recent(limit=limit, status=status), limiter=self.recorder.readers
+                lambda: self._journal.recent(limit=limit, status=status, kling_host=self.kling_host),
+                limiter=self.recorder.readers,
             )
         except Exception as exc:
             raise JournalUnavailableError(self._journal.where, describe_journal_error(exc), writing=False) from exc
@@ -364,7 +375,8 @@ class VideoService:
         model, mode, duration = profile
         try:
             return await anyio.to_thread.run_sync(
-                lambda: self._journal.durations(model, mode, duration), limiter=self.recorder.readers
+                lambda: self._journal.durations(model, mode, duration, kling_host=self.kling_host),
+                limiter=self.recorder.readers,
             )
         except Exception as exc:  # history only tunes the poll schedule; without it the fallback schedule is used
             logger.debug("no poll history from the task journal: %s", exc)
@@ -415,7 +427,8 @@ class VideoService:
                     changed = fresh.task_status != task.task_status
                     task = fresh
                     if changed:  # the journal is written when the status changes, not on every poll
-                        self.recorder.defer(task.task_id, partial(self._journal.record_task, task, None, endpoint))
+                        write = partial(self._journal.record_task, task, None, endpoint, self.kling_host)
+                        self.recorder.defer(task.task_id, write)
             finally:
                 self._waits.discard(scope)
         return await self._finish_wait(task, total, started, progress)

@@ -36,8 +36,14 @@ class TaskJournal(Protocol):
         """Write a call's intent before its create request is sent."""
         ...
 
-    def record_task(self, task: Task, external_task_id: str | None = None, endpoint: str = "image2video") -> None:
-        """Store Kling's view of a task: its id, status, message and videos."""
+    def record_task(
+        self,
+        task: Task,
+        external_task_id: str | None = None,
+        endpoint: str = "image2video",
+        kling_host: str | None = None,
+    ) -> None:
+        """Store Kling's view of a task: its id, status, message and videos (`kling_host`: where it was found)."""
         ...
 
     def record_status(self, external_task_id: str, status: str, message: str | None) -> None:
@@ -48,12 +54,17 @@ class TaskJournal(Protocol):
         """The entry with this Kling task id or external task id."""
         ...
 
-    def durations(self, model: str, mode: str | None, duration: int | None, *, limit: int = 20) -> list[float]:
-        """Seconds from creation to success of the latest finished tasks of one profile (newest first)."""
+    def durations(
+        self, model: str, mode: str | None, duration: int | None, *, limit: int = 20, kling_host: str | None = None
+    ) -> list[float]:
+        """Seconds from creation to success of the latest finished tasks of one profile (newest first), optionally
+        only of one Kling API (plus entries older than the record of hosts)."""
         ...
 
-    def recent(self, *, limit: int = 20, status: str | None = None) -> list[JournalEntry]:
-        """The newest entries first, optionally only those with one status."""
+    def recent(
+        self, *, limit: int = 20, status: str | None = None, kling_host: str | None = None
+    ) -> list[JournalEntry]:
+        """The newest entries first, optionally only those with one status, or of one Kling API (as `durations`)."""
         ...
 
     def record_handle(self, handle: TaskHandle) -> None:

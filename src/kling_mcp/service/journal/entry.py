@@ -37,6 +37,8 @@ class JournalEntry:
     kling_updated_ms: int | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+    kling_host: str | None = None
+    """The Kling API base URL the task was created at (None in entries older than the column)."""
 
 
 # The columns of the `tasks` table, in the order `entry_values` gives them.
@@ -57,6 +59,7 @@ COLUMNS = (
     "kling_updated_ms",
     "created_at",
     "updated_at",
+    "kling_host",
 )
 
 

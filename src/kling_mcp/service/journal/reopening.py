@@ -77,9 +77,15 @@ class ReopeningJournal:
         """See `TaskJournal.record_intent`."""
         self._open().record_intent(entry)
 
-    def record_task(self, task: Task, external_task_id: str | None = None, endpoint: str = "image2video") -> None:
+    def record_task(
+        self,
+        task: Task,
+        external_task_id: str | None = None,
+        endpoint: str = "image2video",
+        kling_host: str | None = None,
+    ) -> None:
         """See `TaskJournal.record_task`."""
-        self._open().record_task(task, external_task_id, endpoint)
+        self._open().record_task(task, external_task_id, endpoint, kling_host)
 
     def record_status(self, external_task_id: str, status: str, message: str | None) -> None:
         """See `TaskJournal.record_status`."""
@@ -89,13 +95,17 @@ class ReopeningJournal:
         """See `TaskJournal.get`."""
         return self._open().get(any_id)
 
-    def durations(self, model: str, mode: str | None, duration: int | None, *, limit: int = 20) -> list[float]:
+    def durations(
+        self, model: str, mode: str | None, duration: int | None, *, limit: int = 20, kling_host: str | None = None
+    ) -> list[float]:
         """See `TaskJournal.durations`."""
-        return self._open().durations(model, mode, duration, limit=limit)
+        return self._open().durations(model, mode, duration, limit=limit, kling_host=kling_host)
 
-    def recent(self, *, limit: int = 20, status: str | None = None) -> list[JournalEntry]:
+    def recent(
+        self, *, limit: int = 20, status: str | None = None, kling_host: str | None = None
+    ) -> list[JournalEntry]:
         """See `TaskJournal.recent`."""
-        return self._open().recent(limit=limit, status=status)
+        return self._open().recent(limit=limit, status=status, kling_host=kling_host)
 
     def record_handle(self, handle: TaskHandle) -> None:
         """See `TaskJournal.record_handle`."""

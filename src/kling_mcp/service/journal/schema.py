@@ -71,6 +71,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX IF NOT EXISTS task_handles_by_owner ON task_handles (owner, created_at DESC)",
     ),
+    # 3: the Kling API (base URL) a task lives at. A task is only reachable there: one made against a sandbox, or
+    # the other Kling site, must not be answered from the journal as if this server's Kling had it.
+    ("ALTER TABLE tasks ADD COLUMN kling_host TEXT",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

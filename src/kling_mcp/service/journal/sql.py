@@ -71,8 +71,14 @@ class SqlJournal(ABC):
             placeholders = ", ".join("?" * len(COLUMNS))
             self._execute(cursor, f"INSERT INTO tasks ({_COLUMN_LIST}) VALUES ({placeholders})", entry_values(entry))
 
-    def record_task(self, task: Task, external_task_id: str | None = None, endpoint: str = "image2video") -> None:
-        """Store Kling's view of a task: its id, status, message and videos."""
+    def record_task(
+        self,
+        task: Task,
+        external_task_id: str | None = None,
+        endpoint: str = "image2video",
+        kling_host: str | None = None,
+    ) -> None:
+        """Store Kling's view of a task: its id, status, message and videos (`kling_host`: where it was found)."""
         key = external_task_id or task.external_task_id
         with self._transaction() as cursor:
             updated = self._execute(
@@ -95,7 +101,14 @@ class SqlJournal(ABC):
             # A task this journal did not create (another journal, or made outside kling-mcp): remember it too.
             adopted = key or f"kling:{task.task_id}"
             self.record_intent(
-                JournalEntry(external_task_id=adopted, endpoint=endpoint, model="", prompt="", task_id=task.task_id)
+                JournalEntry(
+                    external_task_id=adopted,
+                    endpoint=endpoint,
+                    model="",
+                    prompt="",
+                    task_id=task.task_id,
+                    kling_host=kling_host,
+                )
             )
             self.record_task(task, adopted, endpoint)
 
@@ -115,24 +128,33 @@ class SqlJournal(ABC):
         )
         return entry_from_row(rows[0]) if rows else None
 
-    def durations(self, model: str, mode: str | None, duration: int | None, *, limit: int = 20) -> list[float]:
-        """Seconds from creation to success of the latest finished tasks of one profile (newest first)."""
+    def durations(
+        self, model: str, mode: str | None, duration: int | None, *, limit: int = 20, kling_host: str | None = None
+    ) -> list[float]:
+        """Seconds from creation to success of the latest finished tasks of one profile (newest first).
+
+        With `kling_host`, only tasks of that Kling API (and entries from before hosts were recorded): a sandbox's
+        few-second tasks must not teach the schedule how long Kling takes.
+        """
         same = self.dialect.same
+        host, params = _host_filter(kling_host)
         rows = self._select(
             "SELECT (kling_updated_ms - kling_created_ms) / 1000.0 AS seconds FROM tasks WHERE model=? "
             f"AND mode {same} ? AND duration {same} ? AND status='succeed' AND kling_created_ms IS NOT NULL "
-            "AND kling_updated_ms > kling_created_ms ORDER BY created_at DESC LIMIT ?",
-            (model, mode, duration, limit),
+            f"AND kling_updated_ms > kling_created_ms{host} ORDER BY created_at DESC LIMIT ?",
+            (model, mode, duration, *params, limit),
         )
         return [float(r["seconds"]) for r in rows]
 
-    def recent(self, *, limit: int = 20, status: str | None = None) -> list[JournalEntry]:
-        """The newest entries first, optionally only those with one status."""
-        query = f"SELECT {_COLUMN_LIST} FROM tasks"
-        params: tuple[object, ...] = ()
+    def recent(
+        self, *, limit: int = 20, status: str | None = None, kling_host: str | None = None
+    ) -> list[JournalEntry]:
+        """The newest entries first, optionally only those with one status, or of one Kling API (as `durations`)."""
+        host, params = _host_filter(kling_host)
+        query = f"SELECT {_COLUMN_LIST} FROM tasks WHERE 1=1{host}"
         if status is not None:
-            query += " WHERE status=?"
-            params = (status,)
+            query += " AND status=?"
+            params = (*params, status)
         query += " ORDER BY created_at DESC LIMIT ?"
         return [entry_from_row(r) for r in self._select(query, (*params, limit))]
 
@@ -169,3 +191,10 @@ class SqlJournal(ABC):
                 "UPDATE task_handles SET cancelled_at=? WHERE handle_id=? AND cancelled_at IS NULL",
                 (at, handle_id),
             )
+
+
+def _host_filter(kling_host: str | None) -> tuple[str, tuple[object, ...]]:
+    """The WHERE clause part (and its parameter) that keeps one Kling API's tasks and the unlabelled old ones."""
+    if kling_host is None:
+        return "", ()
+    return " AND (kling_host=? OR kling_host IS NULL)", (kling_host,)
