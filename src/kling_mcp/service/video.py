@@ -398,10 +398,13 @@ class VideoService:
         profile: tuple[str, str | None, int | None] | None = None,
     ) -> Task:
         """Poll on the profile's schedule until the task ends or the deadline passes (last check at the deadline)."""
-        total = deadline - started
         if task.is_terminal or self._wrapping_up:
-            return await self._finish_wait(task, total, started, progress)
+            return await self._finish_wait(task, started, progress)
         plan = self.options.schedule.plan(await self._history(profile))
+        # Progress runs towards when such a task usually finishes (not the wait cap, which says nothing about it).
+        expected_end = None
+        if plan.expected is not None:
+            expected_end = self._clock() - started + max(0.0, plan.expected - self._age(task, started))
         with anyio.CancelScope() as scope:  # wrap_up() cancels it: the call then answers with what it knows
             self._waits.add(scope)
             try:
@@ -412,6 +415,8 @@ class VideoService:
                         break
                     elapsed = now - started
                     if progress is not None:
+                        # Past the usual time the total is unknown again (a total the progress passed would lie).
+                        total = expected_end if expected_end is not None and elapsed < expected_end else None
                         await progress(elapsed, total, f"{task.status} · {elapsed:.0f} s elapsed")
                     delay, phase = plan.next_delay(self._age(task, started))
                     delay = min(delay, remaining)
@@ -431,11 +436,12 @@ class VideoService:
                         self.recorder.defer(task.task_id, write)
             finally:
                 self._waits.discard(scope)
-        return await self._finish_wait(task, total, started, progress)
+        return await self._finish_wait(task, started, progress)
 
-    async def _finish_wait(self, task: Task, total: float, started: float, progress: ProgressFn | None) -> Task:
+    async def _finish_wait(self, task: Task, started: float, progress: ProgressFn | None) -> Task:
         if progress is not None and task.is_terminal:
-            await progress(total, total, f"{task.status} · {self._clock() - started:.0f} s elapsed")
+            elapsed = self._clock() - started
+            await progress(elapsed, elapsed, f"{task.status} · {elapsed:.0f} s elapsed")  # done: all of it
         return task
 
 
