@@ -125,3 +125,12 @@ def with_related_task(result: dict[str, Any], handle_id: str) -> dict[str, Any]:
     meta = dict(result.get("_meta") or {})
     meta[RELATED_TASK_KEY] = {"taskId": handle_id}
     return {**result, "_meta": meta}
+
+
+def immediate_response(snapshot: Snapshot) -> dict[str, Any]:
+    """What a host may hand the model at once while the task runs (2025-11-25's provisional `_meta` key)."""
+    text = (
+        f"Kling task {_ref(snapshot)} was created (billed) and is running; the video usually takes 30 s to a few "
+        "minutes. Its result will arrive when the task completes: do not generate the same video again."
+    )
+    return {"io.modelcontextprotocol/model-immediate-response": text}
