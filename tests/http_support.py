@@ -89,10 +89,10 @@ def server_command(port: int, *args: str, host: str = "127.0.0.1") -> list[str]:
 
 @contextmanager
 def run_server(
-    settings: Settings, workdir: Path, *args: str, host: str = "127.0.0.1", **env: str
+    settings: Settings, workdir: Path, *args: str, host: str = "127.0.0.1", port: int | None = None, **env: str
 ) -> Iterator[HttpServer]:
-    """Start the server subprocess, wait until it is healthy, and stop it (SIGTERM) afterwards."""
-    port = free_port()
+    """Start the server subprocess (on `port`, or a free one), wait until it is healthy, and stop it afterwards."""
+    port = port or free_port()
     stderr_path = workdir / f"server-{port}.stderr"
     with (
         stderr_path.open("wb") as stderr_file,

@@ -70,6 +70,7 @@ def build_http_app(
         extensions=[gate],
         on_context=contexts.append,
         redactor=Redactor(t.get_secret_value() for t in tokens),
+        serve_callbacks=settings.public_url is not None,
     )
 
     async def healthz(_: Request) -> Response:
@@ -79,6 +80,12 @@ def build_http_app(
         return JSONResponse({"status": "ok"})
 
     server.custom_route(HEALTH_PATH, methods=["GET"], include_in_schema=False)(healthz)
+    if settings.public_url is not None:
+        from kling_mcp.http.callbacks import ROUTE, callback_endpoint
+        from kling_mcp.server.callback_setup import callback_address
+
+        endpoint = callback_endpoint(callback_address(settings), contexts)
+        server.custom_route(ROUTE, methods=["POST"], include_in_schema=False)(endpoint)
     app = server.streamable_http_app(
         streamable_http_path=http.path,
         stateless_http=http.stateless,

@@ -56,6 +56,11 @@ class Faults:
     fail_message: str = "Failure to pass the risk control system"
     video_slow: int = 0  # the video download starts only after `slow_seconds` (a slow CDN)
     slow_seconds: float = 3.0
+    callback_lost: int = 0  # the next callbacks are never sent
+    callback_late: int = 0  # the next callbacks are sent `callback_late_seconds` late
+    callback_late_seconds: float = 2.0
+    callback_duplicate: int = 0  # the next callbacks are sent twice
+    callback_forged: int = 0  # with the next callbacks, a forged one ("succeed", fake video) to a wrong token
 
 
 @dataclass
@@ -71,6 +76,16 @@ class RecordedRequest:
 
 
 @dataclass
+class SentCallback:
+    """A callback the sandbox sent: for which task and status, the HTTP status it got (0: none), forged or not."""
+
+    task_id: str
+    status: str
+    http_status: int
+    forged: bool = False
+
+
+@dataclass
 class SandboxTask:
     task_id: str
     endpoint: str
@@ -82,6 +97,7 @@ class SandboxTask:
     processing_at: float
     finished_at: float
     fail_message: str | None = None
+    callback_url: str | None = None
 
     def status(self, now: float) -> str:
         """submitted → processing → succeed | failed, by the clock."""
@@ -104,6 +120,7 @@ class SandboxState:
     duplicate_creates: int = 0  # creates refused because their external_task_id was already used
     seen_tokens: set[str] = field(default_factory=set)  # every Authorization token presented so far
     expired_tokens: set[str] = field(default_factory=set)  # tokens a `token_expired` fault has expired
+    callbacks: list[SentCallback] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def inject(self, **changes: Any) -> None:
@@ -156,6 +173,7 @@ class SandboxState:
             self.duplicate_creates = 0
             self.expired_tokens.clear()
             self.seen_tokens.clear()
+            self.callbacks.clear()
 
     def record(self, request: RecordedRequest) -> None:
         with self.lock:
@@ -185,6 +203,7 @@ class SandboxState:
             processing_at=now + queue,
             finished_at=now + total,
             fail_message=self.faults.fail_message if fail else None,
+            callback_url=body.get("callback_url"),
         )
         with self.lock:
             self.tasks[task.task_id] = task

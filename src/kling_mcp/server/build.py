@@ -48,6 +48,7 @@ def build_server(
     extensions: Sequence[Extension] = (),
     on_context: Callable[[AppContext], None] | None = None,
     redactor: Redactor | None = None,
+    serve_callbacks: bool = False,
 ) -> MCPServer[AppContext]:
     """The kling-mcp MCP server for these settings (nothing is started until it runs).
 
@@ -55,6 +56,7 @@ def build_server(
     the tasks protocol (`kling_mcp.server.tasks`) is always on and used only by clients that support it;
     `on_context` is handed each AppContext the lifespan creates (shutdown uses it to wrap up waiting calls).
     Every answer is scrubbed of credentials by `redactor` (default: JWTs, bearer tokens and the secret key).
+    `serve_callbacks` says the HTTP app answers Kling's callbacks at KLING_MCP_PUBLIC_URL.
     """
     tools = build_tools()
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
@@ -64,7 +66,7 @@ def build_server(
         name=SERVER_NAME,
         version=__version__,
         instructions=INSTRUCTIONS,
-        lifespan=make_lifespan(settings, image_policy, retry_policy, on_context),
+        lifespan=make_lifespan(settings, image_policy, retry_policy, on_context, serve_callbacks),
         log_level=settings.log_level,
         token_verifier=token_verifier,
         auth=auth,

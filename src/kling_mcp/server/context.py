@@ -69,11 +69,21 @@ class AppContext:
         return (await self.runtime()).service
 
 
-def options_from(settings: Settings, image_policy: ImagePolicy | None = None) -> ServiceOptions:
-    """The use case's knobs from the settings."""
+def options_from(
+    settings: Settings, image_policy: ImagePolicy | None = None, *, serve_callbacks: bool = False
+) -> ServiceOptions:
+    """The use case's knobs from the settings; `serve_callbacks` when this server answers Kling's callbacks."""
+    schedule = PollSchedule(min_interval=settings.poll_min_interval, max_interval=settings.poll_max_interval)
+    callback_url_for = None
+    if serve_callbacks and settings.public_url:
+        from kling_mcp.server.callback_setup import callback_address, safety_net
+
+        callback_url_for = callback_address(settings).url_for
+        schedule = safety_net(settings)
     return ServiceOptions(
         max_wait_seconds=settings.max_wait_seconds,
-        schedule=PollSchedule(min_interval=settings.poll_min_interval, max_interval=settings.poll_max_interval),
+        schedule=schedule,
+        callback_url_for=callback_url_for,
         image_policy=image_policy or ImagePolicy(),
         skip_capability_check=settings.skip_capability_check,
         stale_intent_seconds=settings.stale_intent_seconds,
@@ -87,6 +97,7 @@ def make_lifespan(
     image_policy: ImagePolicy | None = None,
     retry_policy: RetryPolicy | None = None,
     on_context: Callable[[AppContext], None] | None = None,
+    serve_callbacks: bool = False,
 ) -> Callable[[MCPServer[AppContext]], AbstractAsyncContextManager[AppContext]]:
     """The lifespan: holds what tool calls open (HTTP client, journal, sandbox) and closes it on shutdown."""
 
@@ -95,7 +106,8 @@ def make_lifespan(
         async with AsyncExitStack() as stack:
             background = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(background.cancel_scope.cancel)  # runs before the group's exit, which would wait
-            app = AppContext(settings, options_from(settings, image_policy), stack, retry_policy, background)
+            options = options_from(settings, image_policy, serve_callbacks=serve_callbacks)
+            app = AppContext(settings, options, stack, retry_policy, background)
             app.api_base_url = settings.api_base_url
             if not settings.sandbox:
                 try:

@@ -24,6 +24,7 @@ from kling_mcp.api.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from kling_mcp.api.signing import JwtSigner
 from kling_mcp.config import Settings
 from kling_mcp.server.allocator import return_large_buffers_to_os
+from kling_mcp.service.callbacks import CallbackHub
 from kling_mcp.service.download import VideoDownloader
 from kling_mcp.service.journal import TaskJournal, open_journal
 from kling_mcp.service.journal.reopening import ReopeningJournal
@@ -36,13 +37,15 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Runtime:
-    """What tool calls use: the video service and downloader, the Kling base URL, the journal and task tracker."""
+    """What tool calls use: the video service and downloader, the Kling base URL, the journal and task tracker, and
+    the callback hub when Kling's callbacks are served."""
 
     service: VideoService
     downloader: VideoDownloader
     base_url: str
     journal: TaskJournal
     tracker: TaskTracker
+    callbacks: CallbackHub | None = None
 
 
 @functools.cache
@@ -93,7 +96,12 @@ async def open_runtime(
         sweep = anyio.CancelScope()
         stack.callback(sweep.cancel)  # registered last, so it stops before the HTTP client and journal close
         background.start_soon(_sweep, service, sweep)
-    return Runtime(service, downloader, base_url, journal, TaskTracker(service, journal))
+    callbacks = None
+    if options.callback_url_for is not None:
+        from kling_mcp.server.callback_setup import open_hub
+
+        callbacks = await open_hub(settings, journal, service.poller.hurry, stack)
+    return Runtime(service, downloader, base_url, journal, TaskTracker(service, journal), callbacks)
 
 
 async def _sweep(service: VideoService, scope: anyio.CancelScope) -> None:

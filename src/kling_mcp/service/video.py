@@ -126,6 +126,10 @@ def prepare_request(request: VideoRequest, options: ServiceOptions) -> PreparedR
         else None
     )
     external_task_id = new_external_task_id()
+    # Served callbacks: Kling calls us, and we relay to the caller's own URL (kept in the journal).
+    callback_url = request.callback_url
+    if options.callback_url_for is not None:
+        callback_url = options.callback_url_for(external_task_id)
     duration = request.effective_duration
     sound_flag: Literal["on", "off"] | None = None
     # "off" is sent only to models that know the field; "on" always (it reaches a model without audio only when
@@ -151,7 +155,7 @@ def prepare_request(request: VideoRequest, options: ServiceOptions) -> PreparedR
             duration=str(duration),
             sound=sound_flag,
             aspect_ratio=request.aspect_ratio if caps.aspect_ratio else None,
-            callback_url=request.callback_url,
+            callback_url=callback_url,
             external_task_id=external_task_id,
         )
     else:
@@ -166,7 +170,7 @@ def prepare_request(request: VideoRequest, options: ServiceOptions) -> PreparedR
             duration=str(duration),
             sound=sound_flag,
             camera_control=request.camera_control.model_dump(exclude_none=True) if request.camera_control else None,
-            callback_url=request.callback_url,
+            callback_url=callback_url,
             external_task_id=external_task_id,
         )
     entry = JournalEntry(
@@ -178,6 +182,7 @@ def prepare_request(request: VideoRequest, options: ServiceOptions) -> PreparedR
         duration=duration,
         start_image=start.reference if start else None,
         end_image=end.reference if end else None,
+        callback_url=request.callback_url if options.callback_url_for is not None else None,
     )
     return PreparedRequest(caps.endpoint, body, entry)
 

@@ -39,6 +39,7 @@ class JournalEntry:
     updated_at: float = 0.0
     kling_host: str | None = None
     """The Kling API base URL the task was created at (None in entries older than the column)."""
+    callback_url: str | None = None  # the caller's own, which kling-mcp relays Kling's callbacks to
 
 
 # The columns of the `tasks` table, in the order `entry_values` gives them.
@@ -60,6 +61,7 @@ COLUMNS = (
     "created_at",
     "updated_at",
     "kling_host",
+    "callback_url",
 )
 
 
