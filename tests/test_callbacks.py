@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 from pydantic import SecretStr
@@ -16,6 +17,7 @@ from kling_mcp.service.callbacks import CallbackAddress
 from tests.callback_support import CALLBACK_SECRET, status_queries, user_webhook
 from tests.conftest import text_of
 from tests.http_support import TOKEN, HttpServer, connect, free_port, run_server
+from tests.tasks_support import legacy_request
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -137,3 +139,23 @@ async def test_a_callback_on_replica_b_wakes_a_call_waiting_on_replica_a(
     assert waited < 10, "woken through LISTEN/NOTIFY, not by the 60 s safety net"
     assert status_queries(sandbox, str(result["task_id"])) == 1
     assert "callback for task" in replica_b.stderr() and "callback for task" not in replica_a.stderr()
+
+
+async def test_an_mcp_task_sees_the_callback_at_its_clients_next_poll(
+    sandbox: SandboxServer, replica: HttpServer
+) -> None:
+    """tasks/get answers from the journal; a callback makes the next one confirm with Kling, not the safety net."""
+    sandbox.state.config.run_seconds = 1.0
+    async with connect(replica.mcp_url, mode="legacy") as client:
+        params = {"name": GENERATE, "arguments": ARGS, "task": {"ttl": 60_000}}
+        task = (await legacy_request(client, "tools/call", params))["task"]
+        assert task["pollInterval"] <= 10_000  # the client is told to ask us at least every max poll gap
+        started = time.monotonic()
+        status = task["status"]
+        while status == "working" and time.monotonic() - started < 30:
+            await anyio.sleep(0.2)  # a client asking more often than told: only the journal answers in between
+            status = (await legacy_request(client, "tasks/get", {"taskId": task["taskId"]}))["status"]
+    assert status == "completed"
+    assert time.monotonic() - started < 10, "the callback marked the task due; the 60 s safety net did not find it"
+    [kling_task] = sandbox.state.tasks.values()
+    assert status_queries(sandbox, kling_task.task_id) <= 2

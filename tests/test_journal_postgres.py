@@ -112,3 +112,20 @@ async def test_a_database_restart_in_the_middle_of_a_soak_loses_and_doubles_noth
     for task_id, external in created.items():
         assert task_id in everything_said or str(external) in everything_said, f"task {task_id} never reached a caller"
         assert task_id in journaled, f"task {task_id} is not in the journal"
+
+
+@pytest.mark.anyio
+async def test_with_the_database_down_a_generate_call_is_refused_before_anything_is_sent(
+    pg_cluster: Cluster, pg_url: str, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    settings = make_settings(sandbox, tmp_path, KLING_MCP_JOURNAL=pg_url)
+    async with Client(build_server(settings, retry_policy=FAST_RETRY)) as client:
+        assert not (await client.call_tool("kling_list_video_tasks", {})).is_error  # the journal is open
+        pg_cluster.stop()
+        try:
+            result = await client.call_tool(GENERATE, {"prompt": "x", "start_image_url": IMAGE, "timeout": 5})
+        finally:
+            pg_cluster.start()
+    assert result.is_error
+    assert sandbox.state.creates() == [], "a task the journal could not record must not be created"
+    assert pg_cluster.password not in text_of(result)

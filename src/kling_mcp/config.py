@@ -131,7 +131,8 @@ class Settings(BaseSettings):
         description=(
             "HTTP mode: the https address Kling can reach this deployment at (e.g. https://mcp.example.com). When "
             "set, every create asks Kling to call back on this server when the task changes, and polling becomes a "
-            "sparse safety net. See docs/deploying-http.md."
+            "sparse safety net. With KLING_MCP_OAUTH_ISSUER it (plus the MCP path) is also the OAuth resource "
+            "identifier access tokens must be issued for. See docs/deploying-http.md."
         ),
     )
     callback_secret: SecretStr | None = Field(

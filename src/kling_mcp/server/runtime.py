@@ -96,12 +96,16 @@ async def open_runtime(
         sweep = anyio.CancelScope()
         stack.callback(sweep.cancel)  # registered last, so it stops before the HTTP client and journal close
         background.start_soon(_sweep, service, sweep)
+    tracker = TaskTracker(service, journal)
     callbacks = None
     if options.callback_url_for is not None:
         from kling_mcp.server.callback_setup import open_hub
 
-        callbacks = await open_hub(settings, journal, service.poller.hurry, stack)
-    return Runtime(service, downloader, base_url, journal, TaskTracker(service, journal), callbacks)
+        def hurry(task_id: str) -> int:  # waiting calls query at once; MCP tasks at their client's next tasks/get
+            return service.poller.hurry(task_id) + tracker.hurry(task_id)
+
+        callbacks = await open_hub(settings, journal, hurry, stack)
+    return Runtime(service, downloader, base_url, journal, tracker, callbacks)
 
 
 async def _sweep(service: VideoService, scope: anyio.CancelScope) -> None:

@@ -56,6 +56,9 @@ class VideoTaskResult(BaseModel):
     videos: list[VideoFile] = Field(default_factory=list, description="The finished videos (empty until succeed).")
     created_at: str | None = Field(None, description="When Kling created the task (ISO 8601, UTC).")
     updated_at: str | None = Field(None, description="When Kling last updated the task (ISO 8601, UTC).")
+    final_unit_deduction: str | None = Field(
+        None, description="What Kling charged for the task, in its units (set once Kling reports it)."
+    )
     done: bool = Field(description="True when the task has finished (succeed or failed).")
     next_step: str = Field(description="What to do next, in one sentence.")
     journal_warning: str | None = Field(
@@ -131,6 +134,7 @@ def from_task(task: Task, model: str | None, external_task_id: str | None = None
         ],
         created_at=_iso_ms(task.created_at),
         updated_at=_iso_ms(task.updated_at),
+        final_unit_deduction=task.final_unit_deduction or None,
         done=task.is_terminal,
         next_step=next_step_for(task.status, task.task_id, task.external_task_id or external_task_id),
     )
@@ -156,6 +160,7 @@ def from_entry(entry: JournalEntry) -> VideoTaskResult:
         ],
         created_at=_iso_ms(entry.kling_created_ms) or _iso_ms(int(entry.created_at * 1000)),
         updated_at=_iso_ms(entry.kling_updated_ms) or _iso_ms(int(entry.updated_at * 1000)),
+        final_unit_deduction=entry.final_unit_deduction,
         done=status in DONE_STATUSES,
         next_step=next_step_for(status, entry.task_id, entry.external_task_id),
     )
@@ -174,13 +179,15 @@ def summary(result: VideoTaskResult, *, waited: float | None = None, wait_note: 
     named = (("task_id", result.task_id), ("external_task_id", result.external_task_id))
     ids = [f"{name}={value}" for name, value in named if value]
     head = f"Kling task ({', '.join([*ids, result.model or 'unknown model'])}): {result.status}"
-    journal = f"\n{result.journal_warning}" if result.journal_warning else ""
+    cost = [f"Cost at Kling: {result.final_unit_deduction} units."] if result.final_unit_deduction else []
+    journal = [result.journal_warning] if result.journal_warning else []
     if result.status == "succeed":
         urls = "\n".join(f"- {v.url}{_saved_note(v)}" for v in result.videos) or "- (no video URL returned)"
         saved = bool(result.videos) and all(v.local_path for v in result.videos)
-        return f"{head}. Video ready:\n{urls}\n{SAVED_RETENTION_NOTE if saved else VIDEO_RETENTION_NOTE}{journal}"
+        note = SAVED_RETENTION_NOTE if saved else VIDEO_RETENTION_NOTE
+        return "\n".join([f"{head}. Video ready:", urls, *cost, *journal, note])
     waited_text = f" after waiting {waited:.0f} s" if waited is not None else ""
     if wait_note:
         waited_text = f"; {wait_note}"
     message = f" ({result.status_message})" if result.status_message else ""
-    return f"{head}{message}{waited_text}. {result.next_step}{journal}"
+    return " ".join([f"{head}{message}{waited_text}.", result.next_step, *cost, *journal])

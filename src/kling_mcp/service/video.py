@@ -38,6 +38,7 @@ from kling_mcp.service.inputs import VideoRequest
 from kling_mcp.service.intents import IntentResolver
 from kling_mcp.service.journal import CREATE_FAILED, UNKNOWN, JournalEntry, TaskJournal, describe_journal_error
 from kling_mcp.service.options import ServiceOptions
+from kling_mcp.service.owners import Viewer, local_owner, operator
 from kling_mcp.service.poller import TaskPoller
 from kling_mcp.service.recorder import JournalRecorder
 from kling_mcp.service.results import VideoTaskResult, from_entry, from_task, next_step_for
@@ -224,6 +225,11 @@ class VideoService:
         self._waits: set[anyio.CancelScope] = set()
         self._wrapping_up = False
 
+    @property
+    def journal(self) -> TaskJournal:
+        """The task journal this service writes (the player reads a task's request and history from it)."""
+        return self._journal
+
     def wrap_up(self) -> int:
         """End every wait now, and skip waiting from here on: calls answer with their task's last known status.
 
@@ -238,15 +244,18 @@ class VideoService:
     def _budget(self, requested: float) -> float:
         return max(0.0, min(requested, self.options.max_wait_seconds))
 
-    async def generate(self, request: VideoRequest, progress: ProgressFn | None = None) -> Outcome:
-        """Create the task once and wait for it up to min(timeout, the server's cap).
+    async def generate(
+        self, request: VideoRequest, progress: ProgressFn | None = None, *, owner: str | None = None
+    ) -> Outcome:
+        """Create the task once (see `start`) and wait for it up to min(timeout, the server's cap).
 
         Every failure after the intent is written is a `TaskCallError` carrying the task's ids and the next step.
         """
         started = self._clock()
         budget = self._budget(request.effective_timeout)
         deadline = started + budget
-        begun = await self.start(request, create_deadline=started + max(budget, MIN_CREATE_BUDGET_SECONDS))
+        create_deadline = started + max(budget, MIN_CREATE_BUDGET_SECONDS)
+        begun = await self.start(request, create_deadline=create_deadline, owner=owner)
         task = begun.task
         try:
             task = await self._wait(begun.endpoint, task, started, deadline, progress, begun.profile)
@@ -262,8 +271,11 @@ class VideoService:
                 journal_warning=begun.journal_warning,
             ) from exc
 
-    async def start(self, request: VideoRequest, *, create_deadline: float | None = None) -> Started:
-        """Create the task once, journaled before and after the create request; does not wait for the video.
+    async def start(
+        self, request: VideoRequest, *, create_deadline: float | None = None, owner: str | None = None
+    ) -> Started:
+        """Create the task once (owned by `owner`, default the local user), journaled before and after the create
+        request; does not wait for the video.
 
         Refused before anything is sent if the intent cannot be journaled (`JournalUnavailableError`); after the
         create request may have left, every failure is a `TaskCallError` naming the task's ids.
@@ -275,6 +287,7 @@ class VideoService:
         async with limiter:
             prepared = prepare_request(request, self.options)
             prepared.entry.kling_host = self.kling_host
+            prepared.entry.owner = owner or local_owner()
             endpoint, external_id = prepared.endpoint, prepared.entry.external_task_id
             await self.recorder.intent(prepared.entry)  # refuses the call, before any request, if it cannot
             # Shielded: a cancelled call must still learn and record the id of a task it may have paid for.
@@ -305,11 +318,25 @@ class VideoService:
         write = partial(self._journal.record_task, task, external_id, endpoint, self.kling_host)
         return task, await self.recorder.write(external_id, write)
 
-    async def get(self, any_id: str, wait_seconds: float = 0.0, progress: ProgressFn | None = None) -> Outcome:
-        """Look a task up by Kling task id or external id; optionally wait for it to finish."""
+    async def get(
+        self,
+        any_id: str,
+        wait_seconds: float = 0.0,
+        progress: ProgressFn | None = None,
+        *,
+        viewer: Viewer | None = None,
+    ) -> Outcome:
+        """Look a task up by Kling task id or external id; optionally wait for it to finish.
+
+        A viewer who does not see every owner's tasks gets only their own: any other id (unknown, or another
+        owner's) is answered with the same `TaskNotFoundError`, without asking Kling.
+        """
+        viewer = viewer or operator()
         started = self._clock()
         deadline = started + self._budget(wait_seconds)
         entry, journal_note = await self._entry(any_id)
+        if not viewer.sees_all and not viewer.may_see(entry):
+            raise TaskNotFoundError(any_id)
         if entry is not None and entry.kling_host and self.kling_host and entry.kling_host != self.kling_host:
             raise TaskOnAnotherKlingError(any_id, entry.kling_host, self.kling_host)
         if entry is not None and entry.task_id is None:
@@ -328,7 +355,7 @@ class VideoService:
         endpoint, task = found
         external_id = entry.external_task_id if entry else task.external_task_id
         # Deferred: a lookup must not wait for another process's write lock; the background thread writes it.
-        write = partial(self._journal.record_task, task, external_id, endpoint, self.kling_host)
+        write = partial(self._journal.record_task, task, external_id, endpoint, self.kling_host, viewer.owner)
         self.recorder.defer(task.task_id, write)
         warning = journal_note
         profile = (entry.model, entry.mode, entry.duration) if entry and entry.model else None
@@ -355,11 +382,14 @@ class VideoService:
                 continue
         return None
 
-    async def list_recent(self, *, limit: int = 20, status: str | None = None) -> list[VideoTaskResult]:
-        """Tasks from the journal, newest first (no Kling request)."""
+    async def list_recent(
+        self, *, limit: int = 20, status: str | None = None, viewer: Viewer | None = None
+    ) -> list[VideoTaskResult]:
+        """Tasks from the journal the viewer may see (default: all), newest first (no Kling request)."""
+        owner = (viewer or operator()).owner_filter
         try:
             entries = await anyio.to_thread.run_sync(
-                lambda: self._journal.recent(limit=limit, status=status, kling_host=self.kling_host),
+                lambda: self._journal.recent(limit=limit, status=status, kling_host=self.kling_host, owner=owner),
                 limiter=self.recorder.readers,
             )
         except Exception as exc:
@@ -374,7 +404,8 @@ class VideoService:
         result = replace_warning(from_task(task, model, external_id), warning)
         return Outcome(result, self._clock() - started)
 
-    async def _history(self, profile: tuple[str, str | None, int | None] | None) -> list[float]:
+    async def history(self, profile: tuple[str, str | None, int | None] | None) -> list[float]:
+        """Seconds the latest finished tasks of this (model, mode, duration) took at this server's Kling API."""
         if profile is None:
             return []
         model, mode, duration = profile
@@ -405,7 +436,7 @@ class VideoService:
         """Poll on the profile's schedule until the task ends or the deadline passes (last check at the deadline)."""
         if task.is_terminal or self._wrapping_up:
             return await self._finish_wait(task, started, progress)
-        plan = self.options.schedule.plan(await self._history(profile))
+        plan = self.options.schedule.plan(await self.history(profile))
         # Progress runs towards when such a task usually finishes (not the wait cap, which says nothing about it).
         expected_end = None
         if plan.expected is not None:

@@ -24,6 +24,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import Field, ValidationError
 
 from kling_mcp.api.errors import KlingError
+from kling_mcp.server.access import GENERATE_SCOPE, caller_for, token_of
 from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL
 from kling_mcp.server.tasks import legacy, wire
 from kling_mcp.server.tasks.lookup import app_of, find, reread, snapshot_of
@@ -32,6 +33,7 @@ from kling_mcp.server.tool_errors import to_tool_error
 from kling_mcp.service.errors import InvalidInputError, JournalUnavailableError
 from kling_mcp.service.inputs import VideoRequest
 from kling_mcp.service.journal import TaskHandle
+from kling_mcp.service.owners import Viewer
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -105,7 +107,7 @@ class Tasks(Extension):
         if params.name == GENERATE_TOOL:
             created = await self._start_generate(ctx, runtime, arguments)
         else:
-            created = await self._start_wait(runtime, arguments, is_legacy)
+            created = await self._start_wait(runtime, arguments, is_legacy, caller_for(token_of(ctx.request)).viewer)
         if created is None:  # nothing to wait for, or arguments the tool itself must judge: a normal call
             result = await call_next(ctx)
             if is_legacy and isinstance(result, CallToolResult) and result.is_error:
@@ -138,15 +140,20 @@ class Tasks(Extension):
             request = VideoRequest.model_validate(arguments)
         except ValidationError:
             return None  # the tool refuses it in its own words, before anything is sent
+        caller = caller_for(token_of(ctx.request))
+        if not caller.holds(GENERATE_SCOPE):
+            return None  # the tool refuses it, saying which scope is missing
         try:
-            begun = await runtime.service.start(request)
+            begun = await runtime.service.start(request, owner=caller.viewer.owner)
         except (InvalidInputError, KlingError, JournalUnavailableError) as exc:
             text = str(to_tool_error(exc, app_of(ctx)))
             return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
         # The handle id is our external_task_id: idempotent, and it finds the Kling task in every tool.
         return begun.external_task_id, begun.external_task_id, None
 
-    async def _start_wait(self, runtime: Runtime, arguments: dict[str, Any], is_legacy: bool) -> Created | None:
+    async def _start_wait(
+        self, runtime: Runtime, arguments: dict[str, Any], is_legacy: bool, viewer: Viewer
+    ) -> Created | None:
         task_id, wait, download = arguments.get("task_id"), arguments.get("wait_seconds", 0), arguments.get("download")
         valid = isinstance(task_id, str) and task_id.strip() and isinstance(wait, int | float) and wait >= 0
         valid = valid and not set(arguments) - {"task_id", "wait_seconds", "download"}
@@ -155,8 +162,8 @@ class Tasks(Extension):
         if not is_legacy and not wait:
             return None  # a plain look-up answers at once
         snapshot = await runtime.tracker.snapshot(str(task_id).strip())
-        if snapshot is None or (snapshot.done and not is_legacy):
-            return None  # unknown to the journal, or finished: the tool answers (or explains) right away
+        if snapshot is None or not viewer.may_see(snapshot.entry) or (snapshot.done and not is_legacy):
+            return None  # unknown (or someone else's), or finished: the tool answers (or explains) right away
         external = snapshot.entry.external_task_id
         return f"{external}~{uuid.uuid4().hex[:12]}", external, download
 

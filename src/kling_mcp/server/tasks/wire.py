@@ -8,13 +8,12 @@ JSON-RPC errors. Both forms are built here and nowhere else.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from mcp.server.auth.middleware.auth_context import get_access_token
-from mcp.server.auth.provider import principal_components
 
+from kling_mcp.server.access import caller_for
 from kling_mcp.service.journal import TaskHandle
 from kling_mcp.service.tracking import Snapshot
 
@@ -25,7 +24,6 @@ RELATED_TASK_KEY = "io.modelcontextprotocol/related-task"
 LEGACY_VERSION = "2025-11-25"
 # Kling deletes videos after 30 days: a handle lives as long unless the client asks for less.
 MAX_TTL_MS = 30 * 24 * 3600 * 1000
-LOCAL_OWNER = "local"
 
 CANCELLED_MESSAGE = (
     "No longer waited on at the client's request. Kling cannot cancel a task: the video will still be made and "
@@ -34,16 +32,12 @@ CANCELLED_MESSAGE = (
 
 
 def owner_of_request() -> str:
-    """Who may see the tasks this request creates: the bearer token's principal over HTTP, else the local client.
+    """Who may see the tasks this request creates: the same owner the journal records for the Kling task
+    (`kling_mcp.server.access.owner_of`: the OAuth subject, a static token's label), else the local user.
 
-    Over stdio (and unauthenticated loopback HTTP) the process serves one client, so its tasks are that client's.
-    Only a digest of the principal is stored, never a token.
+    Never a token: static tokens are represented by a label they cannot be recovered from.
     """
-    token = get_access_token()
-    if token is None:
-        return LOCAL_OWNER
-    principal = "\x1f".join(part or "" for part in principal_components(token))
-    return "principal:" + hashlib.sha256(principal.encode()).hexdigest()[:32]
+    return caller_for(get_access_token()).viewer.owner
 
 
 def granted_ttl_ms(requested: int | None) -> int:

@@ -87,9 +87,10 @@ class ReopeningJournal:
         external_task_id: str | None = None,
         endpoint: str = "image2video",
         kling_host: str | None = None,
+        owner: str | None = None,
     ) -> None:
         """See `TaskJournal.record_task`."""
-        self._open().record_task(task, external_task_id, endpoint, kling_host)
+        self._open().record_task(task, external_task_id, endpoint, kling_host, owner)
 
     def record_status(self, external_task_id: str, status: str, message: str | None) -> None:
         """See `TaskJournal.record_status`."""
@@ -106,10 +107,15 @@ class ReopeningJournal:
         return self._open().durations(model, mode, duration, limit=limit, kling_host=kling_host)
 
     def recent(
-        self, *, limit: int = 20, status: str | None = None, kling_host: str | None = None
+        self,
+        *,
+        limit: int = 20,
+        status: str | None = None,
+        kling_host: str | None = None,
+        owner: str | None = None,
     ) -> list[JournalEntry]:
         """See `TaskJournal.recent`."""
-        return self._open().recent(limit=limit, status=status, kling_host=kling_host)
+        return self._open().recent(limit=limit, status=status, kling_host=kling_host, owner=owner)
 
     def record_handle(self, handle: TaskHandle) -> None:
         """See `TaskJournal.record_handle`."""
