@@ -120,7 +120,7 @@ class Tasks(Extension):
         handle = TaskHandle(
             handle_id,
             external_task_id,
-            owner=wire.owner_of_request(),
+            owner=wire.owner_of_request(ctx.request),
             tool=params.name,
             download=download,
             ttl_ms=wire.granted_ttl_ms(ttl),
@@ -209,7 +209,7 @@ class Tasks(Extension):
         cursor = params.cursor or "0"
         if not cursor.isdigit():
             raise MCPError(code=INVALID_PARAMS, message="Invalid cursor")
-        offset, owner, now = int(cursor), wire.owner_of_request(), time.time()
+        offset, owner, now = int(cursor), wire.owner_of_request(ctx.request), time.time()
         handles = await anyio.to_thread.run_sync(
             lambda: runtime.journal.owner_handles(owner, limit=LIST_PAGE_SIZE, offset=offset)
         )
