@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeGuard
+from typing import TYPE_CHECKING
 
 from kling_mcp.api.combination import Judged, Problem
 from kling_mcp.api.errors import KlingAPIError, KlingError
 from kling_mcp.api.models import Task
+
+if TYPE_CHECKING:
+    from kling_mcp.service.journal import JournalProblem
 
 
 class InvalidInputError(ValueError):
@@ -22,13 +25,39 @@ class InvalidInputError(ValueError):
 class TaskFailedError(KlingError):
     """Kling ran the task and it failed; the message carries Kling's reason (task_status_msg)."""
 
-    def __init__(self, task: Task) -> None:
+    def __init__(self, task: Task, external_task_id: str | None = None) -> None:
         self.task = task
         reason = task.task_status_msg or "no reason given"
+        external = task.external_task_id or external_task_id
+        name = f"{task.task_id} (external_task_id {external})" if external else task.task_id
         super().__init__(
-            f"Kling task {task.task_id} failed: {reason}. The task will not be retried automatically; change the "
+            f"Kling task {name} failed: {reason}. The task will not be retried automatically; change the "
             "input (prompt, image) before trying again."
         )
+
+
+class TaskCallError(KlingError):
+    """A generate call failed after its create request may have left: its ids and the next step travel with it.
+
+    The external_task_id exists before the request, so even a failure that says nothing else still names the task
+    the caller may have paid for, and `kling_get_video_task` resolves it.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        external_task_id: str,
+        task_id: str | None = None,
+        next_step: str,
+        journal_warning: str | None = None,
+    ) -> None:
+        self.external_task_id = external_task_id
+        self.task_id = task_id
+        self.next_step = next_step
+        ids = f"external_task_id={external_task_id!r}" + (f", task_id={task_id!r}" if task_id else "")
+        parts = [reason.rstrip(". ") + ".", f"This call's task: {ids}.", journal_warning, next_step]
+        super().__init__(" ".join(part for part in parts if part))
 
 
 class TaskNotFoundError(KlingError):
@@ -64,23 +93,37 @@ class UnsupportedCombinationError(InvalidInputError):
         return self.detail
 
 
+class JournalUnavailableError(Exception):
+    """The task journal cannot be used; the message names where it is, what is wrong and what to do."""
+
+    def __init__(self, where: str, problem: JournalProblem, *, writing: bool) -> None:
+        self.where = where
+        self.problem = problem
+        if writing:
+            consequence = (
+                "so kling-mcp refused to create the task: nothing was sent to Kling and nothing was billed "
+                "(a task it could not record could be lost)."
+            )
+        else:
+            consequence = "so it cannot be listed. Kling still has every task: kling_get_video_task with an id works."
+        super().__init__(
+            f"The task journal at {where} cannot be {'written' if writing else 'read'} ({problem.text}), "
+            f"{consequence} To fix: {problem.advice}."
+        )
+
+
 # Kling's codes for a request whose parameters it refuses (docs/kling-api.md): nothing was created or billed.
 PARAMETER_REFUSALS = frozenset({1200, 1201})
 
 
-class UnknownCapabilityRefusedError(KlingError):
-    """Kling refused a request that carried arguments the capability table could not judge for the model."""
-
-    def __init__(self, refusal: KlingAPIError, judged: Judged, model: str) -> None:
-        self.refusal = refusal
-        names = ", ".join(judged.arguments)
-        super().__init__(
-            f"{refusal}. {names} on {model} was sent for Kling to judge (kling-mcp does not know whether {model} "
-            f"takes it), and Kling refused the request: no task was created or billed. Leave {names} unset, or use "
-            f"a model documented to take it: {judged.documented}."
-        )
-
-    @staticmethod
-    def explains(refusal: KlingError, judged: Judged | None) -> TypeGuard[KlingAPIError]:
-        """True when Kling refused the parameters of a request that asked it to judge some of them."""
-        return judged is not None and isinstance(refusal, KlingAPIError) and refusal.code in PARAMETER_REFUSALS
+def judged_refusal(refusal: KlingError, judged: Judged, model: str) -> str | None:
+    """When Kling refused the parameters of a request that carried arguments the capability table left to it: the
+    reason, saying so and naming the models documented to take them; else None."""
+    if not isinstance(refusal, KlingAPIError) or refusal.code not in PARAMETER_REFUSALS:
+        return None
+    names = ", ".join(judged.arguments)
+    return (
+        f"{refusal}. {names} on {model} was sent for Kling to judge (kling-mcp does not know whether {model} takes "
+        f"it), and Kling refused the request: no task was created or billed. Leave {names} unset, or use a model "
+        f"documented to take it: {judged.documented}"
+    )
