@@ -106,6 +106,11 @@ ASPECT_RATIOS = ("16:9", "9:16", "1:1")
 CAMERA_TYPES = ("simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward")
 
 
+def endpoint_named(name: str | None) -> Endpoint | None:
+    """The endpoint a journal row names, or None for a name this version does not know."""
+    return next((endpoint for endpoint in ENDPOINTS if endpoint == name), None)
+
+
 def models_of(endpoints: Iterable[Endpoint]) -> tuple[str, ...]:
     """The models served by any of these endpoints, in table order, each once."""
     wanted = set(endpoints)

@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from kling_mcp.api.capabilities import ENDPOINTS
+from kling_mcp.api.capabilities import ENDPOINTS, endpoint_named
 from kling_mcp.api.client import KlingClient
 from kling_mcp.api.combination import Judged
 from kling_mcp.api.errors import (
@@ -234,7 +234,7 @@ class VideoService:
         if entry is not None and entry.kling_host and self.kling_host and entry.kling_host != self.kling_host:
             raise TaskOnAnotherKlingError(any_id, entry.kling_host, self.kling_host)
         if entry is not None and entry.task_id is None:
-            endpoint: Endpoint = entry.endpoint if entry.endpoint in ENDPOINTS else "image2video"
+            endpoint: Endpoint = endpoint_named(entry.endpoint) or "image2video"
             resolution = await self.intents.resolve(entry, endpoint, deadline)
             if resolution.task is None:
                 note = resolution.note if wait_seconds > 0 else None
