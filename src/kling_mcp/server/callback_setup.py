@@ -41,9 +41,12 @@ def open_wakeups(location: str, journal: TaskJournal, hurry: Hurry, stack: Async
     if is_database_url(location):
         from kling_mcp.service.journal.listen import PostgresWakeups
         from kling_mcp.service.journal.postgres import PostgresJournal
+        from kling_mcp.service.journal.reopening import ReopeningJournal
 
-        assert isinstance(journal, PostgresJournal)
-        wakeups = PostgresWakeups(location, journal, hurry)
+        # The runtime wraps the journal so a broken one cannot stop the server; LISTEN needs the real connection.
+        real = journal.unwrap() if isinstance(journal, ReopeningJournal) else journal
+        assert isinstance(real, PostgresJournal)
+        wakeups = PostgresWakeups(location, real, hurry)
     else:
         wakeups = LocalWakeups(hurry)
     stack.callback(wakeups.close)
