@@ -258,7 +258,7 @@ async def test_a_static_tokens_tasks_stay_its_own_when_the_token_list_changes() 
         verifier = StaticTokenVerifier(tokens)
         for raw in (first, second):
             access = await verifier.verify_token(raw.get_secret_value())
-            if access is not None:  # the HTTP request as the SDK's authentication leaves it
+            if access is not None:  # an HTTP request as the SDK's auth middleware leaves it
                 request = SimpleNamespace(scope={"user": AuthenticatedUser(access)})
                 owners.append((raw, owner_of_request(request)))
     first_owners = {owner for raw, owner in owners if raw is first}
