@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 from pydantic import BaseModel, Field
@@ -16,7 +17,9 @@ from kling_mcp.service.errors import TaskFailedError
 from kling_mcp.service.journal import JournalEntry
 from kling_mcp.service.owners import Viewer
 from kling_mcp.service.results import VideoTaskResult, from_task
-from kling_mcp.service.video import VideoService
+
+if TYPE_CHECKING:  # the service (and the HTTP stack under it) loads on the first call, not at start-up
+    from kling_mcp.service.video import VideoService
 
 
 class TaskRequest(BaseModel):
