@@ -128,6 +128,14 @@ def pg_url(pg_cluster: Cluster) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
+def shared_journal(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """KLING_MCP_JOURNAL for servers that share one journal, for each backend (PostgreSQL: a fresh database)."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("pg_url"))
+    return str(tmp_path / "journal.sqlite3")
+
+
 @pytest.fixture
 def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxServer]:
     """The sandbox with no tasks, requests or faults left from earlier tests."""

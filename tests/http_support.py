@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import httpx2
 from mcp import Client
+from mcp.client.extension import ClientExtension
 from mcp.client.streamable_http import streamable_http_client
 
 from kling_mcp.config import Settings
@@ -88,10 +89,10 @@ def server_command(port: int, *args: str, host: str = "127.0.0.1") -> list[str]:
 
 @contextmanager
 def run_server(
-    settings: Settings, workdir: Path, *args: str, host: str = "127.0.0.1", **env: str
+    settings: Settings, workdir: Path, *args: str, host: str = "127.0.0.1", port: int | None = None, **env: str
 ) -> Iterator[HttpServer]:
-    """Start the server subprocess, wait until it is healthy, and stop it (SIGTERM) afterwards."""
-    port = free_port()
+    """Start the server subprocess (on `port`, or a free one), wait until it is healthy, and stop it afterwards."""
+    port = port or free_port()
     stderr_path = workdir / f"server-{port}.stderr"
     with (
         stderr_path.open("wb") as stderr_file,
@@ -115,7 +116,12 @@ def run_server(
 
 @asynccontextmanager
 async def connect(
-    url: str, token: str | None = TOKEN, *, mode: str = "auto", headers: dict[str, str] | None = None
+    url: str,
+    token: str | None = TOKEN,
+    *,
+    mode: str = "auto",
+    headers: dict[str, str] | None = None,
+    extensions: Sequence[ClientExtension] = (),
 ) -> AsyncIterator[Client]:
     """A real MCP client over streamable HTTP, sending the bearer token (and any other headers)."""
     sent = dict(headers or {})
@@ -123,7 +129,11 @@ async def connect(
         sent["Authorization"] = f"Bearer {token}"
     async with (
         httpx2.AsyncClient(headers=sent, timeout=httpx2.Timeout(30.0, read=120.0)) as http,
-        Client(streamable_http_client(url, http_client=http), mode=mode) as client,  # type: ignore[arg-type]
+        Client(
+            streamable_http_client(url, http_client=http),
+            mode=mode,  # type: ignore[arg-type]
+            extensions=list(extensions),
+        ) as client,
     ):
         yield client
 

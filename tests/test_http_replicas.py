@@ -23,12 +23,13 @@ LIST = "kling_list_video_tasks"
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_a_task_created_through_one_replica_is_read_through_the_other(
-    settings: Settings, sandbox: SandboxServer, tmp_path: Path, mode: str
+    settings: Settings, sandbox: SandboxServer, tmp_path: Path, mode: str, shared_journal: str
 ) -> None:
     sandbox.state.config.run_seconds = 1.5
+    env = {"KLING_MCP_AUTH_TOKEN": TOKEN, "KLING_MCP_JOURNAL": shared_journal}
     with (
-        run_server(settings, tmp_path, "--stateless", KLING_MCP_AUTH_TOKEN=TOKEN) as replica_a,
-        run_server(settings, tmp_path, "--stateless", KLING_MCP_AUTH_TOKEN=TOKEN) as replica_b,
+        run_server(settings, tmp_path, "--stateless", **env) as replica_a,
+        run_server(settings, tmp_path, "--stateless", **env) as replica_b,
     ):
         async with connect(replica_a.mcp_url, mode=mode) as client:
             created = await client.call_tool(

@@ -148,12 +148,24 @@ def test_a_journal_from_release_0_1_is_upgraded_in_place(tmp_path: Path) -> None
     try:
         entry = journal.get("T-old")
         assert entry is not None and entry.prompt == "old cat" and entry.videos[0]["url"] == "https://cdn.example/v.mp4"
+        assert entry.owner is None  # made before tasks had owners: only admins (and the local operator) see it
         assert journal.durations("kling-v2-master", "pro", 5) == [60.0]
         journal.record_intent(_entry("kmcp-new"))
         assert [e.external_task_id for e in journal.recent()] == ["kmcp-new", "kmcp-old"]
         assert journal.schema_version() == SCHEMA_VERSION
     finally:
         journal.close()
+
+
+def test_entries_keep_their_owner_and_a_query_can_be_limited_to_one(journal: TaskJournal) -> None:
+    for name, owner in (("a1", "oauth:alice"), ("b1", "oauth:bob"), ("a2", "oauth:alice"), ("x", None)):
+        journal.record_intent(_entry(f"kmcp-{name}", owner=owner))
+    journal.record_task(_task("T-adopted", None), None, "image2video", owner="oauth:bob")  # a task new to the journal
+    assert [e.external_task_id for e in journal.recent(owner="oauth:alice")] == ["kmcp-a2", "kmcp-a1"]
+    assert [e.task_id or e.external_task_id for e in journal.recent(owner="oauth:bob")] == ["T-adopted", "kmcp-b1"]
+    assert len(journal.recent()) == 5
+    ownerless = journal.get("kmcp-x")
+    assert ownerless is not None and ownerless.owner is None
 
 
 def test_task_handles_are_kept_per_owner_and_cancelled_once(journal: TaskJournal) -> None:

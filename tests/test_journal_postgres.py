@@ -5,14 +5,23 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import anyio
 import pytest
+from mcp import Client
 
 from kling_mcp.config import Settings
+from kling_mcp.sandbox.runner import SandboxServer
+from kling_mcp.server.build import build_server
 from kling_mcp.service.journal import JournalConnectionError, JournalEntry, open_journal
+from tests.conftest import FAST_RETRY, make_settings, text_of
 from tests.pg_cluster import Cluster
 from tests.test_cli import run_cli
 
 pytestmark = pytest.mark.slow
+
+
+GENERATE = "kling_generate_video_from_image"
+IMAGE = "https://example.com/a.png"
 
 
 def _entry(external: str) -> JournalEntry:
@@ -69,3 +78,54 @@ def test_check_names_the_database_and_never_prints_the_password(
     assert "password authentication failed" in bad.stdout
     for output in (good.stdout, good.stderr, bad.stdout, bad.stderr):
         assert pg_cluster.password not in output and "nope-1234" not in output
+
+
+@pytest.mark.anyio
+async def test_a_database_restart_in_the_middle_of_a_soak_loses_and_doubles_nothing(
+    pg_cluster: Cluster, pg_url: str, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    """Calls keep coming while the database restarts: every created task reaches its caller and the journal once."""
+    sandbox.state.config.run_seconds = 1.0
+    settings = make_settings(sandbox, tmp_path, KLING_MCP_JOURNAL=pg_url)
+    texts: list[str] = []
+    async with Client(build_server(settings, retry_policy=FAST_RETRY)) as client:
+
+        async def one(i: int) -> None:
+            result = await client.call_tool(GENERATE, {"prompt": f"soak {i}", "start_image_url": IMAGE, "timeout": 20})
+            texts.append(text_of(result))
+
+        async with anyio.create_task_group() as tg:
+            for i in range(24):
+                tg.start_soon(one, i)
+                await anyio.sleep(0.1)
+                if i == 8:
+                    tg.start_soon(anyio.to_thread.run_sync, pg_cluster.restart)
+    created = {task.task_id: task.external_task_id for task in sandbox.state.tasks.values()}
+    assert created and sandbox.state.duplicate_creates == 0
+    assert len(sandbox.state.creates()) == len(created), "a create was sent twice"
+    everything_said = "\n".join(texts)
+    journal = open_journal(pg_url)
+    try:
+        journaled = {e.task_id for e in journal.recent(limit=1000)}
+    finally:
+        journal.close()
+    for task_id, external in created.items():
+        assert task_id in everything_said or str(external) in everything_said, f"task {task_id} never reached a caller"
+        assert task_id in journaled, f"task {task_id} is not in the journal"
+
+
+@pytest.mark.anyio
+async def test_with_the_database_down_a_generate_call_is_refused_before_anything_is_sent(
+    pg_cluster: Cluster, pg_url: str, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    settings = make_settings(sandbox, tmp_path, KLING_MCP_JOURNAL=pg_url)
+    async with Client(build_server(settings, retry_policy=FAST_RETRY)) as client:
+        assert not (await client.call_tool("kling_list_video_tasks", {})).is_error  # the journal is open
+        pg_cluster.stop()
+        try:
+            result = await client.call_tool(GENERATE, {"prompt": "x", "start_image_url": IMAGE, "timeout": 5})
+        finally:
+            pg_cluster.start()
+    assert result.is_error
+    assert sandbox.state.creates() == [], "a task the journal could not record must not be created"
+    assert pg_cluster.password not in text_of(result)

@@ -53,6 +53,14 @@ def test_wheel_contains_only_the_kling_mcp_package(wheel: zipfile.ZipFile) -> No
 
 
 @pytest.mark.slow  # builds a wheel in a subprocess
+def test_wheel_ships_the_finished_player_view(wheel: zipfile.ZipFile) -> None:
+    # The MCP Apps view is served from the installed package: the finished, self-contained HTML, not a build input.
+    shipped = wheel.read("kling_mcp/assets/player.html").decode()
+    assert shipped == (ROOT / "src" / "kling_mcp" / "assets" / "player.html").read_text(encoding="utf-8")
+    assert shipped.startswith("<!DOCTYPE html>") and "ui/initialize" in shipped and "<script src" not in shipped
+
+
+@pytest.mark.slow  # builds a wheel in a subprocess
 def test_wheel_metadata_and_entry_point(wheel: zipfile.ZipFile) -> None:
     dist_info = f"kling_mcp-{kling_mcp.__version__}.dist-info"
     metadata = wheel.read(f"{dist_info}/METADATA").decode()

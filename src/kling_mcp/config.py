@@ -83,6 +83,25 @@ class Settings(BaseSettings):
             "results arriving after ~60 s, so the default stays under that."
         ),
     )
+    journal_write_wait: float = Field(
+        30.0,
+        gt=0,
+        validation_alias="KLING_MCP_JOURNAL_WAIT",
+        description=(
+            "Longest a task journal write waits for another process's write lock (seconds). A create is refused, "
+            "before anything is sent, if its intent cannot be written in that time; reads never wait for writers."
+        ),
+    )
+    stale_intent_seconds: float = Field(
+        600.0,
+        gt=0,
+        validation_alias="KLING_MCP_STALE_INTENT_AFTER",
+        description=(
+            "How long after a create was attempted a task Kling still does not know by its external_task_id is "
+            "declared `never_created` (safe to create again). Kling's lookup can lag a create, and a create may "
+            "still be in flight in another process, so keep it well above KLING_MCP_MAX_WAIT."
+        ),
+    )
     http_timeout_seconds: float = Field(
         30.0,
         gt=0,
@@ -106,6 +125,33 @@ class Settings(BaseSettings):
         validation_alias="KLING_MCP_SKIP_CAPABILITY_CHECK",
         description="Send model/mode/duration combinations the local capability table refuses (type checks stay).",
     )
+    public_url: str | None = Field(
+        None,
+        validation_alias="KLING_MCP_PUBLIC_URL",
+        description=(
+            "HTTP mode: the https address Kling can reach this deployment at (e.g. https://mcp.example.com). When "
+            "set, every create asks Kling to call back on this server when the task changes, and polling becomes a "
+            "sparse safety net. With KLING_MCP_OAUTH_ISSUER it (plus the MCP path) is also the OAuth resource "
+            "identifier access tokens must be issued for. See docs/deploying-http.md."
+        ),
+    )
+    callback_secret: SecretStr | None = Field(
+        None,
+        validation_alias="KLING_MCP_CALLBACK_SECRET",
+        description=(
+            "Key of the HMAC that makes each callback address unguessable; every replica needs the same one. "
+            "Default: derived from KLING_SECRET_KEY (which replicas share already)."
+        ),
+    )
+    callback_safety_poll: float = Field(
+        30.0,
+        gt=0,
+        validation_alias="KLING_MCP_CALLBACK_SAFETY_POLL",
+        description=(
+            "With callbacks: the gap between safety-net status queries (seconds) once a task is overdue, in case "
+            "a callback was lost."
+        ),
+    )
     log_level: LogLevel = Field(
         "INFO",
         validation_alias="KLING_MCP_LOG_LEVEL",
@@ -115,7 +161,7 @@ class Settings(BaseSettings):
         ),
     )
 
-    @field_validator("access_key", "secret_key", "journal", mode="before")
+    @field_validator("access_key", "secret_key", "journal", "public_url", "callback_secret", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return blank_to_none(value)
@@ -131,6 +177,13 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"KLING_API_BASE_URL must start with http:// or https://; got {value!r}")
         return value.rstrip("/")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"KLING_MCP_PUBLIC_URL must start with https:// (or http://); got {value!r}")
+        return value.rstrip("/") if value else value
 
     def credentials(self) -> tuple[str, SecretStr]:
         """The access and secret key, or a `MissingCredentialsError` naming what to set."""
@@ -156,6 +209,10 @@ class Settings(BaseSettings):
         # The sandbox's tasks are fakes that vanish with its process: they must not sit among paid ones.
         name = "sandbox-tasks.sqlite3" if self.sandbox else "tasks.sqlite3"
         return str(Path(platformdirs.user_data_dir("kling-mcp", appauthor=False)) / name)
+
+    def callback_key(self) -> SecretStr | None:
+        """The secret behind callback addresses: KLING_MCP_CALLBACK_SECRET, else KLING_SECRET_KEY (None: neither)."""
+        return self.callback_secret or self.secret_key
 
     def resolved_download_dir(self) -> Path:
         """Where videos are saved: the configured folder or `kling-mcp` in the user's Downloads folder."""

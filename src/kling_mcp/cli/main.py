@@ -136,7 +136,11 @@ def _main(argv: Sequence[str] | None) -> int:
             configure_logging("ERROR")
             logger.error("%s", exc)
             return 2
-    configure_logging(args.log_level or settings.log_level, secrets=(secret, *(t.get_secret_value() for t in tokens)))
+    oauth_secret = http.oauth_client_secret.get_secret_value() if http.oauth_client_secret else ""
+    configure_logging(
+        args.log_level or settings.log_level,
+        secrets=(secret, oauth_secret, *(t.get_secret_value() for t in tokens)),
+    )
     try:
         return _run(args, settings, http, tokens)
     except ListenError as exc:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import uvicorn
@@ -13,23 +14,23 @@ from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from kling_mcp import __version__
 from kling_mcp.api.retry import RetryPolicy
 from kling_mcp.config import Settings
+from kling_mcp.http.auth import Authentication, authentication
 from kling_mcp.http.challenge import BareChallengeMiddleware
 from kling_mcp.http.deadlines import deadline_protocol
-from kling_mcp.http.security import (
-    StaticTokenVerifier,
-    auth_settings,
-    check_exposure,
-    transport_security,
-)
+from kling_mcp.http.resource import BearerChallenge
+from kling_mcp.http.scope_gate import ScopeGate
+from kling_mcp.http.security import check_exposure, transport_security
 from kling_mcp.http.settings import HttpSettings
 from kling_mcp.listening import listen
 from kling_mcp.redaction import Redactor
 from kling_mcp.server.build import AppContext, build_server
 from kling_mcp.server.call_gate import CallGate
+from kling_mcp.server.tools import TOOL_SCOPES
 from kling_mcp.service.images import ImagePolicy
 from kling_mcp.service.video import MIN_CREATE_BUDGET_SECONDS
 
@@ -60,17 +61,24 @@ def build_http_app(
     check_exposure(http, tokens)
     contexts: list[AppContext] = []
     gate = CallGate(http.max_concurrent_calls, wrap_up=lambda: sum(c.wrap_up() for c in contexts))
-    verifier = StaticTokenVerifier(tokens) if tokens else None
+    auth = authentication(http, tokens, settings.public_url)
+    secrets = [t.get_secret_value() for t in tokens]
+    if http.oauth_client_secret is not None:
+        secrets.append(http.oauth_client_secret.get_secret_value())
     server = build_server(
         settings,
         image_policy=ImagePolicy.for_roots(http.file_roots, remote=True),
         retry_policy=retry_policy,
-        token_verifier=verifier,
-        auth=auth_settings(http) if verifier else None,
+        token_verifier=auth.verifier if auth else None,
+        auth=auth.settings if auth else None,
         extensions=[gate],
         on_context=contexts.append,
-        redactor=Redactor(t.get_secret_value() for t in tokens),
+        redactor=Redactor(secrets),
+        serve_callbacks=settings.public_url is not None,
     )
+    if auth is not None and auth.resource is not None:
+        for route in auth.resource.routes():  # outside authentication: clients read it to learn how to sign in
+            server.custom_route(route.path, methods=["GET", "OPTIONS"], include_in_schema=False)(route.endpoint)
 
     async def healthz(_: Request) -> Response:
         # For load balancers: no auth, no secrets, no Kling request. 503 while draining takes us out of rotation.
@@ -79,6 +87,12 @@ def build_http_app(
         return JSONResponse({"status": "ok"})
 
     server.custom_route(HEALTH_PATH, methods=["GET"], include_in_schema=False)(healthz)
+    if settings.public_url is not None:
+        from kling_mcp.http.callbacks import ROUTE, callback_endpoint
+        from kling_mcp.server.callback_setup import callback_address
+
+        endpoint = callback_endpoint(callback_address(settings), contexts)
+        server.custom_route(ROUTE, methods=["POST"], include_in_schema=False)(endpoint)
     app = server.streamable_http_app(
         streamable_http_path=http.path,
         stateless_http=http.stateless,
@@ -86,9 +100,32 @@ def build_http_app(
         transport_security=transport_security(http),
         host=http.host,
     )
-    if verifier is not None:
-        app.add_middleware(BareChallengeMiddleware)  # outermost: sees the SDK's 401 as the client would
+    if auth is not None:
+        _guard(app, http, auth)
     return HttpApp(app=app, server=server, gate=gate)
+
+
+def _guard(app: Starlette, http: HttpSettings, auth: Authentication) -> None:
+    """Add what the SDK's bearer authentication lacks: spec-shaped challenges, step-up for paid tools, cleanup."""
+    for route in app.routes:
+        if isinstance(route, Route) and route.path == http.path:
+            # Inside authentication (it needs the caller's scopes), around the endpoint.
+            route.app = ScopeGate(
+                route.app, tool_scopes=TOOL_SCOPES, resource=auth.resource, max_body=http.max_body_bytes
+            )
+    app.add_middleware(BearerChallenge, path=http.path, resource=auth.resource)
+    # Outermost: a 401 to a request without credentials loses any error code and gets a plain body (RFC 6750 §3.1).
+    app.add_middleware(BareChallengeMiddleware)
+    client = auth.issuer_http
+    if client is not None:
+        inner = app.router.lifespan_context
+
+        @asynccontextmanager
+        async def lifespan(started: Starlette) -> AsyncIterator[None]:
+            async with client, inner(started):
+                yield
+
+        app.router.lifespan_context = lifespan
 
 
 def _hold_sse_streams_on_signal() -> Callable[[], None]:
@@ -135,6 +172,13 @@ class GracefulServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+def _describe(settings: Settings, http: HttpSettings, tokens: tuple[SecretStr, ...]) -> str:
+    kinds = [f"{len(tokens)} static token(s)"] if tokens else []
+    if http.oauth_issuer:
+        kinds.append(f"OAuth access tokens of {http.oauth_issuer} for {http.oauth_resource(settings.public_url)}")
+    return " and ".join(kinds) or "NO authentication"
+
+
 def serve_http(settings: Settings, http: HttpSettings, tokens: tuple[SecretStr, ...]) -> None:
     """Serve until SIGTERM/SIGINT, then shut down gracefully. Raises `HttpSecurityError` before binding if unsafe,
     `ListenError` if the address cannot be listened on (before anything starts, so that is all a person sees)."""
@@ -165,7 +209,7 @@ def serve_http(settings: Settings, http: HttpSettings, tokens: tuple[SecretStr, 
         http.host,
         http.port,
         http.path,
-        f"{len(tokens)} auth token(s)" if tokens else "NO authentication",
+        _describe(settings, http, tokens),
         "stateless" if http.stateless else "stateful sessions",
         http.max_concurrent_calls,
     )

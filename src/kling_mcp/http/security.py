@@ -9,11 +9,11 @@ import logging
 import re
 
 from mcp.server.auth.provider import AccessToken, TokenVerifier
-from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import SecretStr
 
 from kling_mcp.http.settings import UNAUTHENTICATED_OPT_OUT_FLAG, HttpSettings
+from kling_mcp.server.access import GENERATE_SCOPE, expand_scopes
 
 logger = logging.getLogger(__name__)
 
@@ -54,14 +54,28 @@ def load_tokens(http: HttpSettings) -> tuple[SecretStr, ...]:
     return tuple(tokens)
 
 
+def owner_label(token: SecretStr) -> str:
+    """A stable label for the tasks of a static token's holder, from which the token cannot be recovered.
+
+    scrypt (memory-hard, fixed salt so the label survives restarts) keeps a journal reader from testing guesses
+    of a token against its label at any useful speed.
+    """
+    digest = hashlib.scrypt(token.get_secret_value().encode(), salt=b"kling-mcp owner", n=2**14, r=8, p=1, dklen=12)
+    return f"token:{digest.hex()}"
+
+
 class StaticTokenVerifier(TokenVerifier):
-    """Accepts any of a fixed set of bearer tokens, compared in constant time; a token's client id is its position."""
+    """Accepts any of a fixed set of bearer tokens, compared in constant time.
+
+    A static token may read and create tasks (not administer); its holder owns tasks under the token's label.
+    """
 
     def __init__(self, tokens: tuple[SecretStr, ...]) -> None:
         if not tokens:
             raise ValueError("StaticTokenVerifier needs at least one token")
         # Digests have one length, so comparing them leaks neither the tokens' lengths nor their contents.
         self._digests = tuple(hashlib.sha256(t.get_secret_value().encode()).digest() for t in tokens)
+        self._owners = tuple(owner_label(t) for t in tokens)
 
     async def verify_token(self, token: str) -> AccessToken | None:
         """The token's identity if it is one of ours, else None (the SDK then answers 401)."""
@@ -74,17 +88,24 @@ class StaticTokenVerifier(TokenVerifier):
         if not match:
             return None
         label = f"token-{match}"
-        return AccessToken(token=label, client_id=label, scopes=[])
+        return AccessToken(
+            token=label, client_id=label, scopes=expand_scopes([GENERATE_SCOPE]), subject=self._owners[match - 1]
+        )
 
 
-def auth_settings(http: HttpSettings) -> AuthSettings:
-    """The SDK's auth settings for static tokens: no OAuth server, no protected-resource metadata."""
-    # issuer_url is required by the model but only used by OAuth routes, which static tokens do not have.
-    return AuthSettings(issuer_url=f"http://{_url_host(http.host)}:{http.port}", resource_server_url=None)
+class EitherVerifier(TokenVerifier):
+    """Static tokens first (header-based clients), then OAuth access tokens from the identity provider."""
 
+    def __init__(self, *verifiers: TokenVerifier) -> None:
+        self._verifiers = verifiers
 
-def _url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
+    async def verify_token(self, token: str) -> AccessToken | None:
+        """The first verifier's answer that accepts the token, else None."""
+        for verifier in self._verifiers:
+            accepted = await verifier.verify_token(token)
+            if accepted is not None:
+                return accepted
+        return None
 
 
 def is_loopback(host: str) -> bool:
@@ -98,14 +119,15 @@ def is_loopback(host: str) -> bool:
 
 
 def check_exposure(http: HttpSettings, tokens: tuple[SecretStr, ...]) -> None:
-    """Refuse to serve a network address without tokens, unless the operator opted out by name."""
-    if tokens or is_loopback(http.host):
+    """Refuse to serve a network address without tokens or OAuth, unless the operator opted out by name."""
+    if tokens or http.oauth_issuer or is_loopback(http.host):
         return
     if not http.allow_unauthenticated_network_access:
         raise HttpSecurityError(
             f"refusing to serve {http.host}:{http.port} without authentication: anyone who can reach it could spend "
-            "your Kling credits. Set KLING_MCP_AUTH_TOKEN (or KLING_MCP_AUTH_TOKEN_FILE), bind 127.0.0.1, or - only "
-            f"behind a proxy that authenticates for you - pass {UNAUTHENTICATED_OPT_OUT_FLAG}."
+            "your Kling credits. Set KLING_MCP_AUTH_TOKEN (or KLING_MCP_AUTH_TOKEN_FILE) or KLING_MCP_OAUTH_ISSUER, "
+            "bind 127.0.0.1, or - only behind a proxy that authenticates for you - pass "
+            f"{UNAUTHENTICATED_OPT_OUT_FLAG}."
         )
     logger.warning(
         "SERVING %s:%d WITHOUT AUTHENTICATION (%s): anyone who can reach this address can create paid Kling tasks",

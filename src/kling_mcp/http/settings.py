@@ -10,6 +10,7 @@ import argparse
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -51,6 +52,19 @@ class HttpSettings(BaseSettings):
     )
     auth_token_file: Path | None = Field(
         None, validation_alias="KLING_MCP_AUTH_TOKEN_FILE", description="File with one bearer token per line."
+    )
+    oauth_issuer: str | None = Field(
+        None,
+        validation_alias="KLING_MCP_OAUTH_ISSUER",
+        description="Issuer URL of the identity provider whose access tokens are accepted (turns OAuth on).",
+    )
+    oauth_client_id: str | None = Field(
+        None,
+        validation_alias="KLING_MCP_OAUTH_CLIENT_ID",
+        description="This server's client id at the identity provider, for introspecting opaque tokens (RFC 7662).",
+    )
+    oauth_client_secret: SecretStr | None = Field(
+        None, validation_alias="KLING_MCP_OAUTH_CLIENT_SECRET", description="Its client secret. Never logged."
     )
     allow_unauthenticated_network_access: bool = Field(
         False, validation_alias="KLING_MCP_ALLOW_UNAUTHENTICATED_NETWORK_ACCESS"
@@ -98,10 +112,24 @@ class HttpSettings(BaseSettings):
     def _path_list(cls, value: object) -> object:
         return _split(value, os.pathsep)
 
-    @field_validator("auth_token", mode="before")
+    @field_validator("auth_token", "oauth_issuer", "oauth_client_id", "oauth_client_secret", mode="before")
     @classmethod
-    def _blank_token_is_none(cls, value: object) -> object:
+    def _blank_is_none(cls, value: object) -> object:
         return blank_to_none(value)
+
+    @field_validator("oauth_issuer")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"must be an absolute http(s) URL without query or fragment; got {value!r}")
+        return value.strip()  # an issuer is compared exactly as the provider spells it (RFC 8414 §3.3)
+
+    def oauth_resource(self, public_url: str | None) -> str | None:
+        """The resource identifier (and required token audience): KLING_MCP_PUBLIC_URL plus the MCP path."""
+        return None if public_url is None else f"{public_url.rstrip('/')}{self.path.rstrip('/')}"
 
     @field_validator("file_roots")
     @classmethod
@@ -129,6 +157,8 @@ def add_http_arguments(parser: argparse.ArgumentParser) -> None:
         help="Keep no session state in the process, so replicas can share a load balancer.",
     )
     group.add_argument("--auth-token-file", type=Path, default=None, help="File with one bearer token per line.")
+    group.add_argument("--oauth-issuer", default=None, help="Identity provider whose access tokens are accepted.")
+    group.add_argument("--oauth-client-id", default=None, help="Client id for token introspection.")
     group.add_argument(
         UNAUTHENTICATED_OPT_OUT_FLAG,
         dest="allow_unauthenticated_network_access",

@@ -11,6 +11,7 @@ from types import TracebackType
 import uvicorn
 
 from kling_mcp.sandbox.app import build_app
+from kling_mcp.sandbox.callbacks import CallbackSender
 from kling_mcp.sandbox.state import SandboxConfig, SandboxState
 
 logger = logging.getLogger(__name__)
@@ -47,13 +48,18 @@ class SandboxServer:
             )
         )
         self._thread = threading.Thread(target=self._serve, name="kling-sandbox", daemon=True)
+        self._callbacks = CallbackSender(self.state)
 
     def _serve(self) -> None:
         self._server.run(sockets=[self._socket])
 
     def serve_forever(self) -> None:
         """Serve in this thread (`kling-mcp sandbox`) until SIGINT/SIGTERM; Ctrl-C ends in KeyboardInterrupt."""
-        self._serve()
+        self._callbacks.start()
+        try:
+            self._serve()
+        finally:
+            self._callbacks.stop()
 
     def start(self) -> SandboxServer:
         """Start serving and return once the socket answers."""
@@ -63,11 +69,13 @@ class SandboxServer:
             if time.monotonic() > deadline or not self._thread.is_alive():
                 raise RuntimeError("the Kling sandbox did not start")
             time.sleep(0.005)
+        self._callbacks.start()
         logger.debug("Kling sandbox listening on %s", self.url)
         return self
 
     def stop(self) -> None:
         """Stop serving and wait for the thread."""
+        self._callbacks.stop()
         self._server.should_exit = True
         self._thread.join(timeout=5)
         self._socket.close()

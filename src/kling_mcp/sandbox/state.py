@@ -43,12 +43,24 @@ class Faults:
     retry_after: float = 1.0
     query_server_error: int = 0  # 5000 on GET
     token_expired: int = 0  # 1004 for the token in use (see `SandboxState.is_expired`); a fresh token passes
+    create_not_json: int = 0  # the task IS created, the answer is HTTP 200 with an HTML body (a proxy's page)
+    create_odd_envelope: int = 0  # the task IS created, the answer's envelope has the shape `odd_envelope`
+    # "no_task_status" | "unknown_status" | "code_not_int" | "no_data"
+    odd_envelope: str = "no_task_status"
+    create_lost: int = 0  # the request never reaches the task store: no task; the connection is held, then dropped
+    query_odd_status: int = 0  # a task query / list answers with `odd_status` for the task (None: no task_status)
+    odd_status: str | None = "queued"
     echo_authorization: int = 0  # refuse a /v1 request with a message that quotes its Authorization header
     echo_authorization_code: int = 1200
     fail_tasks: int = 0  # the next created tasks end `failed`
     fail_message: str = "Failure to pass the risk control system"
     video_slow: int = 0  # the video download starts only after `slow_seconds` (a slow CDN)
     slow_seconds: float = 3.0
+    callback_lost: int = 0  # the next callbacks are never sent
+    callback_late: int = 0  # the next callbacks are sent `callback_late_seconds` late
+    callback_late_seconds: float = 2.0
+    callback_duplicate: int = 0  # the next callbacks are sent twice
+    callback_forged: int = 0  # with the next callbacks, a forged one ("succeed", fake video) to a wrong token
 
 
 @dataclass
@@ -64,6 +76,16 @@ class RecordedRequest:
 
 
 @dataclass
+class SentCallback:
+    """A callback the sandbox sent: for which task and status, the HTTP status it got (0: none), forged or not."""
+
+    task_id: str
+    status: str
+    http_status: int
+    forged: bool = False
+
+
+@dataclass
 class SandboxTask:
     task_id: str
     endpoint: str
@@ -75,6 +97,7 @@ class SandboxTask:
     processing_at: float
     finished_at: float
     fail_message: str | None = None
+    callback_url: str | None = None
 
     def status(self, now: float) -> str:
         """submitted → processing → succeed | failed, by the clock."""
@@ -97,6 +120,7 @@ class SandboxState:
     duplicate_creates: int = 0  # creates refused because their external_task_id was already used
     seen_tokens: set[str] = field(default_factory=set)  # every Authorization token presented so far
     expired_tokens: set[str] = field(default_factory=set)  # tokens a `token_expired` fault has expired
+    callbacks: list[SentCallback] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def inject(self, **changes: Any) -> None:
@@ -149,6 +173,7 @@ class SandboxState:
             self.duplicate_creates = 0
             self.expired_tokens.clear()
             self.seen_tokens.clear()
+            self.callbacks.clear()
 
     def record(self, request: RecordedRequest) -> None:
         with self.lock:
@@ -178,6 +203,7 @@ class SandboxState:
             processing_at=now + queue,
             finished_at=now + total,
             fail_message=self.faults.fail_message if fail else None,
+            callback_url=body.get("callback_url"),
         )
         with self.lock:
             self.tasks[task.task_id] = task

@@ -10,6 +10,7 @@ from mcp.server.mcpserver import MCPServer
 from kling_mcp import __version__
 from kling_mcp.config import Settings
 from kling_mcp.redaction import Redactor
+from kling_mcp.server.apps import PlayerApps, bind_player, hide_app_only_tools
 from kling_mcp.server.context import AppContext, make_lifespan
 from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL, INSTRUCTIONS, LIST_TOOL
 from kling_mcp.server.edge import Edge
@@ -48,6 +49,7 @@ def build_server(
     extensions: Sequence[Extension] = (),
     on_context: Callable[[AppContext], None] | None = None,
     redactor: Redactor | None = None,
+    serve_callbacks: bool = False,
 ) -> MCPServer[AppContext]:
     """The kling-mcp MCP server for these settings (nothing is started until it runs).
 
@@ -55,8 +57,16 @@ def build_server(
     the tasks protocol (`kling_mcp.server.tasks`) is always on and used only by clients that support it;
     `on_context` is handed each AppContext the lifespan creates (shutdown uses it to wrap up waiting calls).
     Every answer is scrubbed of credentials by `redactor` (default: JWTs, bearer tokens and the secret key).
+    `serve_callbacks` says the HTTP app answers Kling's callbacks at KLING_MCP_PUBLIC_URL.
     """
-    tools = build_tools()
+    player = PlayerApps(settings)
+
+    def context_created(app: AppContext) -> None:
+        player.attach(app)
+        if on_context is not None:
+            on_context(app)
+
+    tools = bind_player(build_tools(), (GENERATE_TOOL, GET_TOOL))
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     edge = Edge((redactor or Redactor()).with_secrets(secret))
     tasks = Tasks()
@@ -64,13 +74,13 @@ def build_server(
         name=SERVER_NAME,
         version=__version__,
         instructions=INSTRUCTIONS,
-        lifespan=make_lifespan(settings, image_policy, retry_policy, on_context),
+        lifespan=make_lifespan(settings, image_policy, retry_policy, context_created, serve_callbacks),
         log_level=settings.log_level,
         token_verifier=token_verifier,
         auth=auth,
-        extensions=[*extensions, tasks],
+        extensions=[player, *extensions, tasks],
         tools=tools,
-        middleware=[edge],
+        middleware=[edge, hide_app_only_tools],
     )
     tasks.attach(server)  # its middleware runs inside the edge, so task answers are scrubbed too
     return server

@@ -10,6 +10,8 @@ from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, TextContent
 
 from kling_mcp.redaction import Redactor
+from kling_mcp.server.apps import for_caller
+from kling_mcp.server.links import resource_links
 from kling_mcp.service.results import VideoToolOutput, summary
 
 if TYPE_CHECKING:
@@ -61,10 +63,12 @@ async def saved(app: AppContext, outcome: Outcome, download: bool | None, reques
     return dataclasses.replace(outcome, result=await downloader.save(outcome.result, time_limit))
 
 
-def video_result(outcome: Outcome) -> CallToolResult:
-    """The task as structured output, with a short summary as text for clients that show only text."""
-    output = VideoToolOutput(result=outcome.result)
+def video_result(outcome: Outcome, ctx: Context) -> CallToolResult:
+    """The task as structured output, with a short summary as text for clients that show only text, and a link to
+    each video (and saved copy) for clients that offer links; an MCP Apps host is told its player follows the task."""
+    result = for_caller(outcome.result, ctx)
+    text = TextContent(type="text", text=summary(result, waited=outcome.waited, wait_note=outcome.wait_note))
     return CallToolResult(
-        content=[TextContent(type="text", text=summary(outcome.result, waited=outcome.waited))],
-        structured_content=output.model_dump(mode="json"),
+        content=[text, *resource_links(result)],
+        structured_content=VideoToolOutput(result=result).model_dump(mode="json"),
     )

@@ -11,8 +11,11 @@ import logging
 import ssl
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from functools import partial
 
+import anyio
 import httpx
+from anyio.abc import TaskGroup
 from pydantic import SecretStr
 
 from kling_mcp import __version__
@@ -21,8 +24,10 @@ from kling_mcp.api.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from kling_mcp.api.signing import JwtSigner
 from kling_mcp.config import Settings
 from kling_mcp.server.allocator import return_large_buffers_to_os
+from kling_mcp.service.callbacks import CallbackHub
 from kling_mcp.service.download import VideoDownloader
 from kling_mcp.service.journal import TaskJournal, open_journal
+from kling_mcp.service.journal.reopening import ReopeningJournal
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.tracking import TaskTracker
 from kling_mcp.service.video import VideoService
@@ -32,13 +37,15 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Runtime:
-    """What tool calls use: the video service and downloader, the Kling base URL, the journal and task tracker."""
+    """What tool calls use: the video service and downloader, the Kling base URL, the journal and task tracker, and
+    the callback hub when Kling's callbacks are served."""
 
     service: VideoService
     downloader: VideoDownloader
     base_url: str
     journal: TaskJournal
     tracker: TaskTracker
+    callbacks: CallbackHub | None = None
 
 
 @functools.cache
@@ -48,7 +55,11 @@ def tls_context() -> ssl.SSLContext:
 
 
 async def open_runtime(
-    settings: Settings, options: ServiceOptions, stack: AsyncExitStack, retry_policy: RetryPolicy | None = None
+    settings: Settings,
+    options: ServiceOptions,
+    stack: AsyncExitStack,
+    retry_policy: RetryPolicy | None = None,
+    background: TaskGroup | None = None,
 ) -> Runtime:
     """Open everything tool calls need over one shared HTTP client; everything opened is closed by `stack`."""
     return_large_buffers_to_os()
@@ -71,10 +82,35 @@ async def open_runtime(
             verify=tls_context(),
         )
     )
-    journal = open_journal(settings.resolved_journal())
+    location = settings.resolved_journal()
+    journal = ReopeningJournal(partial(open_journal, location, write_wait=settings.journal_write_wait), location)
     stack.callback(journal.close)
     client = KlingClient(http, signer, policy=retry_policy or DEFAULT_RETRY_POLICY)
     downloader = VideoDownloader(http, settings.resolved_download_dir(), max_bytes=settings.download_max_bytes)
     logger.info("kling-mcp %s connected (Kling at %s, journal %s)", __version__, base_url, journal.where)
     service = VideoService(client, journal, options, kling_host=base_url)
-    return Runtime(service, downloader, base_url, journal, TaskTracker(service, journal))
+    service.recorder.start()
+    stack.callback(service.recorder.stop)  # registered after journal.close, so it runs first
+    if background is not None:
+        # Writes lost when an earlier process died are re-learnt from Kling: every open intent is resolved once.
+        sweep = anyio.CancelScope()
+        stack.callback(sweep.cancel)  # registered last, so it stops before the HTTP client and journal close
+        background.start_soon(_sweep, service, sweep)
+    tracker = TaskTracker(service, journal)
+    callbacks = None
+    if options.callback_url_for is not None:
+        from kling_mcp.server.callback_setup import open_hub
+
+        def hurry(task_id: str) -> int:  # waiting calls query at once; MCP tasks at their client's next tasks/get
+            return service.poller.hurry(task_id) + tracker.hurry(task_id)
+
+        callbacks = await open_hub(settings, journal, hurry, stack)
+    return Runtime(service, downloader, base_url, journal, tracker, callbacks)
+
+
+async def _sweep(service: VideoService, scope: anyio.CancelScope) -> None:
+    with scope:
+        try:
+            await service.intents.sweep()
+        except Exception:  # the sweep is a courtesy; a failure must not reach the lifespan's task group
+            logger.warning("start-up sweep of open intents failed", exc_info=True)

@@ -9,6 +9,8 @@ from mcp.server.mcpserver.tools import Tool
 from mcp_types import CallToolResult, ToolAnnotations
 
 from kling_mcp.api.errors import KlingError
+from kling_mcp.server.access import GENERATE_SCOPE, READ_SCOPE, caller_of
+from kling_mcp.server.apps import WATCH_TOOL
 from kling_mcp.server.arguments import GetTaskArguments, ListTasksArguments
 from kling_mcp.server.context import app_of
 from kling_mcp.server.descriptions import (
@@ -22,36 +24,53 @@ from kling_mcp.server.descriptions import (
 from kling_mcp.server.model_tool import model_tool
 from kling_mcp.server.replies import progress_of, saved, video_result
 from kling_mcp.server.tool_errors import to_tool_error
-from kling_mcp.service.errors import InvalidInputError
+from kling_mcp.service.errors import InvalidInputError, JournalUnavailableError
 from kling_mcp.service.inputs import VideoRequest
 from kling_mcp.service.results import TaskListOutput, VideoToolOutput
+
+# The OAuth scope each tool needs over HTTP (static tokens carry generate and read; stdio needs none).
+TOOL_SCOPES = {GENERATE_TOOL: GENERATE_SCOPE, GET_TOOL: READ_SCOPE, LIST_TOOL: READ_SCOPE, WATCH_TOOL: READ_SCOPE}
 
 
 async def generate(ctx: Context, request: VideoRequest) -> CallToolResult:
     """Create one paid task and wait for it within the call's cap."""
     app = app_of(ctx)
+    caller = caller_of(ctx)
+    caller.require(GENERATE_SCOPE, "creating a video (a paid Kling task)")
     try:
-        outcome = await (await app.service()).generate(request, progress_of(ctx))
-    except (InvalidInputError, KlingError) as exc:
+        outcome = await (await app.service()).generate(request, progress_of(ctx), owner=caller.viewer.owner)
+    except (InvalidInputError, KlingError, JournalUnavailableError) as exc:
         raise to_tool_error(exc, app) from exc
-    return video_result(await saved(app, outcome, None, request.effective_timeout))
+    return video_result(await saved(app, outcome, None, request.effective_timeout), ctx)
 
 
 async def get_task(ctx: Context, arguments: GetTaskArguments) -> CallToolResult:
     """Look a task up (by either id), optionally wait for it and save its video."""
     app = app_of(ctx)
+    caller = caller_of(ctx)
+    caller.require(READ_SCOPE, "reading a task")
     try:
-        outcome = await (await app.service()).get(arguments.task_id, arguments.wait_seconds, progress_of(ctx))
+        outcome = await (await app.service()).get(
+            arguments.task_id, arguments.wait_seconds, progress_of(ctx), viewer=caller.viewer
+        )
     except KlingError as exc:
         raise to_tool_error(exc, app) from exc
     # wait_seconds=0 (the default) asks for no wait, not for no time: a download it asks for gets the cap's time.
-    return video_result(await saved(app, outcome, arguments.download, arguments.wait_seconds or None))
+    return video_result(await saved(app, outcome, arguments.download, arguments.wait_seconds or None), ctx)
 
 
 async def list_tasks(ctx: Context, arguments: ListTasksArguments) -> TaskListOutput:
-    """Recent tasks from the journal."""
-    service = await app_of(ctx).service()
-    return TaskListOutput(result=await service.list_recent(limit=arguments.limit, status=arguments.status))
+    """Recent tasks from the journal that the caller may see."""
+    caller = caller_of(ctx)
+    caller.require(READ_SCOPE, "listing tasks")
+    app = app_of(ctx)
+    try:
+        listed = await (await app.service()).list_recent(
+            limit=arguments.limit, status=arguments.status, viewer=caller.viewer
+        )
+    except JournalUnavailableError as exc:  # says which journal, what is wrong with it, and what to do
+        raise to_tool_error(exc, app) from exc
+    return TaskListOutput(result=listed)
 
 
 def _annotations(title: str, *, read_only: bool, idempotent: bool, open_world: bool) -> ToolAnnotations:

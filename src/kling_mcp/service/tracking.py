@@ -19,13 +19,14 @@ from kling_mcp.api.errors import KlingError
 from kling_mcp.api.models import Endpoint
 from kling_mcp.service.errors import TaskFailedError
 from kling_mcp.service.journal import JournalEntry, TaskJournal
+from kling_mcp.service.results import DONE_STATUSES
 
 if TYPE_CHECKING:
     from kling_mcp.service.video import VideoService
 
 logger = logging.getLogger(__name__)
 
-TERMINAL_STATUSES = frozenset({"succeed", "failed", "create_failed"})
+TERMINAL_STATUSES = DONE_STATUSES  # succeed, failed, create_failed, never_created
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,15 @@ class TaskTracker:
         self._clock = clock
         self._wall_clock = wall_clock
         self._next_check: dict[str, float] = {}
+        self._task_keys: dict[str, str] = {}  # Kling task id → external id, so a callback can mark a task due
+
+    def hurry(self, task_id: str) -> int:
+        """Kling called back about this task: its next snapshot asks Kling at once. Returns 1 if it is tracked here."""
+        key = self._task_keys.get(task_id)
+        if key is None or key not in self._next_check:
+            return 0
+        self._next_check[key] = 0.0
+        return 1
 
     async def snapshot(self, any_id: str, *, refresh: bool = True) -> Snapshot | None:
         """The task's state (refreshed from Kling when its gap has passed), or None if the journal lacks it.
@@ -67,15 +77,23 @@ class TaskTracker:
         if entry is None:
             return None
         key = entry.external_task_id
+        if entry.task_id is not None:
+            self._task_keys[entry.task_id] = key
         due = self._clock() >= self._next_check.get(key, 0.0)
         if refresh and due and entry.status not in TERMINAL_STATUSES:
             entry = await self._refresh(entry)
+        options = self._service.options
         if entry.status in TERMINAL_STATUSES:
             self._next_check.pop(key, None)
-            return Snapshot(entry, self._service.options.schedule.min_interval)
+            self._task_keys.pop(entry.task_id or "", None)
+            return Snapshot(entry, options.schedule.min_interval)
         interval = await self._interval(entry)
         if refresh and due:
             self._next_check[key] = self._clock() + interval
+        if options.callback_url_for is not None:
+            # Kling calls back: its queries stay sparse, but the client asks us (the journal) often enough to see
+            # a callback's news within the longest poll gap.
+            return Snapshot(entry, min(interval, options.schedule.max_interval))
         return Snapshot(entry, interval)
 
     async def _refresh(self, entry: JournalEntry) -> JournalEntry:
@@ -83,7 +101,7 @@ class TaskTracker:
             if entry.task_id is not None and entry.endpoint in ("image2video", "omni-video"):
                 endpoint: Endpoint = "omni-video" if entry.endpoint == "omni-video" else "image2video"
                 task = await self._service.poller.poll(endpoint, entry.task_id, due=self._clock())
-                if task.task_status != entry.status:
+                if task.status != entry.status:
                     await anyio.to_thread.run_sync(self._journal.record_task, task, entry.external_task_id, endpoint)
             else:
                 # The create's outcome is not journaled yet: the service asks Kling by our own id.

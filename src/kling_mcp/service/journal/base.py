@@ -42,8 +42,10 @@ class TaskJournal(Protocol):
         external_task_id: str | None = None,
         endpoint: str = "image2video",
         kling_host: str | None = None,
+        owner: str | None = None,
     ) -> None:
-        """Store Kling's view of a task: its id, status, message and videos (`kling_host`: where it was found)."""
+        """Store Kling's view of a task: its id, status, message and videos (`kling_host`: where it was found;
+        `owner` owns it if it is new here)."""
         ...
 
     def record_status(self, external_task_id: str, status: str, message: str | None) -> None:
@@ -62,9 +64,15 @@ class TaskJournal(Protocol):
         ...
 
     def recent(
-        self, *, limit: int = 20, status: str | None = None, kling_host: str | None = None
+        self,
+        *,
+        limit: int = 20,
+        status: str | None = None,
+        kling_host: str | None = None,
+        owner: str | None = None,
     ) -> list[JournalEntry]:
-        """The newest entries first, optionally only those with one status, or of one Kling API (as `durations`)."""
+        """The newest entries first, optionally only those with one status, of one Kling API (as `durations`),
+        and/or of one owner."""
         ...
 
     def record_handle(self, handle: TaskHandle) -> None:

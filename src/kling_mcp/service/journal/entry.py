@@ -13,6 +13,8 @@ from kling_mcp.api.models import Task
 CREATING = "creating"
 CREATE_FAILED = "create_failed"
 UNKNOWN = "unknown"
+# The create never reached Kling: Kling still had no task with the external_task_id after the grace period.
+NEVER_CREATED = "never_created"
 
 
 @dataclass
@@ -33,10 +35,13 @@ class JournalEntry:
     videos: list[dict[str, str | None]] = field(default_factory=list)
     kling_created_ms: int | None = None
     kling_updated_ms: int | None = None
+    final_unit_deduction: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
     kling_host: str | None = None
     """The Kling API base URL the task was created at (None in entries older than the column)."""
+    callback_url: str | None = None  # the caller's own, which kling-mcp relays Kling's callbacks to
+    owner: str | None = None  # who made the call (see service.owners); None for entries older than owners
 
 
 # The columns of the `tasks` table, in the order `entry_values` gives them.
@@ -55,9 +60,12 @@ COLUMNS = (
     "videos",
     "kling_created_ms",
     "kling_updated_ms",
+    "final_unit_deduction",
     "created_at",
     "updated_at",
     "kling_host",
+    "callback_url",
+    "owner",
 )
 
 

@@ -94,6 +94,11 @@ class PostgresJournal(SqlJournal):
         with self._translated_errors(), self._pool.connection() as conn, conn.cursor() as cur:
             yield cur
 
+    def notify(self, channel: str, payload: str) -> None:
+        """Send a notification to every session LISTENing on `channel` (see `listen.py`)."""
+        with self._transaction() as cursor:
+            cursor.execute("SELECT pg_notify(%s, %s)", (channel, payload))
+
     def close(self) -> None:
         """Close every pooled connection."""
         self._pool.close()

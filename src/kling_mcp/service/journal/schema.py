@@ -74,6 +74,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 3: the Kling API (base URL) a task lives at. A task is only reachable there: one made against a sandbox, or
     # the other Kling site, must not be answered from the journal as if this server's Kling had it.
     ("ALTER TABLE tasks ADD COLUMN kling_host TEXT",),
+    # 4: the caller's own callback_url, which the server relays Kling's callbacks to (kling-mcp 0.2).
+    ("ALTER TABLE tasks ADD COLUMN callback_url TEXT",),
+    # 5: tasks belong to someone (service.owners). Entries from before stay ownerless: only admins see them.
+    (
+        "ALTER TABLE tasks ADD COLUMN owner TEXT",
+        "CREATE INDEX IF NOT EXISTS tasks_by_owner ON tasks (owner, created_at DESC)",
+    ),
+    # 6: what Kling charged for the task (its final_unit_deduction, a string), once it reports it.
+    ("ALTER TABLE tasks ADD COLUMN final_unit_deduction TEXT",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -77,21 +77,25 @@ class SqlJournal(ABC):
         external_task_id: str | None = None,
         endpoint: str = "image2video",
         kling_host: str | None = None,
+        owner: str | None = None,
     ) -> None:
-        """Store Kling's view of a task: its id, status, message and videos (`kling_host`: where it was found)."""
+        """Store Kling's view of a task: its id, status, message and videos (`kling_host`: where it was found;
+        `owner` owns it if it is new here)."""
         key = external_task_id or task.external_task_id
         with self._transaction() as cursor:
             updated = self._execute(
                 cursor,
                 "UPDATE tasks SET task_id=?, status=?, status_message=?, videos=?, kling_created_ms=?, "
-                "kling_updated_ms=?, updated_at=? WHERE external_task_id=? OR task_id=?",
+                "kling_updated_ms=?, final_unit_deduction=COALESCE(?, final_unit_deduction), updated_at=? "
+                "WHERE external_task_id=? OR task_id=?",
                 (
                     task.task_id,
-                    task.task_status,
+                    task.status,
                     task.task_status_msg,
                     videos_json(task),
                     task.created_at,
                     task.updated_at,
+                    task.final_unit_deduction or None,
                     time.time(),
                     key,
                     task.task_id,
@@ -108,6 +112,7 @@ class SqlJournal(ABC):
                     prompt="",
                     task_id=task.task_id,
                     kling_host=kling_host,
+                    owner=owner,
                 )
             )
             self.record_task(task, adopted, endpoint)
@@ -147,14 +152,21 @@ class SqlJournal(ABC):
         return [float(r["seconds"]) for r in rows]
 
     def recent(
-        self, *, limit: int = 20, status: str | None = None, kling_host: str | None = None
+        self,
+        *,
+        limit: int = 20,
+        status: str | None = None,
+        kling_host: str | None = None,
+        owner: str | None = None,
     ) -> list[JournalEntry]:
-        """The newest entries first, optionally only those with one status, or of one Kling API (as `durations`)."""
+        """The newest entries first, optionally only those with one status, of one Kling API (as `durations`),
+        and/or of one owner."""
         host, params = _host_filter(kling_host)
         query = f"SELECT {_COLUMN_LIST} FROM tasks WHERE 1=1{host}"
-        if status is not None:
-            query += " AND status=?"
-            params = (*params, status)
+        for column, value in (("status", status), ("owner", owner)):
+            if value is not None:
+                query += f" AND {column}=?"
+                params = (*params, value)
         query += " ORDER BY created_at DESC LIMIT ?"
         return [entry_from_row(r) for r in self._select(query, (*params, limit))]
 

@@ -8,13 +8,10 @@ JSON-RPC errors. Both forms are built here and nowhere else.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from mcp.server.auth.middleware.auth_context import get_access_token
-from mcp.server.auth.provider import principal_components
-
+from kling_mcp.server.access import caller_for, token_of
 from kling_mcp.service.journal import TaskHandle
 from kling_mcp.service.tracking import Snapshot
 
@@ -25,7 +22,6 @@ RELATED_TASK_KEY = "io.modelcontextprotocol/related-task"
 LEGACY_VERSION = "2025-11-25"
 # Kling deletes videos after 30 days: a handle lives as long unless the client asks for less.
 MAX_TTL_MS = 30 * 24 * 3600 * 1000
-LOCAL_OWNER = "local"
 
 CANCELLED_MESSAGE = (
     "No longer waited on at the client's request. Kling cannot cancel a task: the video will still be made and "
@@ -33,17 +29,14 @@ CANCELLED_MESSAGE = (
 )
 
 
-def owner_of_request() -> str:
-    """Who may see the tasks this request creates: the bearer token's principal over HTTP, else the local client.
+def owner_of_request(request: object) -> str:
+    """Who may see the tasks this request creates: the same owner the journal records for the Kling task
+    (`kling_mcp.server.access.owner_of`: the OAuth subject, a static token's label), else the local user.
 
-    Over stdio (and unauthenticated loopback HTTP) the process serves one client, so its tasks are that client's.
-    Only a digest of the principal is stored, never a token.
+    Taken from the HTTP request itself (not the session's first one). Never a token: static tokens are represented
+    by a label they cannot be recovered from.
     """
-    token = get_access_token()
-    if token is None:
-        return LOCAL_OWNER
-    principal = "\x1f".join(part or "" for part in principal_components(token))
-    return "principal:" + hashlib.sha256(principal.encode()).hexdigest()[:32]
+    return caller_for(token_of(request)).viewer.owner
 
 
 def granted_ttl_ms(requested: int | None) -> int:
@@ -125,3 +118,12 @@ def with_related_task(result: dict[str, Any], handle_id: str) -> dict[str, Any]:
     meta = dict(result.get("_meta") or {})
     meta[RELATED_TASK_KEY] = {"taskId": handle_id}
     return {**result, "_meta": meta}
+
+
+def immediate_response(snapshot: Snapshot) -> dict[str, Any]:
+    """What a host may hand the model at once while the task runs (2025-11-25's provisional `_meta` key)."""
+    text = (
+        f"Kling task {_ref(snapshot)} was created (billed) and is running; the video usually takes 30 s to a few "
+        "minutes. Its result will arrive when the task completes: do not generate the same video again."
+    )
+    return {"io.modelcontextprotocol/model-immediate-response": text}

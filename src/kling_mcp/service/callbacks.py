@@ -1,0 +1,111 @@
+"""Kling's callbacks: the address each create asks Kling to call, and what a received callback sets off.
+
+Kling does not sign callbacks, so the address is the authentication: its path holds an HMAC of the task's
+external_task_id under a server secret, which only this deployment (and Kling, which is told it) knows. A callback
+is a hint, never the result: one saying the task finished wakes the calls waiting for it, and each of them confirms
+with one status query. The caller's own `callback_url` still hears from Kling through a relay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from urllib.parse import urlsplit
+
+import anyio
+import anyio.to_thread
+import httpx
+from pydantic import SecretStr
+
+from kling_mcp.api.models import Task
+from kling_mcp.service.journal import TaskJournal
+from kling_mcp.service.wakeups import Wakeups
+
+logger = logging.getLogger(__name__)
+
+CALLBACK_PATH = "/kling/callback"
+RELAY_ATTEMPTS = 4
+RELAY_FIRST_BACKOFF = 1.0  # seconds; doubles after each failed attempt
+RELAY_TIMEOUT = 10.0
+
+
+class CallbackAddress:
+    """Makes and checks the per-task callback addresses of one deployment."""
+
+    def __init__(self, public_url: str, secret: SecretStr) -> None:
+        self.public_url = public_url.rstrip("/")
+        # Derived, not used raw: the same secret may also sign Kling's JWTs (the default is KLING_SECRET_KEY).
+        self._key = hmac.new(secret.get_secret_value().encode(), b"kling-mcp callback v1", hashlib.sha256).digest()
+
+    def token(self, external_task_id: str) -> str:
+        """The unguessable path part for one task (128 bits of HMAC-SHA256)."""
+        return hmac.new(self._key, external_task_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def url_for(self, external_task_id: str) -> str:
+        """The callback_url sent to Kling with this task's create."""
+        return f"{self.public_url}{CALLBACK_PATH}/{external_task_id}/{self.token(external_task_id)}"
+
+    def is_valid(self, external_task_id: str, token: str) -> bool:
+        """Whether `token` belongs to this task (compared in constant time)."""
+        return hmac.compare_digest(self.token(external_task_id), token)
+
+
+def _where(url: str) -> str:
+    """A relay target for logs: scheme and host only (a caller's path or query may hold its own secret)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or '?'}"
+
+
+class CallbackHub:
+    """Acts on callbacks that passed the address check: wake the waiting calls, relay to the caller's URL."""
+
+    def __init__(self, journal: TaskJournal, wakeups: Wakeups, http: httpx.AsyncClient) -> None:
+        self._journal = journal
+        self._wakeups = wakeups
+        self._http = http
+        self.received = 0
+
+    async def handle(self, external_task_id: str, task: Task, raw: bytes) -> None:
+        """Act on one callback for this task (its body parsed as `task`, and as received in `raw`)."""
+        self.received += 1
+        entry = await anyio.to_thread.run_sync(self._journal.get, external_task_id)
+        logger.info("callback for task %s: %s", external_task_id, task.task_status)
+        if task.is_terminal:
+            # The task id comes from the journal where it can: the body only says *that* something changed.
+            task_id = entry.task_id if entry is not None and entry.task_id else task.task_id
+            await self._wakeups.publish(task_id)
+        if entry is not None and entry.callback_url:
+            await self.relay(entry.callback_url, raw, external_task_id)
+
+    async def relay(self, url: str, raw: bytes, external_task_id: str) -> bool:
+        """POST the callback as Kling sent it to the caller's own URL, retrying a few times; True if delivered."""
+        backoff = RELAY_FIRST_BACKOFF
+        for attempt in range(1, RELAY_ATTEMPTS + 1):
+            try:
+                response = await self._http.post(
+                    url, content=raw, headers={"Content-Type": "application/json"}, timeout=RELAY_TIMEOUT
+                )
+                if response.status_code < 500 and response.status_code != 429:
+                    logger.info(
+                        "relayed callback of task %s to %s: HTTP %d",
+                        external_task_id,
+                        _where(url),
+                        response.status_code,
+                    )
+                    return response.is_success
+                problem = f"HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
+                problem = type(exc).__name__
+            logger.warning(
+                "relay of task %s's callback to %s failed (%s), attempt %d of %d",
+                external_task_id,
+                _where(url),
+                problem,
+                attempt,
+                RELAY_ATTEMPTS,
+            )
+            if attempt < RELAY_ATTEMPTS:
+                await anyio.sleep(backoff)
+                backoff *= 2
+        return False

@@ -1,0 +1,91 @@
+"""Following one task for a view that shows it: its state, what was asked, and when it is expected to finish.
+
+A view (the MCP Apps player) keeps asking until the task is done. Each answer says when to ask next, taken from the
+same learned schedule the server's own waits use, so a view never queries Kling faster than the server would.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import anyio.to_thread
+from pydantic import BaseModel, Field
+
+from kling_mcp.service.errors import TaskFailedError
+from kling_mcp.service.journal import JournalEntry
+from kling_mcp.service.owners import Viewer
+from kling_mcp.service.results import VideoTaskResult, from_task
+from kling_mcp.service.video import VideoService
+
+
+class TaskRequest(BaseModel):
+    """What the task was asked to make, as the journal recorded it."""
+
+    prompt: str | None = Field(None, description="The prompt sent to Kling.")
+    model: str | None = Field(None, description="Kling model.")
+    mode: str | None = Field(None, description="std or pro.")
+    duration: int | None = Field(None, description="Requested length in seconds.")
+    start_image: str | None = Field(None, description="Start frame: its URL, or a note for an inline image.")
+    end_image: str | None = Field(None, description="End frame: its URL, or a note for an inline image.")
+
+
+class FollowState(BaseModel):
+    """One answer to a view following a task."""
+
+    result: VideoTaskResult
+    request: TaskRequest | None = Field(None, description="What was asked (absent for tasks this server never saw).")
+    elapsed_seconds: float | None = Field(None, description="Seconds since Kling created the task.")
+    expected_seconds: tuple[float, float] | None = Field(
+        None, description="When tasks of this model, mode and duration usually finish (seconds after creation)."
+    )
+    next_check_seconds: float | None = Field(
+        None, description="Ask again after this many seconds (the learned poll schedule); null once done."
+    )
+
+
+def _request(entry: JournalEntry | None) -> TaskRequest | None:
+    if entry is None or not entry.model:
+        return None
+    return TaskRequest(
+        prompt=entry.prompt or None,
+        model=entry.model,
+        mode=entry.mode,
+        duration=entry.duration,
+        start_image=entry.start_image,
+        end_image=entry.end_image,
+    )
+
+
+async def follow(
+    service: VideoService,
+    any_id: str,
+    wait_seconds: float,
+    *,
+    viewer: Viewer | None = None,
+    wall_clock: Callable[[], float] = time.time,
+) -> FollowState:
+    """The task's state after waiting up to `wait_seconds` for it; a failed task is a state here, not an error.
+
+    `viewer` sees only the tasks it may (as `kling_get_video_task`'s caller would): any other id is not found.
+    """
+    try:
+        result = (await service.get(any_id, wait_seconds, viewer=viewer)).result
+    except TaskFailedError as exc:
+        entry = await anyio.to_thread.run_sync(service.journal.get, any_id)
+        result = from_task(exc.task, entry.model if entry and entry.model else None)
+    entry = await anyio.to_thread.run_sync(service.journal.get, any_id)
+    profile = (entry.model, entry.mode, entry.duration) if entry is not None and entry.model else None
+    plan = service.options.schedule.plan(await service.history(profile))
+    created_ms = entry.kling_created_ms if entry else None
+    age = max(0.0, wall_clock() - created_ms / 1000) if created_ms else None
+    next_check = None
+    if not result.done:
+        next_check = round(plan.next_delay(age or 0.0)[0], 2)
+    return FollowState(
+        result=result,
+        request=_request(entry),
+        elapsed_seconds=round(age, 1) if age is not None else None,
+        expected_seconds=(round(plan.window[0], 1), round(plan.window[1], 1)) if plan.window else None,
+        next_check_seconds=next_check,
+    )

@@ -1,0 +1,53 @@
+"""SEP-2663 tasks over streamable HTTP: two stateless replicas sharing one journal, and tokens that stay apart.
+
+The client is the Python SDK's `Client` with the tasks client extension written from the SEP (tests/tasks_support):
+it declares `io.modelcontextprotocol/tasks`, and its `tasks/*` requests carry the task id in the `Mcp-Name` header.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS
+
+from kling_mcp.config import Settings
+from kling_mcp.sandbox.runner import SandboxServer
+from tests.http_support import OTHER_TOKEN, TOKEN, connect, run_server
+from tests.tasks_support import CancelTask, GetTask, SepTasksClient, TaskIdParams, sep_request
+
+pytestmark = [pytest.mark.slow, pytest.mark.anyio]
+
+GENERATE = "kling_generate_video_from_image"
+ARGS = {"prompt": "a paper boat drifting", "start_image_url": "https://example.com/boat.png"}
+
+
+async def test_a_task_made_on_one_replica_completes_on_the_other(
+    settings: Settings, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    sandbox.state.config.run_seconds = 1.5
+    tokens = f"{TOKEN},{OTHER_TOKEN}"
+    with (
+        run_server(settings, tmp_path, "--stateless", KLING_MCP_AUTH_TOKEN=tokens) as replica_a,
+        run_server(settings, tmp_path, "--stateless", KLING_MCP_AUTH_TOKEN=tokens) as replica_b,
+    ):
+        async with connect(replica_a.mcp_url, extensions=[SepTasksClient()]) as client:
+            created = (await client.session.call_tool(GENERATE, ARGS, allow_claimed=True)).model_dump(by_alias=True)
+        task = TaskIdParams(task_id=created["taskId"])
+        async with connect(replica_b.mcp_url, OTHER_TOKEN, extensions=[SepTasksClient()]) as stranger:
+            with pytest.raises(MCPError) as hidden:
+                await sep_request(stranger, GetTask(params=task))
+            with pytest.raises(MCPError) as not_cancelled:
+                await sep_request(stranger, CancelTask(params=task))
+        async with connect(replica_b.mcp_url, extensions=[SepTasksClient()]) as client:
+            polled = [await sep_request(client, GetTask(params=task))]
+            while polled[-1]["status"] == "working" and len(polled) < 100:
+                await anyio.sleep(polled[-1]["pollIntervalMs"] / 1000)
+                polled.append(await sep_request(client, GetTask(params=task)))
+    assert created["resultType"] == "task" and created["status"] == "working"
+    assert hidden.value.code == INVALID_PARAMS and not_cancelled.value.code == INVALID_PARAMS
+    assert polled[-1]["status"] == "completed"
+    assert polled[-1]["result"]["structuredContent"]["result"]["status"] == "succeed"
+    assert len(sandbox.state.creates()) == 1
