@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,13 @@ from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.apps import KLING_MEDIA_DOMAINS, PLAYER_URI, WATCH_TOOL, loopback_origin
 from kling_mcp.server.build import build_server
+from kling_mcp.server.context import options_from
+from kling_mcp.server.runtime import open_runtime
+from kling_mcp.service.errors import TaskNotFoundError
+from kling_mcp.service.follow import follow
+from kling_mcp.service.inputs import VideoRequest
 from kling_mcp.service.journal import JournalEntry, open_journal
+from kling_mcp.service.owners import Viewer
 from tests.conftest import FAST_RETRY, journal_entry, text_of
 
 pytestmark = pytest.mark.anyio
@@ -220,3 +227,19 @@ async def test_follow_tool_reports_a_failed_task_with_klings_reason(
     assert (result["status"], result["done"]) == ("failed", True)
     assert result["status_message"] == "Failure to pass the risk control system"
     assert state.structured_content["next_check_seconds"] is None
+
+
+async def test_follow_sees_only_the_viewers_own_tasks(settings: Settings) -> None:
+    # The player's follow tool applies the same owner rule as kling_get_video_task: another owner's task is unknown.
+    async with AsyncExitStack() as stack:
+        runtime = await open_runtime(settings, options_from(settings), stack, FAST_RETRY)
+        request = VideoRequest.model_validate({**ARGS, "timeout": 5})
+        outcome = await runtime.service.generate(request, owner="oauth:alice")
+        task_id = outcome.result.task_id
+        assert task_id is not None
+        mine = await follow(runtime.service, task_id, 0, viewer=Viewer(owner="oauth:alice"))
+        assert mine.result.status == "succeed"
+        with pytest.raises(TaskNotFoundError):
+            await follow(runtime.service, task_id, 0, viewer=Viewer(owner="oauth:bob"))
+        admin = await follow(runtime.service, task_id, 0, viewer=Viewer(owner="oauth:root", sees_all=True))
+        assert admin.result.task_id == task_id

@@ -46,8 +46,8 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     (
         LIST,
         {"status": "done"},
-        "`status` must be 'submitted', 'processing', 'succeed', 'failed', 'creating', 'create_failed' or 'unknown' "
-        '(got "done")',
+        "`status` must be 'submitted', 'processing', 'succeed', 'failed', 'creating', 'create_failed', 'unknown' "
+        """or 'never_created' (got "done")""",
     ),
     (
         GENERATE,

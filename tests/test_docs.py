@@ -21,7 +21,7 @@ from mcp import Client
 from kling_mcp.api.errors import ERROR_CODES
 from kling_mcp.api.models import TaskStatus
 from kling_mcp.config import Settings
-from kling_mcp.service.journal import CREATE_FAILED, CREATING, UNKNOWN
+from kling_mcp.service.journal import CREATE_FAILED, CREATING, NEVER_CREATED, UNKNOWN
 from tests.conftest import subprocess_env
 from tests.http_support import free_port
 
@@ -83,7 +83,7 @@ def test_troubleshooting_explains_every_kling_error_code() -> None:
 
 def test_journal_doc_covers_every_status_and_the_resume_path() -> None:
     text = (DOCS / "journal.md").read_text(encoding="utf-8")
-    statuses = {CREATING, CREATE_FAILED, UNKNOWN, *typing.get_args(TaskStatus)}
+    statuses = {CREATING, CREATE_FAILED, UNKNOWN, NEVER_CREATED, *typing.get_args(TaskStatus)}
     for status in statuses:
         assert f"| `{status}` |" in text, status
     for phrase in ("writes the intent to the journal first", "right after", "external_task_id", "WAL"):

@@ -25,6 +25,7 @@ from mcp import Client
 from mcp.client.auth import OAuthClientProvider, TokenStorage
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from mcp.shared.exceptions import MCPError
 from pydantic import AnyUrl
 
 from kling_mcp.config import Settings
@@ -40,6 +41,7 @@ from tests.oidc_support import (
     new_signing_key,
     sign,
 )
+from tests.tasks_support import legacy_request
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
@@ -407,3 +409,30 @@ async def test_a_client_signs_in_with_authorization_code_and_pkce_then_refreshes
     assert task_id in {t["task_id"] for t in listed.structured_content["result"]}
     entry = journal_entry(deployment.settings, task_id)
     assert entry is not None and entry.owner == f"oauth:carol-{mode}"
+
+
+async def test_mcp_tasks_belong_to_the_same_owner_as_their_journal_entry(deployment: Deployment) -> None:
+    """A task-augmented call (2025-11-25 tasks) by one user: the other user cannot see, read or list it."""
+    url = deployment.server.mcp_url
+    alice, bob = deployment.idp.token("alice-svc"), deployment.idp.token("bob-svc")
+    async with connect(url, alice, mode="legacy") as client:
+        created = await legacy_request(
+            client, "tools/call", {"name": GENERATE, "arguments": GENERATE_ARGS, "task": {"ttl": 60_000}}
+        )
+        task_id = created["task"]["taskId"]
+        own = await legacy_request(client, "tasks/get", {"taskId": task_id})
+        own_list = await legacy_request(client, "tasks/list", {})
+    assert own["taskId"] == task_id and task_id in [t["taskId"] for t in own_list["tasks"]]
+    entry = journal_entry(deployment.settings, task_id)
+    assert entry is not None and entry.owner == "oauth:alice-svc"
+    async with connect(url, bob, mode="legacy") as client:
+        with pytest.raises(MCPError) as foreign:
+            await legacy_request(client, "tasks/get", {"taskId": task_id})
+        with pytest.raises(MCPError) as unknown:
+            await legacy_request(client, "tasks/get", {"taskId": "kmcp-0000000000000000"})
+        bob_list = await legacy_request(client, "tasks/list", {})
+    assert task_id not in [t["taskId"] for t in bob_list["tasks"]]
+    assert foreign.value.error.code == unknown.value.error.code
+    assert foreign.value.error.message.replace(task_id, "<id>") == unknown.value.error.message.replace(
+        "kmcp-0000000000000000", "<id>"
+    )

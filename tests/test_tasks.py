@@ -13,12 +13,17 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
+from mcp.server.auth.middleware.auth_context import auth_context_var
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, METHOD_NOT_FOUND
+from pydantic import SecretStr
 
 from kling_mcp.config import Settings
+from kling_mcp.http.security import StaticTokenVerifier
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.build import build_server
+from kling_mcp.server.tasks.wire import owner_of_request
 from tests.conftest import EXAMPLE_PNG, FAST_RETRY, journal_entry, make_settings, text_of
 from tests.tasks_support import (
     EXTENSION_ID,
@@ -243,3 +248,23 @@ async def test_a_task_outlives_the_server_that_created_it(settings: Settings, sa
     assert status["status"] in ("working", "completed")
     assert result["structuredContent"]["result"]["status"] == "succeed"
     assert len(sandbox.state.creates()) == 1
+
+
+async def test_a_static_tokens_tasks_stay_its_own_when_the_token_list_changes() -> None:
+    """Ownership follows the token, not its place in KLING_MCP_AUTH_TOKEN: reordering must not hand tasks over."""
+    first, second = SecretStr("token-aaaaaaaaaaaaaaaa"), SecretStr("token-bbbbbbbbbbbbbbbb")
+    owners = []
+    for tokens in ((first, second), (second, first), (second,)):
+        verifier = StaticTokenVerifier(tokens)
+        for raw in (first, second):
+            access = await verifier.verify_token(raw.get_secret_value())
+            if access is not None:
+                reset = auth_context_var.set(AuthenticatedUser(access))
+                try:
+                    owners.append((raw, owner_of_request()))
+                finally:
+                    auth_context_var.reset(reset)
+    first_owners = {owner for raw, owner in owners if raw is first}
+    second_owners = {owner for raw, owner in owners if raw is second}
+    assert len(first_owners) == 1 and len(second_owners) == 1 and first_owners != second_owners
+    assert all(raw.get_secret_value() not in owner for raw, owner in owners)

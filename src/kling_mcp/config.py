@@ -83,6 +83,25 @@ class Settings(BaseSettings):
             "results arriving after ~60 s, so the default stays under that."
         ),
     )
+    journal_write_wait: float = Field(
+        30.0,
+        gt=0,
+        validation_alias="KLING_MCP_JOURNAL_WAIT",
+        description=(
+            "Longest a task journal write waits for another process's write lock (seconds). A create is refused, "
+            "before anything is sent, if its intent cannot be written in that time; reads never wait for writers."
+        ),
+    )
+    stale_intent_seconds: float = Field(
+        600.0,
+        gt=0,
+        validation_alias="KLING_MCP_STALE_INTENT_AFTER",
+        description=(
+            "How long after a create was attempted a task Kling still does not know by its external_task_id is "
+            "declared `never_created` (safe to create again). Kling's lookup can lag a create, and a create may "
+            "still be in flight in another process, so keep it well above KLING_MCP_MAX_WAIT."
+        ),
+    )
     http_timeout_seconds: float = Field(
         30.0,
         gt=0,

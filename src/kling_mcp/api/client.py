@@ -5,23 +5,26 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import httpx
+from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception
 
 from kling_mcp.api.errors import (
     CreateOutcomeUnknownError,
+    CreateRefusedError,
+    KlingAPIError,
     KlingConnectionError,
-    KlingError,
     KlingNotFoundError,
     KlingProtocolError,
     KlingTimeoutError,
     KlingTokenTimeError,
     api_error,
+    nothing_created,
 )
-from kling_mcp.api.models import CreateBody, Endpoint, Envelope, Task
+from kling_mcp.api.models import CreateBody, Endpoint, Envelope, Task, parse_task
 from kling_mcp.api.retry import (
     DEFAULT_RETRY_POLICY,
     RetryPolicy,
@@ -29,13 +32,13 @@ from kling_mcp.api.retry import (
     log_retry,
     make_stop,
     make_wait,
-    outcome_unknown,
 )
 from kling_mcp.api.signing import JwtSigner
 
 logger = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
+T = TypeVar("T")
 
 # A request is never given less than this, even right at the caller's deadline: one last real check.
 MIN_REQUEST_TIMEOUT = 2.0
@@ -65,7 +68,14 @@ def parse_envelope(response: httpx.Response) -> Envelope:
         payload = None
     retry_after = _retry_after(response)
     if isinstance(payload, dict) and "code" in payload:
-        envelope = Envelope.model_validate(payload)
+        try:
+            envelope = Envelope.model_validate(payload)
+        except ValidationError:
+            envelope = None
+        if envelope is None:
+            if response.is_success:
+                raise KlingProtocolError(f"Kling answered HTTP {response.status_code} with an unreadable envelope")
+            raise api_error(None, response.reason_phrase, http_status=response.status_code, retry_after=retry_after)
         if envelope.code == 0 and response.is_success:
             return envelope
         raise api_error(
@@ -158,20 +168,25 @@ class KlingClient:
 
     async def _call(
         self,
-        method: str,
         path: str,
+        read: Callable[[Envelope], T],
         *,
         deadline: float | None,
         params: dict[str, Any] | None = None,
-    ) -> Envelope:
-        """A read-only request, retried while transient and inside the deadline."""
+    ) -> T:
+        """A GET whose answer `read` turns into a value, retried while transient (also unreadable) and in time."""
         async for attempt in self._retrying(deadline):
             with attempt:
-                return await self._send(method, path, params=params, deadline=deadline)
+                return read(await self._send("GET", path, params=params, deadline=deadline))
         raise AssertionError("unreachable")
 
     async def create_task(self, endpoint: Endpoint, body: CreateBody, *, deadline: float | None = None) -> Task:
-        """Create a task. When an attempt's outcome is unknown, look it up by external_task_id before resending."""
+        """Create a task; every outcome is one of three: the task, `CreateRefusedError`, `CreateOutcomeUnknownError`.
+
+        Refused means provably nothing was made (see `nothing_created`). After any other failure the task may
+        exist, so each later attempt first looks it up by external_task_id and adopts it; only a lookup that finds
+        nothing lets the same body (same external_task_id, which Kling keeps unique) be sent again.
+        """
         external_id = body.external_task_id
         if not external_id:
             raise ValueError("create_task needs an external_task_id to stay idempotent")
@@ -188,14 +203,15 @@ class KlingClient:
                             return found
                     try:
                         envelope = await self._send("POST", task_path(endpoint), content=payload, deadline=deadline)
+                        return parse_task(envelope.data)
                     except Exception as exc:
-                        maybe_created = maybe_created or outcome_unknown(exc)
+                        maybe_created = maybe_created or not nothing_created(exc)
                         raise
-                    return Task.model_validate(envelope.data)
-        except KlingError as exc:
-            if maybe_created:
-                raise CreateOutcomeUnknownError(external_id, exc) from exc
-            raise
+        except Exception as exc:
+            # Total on purpose: whatever went wrong, the caller learns one of exactly two failure outcomes.
+            if not maybe_created and isinstance(exc, KlingAPIError | KlingConnectionError) and nothing_created(exc):
+                raise CreateRefusedError(external_id, exc) from exc
+            raise CreateOutcomeUnknownError(external_id, exc) from exc
         raise AssertionError("unreachable")
 
     async def find_task(
@@ -206,19 +222,30 @@ class KlingClient:
             envelope = await self._send("GET", task_path(endpoint, external_task_id), deadline=deadline)
         except KlingNotFoundError:
             return None
-        return Task.model_validate(envelope.data)
+        return parse_task(envelope.data)
 
     async def get_task(self, endpoint: Endpoint, task_id: str, *, deadline: float | None = None) -> Task:
         """Query one task by Kling's task id (Kling also accepts the external_task_id here)."""
-        envelope = await self._call("GET", task_path(endpoint, task_id), deadline=deadline)
-        return Task.model_validate(envelope.data)
+        return await self._call(task_path(endpoint, task_id), _task_of, deadline=deadline)
 
     async def list_tasks(
         self, endpoint: Endpoint, *, page: int = 1, page_size: int = 30, deadline: float | None = None
     ) -> list[Task]:
-        """One page of the account's tasks, newest first (page_size ≤ 500)."""
-        envelope = await self._call(
-            "GET", task_path(endpoint), params={"pageNum": page, "pageSize": page_size}, deadline=deadline
+        """One page of the account's tasks, newest first (page_size ≤ 500); entries without a task id are skipped."""
+        return await self._call(
+            task_path(endpoint), _tasks_of, params={"pageNum": page, "pageSize": page_size}, deadline=deadline
         )
-        data = envelope.data if isinstance(envelope.data, list) else []
-        return [Task.model_validate(item) for item in data]
+
+
+def _task_of(envelope: Envelope) -> Task:
+    return parse_task(envelope.data)
+
+
+def _tasks_of(envelope: Envelope) -> list[Task]:
+    tasks = []
+    for item in envelope.data if isinstance(envelope.data, list) else []:
+        try:
+            tasks.append(parse_task(item))
+        except KlingProtocolError as exc:
+            logger.debug("skipped an unreadable entry of Kling's task list: %s", exc)
+    return tasks

@@ -16,6 +16,8 @@ class CodeInfo:
     kind: str
     hint: str
     retryable: bool = False
+    # Whether Kling answering a create with this code means no task exists. Only a 5xx-family code leaves it open.
+    nothing_created: bool = True
 
 
 # Kling's documented error codes (docs/kling-api.md). One row per code: the only place to change when Kling does.
@@ -38,9 +40,9 @@ ERROR_CODES: dict[int, CodeInfo] = {
     1302: CodeInfo("rate_limit", "the request rate limit was hit", retryable=True),
     1303: CodeInfo("rate_limit", "the resource pack's concurrency or QPS limit was hit", retryable=True),
     1304: CodeInfo("account", "this IP address is not on the account's IP whitelist"),
-    5000: CodeInfo("server", "Kling had an internal error", retryable=True),
-    5001: CodeInfo("server", "Kling is temporarily unavailable (maintenance)", retryable=True),
-    5002: CodeInfo("server", "Kling timed out internally", retryable=True),
+    5000: CodeInfo("server", "Kling had an internal error", retryable=True, nothing_created=False),
+    5001: CodeInfo("server", "Kling is temporarily unavailable (maintenance)", retryable=True, nothing_created=False),
+    5002: CodeInfo("server", "Kling timed out internally", retryable=True, nothing_created=False),
 }
 
 
@@ -122,7 +124,7 @@ class KlingTimeoutError(KlingConnectionError):
 
 
 class KlingProtocolError(KlingError):
-    """Kling answered with something that is not its documented envelope."""
+    """Kling answered with something kling-mcp cannot read: no JSON envelope, an unreadable one, no task object."""
 
 
 def api_error(
@@ -151,14 +153,48 @@ def api_error(
     return cls(code, message, request_id=request_id, http_status=http_status, retry_after=retry_after)
 
 
+def nothing_created(exc: BaseException) -> bool:
+    """True only when this failure of a create request proves that no task was made.
+
+    Either the request never left this machine (no connection could be opened), or Kling answered with a documented
+    error code that refuses the request. Everything else — a timeout, a broken connection, a 5xx, an unknown code,
+    an answer that cannot be read, any other exception — leaves the outcome unknown.
+    """
+    if isinstance(exc, KlingConnectionError):
+        return not exc.sent
+    if isinstance(exc, KlingAPIError):
+        return exc.info is not None and exc.info.nothing_created
+    return False
+
+
+class CreateRefusedError(KlingError):
+    """A create request provably made no task: Kling refused it, or it never left this machine. Nothing was billed."""
+
+    def __init__(self, external_task_id: str, cause: KlingAPIError | KlingConnectionError) -> None:
+        self.external_task_id = external_task_id
+        self.cause = cause
+        if isinstance(cause, KlingAPIError):
+            said = f"Kling refused to create the task: {cause}. Kling's error code means no task was created."
+        else:
+            said = (
+                f"kling-mcp could not open a connection to Kling ({cause}), so the create request never left this "
+                "machine and no task was created."
+            )
+        super().__init__(said)
+
+
 class CreateOutcomeUnknownError(KlingError):
-    """A create request may have made a task, but retries ran out before Kling could confirm either way."""
+    """A create request may have made a task, and Kling could not be made to confirm either way."""
 
     def __init__(self, external_task_id: str, cause: BaseException) -> None:
         self.external_task_id = external_task_id
         self.cause = cause
         super().__init__(
-            f"Could not confirm whether Kling created the task ({cause}). It is recorded in the task journal as "
-            f"external_task_id={external_task_id}: call kling_get_video_task with that id later instead of "
-            "generating again, which could bill a second task."
+            f"Could not confirm whether Kling created the task ({describe_cause(cause)}). The request may have "
+            "reached Kling, so a task may exist and be billed."
         )
+
+
+def describe_cause(cause: BaseException) -> str:
+    """The cause in words; an exception that is not ours is named by type only (its text may quote anything)."""
+    return str(cause) if isinstance(cause, KlingError) else f"unexpected {type(cause).__name__}"

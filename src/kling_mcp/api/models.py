@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import typing
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+
+from kling_mcp.api.errors import KlingProtocolError
 
 TaskStatus = Literal["submitted", "processing", "succeed", "failed"]
-"""A Kling task's life: `submitted` → `processing` → `succeed` | `failed`."""
+"""A Kling task's life: `submitted` → `processing` → `succeed` | `failed`. Others may appear and are carried through."""
 
+KNOWN_STATUSES: frozenset[str] = frozenset(typing.get_args(TaskStatus))
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeed", "failed"})
+NO_STATUS = "unknown"
+"""What a task is reported as when Kling's answer carries no readable `task_status`."""
 
 Endpoint = Literal["image2video", "omni-video"]
 """The Kling video endpoint that serves a model; the path is `/v1/videos/{endpoint}`."""
 
 
 class _Wire(BaseModel):
-    # Kling adds fields over time; keep what we do not know instead of failing.
-    model_config = ConfigDict(extra="allow")
+    # Kling adds fields over time; keep what we do not know instead of failing. Ids may arrive as numbers.
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
 
 
 class Envelope(_Wire):
@@ -33,7 +39,7 @@ class Video(_Wire):
     """One generated video file (Kling deletes it after 30 days)."""
 
     id: str | None = None
-    url: str
+    url: str | None = None  # a video without one is skipped when reported, not a reason to fail the whole task
     watermark_url: str | None = None
     duration: str | None = None
 
@@ -49,14 +55,31 @@ class TaskInfo(_Wire):
 class Task(_Wire):
     """Kling's task object, as returned by create, query and list."""
 
-    task_id: str
-    task_status: TaskStatus
+    task_id: str = Field(min_length=1)
+    task_status: str | None = None  # not TaskStatus: a status Kling adds later must not make the task unreadable
     task_status_msg: str | None = None
     task_info: TaskInfo | None = None
     task_result: TaskResult | None = None
     final_unit_deduction: str | None = None
     created_at: int | None = None
     updated_at: int | None = None
+
+    _ignored: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """Kling's status string as sent, or `unknown` when the answer had none."""
+        return self.task_status or NO_STATUS
+
+    @property
+    def reader_notes(self) -> list[str]:
+        """What the tolerant reader could not use in Kling's answer (an unknown status, unreadable fields)."""
+        notes = list(self._ignored)
+        if self.task_status is None:
+            notes.append("Kling's answer carried no task_status")
+        elif self.task_status not in KNOWN_STATUSES:
+            notes.append(f"Kling reported status {self.task_status!r}, which kling-mcp does not know")
+        return notes
 
     @property
     def external_task_id(self) -> str | None:
@@ -72,6 +95,31 @@ class Task(_Wire):
     def is_terminal(self) -> bool:
         """True once the task has succeeded or failed."""
         return self.task_status in TERMINAL_STATUSES
+
+
+def parse_task(data: object) -> Task:
+    """Kling's task object, read tolerantly: only `task_id` is required; a field that does not fit is left out.
+
+    Kling changes its answers over time. A task that cannot be read is a task the caller cannot find, so an
+    unexpected status or a malformed optional field is carried along (and noted), never a reason to fail.
+    """
+    if not isinstance(data, dict):
+        raise KlingProtocolError(f"Kling's answer holds no task object (its data is {type(data).__name__})")
+    fields = dict(data)
+    ignored: list[str] = []
+    while True:
+        try:
+            task = Task.model_validate(fields)
+        except ValidationError as exc:
+            bad = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+            if not bad or "task_id" in bad:
+                raise KlingProtocolError("Kling's task object has no usable task_id") from None
+            for name in sorted(bad):
+                fields.pop(name, None)
+                ignored.append(f"Kling's field {name} could not be read and was ignored")
+            continue
+        task._ignored = ignored
+        return task
 
 
 class Image2VideoBody(BaseModel):

@@ -13,8 +13,10 @@ from tenacity import RetryCallState
 from kling_mcp.api.errors import (
     KlingAPIError,
     KlingConnectionError,
+    KlingProtocolError,
     KlingRateLimitError,
     KlingServerError,
+    nothing_created,
 )
 
 logger = logging.getLogger(__name__)
@@ -43,15 +45,16 @@ QUICK_RETRY_POLICY = RetryPolicy(max_attempts=2, initial_backoff=0.5, max_backof
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Errors worth another try: no answer, Kling 5xx / 5000–5002, rate limits 1302/1303."""
-    return isinstance(exc, KlingConnectionError | KlingServerError | KlingRateLimitError)
+    """Errors worth another try: no answer, Kling 5xx / 5000–5002, rate limits 1302/1303, an unreadable answer.
+
+    A create is never simply re-sent after one of these: the client first looks the task up (see `outcome_unknown`).
+    """
+    return isinstance(exc, KlingConnectionError | KlingServerError | KlingRateLimitError | KlingProtocolError)
 
 
 def outcome_unknown(exc: BaseException) -> bool:
-    """After this error a create request may or may not have made a task at Kling."""
-    if isinstance(exc, KlingConnectionError):
-        return exc.sent
-    return isinstance(exc, KlingServerError)
+    """After this error a create request may or may not have made a task at Kling (the complement is proof)."""
+    return not nothing_created(exc)
 
 
 def make_wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:

@@ -78,6 +78,30 @@ class DroppedConnection(Response):
         raise ConnectionAbortedError("sandbox fault: connection dropped after the task was created")
 
 
+def odd_envelope(kind: str, view: dict[str, Any]) -> Response:
+    """A success answer for a created task whose shape is off in the way `kind` names (the `odd_envelope` fault)."""
+    if kind == "no_task_status":
+        return envelope(0, "SUCCEED", {k: v for k, v in view.items() if k != "task_status"})
+    if kind == "unknown_status":
+        return envelope(0, "SUCCEED", {**view, "task_status": "queued"})
+    if kind == "code_not_int":
+        return JSONResponse({"code": "ok", "message": "SUCCEED", "request_id": str(uuid.uuid4()), "data": view})
+    if kind == "no_data":
+        return envelope(0, "SUCCEED", None)
+    raise ValueError(f"unknown odd_envelope {kind!r}")
+
+
+def with_status(view: dict[str, Any], status: str | None) -> dict[str, Any]:
+    """The task view showing `status` (None: without a task_status field), for the `query_odd_status` fault."""
+    changed = {k: v for k, v in view.items() if k != "task_status"}
+    if status is not None:
+        changed["task_status"] = status
+    return changed
+
+
+NOT_JSON_PAGE = "<html><body><h1>502 Bad Gateway</h1>upstream answered, proxy garbled it</body></html>"
+
+
 def _load_asset(name: str) -> bytes:
     return resources.files("kling_mcp.assets").joinpath(name).read_bytes()
 
@@ -153,6 +177,9 @@ def build_app(state: SandboxState) -> Starlette:
             return early
         if body is None:
             return envelope(1200, "Invalid request: body must be a JSON object", status=400)
+        if state.take_fault("create_lost"):  # lost on Kling's side before any task is made; no answer ever comes
+            await anyio.sleep(state.faults.slow_seconds)
+            return DroppedConnection()
         if state.take_fault("create_error"):
             code = state.faults.create_error_code
             return envelope(code, CODE_MESSAGES.get(code, "error"), status=http_status_for(code))
@@ -167,8 +194,12 @@ def build_app(state: SandboxState) -> Starlette:
             return DroppedConnection()
         if state.take_fault("create_slow"):
             await anyio.sleep(state.faults.slow_seconds)
+        if state.take_fault("create_not_json"):
+            return Response(NOT_JSON_PAGE, status_code=200, media_type="text/html")
         view = state.view(task)
         view.pop("task_result", None)
+        if state.take_fault("create_odd_envelope"):
+            return odd_envelope(state.faults.odd_envelope, view)
         return envelope(0, "SUCCEED", view)
 
     async def refused_read(request: Request) -> Response | None:
@@ -188,6 +219,8 @@ def build_app(state: SandboxState) -> Starlette:
         task = state.find(request.path_params["endpoint"], request.path_params["task_id"])
         if task is None:
             return envelope(1203, "Resource does not exist: task not found", status=404)
+        if state.take_fault("query_odd_status"):
+            return envelope(0, "SUCCEED", with_status(state.view(task), state.faults.odd_status))
         return envelope(0, "SUCCEED", state.view(task))
 
     async def listing(request: Request) -> Response:
@@ -204,8 +237,10 @@ def build_app(state: SandboxState) -> Starlette:
             return envelope(1201, "Invalid parameter: pageNum and pageSize must be integers", status=400)
         if not 1 <= size <= MAX_PAGE_SIZE or page < 1:
             return envelope(1201, f"Invalid parameter: pageSize must be 1..{MAX_PAGE_SIZE}", status=400)
-        chosen = tasks[(page - 1) * size : page * size]
-        return envelope(0, "SUCCEED", [state.view(t) for t in chosen])
+        chosen = [state.view(t) for t in tasks[(page - 1) * size : page * size]]
+        if chosen and state.take_fault("query_odd_status"):
+            chosen = [with_status(view, state.faults.odd_status) for view in chosen]
+        return envelope(0, "SUCCEED", chosen)
 
     async def video(request: Request) -> Response:
         task = state.tasks.get(request.path_params["task_id"])

@@ -43,6 +43,13 @@ class Faults:
     retry_after: float = 1.0
     query_server_error: int = 0  # 5000 on GET
     token_expired: int = 0  # 1004 for the token in use (see `SandboxState.is_expired`); a fresh token passes
+    create_not_json: int = 0  # the task IS created, the answer is HTTP 200 with an HTML body (a proxy's page)
+    create_odd_envelope: int = 0  # the task IS created, the answer's envelope has the shape `odd_envelope`
+    # "no_task_status" | "unknown_status" | "code_not_int" | "no_data"
+    odd_envelope: str = "no_task_status"
+    create_lost: int = 0  # the request never reaches the task store: no task; the connection is held, then dropped
+    query_odd_status: int = 0  # a task query / list answers with `odd_status` for the task (None: no task_status)
+    odd_status: str | None = "queued"
     echo_authorization: int = 0  # refuse a /v1 request with a message that quotes its Authorization header
     echo_authorization_code: int = 1200
     fail_tasks: int = 0  # the next created tasks end `failed`

@@ -18,6 +18,8 @@ from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.schedule import PollSchedule
 
 if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+
     from kling_mcp.api.retry import RetryPolicy
     from kling_mcp.server.runtime import Runtime
     from kling_mcp.service.video import VideoService
@@ -33,6 +35,7 @@ class AppContext:
     options: ServiceOptions
     stack: AsyncExitStack
     retry_policy: RetryPolicy | None = None
+    background: TaskGroup | None = None  # for work that outlives a call (the journal's start-up sweep)
     unavailable_reason: str | None = None
     api_base_url: str = ""
     _runtime: Runtime | None = None
@@ -51,7 +54,9 @@ class AppContext:
             if self._runtime is None:
                 from kling_mcp.server.runtime import open_runtime
 
-                self._runtime = await open_runtime(self.settings, self.options, self.stack, self.retry_policy)
+                self._runtime = await open_runtime(
+                    self.settings, self.options, self.stack, self.retry_policy, self.background
+                )
                 self.api_base_url = self._runtime.base_url
             return self._runtime
 
@@ -81,6 +86,7 @@ def options_from(
         callback_url_for=callback_url_for,
         image_policy=image_policy or ImagePolicy(),
         skip_capability_check=settings.skip_capability_check,
+        stale_intent_seconds=settings.stale_intent_seconds,
         # Calls due within this window share one list request; never more than half the shortest gap.
         coalesce_window=min(1.0, settings.poll_min_interval / 2),
     )
@@ -98,8 +104,10 @@ def make_lifespan(
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppContext]) -> AsyncIterator[AppContext]:
         async with AsyncExitStack() as stack:
+            background = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(background.cancel_scope.cancel)  # runs before the group's exit, which would wait
             options = options_from(settings, image_policy, serve_callbacks=serve_callbacks)
-            app = AppContext(settings, options, stack, retry_policy)
+            app = AppContext(settings, options, stack, retry_policy, background)
             app.api_base_url = settings.api_base_url
             if not settings.sandbox:
                 try:

@@ -67,7 +67,7 @@ def video_result(outcome: Outcome, ctx: Context) -> CallToolResult:
     """The task as structured output, with a short summary as text for clients that show only text, and a link to
     each video (and saved copy) for clients that offer links; an MCP Apps host is told its player follows the task."""
     result = for_caller(outcome.result, ctx)
-    text = TextContent(type="text", text=summary(result, waited=outcome.waited))
+    text = TextContent(type="text", text=summary(result, waited=outcome.waited, wait_note=outcome.wait_note))
     return CallToolResult(
         content=[text, *resource_links(result)],
         structured_content=VideoToolOutput(result=result).model_dump(mode="json"),

@@ -11,8 +11,11 @@ import logging
 import ssl
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from functools import partial
 
+import anyio
 import httpx
+from anyio.abc import TaskGroup
 from pydantic import SecretStr
 
 from kling_mcp import __version__
@@ -24,6 +27,7 @@ from kling_mcp.server.allocator import return_large_buffers_to_os
 from kling_mcp.service.callbacks import CallbackHub
 from kling_mcp.service.download import VideoDownloader
 from kling_mcp.service.journal import TaskJournal, open_journal
+from kling_mcp.service.journal.reopening import ReopeningJournal
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.tracking import TaskTracker
 from kling_mcp.service.video import VideoService
@@ -51,7 +55,11 @@ def tls_context() -> ssl.SSLContext:
 
 
 async def open_runtime(
-    settings: Settings, options: ServiceOptions, stack: AsyncExitStack, retry_policy: RetryPolicy | None = None
+    settings: Settings,
+    options: ServiceOptions,
+    stack: AsyncExitStack,
+    retry_policy: RetryPolicy | None = None,
+    background: TaskGroup | None = None,
 ) -> Runtime:
     """Open everything tool calls need over one shared HTTP client; everything opened is closed by `stack`."""
     return_large_buffers_to_os()
@@ -74,12 +82,20 @@ async def open_runtime(
             verify=tls_context(),
         )
     )
-    journal = open_journal(settings.resolved_journal())
+    location = settings.resolved_journal()
+    journal = ReopeningJournal(partial(open_journal, location, write_wait=settings.journal_write_wait), location)
     stack.callback(journal.close)
     client = KlingClient(http, signer, policy=retry_policy or DEFAULT_RETRY_POLICY)
     downloader = VideoDownloader(http, settings.resolved_download_dir(), max_bytes=settings.download_max_bytes)
     logger.info("kling-mcp %s connected (Kling at %s, journal %s)", __version__, base_url, journal.where)
     service = VideoService(client, journal, options, kling_host=base_url)
+    service.recorder.start()
+    stack.callback(service.recorder.stop)  # registered after journal.close, so it runs first
+    if background is not None:
+        # Writes lost when an earlier process died are re-learnt from Kling: every open intent is resolved once.
+        sweep = anyio.CancelScope()
+        stack.callback(sweep.cancel)  # registered last, so it stops before the HTTP client and journal close
+        background.start_soon(_sweep, service, sweep)
     tracker = TaskTracker(service, journal)
     callbacks = None
     if options.callback_url_for is not None:
@@ -90,3 +106,11 @@ async def open_runtime(
 
         callbacks = await open_hub(settings, journal, hurry, stack)
     return Runtime(service, downloader, base_url, journal, tracker, callbacks)
+
+
+async def _sweep(service: VideoService, scope: anyio.CancelScope) -> None:
+    with scope:
+        try:
+            await service.intents.sweep()
+        except Exception:  # the sweep is a courtesy; a failure must not reach the lifespan's task group
+            logger.warning("start-up sweep of open intents failed", exc_info=True)

@@ -24,7 +24,7 @@ from kling_mcp.server.descriptions import (
 from kling_mcp.server.model_tool import model_tool
 from kling_mcp.server.replies import progress_of, saved, video_result
 from kling_mcp.server.tool_errors import to_tool_error
-from kling_mcp.service.errors import InvalidInputError
+from kling_mcp.service.errors import InvalidInputError, JournalUnavailableError
 from kling_mcp.service.inputs import VideoRequest
 from kling_mcp.service.results import TaskListOutput, VideoToolOutput
 
@@ -39,7 +39,7 @@ async def generate(ctx: Context, request: VideoRequest) -> CallToolResult:
     caller.require(GENERATE_SCOPE, "creating a video (a paid Kling task)")
     try:
         outcome = await (await app.service()).generate(request, progress_of(ctx), owner=caller.viewer.owner)
-    except (InvalidInputError, KlingError) as exc:
+    except (InvalidInputError, KlingError, JournalUnavailableError) as exc:
         raise to_tool_error(exc, app) from exc
     return video_result(await saved(app, outcome, None, request.effective_timeout), ctx)
 
@@ -63,8 +63,13 @@ async def list_tasks(ctx: Context, arguments: ListTasksArguments) -> TaskListOut
     """Recent tasks from the journal that the caller may see."""
     caller = caller_of(ctx)
     caller.require(READ_SCOPE, "listing tasks")
-    service = await app_of(ctx).service()
-    listed = await service.list_recent(limit=arguments.limit, status=arguments.status, viewer=caller.viewer)
+    app = app_of(ctx)
+    try:
+        listed = await (await app.service()).list_recent(
+            limit=arguments.limit, status=arguments.status, viewer=caller.viewer
+        )
+    except JournalUnavailableError as exc:  # says which journal, what is wrong with it, and what to do
+        raise to_tool_error(exc, app) from exc
     return TaskListOutput(result=listed)
 
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from kling_mcp.api.capabilities import Problem
 from kling_mcp.api.errors import KlingError
 from kling_mcp.api.models import Task
+
+if TYPE_CHECKING:
+    from kling_mcp.service.journal import JournalProblem
 
 
 class InvalidInputError(ValueError):
@@ -21,13 +25,39 @@ class InvalidInputError(ValueError):
 class TaskFailedError(KlingError):
     """Kling ran the task and it failed; the message carries Kling's reason (task_status_msg)."""
 
-    def __init__(self, task: Task) -> None:
+    def __init__(self, task: Task, external_task_id: str | None = None) -> None:
         self.task = task
         reason = task.task_status_msg or "no reason given"
+        external = task.external_task_id or external_task_id
+        name = f"{task.task_id} (external_task_id {external})" if external else task.task_id
         super().__init__(
-            f"Kling task {task.task_id} failed: {reason}. The task will not be retried automatically; change the "
+            f"Kling task {name} failed: {reason}. The task will not be retried automatically; change the "
             "input (prompt, image) before trying again."
         )
+
+
+class TaskCallError(KlingError):
+    """A generate call failed after its create request may have left: its ids and the next step travel with it.
+
+    The external_task_id exists before the request, so even a failure that says nothing else still names the task
+    the caller may have paid for, and `kling_get_video_task` resolves it.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        external_task_id: str,
+        task_id: str | None = None,
+        next_step: str,
+        journal_warning: str | None = None,
+    ) -> None:
+        self.external_task_id = external_task_id
+        self.task_id = task_id
+        self.next_step = next_step
+        ids = f"external_task_id={external_task_id!r}" + (f", task_id={task_id!r}" if task_id else "")
+        parts = [reason.rstrip(". ") + ".", f"This call's task: {ids}.", journal_warning, next_step]
+        super().__init__(" ".join(part for part in parts if part))
 
 
 class TaskNotFoundError(KlingError):
@@ -61,3 +91,22 @@ class UnsupportedCombinationError(InvalidInputError):
     def __str__(self) -> str:
         # Each message already starts with the argument it is about.
         return self.detail
+
+
+class JournalUnavailableError(Exception):
+    """The task journal cannot be used; the message names where it is, what is wrong and what to do."""
+
+    def __init__(self, where: str, problem: JournalProblem, *, writing: bool) -> None:
+        self.where = where
+        self.problem = problem
+        if writing:
+            consequence = (
+                "so kling-mcp refused to create the task: nothing was sent to Kling and nothing was billed "
+                "(a task it could not record could be lost)."
+            )
+        else:
+            consequence = "so it cannot be listed. Kling still has every task: kling_get_video_task with an id works."
+        super().__init__(
+            f"The task journal at {where} cannot be {'written' if writing else 'read'} ({problem.text}), "
+            f"{consequence} To fix: {problem.advice}."
+        )

@@ -19,5 +19,6 @@ class ServiceOptions:
     skip_capability_check: bool = False
     coalesce_window: float = 1.0
     max_concurrent_uploads: int = 4  # creates carrying inline images (megabytes each) in flight at once
+    stale_intent_seconds: float = 600.0  # see Settings.stale_intent_seconds
     # With Kling's callbacks served: the callback_url a create sends for its external_task_id (see callbacks.py).
     callback_url_for: Callable[[str], str] | None = None

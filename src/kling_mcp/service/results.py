@@ -7,12 +7,18 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
-from kling_mcp.api.models import Task
+from kling_mcp.api.models import TERMINAL_STATUSES, Task
 
 if TYPE_CHECKING:
     from kling_mcp.service.journal import JournalEntry
 
-ResultStatus = Literal["submitted", "processing", "succeed", "failed", "creating", "create_failed", "unknown"]
+ResultStatus = Literal[
+    "submitted", "processing", "succeed", "failed", "creating", "create_failed", "unknown", "never_created"
+]
+"""The statuses a result can have: Kling's four and kling-mcp's own (see docs/journal.md)."""
+
+# Statuses after which nothing more will happen to the call's task.
+DONE_STATUSES = frozenset({"succeed", "failed", "create_failed", "never_created"})
 
 VIDEO_RETENTION_NOTE = "Kling deletes generated videos after 30 days: download them if you want to keep them."
 SAVED_RETENTION_NOTE = "Kling deletes its copy after 30 days; the saved file stays."
@@ -38,8 +44,14 @@ class VideoTaskResult(BaseModel):
 
     task_id: str | None = Field(description="Kling's task id: pass it to kling_get_video_task.")
     external_task_id: str | None = Field(None, description="kling-mcp's own id for the task, also accepted.")
-    status: ResultStatus = Field(description="submitted → processing → succeed | failed.")
-    status_message: str | None = Field(None, description="Kling's status message (the reason when failed).")
+    # `| str`: a status Kling adds later is passed on as it is (with `done` false), not refused.
+    status: ResultStatus | str = Field(
+        description="submitted → processing → succeed | failed; or kling-mcp's creating, unknown, create_failed, "
+        "never_created. Another value is a status Kling added that kling-mcp does not know yet."
+    )
+    status_message: str | None = Field(
+        None, description="Kling's status message (the reason when failed), and notes on anything unexpected."
+    )
     model: str | None = Field(None, description="Kling model that made the video.")
     videos: list[VideoFile] = Field(default_factory=list, description="The finished videos (empty until succeed).")
     created_at: str | None = Field(None, description="When Kling created the task (ISO 8601, UTC).")
@@ -49,6 +61,9 @@ class VideoTaskResult(BaseModel):
     )
     done: bool = Field(description="True when the task has finished (succeed or failed).")
     next_step: str = Field(description="What to do next, in one sentence.")
+    journal_warning: str | None = Field(
+        None, description="Set when the task journal could not record this task: keep the ids shown here."
+    )
 
 
 class VideoToolOutput(BaseModel):
@@ -74,38 +89,54 @@ def _seconds(text: str | None) -> float | None:
         return None
 
 
-def next_step_for(status: str, task_id: str | None) -> str:
-    """One sentence telling the caller what to do after seeing this status."""
-    ref = task_id or "the external_task_id"
+def next_step_for(status: str, task_id: str | None, external_task_id: str | None = None) -> str:
+    """One sentence telling the caller what to do after seeing this status (with the real id, never a placeholder)."""
+    ref = task_id or external_task_id
+    get_call = f"kling_get_video_task with task_id={ref!r}" if ref else "kling_get_video_task"
+    again = "do not call kling_generate_video_from_image again, which could create and bill a second task."
     if status == "succeed":
         return "Show the video URL to the user. " + VIDEO_RETENTION_NOTE
     if status == "failed":
         return "The task failed; change the prompt or images before creating a new task."
-    if status in ("submitted", "processing", "creating", "unknown"):
+    if status == "create_failed":
         return (
-            f"The video is not ready yet. Call kling_get_video_task with task_id={ref!r} in 30-60 s; "
-            "do not call kling_generate_video_from_image again, which would create and bill a second task."
+            "No task exists for this call, so nothing was billed (status_message says why): fix the problem, then "
+            "calling kling_generate_video_from_image again is safe."
         )
-    return "No task was created; fix the problem and try again."
+    if status == "never_created":
+        return (
+            "Kling never created this task and nothing was billed: calling kling_generate_video_from_image again "
+            "is safe."
+        )
+    if task_id is None:
+        return f"It is not yet known whether Kling created this task. Call {get_call} and wait_seconds=30; {again}"
+    return f"The video is not ready yet. Call {get_call} in 30-60 s; {again}"
 
 
-def from_task(task: Task, model: str | None) -> VideoTaskResult:
-    """The result for a task object freshly read from Kling."""
+def _notes(message: str | None, notes: list[str], status: str) -> str | None:
+    if status not in TERMINAL_STATUSES and notes:
+        notes = [*notes, "kling-mcp treats the task as not finished; ask again later"]
+    return "; ".join(part for part in (message, *notes) if part) or None
+
+
+def from_task(task: Task, model: str | None, external_task_id: str | None = None) -> VideoTaskResult:
+    """The result for a task object freshly read from Kling (read tolerantly: see `Task.reader_notes`)."""
     return VideoTaskResult(
         task_id=task.task_id,
-        external_task_id=task.external_task_id,
-        status=task.task_status,
-        status_message=task.task_status_msg or None,
+        external_task_id=task.external_task_id or external_task_id,
+        status=task.status,
+        status_message=_notes(task.task_status_msg, task.reader_notes, task.status),
         model=model,
         videos=[
             VideoFile(id=v.id, url=v.url, watermark_url=v.watermark_url, duration=_seconds(v.duration))
             for v in task.videos
+            if v.url
         ],
         created_at=_iso_ms(task.created_at),
         updated_at=_iso_ms(task.updated_at),
         final_unit_deduction=task.final_unit_deduction or None,
         done=task.is_terminal,
-        next_step=next_step_for(task.task_status, task.task_id),
+        next_step=next_step_for(task.status, task.task_id, task.external_task_id or external_task_id),
     )
 
 
@@ -130,8 +161,8 @@ def from_entry(entry: JournalEntry) -> VideoTaskResult:
         created_at=_iso_ms(entry.kling_created_ms) or _iso_ms(int(entry.created_at * 1000)),
         updated_at=_iso_ms(entry.kling_updated_ms) or _iso_ms(int(entry.updated_at * 1000)),
         final_unit_deduction=entry.final_unit_deduction,
-        done=status in ("succeed", "failed", "create_failed"),
-        next_step=next_step_for(status, entry.task_id),
+        done=status in DONE_STATUSES,
+        next_step=next_step_for(status, entry.task_id, entry.external_task_id),
     )
 
 
@@ -143,16 +174,20 @@ def _saved_note(video: VideoFile) -> str:
     return ""
 
 
-def summary(result: VideoTaskResult, *, waited: float | None = None) -> str:
+def summary(result: VideoTaskResult, *, waited: float | None = None, wait_note: str | None = None) -> str:
     """A short human-readable account of the result, shown beside the structured output."""
-    name = result.task_id or result.external_task_id
-    head = f"Kling task {name} ({result.model or 'unknown model'}): {result.status}"
+    named = (("task_id", result.task_id), ("external_task_id", result.external_task_id))
+    ids = [f"{name}={value}" for name, value in named if value]
+    head = f"Kling task ({', '.join([*ids, result.model or 'unknown model'])}): {result.status}"
     cost = [f"Cost at Kling: {result.final_unit_deduction} units."] if result.final_unit_deduction else []
+    journal = [result.journal_warning] if result.journal_warning else []
     if result.status == "succeed":
         urls = "\n".join(f"- {v.url}{_saved_note(v)}" for v in result.videos) or "- (no video URL returned)"
         saved = bool(result.videos) and all(v.local_path for v in result.videos)
         note = SAVED_RETENTION_NOTE if saved else VIDEO_RETENTION_NOTE
-        return "\n".join([f"{head}. Video ready:", urls, *cost, note])
+        return "\n".join([f"{head}. Video ready:", urls, *cost, *journal, note])
     waited_text = f" after waiting {waited:.0f} s" if waited is not None else ""
+    if wait_note:
+        waited_text = f"; {wait_note}"
     message = f" ({result.status_message})" if result.status_message else ""
-    return " ".join([f"{head}{message}{waited_text}.", result.next_step, *cost])
+    return " ".join([f"{head}{message}{waited_text}.", result.next_step, *cost, *journal])

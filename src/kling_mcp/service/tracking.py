@@ -19,13 +19,14 @@ from kling_mcp.api.errors import KlingError
 from kling_mcp.api.models import Endpoint
 from kling_mcp.service.errors import TaskFailedError
 from kling_mcp.service.journal import JournalEntry, TaskJournal
+from kling_mcp.service.results import DONE_STATUSES
 
 if TYPE_CHECKING:
     from kling_mcp.service.video import VideoService
 
 logger = logging.getLogger(__name__)
 
-TERMINAL_STATUSES = frozenset({"succeed", "failed", "create_failed"})
+TERMINAL_STATUSES = DONE_STATUSES  # succeed, failed, create_failed, never_created
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class TaskTracker:
             if entry.task_id is not None and entry.endpoint in ("image2video", "omni-video"):
                 endpoint: Endpoint = "omni-video" if entry.endpoint == "omni-video" else "image2video"
                 task = await self._service.poller.poll(endpoint, entry.task_id, due=self._clock())
-                if task.task_status != entry.status:
+                if task.status != entry.status:
                     await anyio.to_thread.run_sync(self._journal.record_task, task, entry.external_task_id, endpoint)
             else:
                 # The create's outcome is not journaled yet: the service asks Kling by our own id.

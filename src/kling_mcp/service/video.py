@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 import anyio
@@ -15,10 +16,18 @@ import anyio.to_thread
 
 from kling_mcp.api.capabilities import CAPABILITIES, check_combination
 from kling_mcp.api.client import KlingClient
-from kling_mcp.api.errors import CreateOutcomeUnknownError, KlingError, KlingNotFoundError
+from kling_mcp.api.errors import (
+    CreateOutcomeUnknownError,
+    CreateRefusedError,
+    KlingError,
+    KlingNotFoundError,
+    describe_cause,
+)
 from kling_mcp.api.models import CreateBody, Endpoint, Image2VideoBody, OmniImage, OmniVideoBody, Task
 from kling_mcp.service.errors import (
     InvalidInputError,
+    JournalUnavailableError,
+    TaskCallError,
     TaskFailedError,
     TaskNotFoundError,
     TaskOnAnotherKlingError,
@@ -26,11 +35,13 @@ from kling_mcp.service.errors import (
 )
 from kling_mcp.service.images import prepare_image
 from kling_mcp.service.inputs import VideoRequest
-from kling_mcp.service.journal import CREATE_FAILED, UNKNOWN, JournalEntry, TaskJournal
+from kling_mcp.service.intents import IntentResolver
+from kling_mcp.service.journal import CREATE_FAILED, UNKNOWN, JournalEntry, TaskJournal, describe_journal_error
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.owners import Viewer, local_owner, operator
 from kling_mcp.service.poller import TaskPoller
-from kling_mcp.service.results import VideoTaskResult, from_entry, from_task
+from kling_mcp.service.recorder import JournalRecorder
+from kling_mcp.service.results import VideoTaskResult, from_entry, from_task, next_step_for
 
 logger = logging.getLogger(__name__)
 
@@ -57,16 +68,19 @@ class Outcome:
 
     result: VideoTaskResult
     waited: float
+    wait_note: str | None = None  # why the call did not wait as long as asked, when it did not
 
 
 @dataclass(frozen=True)
 class Started:
-    """A task just created: where it lives, Kling's first answer, our id for it, and its timing profile."""
+    """A task just created: where it lives, Kling's first answer, our id for it, its timing profile, and any
+    warning that the journal could not record it."""
 
     endpoint: Endpoint
     task: Task
     external_task_id: str
     profile: tuple[str, str | None, int | None]
+    journal_warning: str | None = None
 
 
 def _has_inline_image(request: VideoRequest) -> bool:
@@ -192,6 +206,17 @@ class VideoService:
         # tasks it answers for (a journal may also hold a sandbox's tasks, or the other Kling site's).
         self.kling_host = kling_host
         self._journal = journal
+        self.recorder = JournalRecorder(journal)
+        self.intents = IntentResolver(
+            client,
+            journal,
+            self.recorder,
+            grace_seconds=options.stale_intent_seconds,
+            kling_host=kling_host,
+            poll_interval=options.schedule.min_interval,
+            clock=clock,
+            wall_clock=wall_clock,
+        )
         self.options = options
         self._clock = clock
         self._wall_clock = wall_clock
@@ -222,20 +247,39 @@ class VideoService:
     async def generate(
         self, request: VideoRequest, progress: ProgressFn | None = None, *, owner: str | None = None
     ) -> Outcome:
-        """Create the task once (see `start`) and wait for it up to min(timeout, the server's cap)."""
+        """Create the task once (see `start`) and wait for it up to min(timeout, the server's cap).
+
+        Every failure after the intent is written is a `TaskCallError` carrying the task's ids and the next step.
+        """
         started = self._clock()
         budget = self._budget(request.effective_timeout)
         deadline = started + budget
         create_deadline = started + max(budget, MIN_CREATE_BUDGET_SECONDS)
         begun = await self.start(request, create_deadline=create_deadline, owner=owner)
-        task = await self._wait(begun.endpoint, begun.task, started, deadline, progress, begun.profile)
-        return self._finish(task, request.model, started)
+        task = begun.task
+        try:
+            task = await self._wait(begun.endpoint, task, started, deadline, progress, begun.profile)
+            return self._finish(task, request.model, started, begun.external_task_id, begun.journal_warning)
+        except TaskFailedError:
+            raise
+        except Exception as exc:  # the task exists and is paid for: whatever broke, hand back its ids
+            raise TaskCallError(
+                f"Kling created the task, but the call could not follow it ({describe_cause(exc)})",
+                external_task_id=begun.external_task_id,
+                task_id=task.task_id,
+                next_step=next_step_for("processing", task.task_id),
+                journal_warning=begun.journal_warning,
+            ) from exc
 
     async def start(
         self, request: VideoRequest, *, create_deadline: float | None = None, owner: str | None = None
     ) -> Started:
         """Create the task once (owned by `owner`, default the local user), journaled before and after the create
-        request; does not wait for the video."""
+        request; does not wait for the video.
+
+        Refused before anything is sent if the intent cannot be journaled (`JournalUnavailableError`); after the
+        create request may have left, every failure is a `TaskCallError` naming the task's ids.
+        """
         if create_deadline is None:
             create_deadline = self._clock() + MIN_CREATE_BUDGET_SECONDS
         # Bodies with inline images are megabytes each: bound how many exist at once, and drop each after its create.
@@ -245,22 +289,34 @@ class VideoService:
             prepared.entry.kling_host = self.kling_host
             prepared.entry.owner = owner or local_owner()
             endpoint, external_id = prepared.endpoint, prepared.entry.external_task_id
-            await anyio.to_thread.run_sync(self._journal.record_intent, prepared.entry)
+            await self.recorder.intent(prepared.entry)  # refuses the call, before any request, if it cannot
             # Shielded: a cancelled call must still learn and record the id of a task it may have paid for.
             with anyio.CancelScope(shield=True):
                 try:
-                    task = await self._client.create_task(endpoint, prepared.body, deadline=create_deadline)
-                except CreateOutcomeUnknownError as exc:
-                    await anyio.to_thread.run_sync(self._journal.record_status, external_id, UNKNOWN, str(exc.cause))
-                    raise
-                except KlingError as exc:
-                    await anyio.to_thread.run_sync(self._journal.record_status, external_id, CREATE_FAILED, str(exc))
-                    raise
+                    task, warning = await self._create(endpoint, prepared.body, external_id, create_deadline)
                 finally:
                     del prepared
-                await anyio.to_thread.run_sync(self._journal.record_task, task, external_id)
         logger.info("created Kling task %s (%s, %s)", task.task_id, request.model, endpoint)
-        return Started(endpoint, task, external_id, (request.model, request.mode, request.effective_duration))
+        profile = (request.model, request.mode, request.effective_duration)
+        return Started(endpoint, task, external_id, profile, warning)
+
+    async def _create(
+        self, endpoint: Endpoint, body: CreateBody, external_id: str, deadline: float
+    ) -> tuple[Task, str | None]:
+        """The created task and any journal warning; refused and unknown outcomes are journaled and raised with ids."""
+        try:
+            task = await self._client.create_task(endpoint, body, deadline=deadline)
+        except (CreateRefusedError, CreateOutcomeUnknownError) as exc:
+            status = CREATE_FAILED if isinstance(exc, CreateRefusedError) else UNKNOWN
+            write = partial(self._journal.record_status, external_id, status, str(exc))
+            raise TaskCallError(
+                str(exc),
+                external_task_id=external_id,
+                next_step=next_step_for(status, None, external_id),
+                journal_warning=await self.recorder.write(external_id, write),
+            ) from exc
+        write = partial(self._journal.record_task, task, external_id, endpoint, self.kling_host)
+        return task, await self.recorder.write(external_id, write)
 
     async def get(
         self,
@@ -278,69 +334,89 @@ class VideoService:
         viewer = viewer or operator()
         started = self._clock()
         deadline = started + self._budget(wait_seconds)
-        entry = await anyio.to_thread.run_sync(self._journal.get, any_id)
+        entry, journal_note = await self._entry(any_id)
         if not viewer.sees_all and not viewer.may_see(entry):
             raise TaskNotFoundError(any_id)
         if entry is not None and entry.kling_host and self.kling_host and entry.kling_host != self.kling_host:
             raise TaskOnAnotherKlingError(any_id, entry.kling_host, self.kling_host)
-        endpoints = ENDPOINTS
-        if entry is not None and entry.endpoint in ENDPOINTS:
-            endpoints = (entry.endpoint,)
-        found: tuple[Endpoint, Task] | None = None
-        for endpoint in endpoints:
-            try:
-                if entry is not None and entry.task_id is None:
-                    # The create's outcome was never learnt: ask Kling by our own id.
-                    maybe = await self._client.find_task(endpoint, entry.external_task_id, deadline=deadline)
-                    if maybe is not None:
-                        found = (endpoint, maybe)
-                else:
-                    task_id = entry.task_id if entry is not None and entry.task_id else any_id
-                    found = (endpoint, await self._client.get_task(endpoint, task_id, deadline=deadline))
-            except KlingNotFoundError:
-                continue
-            if found is not None:
-                break
+        if entry is not None and entry.task_id is None:
+            endpoint: Endpoint = "omni-video" if entry.endpoint == "omni-video" else "image2video"
+            resolution = await self.intents.resolve(entry, endpoint, deadline)
+            if resolution.task is None:
+                note = resolution.note if wait_seconds > 0 else None
+                return Outcome(from_entry(resolution.entry), self._clock() - started, note)
+            found: tuple[Endpoint, Task] | None = (endpoint, resolution.task)
+        else:
+            found = await self._query(entry.task_id if entry is not None and entry.task_id else any_id, entry, deadline)
         if found is None:
             if entry is not None:
                 return Outcome(from_entry(entry), self._clock() - started)
             raise TaskNotFoundError(any_id)
         endpoint, task = found
-        await anyio.to_thread.run_sync(
-            self._journal.record_task,
-            task,
-            entry.external_task_id if entry else None,
-            endpoint,
-            self.kling_host,
-            viewer.owner,
-        )
+        external_id = entry.external_task_id if entry else task.external_task_id
+        # Deferred: a lookup must not wait for another process's write lock; the background thread writes it.
+        write = partial(self._journal.record_task, task, external_id, endpoint, self.kling_host, viewer.owner)
+        self.recorder.defer(task.task_id, write)
+        warning = journal_note
         profile = (entry.model, entry.mode, entry.duration) if entry and entry.model else None
         task = await self._wait(endpoint, task, started, deadline, progress, profile)
-        return self._finish(task, entry.model if entry and entry.model else None, started)
+        return self._finish(task, entry.model if entry and entry.model else None, started, external_id, warning)
+
+    async def _entry(self, any_id: str) -> tuple[JournalEntry | None, str | None]:
+        """The journal's entry for the id; when the journal cannot be read, none and a note (Kling is still asked)."""
+        try:
+            return await anyio.to_thread.run_sync(self._journal.get, any_id, limiter=self.recorder.readers), None
+        except Exception as exc:
+            problem = describe_journal_error(exc)
+            return None, f"The task journal at {self._journal.where} could not be read ({problem.text}); " + (
+                f"Kling was asked directly. To fix: {problem.advice}."
+            )
+
+    async def _query(self, task_id: str, entry: JournalEntry | None, deadline: float) -> tuple[Endpoint, Task] | None:
+        """The task from Kling, on the entry's endpoint or (for an id the journal does not know) on each in turn."""
+        endpoints = (entry.endpoint,) if entry is not None and entry.endpoint in ENDPOINTS else ENDPOINTS
+        for endpoint in endpoints:
+            try:
+                return endpoint, await self._client.get_task(endpoint, task_id, deadline=deadline)
+            except KlingNotFoundError:
+                continue
+        return None
 
     async def list_recent(
         self, *, limit: int = 20, status: str | None = None, viewer: Viewer | None = None
     ) -> list[VideoTaskResult]:
         """Tasks from the journal the viewer may see (default: all), newest first (no Kling request)."""
         owner = (viewer or operator()).owner_filter
-        entries = await anyio.to_thread.run_sync(
-            lambda: self._journal.recent(limit=limit, status=status, kling_host=self.kling_host, owner=owner)
-        )
+        try:
+            entries = await anyio.to_thread.run_sync(
+                lambda: self._journal.recent(limit=limit, status=status, kling_host=self.kling_host, owner=owner),
+                limiter=self.recorder.readers,
+            )
+        except Exception as exc:
+            raise JournalUnavailableError(self._journal.where, describe_journal_error(exc), writing=False) from exc
         return [from_entry(e) for e in entries]
 
-    def _finish(self, task: Task, model: str | None, started: float) -> Outcome:
+    def _finish(
+        self, task: Task, model: str | None, started: float, external_id: str | None, warning: str | None
+    ) -> Outcome:
         if task.task_status == "failed":
-            raise TaskFailedError(task)
-        return Outcome(from_task(task, model), self._clock() - started)
+            raise TaskFailedError(task, external_id)
+        result = replace_warning(from_task(task, model, external_id), warning)
+        return Outcome(result, self._clock() - started)
 
     async def history(self, profile: tuple[str, str | None, int | None] | None) -> list[float]:
         """Seconds the latest finished tasks of this (model, mode, duration) took at this server's Kling API."""
         if profile is None:
             return []
         model, mode, duration = profile
-        return await anyio.to_thread.run_sync(
-            lambda: self._journal.durations(model, mode, duration, kling_host=self.kling_host)
-        )
+        try:
+            return await anyio.to_thread.run_sync(
+                lambda: self._journal.durations(model, mode, duration, kling_host=self.kling_host),
+                limiter=self.recorder.readers,
+            )
+        except Exception as exc:  # history only tunes the poll schedule; without it the fallback schedule is used
+            logger.debug("no poll history from the task journal: %s", exc)
+            return []
 
     def _age(self, task: Task, started: float) -> float:
         """Seconds since Kling created the task (its own timestamp), or since this call started."""
@@ -377,7 +453,7 @@ class VideoService:
                     if progress is not None:
                         # Past the usual time the total is unknown again (a total the progress passed would lie).
                         total = expected_end if expected_end is not None and elapsed < expected_end else None
-                        await progress(elapsed, total, f"{task.task_status} · {elapsed:.0f} s elapsed")
+                        await progress(elapsed, total, f"{task.status} · {elapsed:.0f} s elapsed")
                     delay, phase = plan.next_delay(self._age(task, started))
                     delay = min(delay, remaining)
                     logger.debug("next query of task %s in %.1f s (%s)", task.task_id, delay, phase)
@@ -392,7 +468,8 @@ class VideoService:
                     changed = fresh.task_status != task.task_status
                     task = fresh
                     if changed:  # the journal is written when the status changes, not on every poll
-                        await anyio.to_thread.run_sync(self._journal.record_task, task, None, endpoint)
+                        write = partial(self._journal.record_task, task, None, endpoint, self.kling_host)
+                        self.recorder.defer(task.task_id, write)
             finally:
                 self._waits.discard(scope)
         return await self._finish_wait(task, started, progress)
@@ -400,5 +477,10 @@ class VideoService:
     async def _finish_wait(self, task: Task, started: float, progress: ProgressFn | None) -> Task:
         if progress is not None and task.is_terminal:
             elapsed = self._clock() - started
-            await progress(elapsed, elapsed, f"{task.task_status} · {elapsed:.0f} s elapsed")  # done: all of it
+            await progress(elapsed, elapsed, f"{task.status} · {elapsed:.0f} s elapsed")  # done: all of it
         return task
+
+
+def replace_warning(result: VideoTaskResult, warning: str | None) -> VideoTaskResult:
+    """The result with the journal's warning, if any."""
+    return result.model_copy(update={"journal_warning": warning}) if warning else result

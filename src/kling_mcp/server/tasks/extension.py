@@ -30,7 +30,7 @@ from kling_mcp.server.tasks import legacy, wire
 from kling_mcp.server.tasks.lookup import app_of, find, reread, snapshot_of
 from kling_mcp.server.tasks.results import ResultRunner, wire_result
 from kling_mcp.server.tool_errors import to_tool_error
-from kling_mcp.service.errors import InvalidInputError
+from kling_mcp.service.errors import InvalidInputError, JournalUnavailableError
 from kling_mcp.service.inputs import VideoRequest
 from kling_mcp.service.journal import TaskHandle
 from kling_mcp.service.owners import Viewer
@@ -120,7 +120,7 @@ class Tasks(Extension):
         handle = TaskHandle(
             handle_id,
             external_task_id,
-            owner=wire.owner_of_request(),
+            owner=wire.owner_of_request(ctx.request),
             tool=params.name,
             download=download,
             ttl_ms=wire.granted_ttl_ms(ttl),
@@ -145,7 +145,7 @@ class Tasks(Extension):
             return None  # the tool refuses it, saying which scope is missing
         try:
             begun = await runtime.service.start(request, owner=caller.viewer.owner)
-        except (InvalidInputError, KlingError) as exc:
+        except (InvalidInputError, KlingError, JournalUnavailableError) as exc:
             text = str(to_tool_error(exc, app_of(ctx)))
             return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
         # The handle id is our external_task_id: idempotent, and it finds the Kling task in every tool.
@@ -209,7 +209,7 @@ class Tasks(Extension):
         cursor = params.cursor or "0"
         if not cursor.isdigit():
             raise MCPError(code=INVALID_PARAMS, message="Invalid cursor")
-        offset, owner, now = int(cursor), wire.owner_of_request(), time.time()
+        offset, owner, now = int(cursor), wire.owner_of_request(ctx.request), time.time()
         handles = await anyio.to_thread.run_sync(
             lambda: runtime.journal.owner_handles(owner, limit=LIST_PAGE_SIZE, offset=offset)
         )

@@ -36,7 +36,7 @@ async def find(ctx: ServerRequestContext[Any, Any], task_id: str) -> tuple[Runti
     runtime = await app_of(ctx).runtime()
     handle = await anyio.to_thread.run_sync(runtime.journal.get_handle, task_id)
     # Someone else's task is reported exactly like a missing one: its existence is not ours to reveal.
-    if handle is None or handle.owner != wire.owner_of_request() or wire.expired(handle, time.time()):
+    if handle is None or handle.owner != wire.owner_of_request(ctx.request) or wire.expired(handle, time.time()):
         raise not_found(task_id)
     return runtime, handle
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from mcp.server.auth.middleware.auth_context import get_access_token
-
-from kling_mcp.server.access import caller_for
+from kling_mcp.server.access import caller_for, token_of
 from kling_mcp.service.journal import TaskHandle
 from kling_mcp.service.tracking import Snapshot
 
@@ -31,13 +29,14 @@ CANCELLED_MESSAGE = (
 )
 
 
-def owner_of_request() -> str:
+def owner_of_request(request: object) -> str:
     """Who may see the tasks this request creates: the same owner the journal records for the Kling task
     (`kling_mcp.server.access.owner_of`: the OAuth subject, a static token's label), else the local user.
 
-    Never a token: static tokens are represented by a label they cannot be recovered from.
+    Taken from the HTTP request itself (not the session's first one). Never a token: static tokens are represented
+    by a label they cannot be recovered from.
     """
-    return caller_for(get_access_token()).viewer.owner
+    return caller_for(token_of(request)).viewer.owner
 
 
 def granted_ttl_ms(requested: int | None) -> int:

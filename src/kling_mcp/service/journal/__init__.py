@@ -6,17 +6,22 @@ every backend (`sql`, `schema`) implement it; `open_journal` picks the backend f
 """
 
 from kling_mcp.service.journal.base import JournalConnectionError, TaskJournal
-from kling_mcp.service.journal.entry import CREATE_FAILED, CREATING, UNKNOWN, JournalEntry
+from kling_mcp.service.journal.entry import CREATE_FAILED, CREATING, NEVER_CREATED, UNKNOWN, JournalEntry
 from kling_mcp.service.journal.factory import open_journal
 from kling_mcp.service.journal.handle import TaskHandle
+from kling_mcp.service.journal.problems import JournalError, JournalProblem, describe_journal_error
 
 __all__ = [
     "CREATE_FAILED",
     "CREATING",
+    "NEVER_CREATED",
     "UNKNOWN",
     "JournalConnectionError",
     "JournalEntry",
+    "JournalError",
+    "JournalProblem",
     "TaskHandle",
     "TaskJournal",
+    "describe_journal_error",
     "open_journal",
 ]

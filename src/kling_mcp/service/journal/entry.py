@@ -13,6 +13,8 @@ from kling_mcp.api.models import Task
 CREATING = "creating"
 CREATE_FAILED = "create_failed"
 UNKNOWN = "unknown"
+# The create never reached Kling: Kling still had no task with the external_task_id after the grace period.
+NEVER_CREATED = "never_created"
 
 
 @dataclass

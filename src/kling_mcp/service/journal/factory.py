@@ -12,11 +12,11 @@ class JournalBackendMissingError(RuntimeError):
     """A PostgreSQL journal is configured but the driver is not installed."""
 
 
-def open_journal(location: str | Path) -> TaskJournal:
+def open_journal(location: str | Path, *, write_wait: float | None = None) -> TaskJournal:
     """The journal at `location`, schema brought up to date.
 
     A `postgresql://` URL opens the shared PostgreSQL journal; anything else is an SQLite file (created with its
-    folder when missing).
+    folder when missing). `write_wait`: how long an SQLite write may wait for another writer's lock (seconds).
     """
     if isinstance(location, str) and is_database_url(location):
         try:
@@ -27,6 +27,6 @@ def open_journal(location: str | Path) -> TaskJournal:
                 "pip install 'kling-mcp[postgres]'"
             ) from exc
         return PostgresJournal(location)
-    from kling_mcp.service.journal.sqlite import SqliteJournal
+    from kling_mcp.service.journal.sqlite import DEFAULT_WRITE_WAIT, SqliteJournal
 
-    return SqliteJournal(location)
+    return SqliteJournal(location, write_wait=DEFAULT_WRITE_WAIT if write_wait is None else write_wait)

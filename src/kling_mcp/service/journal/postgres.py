@@ -101,11 +101,6 @@ class PostgresJournal(SqlJournal):
     def _reading(self) -> AbstractContextManager[Cursor]:
         return self._transaction()
 
-    def notify(self, channel: str, payload: str) -> None:
-        """Send a notification to every session LISTENing on `channel` (see `listen.py`)."""
-        with self._transaction() as cursor:
-            cursor.execute("SELECT pg_notify(%s, %s)", (channel, payload))
-
     def close(self) -> None:
         """Close every pooled connection."""
         self._pool.close()

@@ -90,7 +90,7 @@ class SqlJournal(ABC):
                 "WHERE external_task_id=? OR task_id=?",
                 (
                     task.task_id,
-                    task.task_status,
+                    task.status,
                     task.task_status_msg,
                     videos_json(task),
                     task.created_at,

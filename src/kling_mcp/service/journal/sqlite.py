@@ -5,15 +5,45 @@ SQLite must not sit on a network file system; replicas on several machines share
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from kling_mcp.service.journal.schema import SQLITE
+from kling_mcp.service.journal.problems import JournalError, JournalProblem, ProblemKind, describe_journal_error
+from kling_mcp.service.journal.schema import SCHEMA_VERSION, SQLITE
 from kling_mcp.service.journal.sql import Cursor, SqlJournal
+
+DEFAULT_WRITE_WAIT = 30.0
+# A read never needs the write lock in WAL mode; it waits this long only for SQLite's brief internal locks.
+READ_WAIT = 1.0
+
+# SQLite's primary result codes (the low byte of an extended code) and what they mean for the operator.
+_SQLITE_KINDS: dict[int, ProblemKind] = {
+    5: "locked",  # SQLITE_BUSY
+    6: "locked",  # SQLITE_LOCKED
+    8: "read-only",  # SQLITE_READONLY
+    11: "corrupt",  # SQLITE_CORRUPT
+    13: "full",  # SQLITE_FULL
+    26: "corrupt",  # SQLITE_NOTADB
+}
+SQLITE_CANTOPEN = 14
+
+
+def sqlite_problem(exc: BaseException, path: Path) -> JournalProblem:
+    """Classify an SQLite (or file system) failure on the journal at `path`."""
+    if not isinstance(exc, sqlite3.Error):
+        return describe_journal_error(exc)
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    kind = _SQLITE_KINDS.get(primary) if primary is not None else None
+    if kind is None and primary == SQLITE_CANTOPEN and path.parent.exists() and not os.access(path.parent, os.W_OK):
+        kind = "read-only"
+    return JournalProblem(kind or "unavailable", str(exc) or type(exc).__name__)
 
 
 def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
@@ -21,22 +51,49 @@ def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 class SqliteJournal(SqlJournal):
-    """Thread-safe access to the journal file; every method is one short transaction."""
+    """Thread-safe access to the journal file; every method is one short transaction.
+
+    Writes and reads use separate connections. WAL readers never need the write lock, so listing and looking up
+    stay fast while another process writes; writes wait up to `write_wait` seconds in all — for this process's
+    other writes and for another process's lock together — so queued writers fail (if at all) at their own
+    deadline, never one after another. Every failure is raised as a classified `JournalError`.
+    """
 
     dialect = SQLITE
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, write_wait: float = DEFAULT_WRITE_WAIT) -> None:
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._write_wait = write_wait
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), timeout=10.0, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = _dict_row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        with self._transaction() as cursor:  # BEGIN IMMEDIATE: one process migrates, the others wait and see it done
-            self._migrate(cursor)
+        self._read_lock = threading.Lock()
+        with self._classified():
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = self._connect(write_wait)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            # An in-memory database exists once per connection: there, reads share the writer's connection.
+            self._reader = self._db if str(path) == ":memory:" else self._connect(READ_WAIT)
+            if str(path) == ":memory:":
+                self._read_lock = self._lock
+            if self._current_version() < SCHEMA_VERSION:
+                with self._transaction() as cursor:  # BEGIN IMMEDIATE: one process migrates, the others see it done
+                    self._migrate(cursor)
+
+    def _connect(self, wait: float) -> sqlite3.Connection:
+        db = sqlite3.connect(str(self.path), timeout=wait, check_same_thread=False, isolation_level=None)
+        db.row_factory = _dict_row
+        db.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
+        return db
+
+    def _current_version(self) -> int:
+        """The schema version, read without the write lock (0 for a new file), so a start needs no lock."""
+        with self._reading() as cursor:
+            found = cursor.execute("SELECT name FROM sqlite_master WHERE name='journal_schema'").fetchall()
+            if not found:
+                return 0
+            rows = cursor.execute("SELECT MAX(version) AS version FROM journal_schema").fetchall()
+        return int(rows[0]["version"] or 0)
 
     @property
     def where(self) -> str:
@@ -44,22 +101,50 @@ class SqliteJournal(SqlJournal):
         return str(self.path)
 
     @contextmanager
+    def _classified(self) -> Iterator[None]:
+        try:
+            yield
+        except JournalError:
+            raise
+        except (sqlite3.Error, OSError) as exc:
+            raise JournalError(sqlite_problem(exc, self.path)) from exc
+
+    @contextmanager
     def _transaction(self) -> Iterator[Cursor]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db.cursor()
-            except BaseException:
+        deadline = time.monotonic() + self._write_wait
+        if not self._lock.acquire(timeout=self._write_wait):
+            waited = f"this process's other journal writes took longer than {self._write_wait:g} s"
+            raise JournalError(JournalProblem("locked", waited))
+        try:
+            with self._classified():
+                left = max(0.0, deadline - time.monotonic())
+                self._db.execute(f"PRAGMA busy_timeout={int(left * 1000)}")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db.cursor()
+                    self._db.execute("COMMIT")  # can fail too (a full disk): then roll back like any failure
+                except BaseException:
+                    self._rollback()
+                    raise
+        finally:
+            self._lock.release()
+
+    def _rollback(self) -> None:
+        try:
+            if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        except sqlite3.Error:
+            pass  # SQLite has rolled back already (it does on some I/O errors); the original error is what counts
 
     @contextmanager
     def _reading(self) -> Iterator[Cursor]:
-        with self._lock:
-            yield self._db.cursor()
+        with self._read_lock, self._classified():
+            yield self._reader.cursor()
 
     def close(self) -> None:
-        """Close the database connection."""
+        """Close the database connections."""
         with self._lock:
+            if self._reader is not self._db:
+                with self._read_lock:
+                    self._reader.close()
             self._db.close()

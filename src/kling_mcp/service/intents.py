@@ -1,0 +1,132 @@
+"""Intents without a task id: find their task at Kling by external_task_id, or declare them never created.
+
+An intent stays `creating` when the process died during its create, `unknown` when the create's outcome could not be
+learnt. Kling is the only one who knows whether the task exists. If it finds none by the external_task_id, that may
+just be its lookup lagging the create (or a create still in flight in another process), so only after a grace
+period (`KLING_MCP_STALE_INTENT_AFTER`) is the intent declared `never_created`: terminal, nothing billed, safe to
+create again. The same resolution runs for `kling_get_video_task` and, at start, for every open intent (`sweep`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+import anyio
+
+from kling_mcp.api.client import KlingClient
+from kling_mcp.api.errors import KlingError
+from kling_mcp.api.models import Endpoint, Task
+from kling_mcp.service.journal import CREATING, NEVER_CREATED, UNKNOWN, JournalEntry, TaskJournal
+from kling_mcp.service.recorder import JournalRecorder
+
+logger = logging.getLogger(__name__)
+
+OPEN_STATUSES = (CREATING, UNKNOWN)
+# How many open intents one start-up sweep looks at (the newest first); older ones are resolved on demand.
+SWEEP_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What Kling said about an intent: its task, or the (possibly updated) entry and why nothing more is known."""
+
+    entry: JournalEntry
+    endpoint: Endpoint
+    task: Task | None = None
+    note: str | None = None
+
+
+class IntentResolver:
+    """Finds the task behind an intent, waiting for it within a deadline, and retires intents Kling never saw."""
+
+    def __init__(
+        self,
+        client: KlingClient,
+        journal: TaskJournal,
+        recorder: JournalRecorder,
+        *,
+        grace_seconds: float,
+        poll_interval: float,
+        kling_host: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = client
+        self._journal = journal
+        self._recorder = recorder
+        self._grace = grace_seconds
+        self._kling_host = kling_host  # only intents made against this Kling API are this resolver's to judge
+        self._poll = poll_interval
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._born = wall_clock()  # intents written after this are this process's own, still in flight
+
+    async def resolve(self, entry: JournalEntry, endpoint: Endpoint, deadline: float) -> Resolution:
+        """Ask Kling by the entry's external_task_id until it answers with a task, the grace ends, or the deadline."""
+        while True:
+            try:
+                task = await self._client.find_task(endpoint, entry.external_task_id, deadline=deadline)
+            except KlingError as exc:
+                return Resolution(entry, endpoint, note=f"did not wait: Kling could not be asked ({exc})")
+            if task is not None:
+                write = partial(self._journal.record_task, task, entry.external_task_id, endpoint, self._kling_host)
+                self._recorder.defer(entry.external_task_id, write)
+                return Resolution(entry, endpoint, task=task)
+            if entry.status not in OPEN_STATUSES:
+                return Resolution(entry, endpoint, note="did not wait: no task exists for this call")
+            age = self._wall_clock() - entry.created_at
+            if age >= self._grace:
+                return Resolution(await self._retire(entry, age), endpoint, note="did not wait: Kling never made it")
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                left = self._grace - age
+                return Resolution(
+                    entry,
+                    endpoint,
+                    note=f"Kling does not know this task yet; if it still does not in {left:.0f} s, it is declared "
+                    "never created",
+                )
+            await anyio.sleep(min(self._poll, remaining))
+
+    async def _retire(self, entry: JournalEntry, age: float) -> JournalEntry:
+        """Mark the intent never created (Kling has no task by its external_task_id after the grace period)."""
+        message = (
+            f"Kling still had no task with external_task_id {entry.external_task_id} {age:.0f} s after the create "
+            f"was attempted (grace {self._grace:g} s, KLING_MCP_STALE_INTENT_AFTER): the create never reached "
+            "Kling and nothing was billed."
+        )
+        logger.info("intent %s declared never created", entry.external_task_id)
+        write = partial(self._journal.record_status, entry.external_task_id, NEVER_CREATED, message)
+        await self._recorder.write(entry.external_task_id, write)
+        entry.status, entry.status_message = NEVER_CREATED, message
+        return entry
+
+    async def sweep(self) -> int:
+        """Resolve the open intents earlier processes left (at start): adopt tasks Kling made, retire the unseen."""
+        try:
+            entries = await anyio.to_thread.run_sync(self._open_intents)
+        except Exception as exc:
+            logger.warning("could not read open intents from the task journal: %s", exc)
+            return 0
+        resolved = 0
+        for entry in entries:
+            endpoint: Endpoint = "omni-video" if entry.endpoint == "omni-video" else "image2video"
+            outcome = await self.resolve(entry, endpoint, deadline=self._clock())
+            resolved += outcome.task is not None or outcome.entry.status == NEVER_CREATED
+        if entries:
+            logger.info("start-up sweep: %d of %d open intents resolved", resolved, len(entries))
+        return resolved
+
+    def _open_intents(self) -> list[JournalEntry]:
+        entries = [
+            e
+            for status in OPEN_STATUSES
+            for e in self._journal.recent(limit=SWEEP_LIMIT, status=status, kling_host=self._kling_host)
+        ]
+        # Another Kling API's intents (a sandbox's, the other site's) would all look "never created" here.
+        mine = (None, self._kling_host)
+        return [e for e in entries if e.task_id is None and e.created_at < self._born and e.kling_host in mine]

@@ -1,0 +1,148 @@
+"""Journal writes from async code: an intent must be written before spending, a later write must never lose a task.
+
+The intent is written before the create request: if that fails nothing has been sent, so the call is refused. A
+write *after* the create (the task id, a status) is different: the task exists and is paid for, so a failed write
+must not fail the call. It is kept in memory and retried in order — before the next write, and by a background
+thread — while the caller is told the journal could not record it. If the process dies first, the intent (already
+in the journal, without a task id) is resolved by its external_task_id at the next start (`VideoService.sweep`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import anyio.to_thread
+
+from kling_mcp.service.errors import JournalUnavailableError
+from kling_mcp.service.journal import JournalEntry, TaskJournal, describe_journal_error
+
+logger = logging.getLogger(__name__)
+
+# How often the background thread retries kept writes (seconds).
+RETRY_INTERVAL_SECONDS = 5.0
+# How long a caller's write waits for an earlier flush to finish before leaving its write to the background thread:
+# without a bound, calls queued behind a flush stuck on a lock would each wait a full lock timeout in turn.
+TURN_SECONDS = 5.0
+# A write failing for a reason that is not a disk state (read-only, full, corrupt, locked) is tried this often.
+MAX_UNCLASSIFIED_FAILURES = 3
+
+
+class JournalRecorder:
+    """Runs journal writes in a worker thread; keeps and retries the ones that fail after a create."""
+
+    def __init__(self, journal: TaskJournal, *, retry_interval: float = RETRY_INTERVAL_SECONDS) -> None:
+        self.journal = journal
+        self._retry_interval = retry_interval
+        self._pending: list[tuple[str, Callable[[], None]]] = []
+        self._lock = threading.Lock()
+        self._flushing = threading.Lock()
+        self._failures: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        # Reads get worker threads of their own: a burst of writes waiting for a lock must not hold them up.
+        self.readers = anyio.CapacityLimiter(8)
+        self._writers = anyio.CapacityLimiter(64)
+        self._last_problem = ""
+
+    @property
+    def pending(self) -> int:
+        """How many writes are waiting to be retried."""
+        with self._lock:
+            return len(self._pending)
+
+    async def intent(self, entry: JournalEntry) -> None:
+        """Write a call's intent; if the journal cannot take it, refuse the call (nothing has been sent)."""
+        try:
+            await anyio.to_thread.run_sync(self.journal.record_intent, entry, limiter=self._writers)
+        except Exception as exc:
+            raise JournalUnavailableError(self.journal.where, describe_journal_error(exc), writing=True) from exc
+
+    async def write(self, key: str, write: Callable[[], None]) -> str | None:
+        """Apply a write about a created task; None when done, else a warning for the caller (the write is kept)."""
+        return await anyio.to_thread.run_sync(self._write_now_or_keep, key, write, limiter=self._writers)
+
+    def defer(self, key: str, write: Callable[[], None]) -> None:
+        """Queue a write for the background thread: for updates a caller must not wait for (a status seen)."""
+        with self._lock:
+            self._pending.append((key, write))
+        self._wake.set()
+
+    def _write_now_or_keep(self, key: str, write: Callable[[], None]) -> str | None:
+        with self._lock:
+            self._pending.append((key, write))
+        if not self._flushing.acquire(timeout=TURN_SECONDS):
+            problem = "an earlier journal write is still waiting for the journal"
+        else:
+            try:
+                if self._flush_held() == 0:
+                    return None
+            finally:
+                self._flushing.release()
+            problem = self._last_problem
+        logger.warning("task journal %s could not record task %s (%s); will retry", self.journal.where, key, problem)
+        return (
+            f"The task journal at {self.journal.where} could not record this task ({problem}): kling-mcp keeps "
+            "retrying the write in the background and at its next start, but keep the ids above until it succeeds."
+        )
+
+    def flush(self) -> int:
+        """Retry the kept writes in order, stopping at the first that still fails; returns how many are left.
+
+        `_lock` guards only the list (the event loop's `defer` takes it, so it is never held across a write);
+        `_flushing` makes flushes take turns, which keeps the writes in order.
+        """
+        with self._flushing:
+            return self._flush_held()
+
+    def _flush_held(self) -> int:
+        while True:
+            with self._lock:
+                if not self._pending:
+                    return 0
+                key, write = self._pending[0]
+            try:
+                write()
+            except Exception as exc:
+                problem = describe_journal_error(exc)
+                self._last_problem = problem.text
+                if problem.kind != "unavailable" or self._count_failure(key) < MAX_UNCLASSIFIED_FAILURES:
+                    with self._lock:
+                        return len(self._pending)
+                # Not a state of the disk that will pass: retrying forever would block every later write.
+                logger.error("dropped journal write for %s after repeated failures: %s", key, problem.text)
+            with self._lock:
+                self._pending.pop(0)
+                self._failures.pop(key, None)
+            logger.debug("journal write for %s done", key)
+
+    def _count_failure(self, key: str) -> int:
+        with self._lock:
+            self._failures[key] = self._failures.get(key, 0) + 1
+            return self._failures[key]
+
+    def start(self) -> None:
+        """Start the background thread that retries kept writes."""
+        self._thread = threading.Thread(target=self._run, name="kling-mcp-journal-retry", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            woken = self._wake.wait(self._retry_interval)
+            self._wake.clear()
+            if self._pending and not self._stop.is_set():
+                left = self.flush()
+                if left or not woken:
+                    logger.info("retried kept journal writes: %d left", left)
+
+    def stop(self) -> None:
+        """Stop the thread after one last attempt at the kept writes."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self._retry_interval + 1)
+        left = self.flush()
+        if left:
+            logger.warning("%d journal write(s) could not be made; the next start resolves them at Kling", left)
