@@ -107,7 +107,7 @@ def test_only_a_loopback_kling_host_is_added_to_the_csp(url: str, origin: str | 
 
 async def test_clients_without_apps_see_the_tools_they_saw_before(client: Client) -> None:
     tools = await _tools(client)
-    assert set(tools) == {GENERATE, GET, "kling_list_video_tasks"}
+    assert set(tools) == {GENERATE, "kling_generate_video_from_text", GET, "kling_list_video_tasks"}
     refused = await client.call_tool(WATCH_TOOL, {"task_id": "anything"})
     assert refused.is_error and GET in text_of(refused)
 

@@ -8,12 +8,12 @@ then `tasks/get|update|cancel`. The sandbox is the fake Kling; the journal file 
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
 import pytest
 from mcp import Client
-from mcp.server.auth.middleware.auth_context import auth_context_var
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, METHOD_NOT_FOUND
@@ -258,12 +258,9 @@ async def test_a_static_tokens_tasks_stay_its_own_when_the_token_list_changes() 
         verifier = StaticTokenVerifier(tokens)
         for raw in (first, second):
             access = await verifier.verify_token(raw.get_secret_value())
-            if access is not None:
-                reset = auth_context_var.set(AuthenticatedUser(access))
-                try:
-                    owners.append((raw, owner_of_request()))
-                finally:
-                    auth_context_var.reset(reset)
+            if access is not None:  # an HTTP request as the SDK's auth middleware leaves it
+                request = SimpleNamespace(scope={"user": AuthenticatedUser(access)})
+                owners.append((raw, owner_of_request(request)))
     first_owners = {owner for raw, owner in owners if raw is first}
     second_owners = {owner for raw, owner in owners if raw is second}
     assert len(first_owners) == 1 and len(second_owners) == 1 and first_owners != second_owners

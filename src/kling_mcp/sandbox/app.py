@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
@@ -15,10 +16,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from kling_mcp.sandbox.rules import image2video_error, omni_video_error
+from kling_mcp.sandbox.rules import image2video_error, omni_video_error, text2video_error
 from kling_mcp.sandbox.state import RecordedRequest, SandboxState
 
-ENDPOINTS = ("image2video", "omni-video")
+# Each endpoint of docs/kling-api.md, with the sandbox's reading of what Kling refuses there.
+VALIDATORS: dict[str, Callable[[dict[str, Any]], str | None]] = {
+    "image2video": image2video_error,
+    "text2video": text2video_error,
+    "omni-video": omni_video_error,
+}
+ENDPOINTS = tuple(VALIDATORS)
 # Kling's documented code → HTTP status pairs, and the message it sends with each.
 CODE_MESSAGES = {
     1000: "Authentication failed",
@@ -183,7 +190,7 @@ def build_app(state: SandboxState) -> Starlette:
         if state.take_fault("create_error"):
             code = state.faults.create_error_code
             return envelope(code, CODE_MESSAGES.get(code, "error"), status=http_status_for(code))
-        problem = image2video_error(body) if endpoint == "image2video" else omni_video_error(body)
+        problem = VALIDATORS[endpoint](body)
         if problem is not None:
             return envelope(1201, f"Invalid parameter: {problem}", status=400)
         external = body.get("external_task_id")
