@@ -153,7 +153,6 @@ CASES = [
         "cap-audio-video-o1", {"model": "kling-video-o1", "generate_audio": True}, ("generate_audio", "kling-video-o1")
     ),
     Case("cap-cfg-v2-master", {"cfg_scale": 0.5}, ("cfg_scale", "not supported by kling-v2-master", "kling-v1")),
-    Case("cap-cfg-v3", {"model": "kling-v3", "cfg_scale": 0.5}, ("cfg_scale", "kling-v3", "kling-v1-5")),
     Case("cap-cfg-v3-omni", {"model": "kling-v3-omni", "cfg_scale": 0.5}, ("cfg_scale", "kling-v3-omni")),
     Case(
         "cap-camera-v2-master",

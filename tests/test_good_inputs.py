@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from kling_mcp.api.capabilities import CAPABILITIES, MODEL_NAMES
+from kling_mcp.api.capabilities import IMAGE_ENDPOINTS, models_of, row_for
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.build import build_server
 from tests.conftest import FAST_RETRY, PROTOCOL_MODES, make_settings, text_of
@@ -117,34 +117,34 @@ async def test_omni_models_get_bare_base64_in_image_list(
 
 def expected_body(model: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Arguments that use what the model supports, and the fields Kling must then receive."""
-    caps = CAPABILITIES[model]
+    caps = row_for(model, IMAGE_ENDPOINTS)
     duration = caps.durations[-1]
     mode = "pro"
     args: dict[str, Any] = {"model": model, "mode": mode, "duration": duration, "aspect_ratio": "1:1"}
     fields: dict[str, Any] = {"model_name": model, "mode": mode, "duration": str(duration)}
-    if caps.sound_modes:
+    if caps.rule("sound").support == "yes":
         args["generate_audio"] = True
         fields["sound"] = "on"
-    if caps.cfg_scale:
+    if caps.rule("cfg_scale").support == "yes":
         args["cfg_scale"] = 0.25
         fields["cfg_scale"] = 0.25
-    if caps.camera_control_modes:
+    if caps.rule("camera_control").support == "yes":
         args["duration"], fields["duration"] = 5, "5"
         args["camera_control"] = '{"type": "simple", "config": {"pan": -3.5}}'
         fields["camera_control"] = {
             "type": "simple",
             "config": {"horizontal": 0, "vertical": 0, "pan": -3.5, "tilt": 0, "roll": 0, "zoom": 0},
         }
-    elif caps.end_frame_modes and caps.end_frame_with_sound:
+    elif caps.rule("end_frame").support == "yes" and "sound" not in caps.rule("end_frame").not_with:
         args["end_image_url"] = END
     return args, fields
 
 
-@pytest.mark.parametrize("model", MODEL_NAMES)
+@pytest.mark.parametrize("model", models_of(IMAGE_ENDPOINTS))
 async def test_every_model_gets_its_endpoint_and_body(client: Client, sandbox: SandboxServer, model: str) -> None:
     args, fields = expected_body(model)
     path, body = await created_body(client, sandbox, start_image_url=URL, **args)
-    omni = CAPABILITIES[model].endpoint == "omni-video"
+    omni = row_for(model, IMAGE_ENDPOINTS).endpoint == "omni-video"
     assert path == ("/v1/videos/omni-video" if omni else "/v1/videos/image2video")
     for key, value in fields.items():
         assert body[key] == value, key

@@ -9,7 +9,7 @@ import pytest
 from mcp import Client
 from pydantic import ValidationError
 
-from kling_mcp.api.capabilities import ASPECT_RATIOS, CAMERA_TYPES, MODEL_NAMES
+from kling_mcp.api.capabilities import ASPECT_RATIOS, CAMERA_TYPES, IMAGE_ENDPOINTS, models_of
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.service.inputs import VideoRequest
 from tests.conftest import text_of
@@ -33,7 +33,7 @@ async def test_schema_carries_enums_ranges_and_defaults(client: Client) -> None:
     [tool] = [t for t in (await client.list_tools()).tools if t.name == TOOL]
     props = tool.input_schema["properties"]
     assert tool.input_schema["required"] == ["prompt"]
-    assert (props["model"]["enum"], props["model"]["default"]) == (list(MODEL_NAMES), "kling-v2-master")
+    assert (props["model"]["enum"], props["model"]["default"]) == (list(models_of(IMAGE_ENDPOINTS)), "kling-v2-master")
     assert (props["mode"]["enum"], props["mode"]["default"]) == (["std", "pro"], "std")
     assert (props["aspect_ratio"]["enum"], props["aspect_ratio"]["default"]) == (list(ASPECT_RATIOS), "16:9")
     assert branch(props["duration"], "integer") == {"type": "integer", "minimum": 3, "maximum": 15}

@@ -54,7 +54,12 @@ def run_inspector(inspector: Path, settings: Settings, *method_args: str, **extr
 def test_inspector_lists_the_tools_with_schema_and_annotations(inspector: Path, settings: Settings) -> None:
     listed = run_inspector(inspector, settings, "--method", "tools/list")
     tools = {tool["name"]: tool for tool in listed["tools"]}
-    assert set(tools) == {"kling_generate_video_from_image", "kling_get_video_task", "kling_list_video_tasks"}
+    assert set(tools) == {
+        "kling_generate_video_from_image",
+        "kling_generate_video_from_text",
+        "kling_get_video_task",
+        "kling_list_video_tasks",
+    }
     generate = tools["kling_generate_video_from_image"]
     assert len(generate["inputSchema"]["properties"]) == 13
     assert generate["inputSchema"]["required"] == ["prompt"]

@@ -82,18 +82,28 @@ async def test_row9_read_only_or_full_disk_refuses_before_spending(
 
 @pytest.mark.slow
 async def test_row6_reads_never_wait_behind_another_process_holding_the_write_lock(
-    client: Client, settings: Settings
+    client: Client, sandbox: SandboxServer, settings: Settings
 ) -> None:
     first = await client.call_tool(GENERATE, ARGS)
     task_id = _task(first)["task_id"]
+    queued: list[Any] = []
     with lock_held_by_another_process(_journal(settings), seconds=6):
-        started = time.monotonic()
-        listed = await client.call_tool(LIST, {})
-        got = await client.call_tool(GET, {"task_id": task_id})
-        elapsed = time.monotonic() - started
+        async with anyio.create_task_group() as tg:
+
+            async def write() -> None:  # this process's own writer, waiting for the other process's lock
+                queued.append(await client.call_tool(GENERATE, {**ARGS, "prompt": "queued"}))
+
+            tg.start_soon(write)
+            await anyio.sleep(0.5)
+            started = time.monotonic()
+            listed = await client.call_tool(LIST, {})
+            got = await client.call_tool(GET, {"task_id": task_id})
+            elapsed = time.monotonic() - started
     assert not listed.is_error and not got.is_error, text_of(listed) + text_of(got)
-    # Before: a read waited for the whole lock (here 6 s). The bound leaves room for a loaded machine.
-    assert elapsed < 2.5, f"list + get waited {elapsed:.1f} s behind another process's write lock"
+    # Before: a read waited behind the writer for the whole lock (here 6 s). The bound leaves room for a loaded machine.
+    assert elapsed < 2.5, f"list + get waited {elapsed:.1f} s behind a writer"
+    assert not queued[0].is_error, "the queued writer should get its turn once the lock is released"
+    assert len(sandbox.state.tasks) == 2
 
 
 @pytest.mark.slow
@@ -141,6 +151,7 @@ async def test_row6_a_lock_held_too_long_refuses_queued_calls_together_and_spend
     assert max(done_at) < 3.0, f"queued calls failed one after another: {sorted(done_at)}"
 
 
+@pytest.mark.slow  # waits out a journal lock held for seconds
 async def test_row4_journal_locked_after_the_create_still_hands_back_the_ids_and_records_later(
     server_factory: Callable[..., Any], sandbox: SandboxServer, settings: Settings
 ) -> None:

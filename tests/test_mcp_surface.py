@@ -12,11 +12,13 @@ from tests.conftest import EXAMPLE_PNG, stdio_params, text_of
 pytestmark = pytest.mark.anyio
 
 GENERATE, GET, LIST = "kling_generate_video_from_image", "kling_get_video_task", "kling_list_video_tasks"
+TEXT = "kling_generate_video_from_text"
 
 # (read_only, destructive, idempotent, open_world) as the MCP spec defines the hints; destructive only means
 # something for a tool that is not read-only.
 EXPECTED_HINTS: dict[str, tuple[bool, bool | None, bool, bool]] = {
     GENERATE: (False, False, False, True),  # creates a paid task at Kling: never idempotent
+    TEXT: (False, False, False, True),
     GET: (False, False, True, True),  # may save the video to disk (download): not read-only, but repeatable
     LIST: (True, None, True, False),  # reads the local journal only
 }

@@ -32,7 +32,12 @@ END_URL = "https://images.example.com/end.png"
 
 async def test_generate_tool_has_the_13_spec_parameters_at_top_level(client: Client) -> None:
     tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-    assert set(tools) == {"kling_generate_video_from_image", "kling_get_video_task", "kling_list_video_tasks"}
+    assert set(tools) == {
+        "kling_generate_video_from_image",
+        "kling_generate_video_from_text",
+        "kling_get_video_task",
+        "kling_list_video_tasks",
+    }
     tool = tools["kling_generate_video_from_image"]
     schema = tool.input_schema
     assert set(schema["properties"]) == SPEC_PARAMETERS
@@ -228,6 +233,21 @@ async def test_timeout_zero_answers_right_after_the_create(client: Client, sandb
     assert result.structured_content is not None
     assert result.structured_content["result"]["status"] == "submitted"
     assert [r.method for r in sandbox.state.requests] == ["POST"], "no query: the call did not wait"
+
+
+async def test_cfg_scale_on_v3_is_for_kling_to_judge(client: Client, sandbox: SandboxServer) -> None:
+    """The table does not know (Kling documents it as unsupported on v2.x only): sent, and a refusal explained."""
+    result = await client.call_tool(
+        "kling_generate_video_from_image",
+        {"prompt": "clouds", "start_image_url": IMAGE_URL, "model": "kling-v3", "cfg_scale": 0.5},
+    )
+    [create] = sandbox.state.creates()
+    assert create.body is not None and create.body["cfg_scale"] == 0.5
+    assert result.is_error
+    text = text_of(result)
+    assert "Kling error 1201" in text and "cfg_scale is not supported by kling-v3" in text
+    assert "cfg_scale on kling-v3 was sent for Kling to judge" in text
+    assert "use a model documented to take it: kling-v1, kling-v1-5, kling-v1-6." in text
 
 
 async def test_progress_runs_towards_the_usual_duration_not_the_cap(client: Client, sandbox: SandboxServer) -> None:

@@ -17,7 +17,7 @@ TERMINAL_STATUSES: frozenset[str] = frozenset({"succeed", "failed"})
 NO_STATUS = "unknown"
 """What a task is reported as when Kling's answer carries no readable `task_status`."""
 
-Endpoint = Literal["image2video", "omni-video"]
+Endpoint = Literal["image2video", "text2video", "omni-video"]
 """The Kling video endpoint that serves a model; the path is `/v1/videos/{endpoint}`."""
 
 
@@ -159,4 +159,20 @@ class OmniVideoBody(BaseModel):
     external_task_id: str | None = None
 
 
-CreateBody = Image2VideoBody | OmniVideoBody
+class Text2VideoBody(BaseModel):
+    """`POST /v1/videos/text2video`: image2video's fields without images, and `aspect_ratio` (16:9, 9:16, 1:1)."""
+
+    model_name: str
+    prompt: str
+    negative_prompt: str | None = None
+    cfg_scale: float | None = None
+    mode: str | None = None
+    aspect_ratio: str | None = None
+    duration: str | None = None
+    sound: Literal["on", "off"] | None = None
+    camera_control: dict[str, Any] | None = None
+    callback_url: str | None = None
+    external_task_id: str | None = None
+
+
+CreateBody = Image2VideoBody | Text2VideoBody | OmniVideoBody

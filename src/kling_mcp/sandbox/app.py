@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
@@ -15,10 +16,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from kling_mcp.sandbox.rules import image2video_error, omni_video_error
+from kling_mcp.sandbox.rules import image2video_error, omni_video_error, text2video_error
 from kling_mcp.sandbox.state import RecordedRequest, SandboxState
 
-ENDPOINTS = ("image2video", "omni-video")
+# Each endpoint of docs/kling-api.md, with the sandbox's reading of what Kling refuses there.
+VALIDATORS: dict[str, Callable[[dict[str, Any]], str | None]] = {
+    "image2video": image2video_error,
+    "text2video": text2video_error,
+    "omni-video": omni_video_error,
+}
+ENDPOINTS = tuple(VALIDATORS)
 # Kling's documented code → HTTP status pairs, and the message it sends with each.
 CODE_MESSAGES = {
     1000: "Authentication failed",
@@ -106,11 +113,14 @@ def _load_asset(name: str) -> bytes:
     return resources.files("kling_mcp.assets").joinpath(name).read_bytes()
 
 
-def build_app(state: SandboxState) -> Starlette:
-    """The Starlette app serving `state`."""
-    video_bytes = _load_asset("sample.mp4")
+class SandboxRoutes:
+    """The sandbox's request handlers over one state: Kling's endpoints, and the videos, assets, faults, health."""
 
-    def auth_error(request: Request) -> Response | None:
+    def __init__(self, state: SandboxState) -> None:
+        self.state = state
+        self.video_bytes = _load_asset("sample.mp4")
+
+    def auth_error(self, request: Request) -> Response | None:
         header = request.headers.get("authorization", "")
         if not header:
             return envelope(1001, "Authorization is empty", status=401)
@@ -120,7 +130,7 @@ def build_app(state: SandboxState) -> Starlette:
         try:
             claims = jwt.decode(
                 token,
-                state.config.secret_key,
+                self.state.config.secret_key,
                 algorithms=["HS256"],
                 options={"require": ["iss", "exp", "nbf"]},
             )
@@ -130,13 +140,13 @@ def build_app(state: SandboxState) -> Starlette:
             return envelope(1003, "Authorization token is not yet valid", status=401)
         except jwt.InvalidTokenError:
             return envelope(1000, "Authentication failed", status=401)
-        if claims.get("iss") != state.config.access_key:
+        if claims.get("iss") != self.state.config.access_key:
             return envelope(1000, "Authentication failed", status=401)
-        if state.is_expired(token):
+        if self.state.is_expired(token):
             return envelope(1004, "Authorization token has expired", status=401)
         return None
 
-    async def common(request: Request) -> tuple[Response | None, dict[str, Any] | None]:
+    async def common(self, request: Request) -> tuple[Response | None, dict[str, Any] | None]:
         body: dict[str, Any] | None = None
         if request.method == "POST":
             try:
@@ -144,7 +154,7 @@ def build_app(state: SandboxState) -> Starlette:
             except ValueError:
                 parsed = None
             body = parsed if isinstance(parsed, dict) else None
-        state.record(
+        self.state.record(
             RecordedRequest(
                 request.method,
                 request.url.path,
@@ -153,81 +163,81 @@ def build_app(state: SandboxState) -> Starlette:
                 request.headers.get("authorization"),
             )
         )
-        if (denied := auth_error(request)) is not None:
+        if (denied := self.auth_error(request)) is not None:
             return denied, body
-        if state.take_fault("echo_authorization"):
+        if self.state.take_fault("echo_authorization"):
             # Upstreams and gateways do echo request headers in error texts; the token must not travel further.
-            code = state.faults.echo_authorization_code
+            code = self.state.faults.echo_authorization_code
             sent = request.headers.get("authorization", "")
             message = f"{CODE_MESSAGES.get(code, 'error')}: rejected request with Authorization: {sent}"
             return envelope(code, message, status=http_status_for(code)), body
-        if state.take_fault("rate_limit"):
-            retry_after = state.faults.retry_after
+        if self.state.take_fault("rate_limit"):
+            retry_after = self.state.faults.retry_after
             return envelope(
                 1303, "parallel task over resource pack limit", status=429, headers={"Retry-After": f"{retry_after:g}"}
             ), body
         return None, body
 
-    async def create(request: Request) -> Response:
+    async def create(self, request: Request) -> Response:
         endpoint = request.path_params["endpoint"]
         if endpoint not in ENDPOINTS:
             return envelope(1202, "Invalid request method", status=404)
-        early, body = await common(request)
+        early, body = await self.common(request)
         if early is not None:
             return early
         if body is None:
             return envelope(1200, "Invalid request: body must be a JSON object", status=400)
-        if state.take_fault("create_lost"):  # lost on Kling's side before any task is made; no answer ever comes
-            await anyio.sleep(state.faults.slow_seconds)
+        if self.state.take_fault("create_lost"):  # lost on Kling's side before any task is made; no answer ever comes
+            await anyio.sleep(self.state.faults.slow_seconds)
             return DroppedConnection()
-        if state.take_fault("create_error"):
-            code = state.faults.create_error_code
+        if self.state.take_fault("create_error"):
+            code = self.state.faults.create_error_code
             return envelope(code, CODE_MESSAGES.get(code, "error"), status=http_status_for(code))
-        problem = image2video_error(body) if endpoint == "image2video" else omni_video_error(body)
+        problem = VALIDATORS[endpoint](body)
         if problem is not None:
             return envelope(1201, f"Invalid parameter: {problem}", status=400)
         external = body.get("external_task_id")
-        if external is not None and state.external_id_taken(external):
+        if external is not None and self.state.external_id_taken(external):
             return envelope(1201, f"Invalid parameter: external_task_id {external} already exists", status=400)
-        task = state.add_task(endpoint, body)
-        if state.take_fault("create_drop"):
+        task = self.state.add_task(endpoint, body)
+        if self.state.take_fault("create_drop"):
             return DroppedConnection()
-        if state.take_fault("create_slow"):
-            await anyio.sleep(state.faults.slow_seconds)
-        if state.take_fault("create_not_json"):
+        if self.state.take_fault("create_slow"):
+            await anyio.sleep(self.state.faults.slow_seconds)
+        if self.state.take_fault("create_not_json"):
             return Response(NOT_JSON_PAGE, status_code=200, media_type="text/html")
-        view = state.view(task)
+        view = self.state.view(task)
         view.pop("task_result", None)
-        if state.take_fault("create_odd_envelope"):
-            return odd_envelope(state.faults.odd_envelope, view)
+        if self.state.take_fault("create_odd_envelope"):
+            return odd_envelope(self.state.faults.odd_envelope, view)
         return envelope(0, "SUCCEED", view)
 
-    async def refused_read(request: Request) -> Response | None:
+    async def refused_read(self, request: Request) -> Response | None:
         """The answer to a GET that is refused (unknown endpoint, auth, rate limit, injected 5xx), or None."""
         if request.path_params["endpoint"] not in ENDPOINTS:
             return envelope(1202, "Invalid request method", status=404)
-        early, _ = await common(request)
+        early, _ = await self.common(request)
         if early is not None:
             return early
-        if state.take_fault("query_server_error"):
+        if self.state.take_fault("query_server_error"):
             return envelope(5000, "Server internal error", status=500)
         return None
 
-    async def query(request: Request) -> Response:
-        if (refused := await refused_read(request)) is not None:
+    async def query(self, request: Request) -> Response:
+        if (refused := await self.refused_read(request)) is not None:
             return refused
-        task = state.find(request.path_params["endpoint"], request.path_params["task_id"])
+        task = self.state.find(request.path_params["endpoint"], request.path_params["task_id"])
         if task is None:
             return envelope(1203, "Resource does not exist: task not found", status=404)
-        if state.take_fault("query_odd_status"):
-            return envelope(0, "SUCCEED", with_status(state.view(task), state.faults.odd_status))
-        return envelope(0, "SUCCEED", state.view(task))
+        if self.state.take_fault("query_odd_status"):
+            return envelope(0, "SUCCEED", with_status(self.state.view(task), self.state.faults.odd_status))
+        return envelope(0, "SUCCEED", self.state.view(task))
 
-    async def listing(request: Request) -> Response:
-        if (refused := await refused_read(request)) is not None:
+    async def listing(self, request: Request) -> Response:
+        if (refused := await self.refused_read(request)) is not None:
             return refused
         external = request.query_params.get("external_task_id")
-        tasks = state.listing(request.path_params["endpoint"])
+        tasks = self.state.listing(request.path_params["endpoint"])
         if external is not None:
             tasks = [t for t in tasks if t.external_task_id == external]
         try:
@@ -237,44 +247,48 @@ def build_app(state: SandboxState) -> Starlette:
             return envelope(1201, "Invalid parameter: pageNum and pageSize must be integers", status=400)
         if not 1 <= size <= MAX_PAGE_SIZE or page < 1:
             return envelope(1201, f"Invalid parameter: pageSize must be 1..{MAX_PAGE_SIZE}", status=400)
-        chosen = [state.view(t) for t in tasks[(page - 1) * size : page * size]]
-        if chosen and state.take_fault("query_odd_status"):
-            chosen = [with_status(view, state.faults.odd_status) for view in chosen]
+        chosen = [self.state.view(t) for t in tasks[(page - 1) * size : page * size]]
+        if chosen and self.state.take_fault("query_odd_status"):
+            chosen = [with_status(view, self.state.faults.odd_status) for view in chosen]
         return envelope(0, "SUCCEED", chosen)
 
-    async def video(request: Request) -> Response:
-        task = state.tasks.get(request.path_params["task_id"])
-        if task is None or task.status(state.clock()) != "succeed":
+    async def video(self, request: Request) -> Response:
+        task = self.state.tasks.get(request.path_params["task_id"])
+        if task is None or task.status(self.state.clock()) != "succeed":
             return Response(status_code=404)
-        if state.take_fault("video_slow"):
-            await anyio.sleep(state.faults.slow_seconds)
-        return Response(video_bytes, media_type="video/mp4")
+        if self.state.take_fault("video_slow"):
+            await anyio.sleep(self.state.faults.slow_seconds)
+        return Response(self.video_bytes, media_type="video/mp4")
 
-    async def asset(request: Request) -> Response:
+    async def asset(self, request: Request) -> Response:
         name = request.path_params["name"]
         if name not in ("example.png",):
             return Response(status_code=404)
         return Response(_load_asset(name), media_type="image/png")
 
-    async def faults(request: Request) -> Response:
+    async def faults(self, request: Request) -> Response:
         try:
             changes = json.loads(await request.body() or b"{}")
-            state.inject(**changes)
+            self.state.inject(**changes)
         except (ValueError, TypeError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse({"faults": vars(state.faults)})
+        return JSONResponse({"faults": vars(self.state.faults)})
 
-    async def health(_: Request) -> Response:
-        return JSONResponse({"status": "ok", "tasks": len(state.tasks)})
+    async def health(self, _: Request) -> Response:
+        return JSONResponse({"status": "ok", "tasks": len(self.state.tasks)})
 
+
+def build_app(state: SandboxState) -> Starlette:
+    """The Starlette app serving `state`."""
+    routes = SandboxRoutes(state)
     return Starlette(
         routes=[
-            Route("/v1/videos/{endpoint}", create, methods=["POST"]),
-            Route("/v1/videos/{endpoint}", listing, methods=["GET"]),
-            Route("/v1/videos/{endpoint}/{task_id}", query, methods=["GET"]),
-            Route("/sandbox/videos/{task_id}.mp4", video, methods=["GET"]),
-            Route("/sandbox/assets/{name}", asset, methods=["GET"]),
-            Route("/sandbox/faults", faults, methods=["POST"]),
-            Route("/sandbox/health", health, methods=["GET"]),
+            Route("/v1/videos/{endpoint}", routes.create, methods=["POST"]),
+            Route("/v1/videos/{endpoint}", routes.listing, methods=["GET"]),
+            Route("/v1/videos/{endpoint}/{task_id}", routes.query, methods=["GET"]),
+            Route("/sandbox/videos/{task_id}.mp4", routes.video, methods=["GET"]),
+            Route("/sandbox/assets/{name}", routes.asset, methods=["GET"]),
+            Route("/sandbox/faults", routes.faults, methods=["POST"]),
+            Route("/sandbox/health", routes.health, methods=["GET"]),
         ]
     )

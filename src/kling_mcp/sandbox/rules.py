@@ -21,6 +21,17 @@ FIVE_TEN_MODELS = V1_FAMILY | {
 }
 IMAGE2VIDEO_MODELS = FIVE_TEN_MODELS | {"kling-v3"}
 OMNI_MODELS = {"kling-v3-omni", "kling-video-o1"}
+# The notes are less sure which models serve text2video than image2video; this is their list.
+TEXT2VIDEO_MODELS = {
+    "kling-v1",
+    "kling-v1-6",
+    "kling-v2-master",
+    "kling-v2-1-master",
+    "kling-v2-5-turbo",
+    "kling-v2-6",
+    "kling-v3",
+}
+ASPECT_RATIOS = ("16:9", "9:16", "1:1")
 CAMERA_TYPES = {"simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward"}
 CAMERA_AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
 MAX_TEXT = 2500
@@ -158,6 +169,11 @@ def image2video_error(body: dict[str, Any]) -> str | None:
     mode, duration, sound = body.get("mode", "std"), body.get("duration", "5"), body.get("sound") == "on"
     if tail and not image_tail_allowed(model, mode, duration, sound):
         return f"model/mode/duration({model}/{mode}/{duration}) is not supported with image_tail"
+    return _cfg_and_camera_errors(body, model, mode, duration, has_tail=bool(tail))
+
+
+def _cfg_and_camera_errors(body: dict[str, Any], model: str, mode: str, duration: str, *, has_tail: bool) -> str | None:
+    """cfg_scale and camera_control, which image2video and text2video share."""
     cfg = body.get("cfg_scale")
     if cfg is not None:
         if not isinstance(cfg, int | float) or not 0 <= cfg <= 1:
@@ -166,13 +182,28 @@ def image2video_error(body: dict[str, Any]) -> str | None:
             return f"cfg_scale is not supported by {model}"
     camera = body.get("camera_control")
     if camera is not None:
-        if tail:
+        if has_tail:
             return "camera_control and image_tail cannot be used together"
         if problem := camera_error(camera):
             return problem
         if not camera_control_allowed(model, mode, duration):
             return f"model/mode/duration({model}/{mode}/{duration}) is not supported with camera_control"
     return None
+
+
+def text2video_error(body: dict[str, Any]) -> str | None:
+    """Why Kling would refuse this text2video body, or None."""
+    model = body.get("model_name") or "kling-v1"
+    if model not in TEXT2VIDEO_MODELS:
+        return f"model_name {model!r} is not supported by text2video"
+    prompt = body.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        return "prompt is required"
+    if problem := _common_errors(body, model):
+        return problem
+    if body.get("aspect_ratio", "16:9") not in ASPECT_RATIOS:
+        return "aspect_ratio must be 16:9, 9:16 or 1:1"
+    return _cfg_and_camera_errors(body, model, body.get("mode", "std"), body.get("duration", "5"), has_tail=False)
 
 
 def camera_error(camera: Any) -> str | None:
@@ -211,6 +242,6 @@ def omni_video_error(body: dict[str, Any]) -> str | None:
         return "image_list holds two images of the same type"
     if problem := _common_errors(body, model):
         return problem
-    if body.get("aspect_ratio", "16:9") not in ("16:9", "9:16", "1:1"):
+    if body.get("aspect_ratio", "16:9") not in ASPECT_RATIOS:
         return "aspect_ratio must be 16:9, 9:16 or 1:1"
     return None

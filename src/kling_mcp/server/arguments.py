@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from kling_mcp.service.inputs import not_a_boolean
+from kling_mcp.service.fields import not_a_boolean
 from kling_mcp.service.results import ResultStatus
 
 

@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 GENERATE_TOOL = "kling_generate_video_from_image"
+TEXT_TOOL = "kling_generate_video_from_text"
 GET_TOOL = "kling_get_video_task"
 LIST_TOOL = "kling_list_video_tasks"
+
+COST_AND_TIME = f"""Cost and time: every call creates one paid Kling task (more credits for 'pro', longer durations \
+and audio). Videos usually take 30 s to several minutes. The call waits for the video up to the smaller of \
+`timeout` and the server's cap (default 50 s), reporting progress meanwhile. If the video is not ready by then it \
+returns the task_id with status 'submitted' or 'processing' - that is not an error: call {GET_TOOL} with that \
+task_id and wait_seconds=50, again until `done` is true. Never call this tool again for the same video: that would \
+pay for a second task."""
+
+RETURNS = """Returns:
+Task ID and generated video information including URLs and state (structured `result`). Show the video URL to the \
+user: Kling deletes videos after 30 days. When the server saves videos (KLING_MCP_DOWNLOAD_DIR), each video's \
+local_path says where."""
 
 GENERATE_DESCRIPTION = f"""Generate AI video by animating a start image, end image, or both. Describe motion and \
 transitions in a prompt. Supports various models, durations, and aspect ratios.
@@ -17,20 +30,24 @@ Use this when:
 - You need precise control over the video's visual content
 At least one of start_image_url or end_image_url must be provided.
 
-Cost and time: every call creates one paid Kling task (more credits for 'pro', longer durations and audio). Videos \
-usually take 30 s to several minutes. The call waits for the video up to the smaller of `timeout` and the server's \
-cap (default 50 s), reporting progress meanwhile. If the video is not ready by then it returns the task_id with \
-status 'submitted' or 'processing' - that is not an error: call {GET_TOOL} with that task_id and wait_seconds=50, \
-again until `done` is true. Never call this tool again for the same video: that would pay for a second task.
+{COST_AND_TIME}
 
-Returns:
-Task ID and generated video information including URLs and state (structured `result`). Show the video URL to the \
-user: Kling deletes videos after 30 days. When the server saves videos (KLING_MCP_DOWNLOAD_DIR), each video's \
-local_path says where."""
+{RETURNS}"""
 
-GET_DESCRIPTION = f"""Check a Kling video task created by {GENERATE_TOOL}; optionally wait for it and save the video.
+TEXT_DESCRIPTION = f"""Generate AI video from a text prompt alone: no image needed. Describe the subject, setting, \
+motion, camera and style; choose the aspect ratio (16:9, 9:16 or 1:1).
 
-Pass the task_id (or external_task_id) that {GENERATE_TOOL} returned, also after that call timed out or the client \
+Use this when there is no picture to start from; to animate an existing image, or to move between two images, use \
+{GENERATE_TOOL}.
+
+{COST_AND_TIME}
+
+{RETURNS}"""
+
+GET_DESCRIPTION = f"""Check a Kling video task created by {GENERATE_TOOL} or {TEXT_TOOL}; optionally wait for \
+it and save the video.
+
+Pass the task_id (or external_task_id) that the generate tool returned, also after that call timed out or the client \
 restarted. With wait_seconds > 0 the call waits up to that long (capped by the server, default 50 s) for the video; \
 if the task is still not done, call again. Costs nothing at Kling. Returns the same structured task object: status, \
 and the video URLs once status is 'succeed'. With download=true the finished MP4 is also saved on the server's disk \
@@ -42,7 +59,8 @@ from earlier sessions or calls that timed out: use it to find a task_id you no l
 not contact Kling; use kling_get_video_task for a task's current state."""
 
 INSTRUCTIONS = (
-    "Generates videos from still images with Kling (each created task is billed by Kling). "
-    f"Call {GENERATE_TOOL} once per video; if it returns before the video is ready, poll {GET_TOOL} with the "
-    f"task_id instead of generating again. {LIST_TOOL} shows recent tasks, including ones from earlier sessions."
+    "Generates videos with Kling from still images or from a text prompt (each created task is billed by Kling). "
+    f"Call {GENERATE_TOOL} or {TEXT_TOOL} once per video; if it returns before the video is ready, poll {GET_TOOL} "
+    f"with the task_id instead of generating again. {LIST_TOOL} shows recent tasks, including ones from earlier "
+    "sessions."
 )

@@ -20,19 +20,29 @@ from kling_mcp.server.descriptions import (
     GET_TOOL,
     LIST_DESCRIPTION,
     LIST_TOOL,
+    TEXT_DESCRIPTION,
+    TEXT_TOOL,
 )
 from kling_mcp.server.model_tool import model_tool
 from kling_mcp.server.replies import progress_of, saved, video_result
 from kling_mcp.server.tool_errors import to_tool_error
 from kling_mcp.service.errors import InvalidInputError, JournalUnavailableError
 from kling_mcp.service.inputs import VideoRequest
+from kling_mcp.service.requests import GenerateRequest
 from kling_mcp.service.results import TaskListOutput, VideoToolOutput
+from kling_mcp.service.text_inputs import TextVideoRequest
 
 # The OAuth scope each tool needs over HTTP (static tokens carry generate and read; stdio needs none).
-TOOL_SCOPES = {GENERATE_TOOL: GENERATE_SCOPE, GET_TOOL: READ_SCOPE, LIST_TOOL: READ_SCOPE, WATCH_TOOL: READ_SCOPE}
+TOOL_SCOPES = {
+    GENERATE_TOOL: GENERATE_SCOPE,
+    TEXT_TOOL: GENERATE_SCOPE,
+    GET_TOOL: READ_SCOPE,
+    LIST_TOOL: READ_SCOPE,
+    WATCH_TOOL: READ_SCOPE,
+}
 
 
-async def generate(ctx: Context, request: VideoRequest) -> CallToolResult:
+async def generate(ctx: Context, request: GenerateRequest) -> CallToolResult:
     """Create one paid task and wait for it within the call's cap."""
     app = app_of(ctx)
     caller = caller_of(ctx)
@@ -94,6 +104,7 @@ def _tools() -> tuple[Tool, ...]:
     # Built once per process and shared by every server built in it: the tools hold no state (each call finds its
     # server's AppContext through its Context), and their schemas cost pydantic a noticeable fraction of a second.
     generate_title = "Generate video from image (Kling)"
+    text_title = "Generate video from text (Kling)"
     get_title = "Get Kling video task"
     list_title = "List Kling video tasks"
     return (
@@ -105,6 +116,15 @@ def _tools() -> tuple[Tool, ...]:
             description=GENERATE_DESCRIPTION,
             # Every call creates a paid task: never idempotent.
             annotations=_annotations(generate_title, read_only=False, idempotent=False, open_world=True),
+            output=VideoToolOutput,
+        ),
+        model_tool(
+            TextVideoRequest,
+            generate,
+            name=TEXT_TOOL,
+            title=text_title,
+            description=TEXT_DESCRIPTION,
+            annotations=_annotations(text_title, read_only=False, idempotent=False, open_world=True),
             output=VideoToolOutput,
         ),
         model_tool(

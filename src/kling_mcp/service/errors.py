@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from kling_mcp.api.capabilities import Problem
-from kling_mcp.api.errors import KlingError
+from kling_mcp.api.combination import Judged, Problem
+from kling_mcp.api.errors import KlingAPIError, KlingError
 from kling_mcp.api.models import Task
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ class TaskNotFoundError(KlingError):
 
     def __init__(self, any_id: str) -> None:
         super().__init__(
-            f"No task with id {any_id!r} at Kling (image2video or omni-video) or in the task journal. "
+            f"No task with id {any_id!r} at Kling (image2video, text2video or omni-video) or in the task journal. "
             "Use kling_list_video_tasks to see recent tasks."
         )
 
@@ -110,3 +110,20 @@ class JournalUnavailableError(Exception):
             f"The task journal at {where} cannot be {'written' if writing else 'read'} ({problem.text}), "
             f"{consequence} To fix: {problem.advice}."
         )
+
+
+# Kling's codes for a request whose parameters it refuses (docs/kling-api.md): nothing was created or billed.
+PARAMETER_REFUSALS = frozenset({1200, 1201})
+
+
+def judged_refusal(refusal: KlingError, judged: Judged, model: str) -> str | None:
+    """When Kling refused the parameters of a request that carried arguments the capability table left to it: the
+    reason, saying so and naming the models documented to take them; else None."""
+    if not isinstance(refusal, KlingAPIError) or refusal.code not in PARAMETER_REFUSALS:
+        return None
+    names = ", ".join(judged.arguments)
+    return (
+        f"{refusal}. {names} on {model} was sent for Kling to judge (kling-mcp does not know whether {model} takes "
+        f"it), and Kling refused the request: no task was created or billed. Leave {names} unset, or use a model "
+        f"documented to take it: {judged.documented}"
+    )

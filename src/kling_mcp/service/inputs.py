@@ -1,118 +1,32 @@
-"""The tool's input: one Pydantic model whose fields are the tool's 13 top-level parameters."""
+"""The image tool's input: one Pydantic model whose fields are the tool's 13 top-level parameters."""
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any, Literal
-from urllib.parse import urlparse
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field
 
-from kling_mcp.api.capabilities import ASPECT_RATIOS, CAMERA_TYPES, DEFAULT_MODEL, MODEL_NAMES
-from kling_mcp.config import blank_to_none
+from kling_mcp.api.capabilities import DEFAULT_MODEL, IMAGE_ENDPOINTS, models_of
+from kling_mcp.service.fields import (
+    CAMERA_CONTROL_HELP,
+    AspectRatio,
+    CallbackUrl,
+    CameraControlArgument,
+    CfgScale,
+    Duration,
+    GenerateAudio,
+    Mode,
+    NegativePrompt,
+    OptionalText,
+    Prompt,
+    Timeout,
+    VideoArguments,
+)
 
-MAX_PROMPT_CHARS = 2500
-DEFAULT_TIMEOUT_SECONDS = 300.0
-MAX_TIMEOUT_SECONDS = 3600.0
-
-ModelName = Literal[MODEL_NAMES]  # type: ignore[valid-type]
-CameraType = Literal[CAMERA_TYPES]  # type: ignore[valid-type]
-AspectRatio = Literal[ASPECT_RATIOS]  # type: ignore[valid-type]
-AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
-
-Axis = Annotated[float, Field(ge=-10, le=10)]
-
-
-def not_a_boolean(what: str) -> BeforeValidator:
-    """Refuse true/false where a number is meant: pydantic would quietly read `duration: true` as 1 second."""
-
-    def check(value: Any) -> Any:
-        if isinstance(value, bool):
-            raise PydanticCustomError("not_a_number", f"must be {what}, not a boolean")
-        return value
-
-    return BeforeValidator(check)
-
-
-class CameraConfig(BaseModel):
-    """Axes of a `simple` camera move: exactly one of them non-zero, each in [-10, 10]."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    horizontal: Axis = 0
-    vertical: Axis = 0
-    pan: Axis = 0
-    tilt: Axis = 0
-    roll: Axis = 0
-    zoom: Axis = 0
-
-
-class CameraControl(BaseModel):
-    """Kling's camera_control object."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    type: CameraType = Field(description="Camera move: simple (set one axis in config) or a preset move.")
-    config: CameraConfig | None = Field(None, description="For type 'simple' only: exactly one non-zero axis.")
-
-    @model_validator(mode="after")
-    def _config_matches_type(self) -> CameraControl:
-        if self.type == "simple":
-            if self.config is None:
-                raise ValueError("type 'simple' needs a config with exactly one non-zero axis, e.g. {\"zoom\": 5}")
-            moving = [axis for axis in AXES if getattr(self.config, axis) != 0]
-            if len(moving) != 1:
-                raise ValueError(
-                    f"type 'simple' needs exactly one non-zero axis among {', '.join(AXES)}; "
-                    f"got {len(moving)} ({', '.join(moving) or 'all zero'})"
-                )
-        elif self.config is not None:
-            if any(getattr(self.config, axis) != 0 for axis in AXES):
-                raise ValueError(f"type {self.type!r} takes no config; remove it or use type 'simple'")
-            # An all-zero config means "none", but Kling wants the field absent for preset moves.
-            self.config = None
-        return self
-
-
-def _parse_json_object(value: Any) -> Any:
-    """camera_control arrives as a JSON string (the spec) or already as an object (the SDK pre-parses JSON)."""
-    if isinstance(value, BaseModel):
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return None
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(
-                f"camera_control is not valid JSON ({exc.msg} at position {exc.pos}); "
-                'expected e.g. {"type": "simple", "config": {"zoom": 5}}'
-            ) from exc
-    if value is not None and not isinstance(value, dict):
-        raise ValueError('camera_control must be a JSON object such as {"type": "simple", "config": {"zoom": 5}}')
-    return value
-
-
-def _http_url(value: Any) -> Any:
-    value = blank_to_none(value)
-    if not isinstance(value, str):
-        return value  # None, or a non-string the str type check refuses with its own message
-    value = value.strip()
-    parsed = urlparse(value)
-    if parsed.scheme.lower() not in ("http", "https") or not parsed.hostname:
-        raise ValueError(
-            f"callback_url must be an http(s) URL with a host, e.g. https://example.com/hook; got {value[:80]!r}"
-        )
-    if any(ch.isspace() for ch in value):
-        raise ValueError(f"callback_url must not contain whitespace; got {value[:80]!r}")
-    # The scheme lower-cased: a strict server (the sandbox is one) compares it exactly.
-    return parsed.scheme.lower() + value[len(parsed.scheme) :]
-
-
-OptionalText = Annotated[str | None, BeforeValidator(blank_to_none)]
-
+if TYPE_CHECKING:
+    ImageModelName = str
+else:  # an enum of the table's models for this tool's endpoints, in the published schema
+    ImageModelName = Literal[models_of(IMAGE_ENDPOINTS)]
 
 _IMAGE_HELP = (
     " Accepts an http(s) URL Kling can fetch (passed through), a data:image/png;base64,... URI, bare base64, or a "
@@ -121,18 +35,12 @@ _IMAGE_HELP = (
 )
 
 
-class VideoRequest(BaseModel):
+class VideoRequest(VideoArguments):
     """Arguments of kling_generate_video_from_image; each field is a top-level tool parameter."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    prompt: str = Field(
-        min_length=1,
-        max_length=MAX_PROMPT_CHARS,
-        description=(
-            "Description of the video motion and content. Describe what should happen in the video, how objects "
-            "should move, what transitions to include. At most 2500 characters."
-        ),
+    prompt: Prompt = Field(
+        description="Description of the video motion and content. Describe what should happen in the video, how "
+        "objects should move, what transitions to include. At most 2500 characters."
     )
     start_image_url: OptionalText = Field(
         None,
@@ -146,78 +54,30 @@ class VideoRequest(BaseModel):
         "image. Only some models/modes support an end frame (e.g. kling-v2-1, kling-v2-5-turbo, kling-v2-6 in "
         "'pro'; kling-v3 in std or pro; not kling-v2-master)." + _IMAGE_HELP,
     )
-    model: ModelName = Field(
+    model: ImageModelName = Field(
         DEFAULT_MODEL,
         description="Kling model to use. Default: 'kling-v2-master'. kling-v3-omni and kling-video-o1 use Kling's "
         "omni-video endpoint.",
     )
-    mode: Literal["std", "pro"] = Field(
-        "std", description="Generation mode. 'std' (standard, default, 720p) or 'pro' (higher quality, 1080p)."
-    )
+    mode: Mode = "std"
     aspect_ratio: AspectRatio = Field(
         "16:9",
         description="Video aspect ratio. Usually should match your input image ratio. Only the omni models "
         "(kling-v3-omni, kling-video-o1) take it; the image2video models follow the input image's ratio.",
     )
-    duration: Annotated[int | None, not_a_boolean("a whole number of seconds")] = Field(
+    duration: Duration = None
+    generate_audio: GenerateAudio = None
+    negative_prompt: NegativePrompt = None
+    cfg_scale: CfgScale = None
+    camera_control: CameraControlArgument = Field(
         None,
-        ge=3,
-        le=15,
-        description="Video duration in seconds. For kling-v3/kling-v3-omni: 3-15 (integer). Other models: 5 or 10. "
-        "Default 5.",
+        description=CAMERA_CONTROL_HELP + " Supported by kling-v1 and kling-v1-5 (pro) at 5 s; not with an end image.",
     )
-    generate_audio: bool | None = Field(
-        None,
-        description="Whether to generate audio synchronously. Supported by kling-v3, kling-v3-omni, and kling-v2-6 "
-        "(pro mode only).",
-    )
-    negative_prompt: OptionalText = Field(
-        None, max_length=MAX_PROMPT_CHARS, description="Things to avoid in the video. At most 2500 characters."
-    )
-    cfg_scale: Annotated[float | None, not_a_boolean("a number from 0 to 1")] = Field(
-        None,
-        ge=0,
-        le=1,
-        allow_inf_nan=False,
-        description="Classifier-free guidance scale, 0 to 1 (Kling's default 0.5). Higher values follow the prompt "
-        "more strictly. Only the kling-v1 family supports it.",
-    )
-    camera_control: Annotated[
-        CameraControl | None,
-        BeforeValidator(_parse_json_object, json_schema_input_type=str | CameraControl | None),
-    ] = Field(
-        None,
-        description='Camera control as JSON string, e.g. {"type": "simple", "config": {"zoom": 5}} (simple: exactly '
-        'one non-zero axis of horizontal, vertical, pan, tilt, roll, zoom, each -10..10) or {"type": '
-        '"forward_up"} (also down_back, right_turn_forward, left_turn_forward). Supported by kling-v1 and '
-        "kling-v1-5 (pro) at 5 s; not with an end image.",
-    )
-    timeout: Annotated[float | None, not_a_boolean("a number of seconds")] = Field(
-        None,
-        ge=0,
-        le=MAX_TIMEOUT_SECONDS,
-        allow_inf_nan=False,
-        description="Timeout in seconds for the API to return data. Default is 300. The server waits at most its "
-        "own cap per call (default 50 s); if the video is not ready by then the call returns the task id "
-        "(not an error) and kling_get_video_task fetches it later. 0 returns as soon as the task is created.",
-    )
-    callback_url: Annotated[str | None, BeforeValidator(_http_url)] = Field(
-        None, description="Webhook callback URL for asynchronous notifications (http or https)."
-    )
-
-    @field_validator("prompt")
-    @classmethod
-    def _prompt_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("prompt must not be blank")
-        return value
+    timeout: Timeout = None
+    callback_url: CallbackUrl = None
 
     @property
-    def effective_duration(self) -> int:
-        """The duration to send: the caller's, or 5 seconds."""
-        return self.duration if self.duration is not None else 5
-
-    @property
-    def effective_timeout(self) -> float:
-        """The caller's timeout, or the spec's default of 300 s."""
-        return self.timeout if self.timeout is not None else DEFAULT_TIMEOUT_SECONDS
+    def carries_inline_images(self) -> bool:
+        """True when an image travels inside the request body (base64), not as a URL Kling fetches."""
+        images = (self.start_image_url, self.end_image_url)
+        return any(i and not i.strip().lower().startswith(("http://", "https://")) for i in images)

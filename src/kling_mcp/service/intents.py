@@ -17,6 +17,7 @@ from functools import partial
 
 import anyio
 
+from kling_mcp.api.capabilities import endpoint_named
 from kling_mcp.api.client import KlingClient
 from kling_mcp.api.errors import KlingError
 from kling_mcp.api.models import Endpoint, Task
@@ -114,7 +115,7 @@ class IntentResolver:
             return 0
         resolved = 0
         for entry in entries:
-            endpoint: Endpoint = "omni-video" if entry.endpoint == "omni-video" else "image2video"
+            endpoint: Endpoint = endpoint_named(entry.endpoint) or "image2video"
             outcome = await self.resolve(entry, endpoint, deadline=self._clock())
             resolved += outcome.task is not None or outcome.entry.status == NEVER_CREATED
         if entries:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import anyio.to_thread
 
+from kling_mcp.api.capabilities import endpoint_named
 from kling_mcp.api.errors import KlingError
-from kling_mcp.api.models import Endpoint
 from kling_mcp.service.errors import TaskFailedError
 from kling_mcp.service.journal import JournalEntry, TaskJournal
 from kling_mcp.service.results import DONE_STATUSES
@@ -98,8 +98,8 @@ class TaskTracker:
 
     async def _refresh(self, entry: JournalEntry) -> JournalEntry:
         try:
-            if entry.task_id is not None and entry.endpoint in ("image2video", "omni-video"):
-                endpoint: Endpoint = "omni-video" if entry.endpoint == "omni-video" else "image2video"
+            endpoint = endpoint_named(entry.endpoint)
+            if entry.task_id is not None and endpoint is not None:
                 task = await self._service.poller.poll(endpoint, entry.task_id, due=self._clock())
                 if task.status != entry.status:
                     await anyio.to_thread.run_sync(self._journal.record_task, task, entry.external_task_id, endpoint)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 import anyio.to_thread
 
-from kling_mcp.api.capabilities import CAPABILITIES, check_combination
+from kling_mcp.api.capabilities import ENDPOINTS, endpoint_named
 from kling_mcp.api.client import KlingClient
+from kling_mcp.api.combination import Judged
 from kling_mcp.api.errors import (
     CreateOutcomeUnknownError,
     CreateRefusedError,
@@ -23,24 +23,22 @@ from kling_mcp.api.errors import (
     KlingNotFoundError,
     describe_cause,
 )
-from kling_mcp.api.models import CreateBody, Endpoint, Image2VideoBody, OmniImage, OmniVideoBody, Task
+from kling_mcp.api.models import CreateBody, Endpoint, Task
 from kling_mcp.service.errors import (
-    InvalidInputError,
     JournalUnavailableError,
     TaskCallError,
     TaskFailedError,
     TaskNotFoundError,
     TaskOnAnotherKlingError,
-    UnsupportedCombinationError,
+    judged_refusal,
 )
-from kling_mcp.service.images import prepare_image
-from kling_mcp.service.inputs import VideoRequest
 from kling_mcp.service.intents import IntentResolver
 from kling_mcp.service.journal import CREATE_FAILED, UNKNOWN, JournalEntry, TaskJournal, describe_journal_error
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.owners import Viewer, local_owner, operator
 from kling_mcp.service.poller import TaskPoller
 from kling_mcp.service.recorder import JournalRecorder
+from kling_mcp.service.requests import GenerateRequest, prepare_request
 from kling_mcp.service.results import VideoTaskResult, from_entry, from_task, next_step_for
 
 logger = logging.getLogger(__name__)
@@ -48,18 +46,8 @@ logger = logging.getLogger(__name__)
 ProgressFn = Callable[[float, float | None, str], Awaitable[None]]
 """Reports (elapsed seconds, total seconds, message) to the caller while a task runs."""
 
-ENDPOINTS: tuple[Endpoint, ...] = ("image2video", "omni-video")
 # A create gets at least this long for its retries, even when the caller's wait is shorter.
 MIN_CREATE_BUDGET_SECONDS = 30.0
-
-
-@dataclass(frozen=True)
-class PreparedRequest:
-    """A validated request: where it goes, what is sent, and what the journal records."""
-
-    endpoint: Endpoint
-    body: CreateBody
-    entry: JournalEntry
 
 
 @dataclass(frozen=True)
@@ -81,111 +69,6 @@ class Started:
     external_task_id: str
     profile: tuple[str, str | None, int | None]
     journal_warning: str | None = None
-
-
-def _has_inline_image(request: VideoRequest) -> bool:
-    """True when an image travels inside the request body (base64), not as a URL Kling fetches."""
-    images = (request.start_image_url, request.end_image_url)
-    return any(i and not i.strip().lower().startswith(("http://", "https://")) for i in images)
-
-
-def new_external_task_id() -> str:
-    """A fresh id that makes the create idempotent: Kling can be asked for the task by it."""
-    return f"kmcp-{uuid.uuid4().hex}"
-
-
-def check_capabilities(request: VideoRequest) -> None:
-    """Refuse, before anything is sent, a combination the capability table says Kling rejects."""
-    problems = check_combination(
-        request.model,
-        mode=request.mode,
-        duration=request.effective_duration,
-        has_end_frame=bool(request.end_image_url),
-        sound=bool(request.generate_audio),
-        has_camera_control=request.camera_control is not None,
-        has_cfg_scale=request.cfg_scale is not None,
-    )
-    if problems:
-        raise UnsupportedCombinationError(problems)
-
-
-def prepare_request(request: VideoRequest, options: ServiceOptions) -> PreparedRequest:
-    """Check every rule that can be checked locally and build Kling's request body; sends nothing."""
-    if not request.start_image_url and not request.end_image_url:
-        raise InvalidInputError("start_image_url", "at least one of start_image_url or end_image_url must be provided")
-    caps = CAPABILITIES[request.model]
-    if not options.skip_capability_check:
-        check_capabilities(request)
-    start = (
-        prepare_image("start_image_url", request.start_image_url, options.image_policy, is_start=True)
-        if request.start_image_url
-        else None
-    )
-    end = (
-        prepare_image("end_image_url", request.end_image_url, options.image_policy, is_start=False)
-        if request.end_image_url
-        else None
-    )
-    external_task_id = new_external_task_id()
-    # Served callbacks: Kling calls us, and we relay to the caller's own URL (kept in the journal).
-    callback_url = request.callback_url
-    if options.callback_url_for is not None:
-        callback_url = options.callback_url_for(external_task_id)
-    duration = request.effective_duration
-    sound_flag: Literal["on", "off"] | None = None
-    # "off" is sent only to models that know the field; "on" always (it reaches a model without audio only when
-    # the capability check is skipped, and then Kling should judge it rather than have it silently dropped).
-    if request.generate_audio is not None and (caps.sound_modes or request.generate_audio):
-        sound_flag = "on" if request.generate_audio else "off"
-    body: CreateBody
-    if caps.endpoint == "omni-video":
-        # Not a capability (skipping the table check cannot help): the omni endpoint has no such fields.
-        for name in ("cfg_scale", "camera_control"):
-            if getattr(request, name) is not None:
-                raise InvalidInputError(
-                    name, f"Kling's omni-video endpoint (used by {request.model}) has no {name}; leave it unset"
-                )
-        images = [OmniImage(image_url=start.value, type="first_frame")] if start else []
-        images += [OmniImage(image_url=end.value, type="end_frame")] if end else []
-        body = OmniVideoBody(
-            model_name=request.model,
-            prompt=request.prompt,
-            negative_prompt=request.negative_prompt,
-            image_list=images,
-            mode=request.mode,
-            duration=str(duration),
-            sound=sound_flag,
-            aspect_ratio=request.aspect_ratio if caps.aspect_ratio else None,
-            callback_url=callback_url,
-            external_task_id=external_task_id,
-        )
-    else:
-        body = Image2VideoBody(
-            model_name=request.model,
-            image=start.value if start else None,
-            image_tail=end.value if end else None,
-            prompt=request.prompt,
-            negative_prompt=request.negative_prompt,
-            cfg_scale=request.cfg_scale,
-            mode=request.mode,
-            duration=str(duration),
-            sound=sound_flag,
-            camera_control=request.camera_control.model_dump(exclude_none=True) if request.camera_control else None,
-            callback_url=callback_url,
-            external_task_id=external_task_id,
-        )
-    entry = JournalEntry(
-        external_task_id=external_task_id,
-        endpoint=caps.endpoint,
-        model=request.model,
-        prompt=request.prompt,
-        mode=request.mode,
-        duration=duration,
-        start_image=start.reference if start else None,
-        end_image=end.reference if end else None,
-        callback_url=request.callback_url if options.callback_url_for is not None else None,
-    )
-    return PreparedRequest(caps.endpoint, body, entry)
 
 
 class VideoService:
@@ -245,7 +128,7 @@ class VideoService:
         return max(0.0, min(requested, self.options.max_wait_seconds))
 
     async def generate(
-        self, request: VideoRequest, progress: ProgressFn | None = None, *, owner: str | None = None
+        self, request: GenerateRequest, progress: ProgressFn | None = None, *, owner: str | None = None
     ) -> Outcome:
         """Create the task once (see `start`) and wait for it up to min(timeout, the server's cap).
 
@@ -272,7 +155,7 @@ class VideoService:
             ) from exc
 
     async def start(
-        self, request: VideoRequest, *, create_deadline: float | None = None, owner: str | None = None
+        self, request: GenerateRequest, *, create_deadline: float | None = None, owner: str | None = None
     ) -> Started:
         """Create the task once (owned by `owner`, default the local user), journaled before and after the create
         request; does not wait for the video.
@@ -283,7 +166,7 @@ class VideoService:
         if create_deadline is None:
             create_deadline = self._clock() + MIN_CREATE_BUDGET_SECONDS
         # Bodies with inline images are megabytes each: bound how many exist at once, and drop each after its create.
-        limiter: AbstractAsyncContextManager[Any] = self._uploads if _has_inline_image(request) else nullcontext()
+        limiter: AbstractAsyncContextManager[Any] = self._uploads if request.carries_inline_images else nullcontext()
         async with limiter:
             prepared = prepare_request(request, self.options)
             prepared.entry.kling_host = self.kling_host
@@ -293,7 +176,8 @@ class VideoService:
             # Shielded: a cancelled call must still learn and record the id of a task it may have paid for.
             with anyio.CancelScope(shield=True):
                 try:
-                    task, warning = await self._create(endpoint, prepared.body, external_id, create_deadline)
+                    judged = (prepared.judged, request.model) if prepared.judged else None
+                    task, warning = await self._create(endpoint, prepared.body, external_id, create_deadline, judged)
                 finally:
                     del prepared
         logger.info("created Kling task %s (%s, %s)", task.task_id, request.model, endpoint)
@@ -301,16 +185,26 @@ class VideoService:
         return Started(endpoint, task, external_id, profile, warning)
 
     async def _create(
-        self, endpoint: Endpoint, body: CreateBody, external_id: str, deadline: float
+        self,
+        endpoint: Endpoint,
+        body: CreateBody,
+        external_id: str,
+        deadline: float,
+        judged: tuple[Judged, str] | None = None,
     ) -> tuple[Task, str | None]:
-        """The created task and any journal warning; refused and unknown outcomes are journaled and raised with ids."""
+        """The created task and any journal warning; refused and unknown outcomes are journaled and raised with ids.
+
+        `judged`: what the capability table left to Kling, and the model, to explain a refusal by it."""
         try:
             task = await self._client.create_task(endpoint, body, deadline=deadline)
         except (CreateRefusedError, CreateOutcomeUnknownError) as exc:
             status = CREATE_FAILED if isinstance(exc, CreateRefusedError) else UNKNOWN
             write = partial(self._journal.record_status, external_id, status, str(exc))
+            reason = str(exc)
+            if isinstance(exc, CreateRefusedError) and judged is not None:
+                reason = judged_refusal(exc.cause, *judged) or reason
             raise TaskCallError(
-                str(exc),
+                reason,
                 external_task_id=external_id,
                 next_step=next_step_for(status, None, external_id),
                 journal_warning=await self.recorder.write(external_id, write),
@@ -340,7 +234,7 @@ class VideoService:
         if entry is not None and entry.kling_host and self.kling_host and entry.kling_host != self.kling_host:
             raise TaskOnAnotherKlingError(any_id, entry.kling_host, self.kling_host)
         if entry is not None and entry.task_id is None:
-            endpoint: Endpoint = "omni-video" if entry.endpoint == "omni-video" else "image2video"
+            endpoint: Endpoint = endpoint_named(entry.endpoint) or "image2video"
             resolution = await self.intents.resolve(entry, endpoint, deadline)
             if resolution.task is None:
                 note = resolution.note if wait_seconds > 0 else None

@@ -25,7 +25,7 @@ from pydantic import Field, ValidationError
 
 from kling_mcp.api.errors import KlingError
 from kling_mcp.server.access import GENERATE_SCOPE, caller_for, token_of
-from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL
+from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL, TEXT_TOOL
 from kling_mcp.server.tasks import legacy, wire
 from kling_mcp.server.tasks.lookup import app_of, find, reread, snapshot_of
 from kling_mcp.server.tasks.results import ResultRunner, wire_result
@@ -34,13 +34,18 @@ from kling_mcp.service.errors import InvalidInputError, JournalUnavailableError
 from kling_mcp.service.inputs import VideoRequest
 from kling_mcp.service.journal import TaskHandle
 from kling_mcp.service.owners import Viewer
+from kling_mcp.service.text_inputs import TextVideoRequest
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
     from kling_mcp.server.runtime import Runtime
 
-TASK_TOOLS = frozenset({GENERATE_TOOL, GET_TOOL})
+GENERATE_REQUESTS: dict[str, type[VideoRequest] | type[TextVideoRequest]] = {
+    GENERATE_TOOL: VideoRequest,
+    TEXT_TOOL: TextVideoRequest,
+}
+TASK_TOOLS = frozenset({*GENERATE_REQUESTS, GET_TOOL})
 LIST_PAGE_SIZE = 50
 LEGACY = frozenset({wire.LEGACY_VERSION})
 MODERN = frozenset(MODERN_PROTOCOL_VERSIONS)
@@ -104,8 +109,8 @@ class Tasks(Extension):
             return await call_next(ctx)
         runtime = await app_of(ctx).runtime()
         arguments = dict(params.arguments or {})
-        if params.name == GENERATE_TOOL:
-            created = await self._start_generate(ctx, runtime, arguments)
+        if params.name in GENERATE_REQUESTS:
+            created = await self._start_generate(ctx, runtime, GENERATE_REQUESTS[params.name], arguments)
         else:
             created = await self._start_wait(runtime, arguments, is_legacy, caller_for(token_of(ctx.request)).viewer)
         if created is None:  # nothing to wait for, or arguments the tool itself must judge: a normal call
@@ -134,10 +139,14 @@ class Tasks(Extension):
         return CallToolResult(content=[TextContent(type="text", text="task created")])  # replaced by the offer
 
     async def _start_generate(
-        self, ctx: ServerRequestContext[Any, Any], runtime: Runtime, arguments: dict[str, Any]
+        self,
+        ctx: ServerRequestContext[Any, Any],
+        runtime: Runtime,
+        kind: type[VideoRequest] | type[TextVideoRequest],
+        arguments: dict[str, Any],
     ) -> Created | CallToolResult | None:
         try:
-            request = VideoRequest.model_validate(arguments)
+            request = kind.model_validate(arguments)
         except ValidationError:
             return None  # the tool refuses it in its own words, before anything is sent
         caller = caller_for(token_of(ctx.request))

@@ -1,0 +1,214 @@
+"""From a validated tool request to what is sent to Kling: the endpoint, the body, and the journal's entry.
+
+One body builder per endpoint, chosen by the capability table's row for the model. The shared machinery in
+`service/video.py` (journal, idempotent create, waiting) takes a `PreparedRequest` and never looks inside it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from kling_mcp.api.capabilities import IMAGE_ENDPOINTS, TEXT_ENDPOINTS, Capabilities, Feature, row_for
+from kling_mcp.api.combination import Judged, Wanted, check_combination, judged_by_kling
+from kling_mcp.api.models import (
+    CreateBody,
+    Endpoint,
+    Image2VideoBody,
+    OmniImage,
+    OmniVideoBody,
+    Text2VideoBody,
+)
+from kling_mcp.service.errors import InvalidInputError, UnsupportedCombinationError
+from kling_mcp.service.images import PreparedImage, prepare_image
+from kling_mcp.service.inputs import VideoRequest
+from kling_mcp.service.journal import JournalEntry
+from kling_mcp.service.options import ServiceOptions
+from kling_mcp.service.text_inputs import TextVideoRequest
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    """A validated request: where it goes, what is sent, what the journal records, and what Kling is to judge."""
+
+    endpoint: Endpoint
+    body: CreateBody
+    entry: JournalEntry
+    judged: Judged | None = None  # what the table leaves to Kling for this model
+
+
+@dataclass(frozen=True)
+class Frames:
+    """The request's images, prepared (checked, base64 where inline)."""
+
+    start: PreparedImage | None = None
+    end: PreparedImage | None = None
+
+
+@dataclass(frozen=True)
+class Addressing:
+    """How the task is named and where Kling reports on it."""
+
+    external_task_id: str
+    callback_url: str | None
+
+
+def new_external_task_id() -> str:
+    """A fresh id that makes the create idempotent: Kling can be asked for the task by it."""
+    return f"kmcp-{uuid.uuid4().hex}"
+
+
+GenerateRequest = VideoRequest | TextVideoRequest
+
+
+def wanted_of(request: GenerateRequest, *, end_frame: bool = False) -> Wanted:
+    """The features a request asks of its model."""
+    used: dict[Feature, bool] = {
+        "end_frame": end_frame,
+        "sound": bool(request.generate_audio),
+        "camera_control": request.camera_control is not None,
+        "cfg_scale": request.cfg_scale is not None,
+    }
+    return Wanted(request.mode, request.effective_duration, frozenset(f for f, on in used.items() if on))
+
+
+def _checked(row: Capabilities, wanted: Wanted, endpoints: tuple[Endpoint, ...], options: ServiceOptions) -> None:
+    if not options.skip_capability_check and (problems := check_combination(row, wanted, endpoints)):
+        raise UnsupportedCombinationError(problems)
+
+
+def _sound(row: Capabilities, generate_audio: bool | None) -> Literal["on", "off"] | None:
+    # "off" is sent only to models that know the field; "on" always (it reaches a model without audio only when
+    # the capability check is skipped, and then Kling should judge it rather than have it silently dropped).
+    if generate_audio is None or not (generate_audio or row.rule("sound").support != "no"):
+        return None
+    return "on" if generate_audio else "off"
+
+
+def _camera(request: GenerateRequest) -> dict[str, object] | None:
+    return request.camera_control.model_dump(exclude_none=True) if request.camera_control else None
+
+
+def _addressing(request: GenerateRequest, options: ServiceOptions) -> Addressing:
+    """A fresh external id, and where Kling is to call: with served callbacks our own address (we relay to the
+    caller's own URL, kept in the journal), else the caller's."""
+    external_id = new_external_task_id()
+    if options.callback_url_for is not None:
+        return Addressing(external_id, options.callback_url_for(external_id))
+    return Addressing(external_id, request.callback_url)
+
+
+def _image2video(request: VideoRequest, row: Capabilities, frames: Frames, to: Addressing) -> CreateBody:
+    return Image2VideoBody(
+        model_name=request.model,
+        image=frames.start.value if frames.start else None,
+        image_tail=frames.end.value if frames.end else None,
+        prompt=request.prompt,
+        negative_prompt=request.negative_prompt,
+        cfg_scale=request.cfg_scale,
+        mode=request.mode,
+        duration=str(request.effective_duration),
+        sound=_sound(row, request.generate_audio),
+        camera_control=_camera(request),
+        callback_url=to.callback_url,
+        external_task_id=to.external_task_id,
+    )
+
+
+def _omni_video(request: VideoRequest, row: Capabilities, frames: Frames, to: Addressing) -> CreateBody:
+    # Not a capability (skipping the table check cannot help): the omni endpoint has no such fields.
+    for name in ("cfg_scale", "camera_control"):
+        if getattr(request, name) is not None:
+            raise InvalidInputError(
+                name, f"Kling's omni-video endpoint (used by {request.model}) has no {name}; leave it unset"
+            )
+    images = [OmniImage(image_url=frames.start.value, type="first_frame")] if frames.start else []
+    images += [OmniImage(image_url=frames.end.value, type="end_frame")] if frames.end else []
+    return OmniVideoBody(
+        model_name=request.model,
+        prompt=request.prompt,
+        negative_prompt=request.negative_prompt,
+        image_list=images,
+        mode=request.mode,
+        duration=str(request.effective_duration),
+        sound=_sound(row, request.generate_audio),
+        aspect_ratio=request.aspect_ratio,
+        callback_url=to.callback_url,
+        external_task_id=to.external_task_id,
+    )
+
+
+IMAGE_BUILDERS: dict[Endpoint, Callable[[VideoRequest, Capabilities, Frames, Addressing], CreateBody]] = {
+    "image2video": _image2video,
+    "omni-video": _omni_video,
+}
+
+
+def _entry(
+    request: GenerateRequest, endpoint: Endpoint, to: Addressing, frames: Frames, options: ServiceOptions
+) -> JournalEntry:
+    return JournalEntry(
+        external_task_id=to.external_task_id,
+        endpoint=endpoint,
+        model=request.model,
+        prompt=request.prompt,
+        mode=request.mode,
+        duration=request.effective_duration,
+        start_image=frames.start.reference if frames.start else None,
+        end_image=frames.end.reference if frames.end else None,
+        callback_url=request.callback_url if options.callback_url_for is not None else None,
+    )
+
+
+def prepare_image_request(request: VideoRequest, options: ServiceOptions) -> PreparedRequest:
+    """Check every rule that can be checked locally and build Kling's body for an image request; sends nothing."""
+    if not request.start_image_url and not request.end_image_url:
+        raise InvalidInputError("start_image_url", "at least one of start_image_url or end_image_url must be provided")
+    row = row_for(request.model, IMAGE_ENDPOINTS)
+    wanted = wanted_of(request, end_frame=bool(request.end_image_url))
+    _checked(row, wanted, IMAGE_ENDPOINTS, options)
+    policy = options.image_policy
+    frames = Frames(
+        prepare_image("start_image_url", request.start_image_url, policy, is_start=True)
+        if request.start_image_url
+        else None,
+        prepare_image("end_image_url", request.end_image_url, policy, is_start=False)
+        if request.end_image_url
+        else None,
+    )
+    to = _addressing(request, options)
+    body = IMAGE_BUILDERS[row.endpoint](request, row, frames, to)
+    entry = _entry(request, row.endpoint, to, frames, options)
+    return PreparedRequest(row.endpoint, body, entry, judged_by_kling(row, wanted, IMAGE_ENDPOINTS))
+
+
+def prepare_text_request(request: TextVideoRequest, options: ServiceOptions) -> PreparedRequest:
+    """Check every rule that can be checked locally and build Kling's text2video body; sends nothing."""
+    row = row_for(request.model, TEXT_ENDPOINTS)
+    wanted = wanted_of(request)
+    _checked(row, wanted, TEXT_ENDPOINTS, options)
+    to = _addressing(request, options)
+    body = Text2VideoBody(
+        model_name=request.model,
+        prompt=request.prompt,
+        negative_prompt=request.negative_prompt,
+        cfg_scale=request.cfg_scale,
+        mode=request.mode,
+        aspect_ratio=request.aspect_ratio,
+        duration=str(request.effective_duration),
+        sound=_sound(row, request.generate_audio),
+        camera_control=_camera(request),
+        callback_url=to.callback_url,
+        external_task_id=to.external_task_id,
+    )
+    entry = _entry(request, row.endpoint, to, Frames(), options)
+    return PreparedRequest(row.endpoint, body, entry, judged_by_kling(row, wanted, TEXT_ENDPOINTS))
+
+
+def prepare_request(request: GenerateRequest, options: ServiceOptions) -> PreparedRequest:
+    """The request's endpoint, body and journal entry, by its kind (image or text); sends nothing."""
+    if isinstance(request, TextVideoRequest):
+        return prepare_text_request(request, options)
+    return prepare_image_request(request, options)
