@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import sys
@@ -72,14 +73,15 @@ def namespaces_unavailable() -> str | None:
 def confined_server(settings: Settings, folder: Path, state: str, **env: str) -> StdioServerParameters:
     """Launch the stdio server with the journal's `folder` read-only (`state="read-only"`) or full (`"full"`)."""
     folder.mkdir(parents=True, exist_ok=True)
+    where = shlex.quote(str(folder))
     if state == "read-only":
-        prepare = f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder}"
+        prepare = f"mount --bind {where} {where} && mount -o remount,bind,ro {where}"
     elif state == "full":
         # Fill the tmpfs to the last byte; dd stops with "No space left on device", which is the point.
-        prepare = f"mount -t tmpfs -o size=256k tmpfs {folder} && (dd if=/dev/zero of={folder}/filler bs=4k || true)"
+        prepare = f"mount -t tmpfs -o size=256k tmpfs {where} && (dd if=/dev/zero of={where}/filler bs=4k || true)"
     else:
         raise ValueError(state)
-    script = f"{prepare} 2>/dev/null && exec {sys.executable} -m kling_mcp"
+    script = f"{prepare} 2>/dev/null && exec {shlex.quote(sys.executable)} -m kling_mcp"
     return StdioServerParameters(
         command="unshare",
         args=["--user", "--map-root-user", "--mount", "sh", "-c", script],

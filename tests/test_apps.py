@@ -26,7 +26,7 @@ from kling_mcp.service.follow import follow
 from kling_mcp.service.inputs import VideoRequest
 from kling_mcp.service.journal import JournalEntry, open_journal
 from kling_mcp.service.owners import Viewer
-from tests.conftest import FAST_RETRY, journal_entry, text_of
+from tests.conftest import FAST_RETRY, PROTOCOL_MODES, journal_entry, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -35,7 +35,7 @@ ARGS = {"prompt": "a lantern sways", "start_image_url": "https://images.example.
 APPS = advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})
 
 
-@pytest.fixture(params=["auto", "legacy"])
+@pytest.fixture(params=PROTOCOL_MODES)
 async def apps_client(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[Client]:
     """A real client that renders MCP Apps, in memory against the real server, in both protocol modes."""
     server = build_server(settings, retry_policy=FAST_RETRY)

@@ -47,6 +47,7 @@ async def test_inline_uploads_in_flight_are_bounded(server_factory: Callable[...
     assert arrivals[-1] - arrivals[0] >= 0.7, arrivals
 
 
+@pytest.mark.slow  # waits out MIN_REQUEST_TIMEOUT
 async def test_a_request_never_outlives_the_callers_deadline(sandbox: SandboxServer) -> None:
     """The HTTP client allows 30 s; the caller has 0.2 s left: the create is given MIN_REQUEST_TIMEOUT, not 30 s."""
     sandbox.state.inject(create_slow=5, slow_seconds=6.0)

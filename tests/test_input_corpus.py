@@ -60,7 +60,13 @@ def arguments_of(case: Case, images: Images) -> dict[str, Any]:
     return {k: v for k, v in args.items() if v is not DROP}
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+# Cases whose arguments alone take a second or two to send through a client (14 MB of base64): the full run only.
+HEAVY = {"base64-oversize"}
+
+
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, id=c.id, marks=[pytest.mark.slow] if c.id in HEAVY else []) for c in CASES]
+)
 async def test_bad_input_is_refused_before_kling_is_called(
     case: Case, images: Images, settings: Settings, sandbox: SandboxServer, mode: str
 ) -> None:

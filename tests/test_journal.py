@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -140,7 +141,8 @@ INSERT INTO tasks VALUES ('kmcp-old', 'T-old', 'image2video', 'kling-v2-master',
 
 def test_a_journal_from_release_0_1_is_upgraded_in_place(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
-    with sqlite3.connect(path) as old:
+    # closing(): a connection's own `with` ends a transaction but leaves it open (Python 3.13 warns about that).
+    with closing(sqlite3.connect(path)) as old:
         old.executescript(RELEASE_0_1_SCHEMA)
     journal = open_journal(path)
     try:

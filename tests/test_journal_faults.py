@@ -151,6 +151,7 @@ async def test_row6_a_lock_held_too_long_refuses_queued_calls_together_and_spend
     assert max(done_at) < 3.0, f"queued calls failed one after another: {sorted(done_at)}"
 
 
+@pytest.mark.slow  # waits out a journal lock held for seconds
 async def test_row4_journal_locked_after_the_create_still_hands_back_the_ids_and_records_later(
     server_factory: Callable[..., Any], sandbox: SandboxServer, settings: Settings
 ) -> None:

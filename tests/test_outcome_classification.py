@@ -120,6 +120,7 @@ AFTER_POST: dict[str, dict[str, Any]] = {
 }
 
 
+@pytest.mark.slow  # 25 runs of several faulted calls each
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.sampled_from(sorted(AFTER_POST)), min_size=1, max_size=3, unique=True))
 async def test_property_every_fault_after_the_post_leaves_an_id_that_get_task_resolves(

@@ -35,18 +35,14 @@ def safety_net(settings: Settings) -> SafetyNetSchedule:
     )
 
 
-def open_wakeups(location: str, journal: TaskJournal, hurry: Hurry, stack: AsyncExitStack) -> Wakeups:
+def open_wakeups(location: str, hurry: Hurry, stack: AsyncExitStack) -> Wakeups:
     """Wake-ups across replicas with a PostgreSQL journal (LISTEN/NOTIFY), else within this process."""
     wakeups: Wakeups
     if is_database_url(location):
         from kling_mcp.service.journal.listen import PostgresWakeups
-        from kling_mcp.service.journal.postgres import PostgresJournal
-        from kling_mcp.service.journal.reopening import ReopeningJournal
 
-        # The runtime wraps the journal so a broken one cannot stop the server; LISTEN needs the real connection.
-        real = journal.unwrap() if isinstance(journal, ReopeningJournal) else journal
-        assert isinstance(real, PostgresJournal)
-        wakeups = PostgresWakeups(location, real, hurry)
+        # Its own connections, not the journal's: a journal that cannot be opened yet must not stop the server.
+        wakeups = PostgresWakeups(location, hurry)
     else:
         wakeups = LocalWakeups(hurry)
     stack.callback(wakeups.close)
@@ -55,7 +51,7 @@ def open_wakeups(location: str, journal: TaskJournal, hurry: Hurry, stack: Async
 
 async def open_hub(settings: Settings, journal: TaskJournal, hurry: Hurry, stack: AsyncExitStack) -> CallbackHub:
     """The hub that acts on received callbacks, with its own HTTP client for relays to callers' URLs."""
-    wakeups = open_wakeups(settings.resolved_journal(), journal, hurry, stack)
+    wakeups = open_wakeups(settings.resolved_journal(), hurry, stack)
     http = await stack.enter_async_context(httpx.AsyncClient(follow_redirects=False))
     logger.info("Kling callbacks arrive at %s/kling/callback/…", settings.public_url)
     return CallbackHub(journal, wakeups, http)

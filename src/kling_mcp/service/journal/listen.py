@@ -16,7 +16,6 @@ import anyio.to_thread
 import psycopg
 
 from kling_mcp.logs import redact
-from kling_mcp.service.journal.postgres import PostgresJournal
 from kling_mcp.service.wakeups import Hurry
 
 logger = logging.getLogger(__name__)
@@ -29,9 +28,8 @@ STOP_CHECK_SECONDS = 0.5  # how often the listening thread looks whether it shou
 class PostgresWakeups:
     """Publishes wake-ups with NOTIFY and turns every replica's notifications into local wake-ups."""
 
-    def __init__(self, url: str, journal: PostgresJournal, hurry: Hurry) -> None:
+    def __init__(self, url: str, hurry: Hurry) -> None:
         self._url = url
-        self._journal = journal
         self._hurry = hurry
         self._token = anyio.lowlevel.current_token()  # the event loop the waiting calls live on
         self._stop = threading.Event()
@@ -41,7 +39,15 @@ class PostgresWakeups:
     async def publish(self, task_id: str) -> None:
         """Wake the waiting calls here at once, and in every replica through the database."""
         self._hurry(task_id)
-        await anyio.to_thread.run_sync(self._journal.notify, CHANNEL, task_id)
+        await anyio.to_thread.run_sync(self._notify, task_id)
+
+    def _notify(self, task_id: str) -> None:
+        # A connection of its own (callbacks are a few per task): the journal may not even be open on this replica.
+        try:
+            with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as conn:
+                conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, task_id))
+        except psycopg.Error as exc:  # the other replicas' safety-net polls still find the task
+            logger.warning("could not NOTIFY the other replicas about task %s: %s", task_id, redact(str(exc).strip()))
 
     def close(self) -> None:
         """Stop the listening thread (within STOP_CHECK_SECONDS)."""

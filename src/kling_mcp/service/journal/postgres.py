@@ -2,15 +2,15 @@
 
 psycopg 3 talks libpq, so `KLING_MCP_JOURNAL` may be any libpq URL (sockets, `sslmode`, service files). Its
 connection pool checks a connection before handing it out, so after a database restart the next call gets a fresh
-one; a call made while the database is down fails with `JournalConnectionError`, whose text (like `where`) never
-holds the password.
+one, and a transaction whose connection dies under it is replayed on a new one (`replay.py`). A call made while the
+database stays down fails with `JournalConnectionError`, whose text (like `where`) never holds the password.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -19,6 +19,7 @@ from psycopg_pool import ConnectionPool
 
 from kling_mcp.logs import redact
 from kling_mcp.service.journal.base import JournalConnectionError
+from kling_mcp.service.journal.replay import ReplayingCursor
 from kling_mcp.service.journal.schema import POSTGRESQL
 from kling_mcp.service.journal.sql import Cursor, SqlJournal
 
@@ -86,18 +87,19 @@ class PostgresJournal(SqlJournal):
 
     @contextmanager
     def _transaction(self) -> Iterator[Cursor]:
-        with self._translated_errors(), self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            yield cur
+        with self._translated_errors():
+            cursor = ReplayingCursor(self._pool)
+            try:
+                yield cursor
+                cursor.commit()
+            except BaseException:
+                cursor.rollback()
+                raise
+            finally:
+                cursor.release()
 
-    @contextmanager
-    def _reading(self) -> Iterator[Cursor]:
-        with self._translated_errors(), self._pool.connection() as conn, conn.cursor() as cur:
-            yield cur
-
-    def notify(self, channel: str, payload: str) -> None:
-        """Send a notification to every session LISTENing on `channel` (see `listen.py`)."""
-        with self._transaction() as cursor:
-            cursor.execute("SELECT pg_notify(%s, %s)", (channel, payload))
+    def _reading(self) -> AbstractContextManager[Cursor]:
+        return self._transaction()
 
     def close(self) -> None:
         """Close every pooled connection."""
