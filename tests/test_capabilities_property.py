@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kling_mcp.api.capabilities import CAPABILITIES, ROWS, Capabilities, Feature
+from kling_mcp.api.capabilities import CAPABILITIES, ROWS, Capabilities, Feature, Mode
 from kling_mcp.api.combination import Wanted, check_combination
 from kling_mcp.sandbox import rules
 from kling_mcp.service.errors import InvalidInputError, UnsupportedCombinationError
@@ -40,11 +40,11 @@ JUDGES = {
 FLAGS: tuple[Feature, ...] = ("end_frame", "sound", "camera_control", "cfg_scale")
 
 
-def wanted(mode: str, duration: int, flags: tuple[bool, ...]) -> Wanted:
-    return Wanted(mode, duration, frozenset(f for f, on in zip(FLAGS, flags, strict=True) if on))  # type: ignore[arg-type]
+def wanted(mode: Mode, duration: int, flags: tuple[bool, ...]) -> Wanted:
+    return Wanted(mode, duration, frozenset(f for f, on in zip(FLAGS, flags, strict=True) if on))
 
 
-def table_accepts(row: Capabilities, mode: str, duration: int, flags: tuple[bool, ...]) -> bool:
+def table_accepts(row: Capabilities, mode: Mode, duration: int, flags: tuple[bool, ...]) -> bool:
     return not check_combination(row, wanted(mode, duration, flags), (row.endpoint,))
 
 
@@ -84,8 +84,9 @@ def test_the_unknown_cells_are_the_ones_the_notes_leave_open() -> None:
 def test_table_and_sandbox_rules_agree_on_every_combination_the_table_is_sure_of() -> None:
     """Exhaustive: every row x 2 modes x durations 1..16 x end frame x audio x camera x cfg_scale."""
     disagreements, judged = [], 0
-    for row, mode, duration, *flags in itertools.product(ROWS, ("std", "pro"), range(1, 17), *[(False, True)] * 4):
-        combo = tuple(flags)
+    flag_sets = list(itertools.product((False, True), repeat=len(FLAGS)))
+    modes: tuple[Mode, ...] = ("std", "pro")
+    for row, mode, duration, combo in itertools.product(ROWS, modes, range(1, 17), flag_sets):
         if row.endpoint == "text2video" and combo[0]:
             continue  # text2video has no end frame to ask for
         if asks_kling(row, combo):

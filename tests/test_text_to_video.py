@@ -165,7 +165,7 @@ async def test_cfg_scale_on_v3_is_sent_and_kling_refusal_explained(client: Clien
 async def test_progress_and_download(server_factory: Callable[..., Any], tmp_path: Path) -> None:
     updates: list[str] = []
 
-    async def on_progress(_progress: float, _total: float | None, message: str | None) -> None:
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:  # noqa: ARG001
         updates.append(message or "")
 
     folder = tmp_path / "videos"

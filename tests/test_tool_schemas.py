@@ -8,7 +8,7 @@ workaround below stands for.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from agents import Agent, RunContextWrapper
@@ -17,7 +17,7 @@ from agents.tool import FunctionTool
 from google.genai import types
 from google.genai._mcp_utils import mcp_to_gemini_tool
 from mcp import Client
-from mcp_types import ListPromptsResult, Tool
+from mcp_types import ListPromptsResult, RequestParamsMeta, Tool
 
 from kling_mcp.server.tool_schema import flat_schema
 from kling_mcp.service.inputs import VideoRequest
@@ -48,7 +48,7 @@ class InMemoryAgentsServer(AgentsMCPServer):
     async def call_tool(
         self, tool_name: str, arguments: dict[str, Any] | None, meta: dict[str, Any] | None = None
     ) -> Any:
-        return await self._client.call_tool(tool_name, arguments or {}, meta=meta)
+        return await self._client.call_tool(tool_name, arguments or {}, meta=cast("RequestParamsMeta | None", meta))
 
     async def list_prompts(self) -> Any:
         return ListPromptsResult(prompts=[])
