@@ -93,7 +93,7 @@ async def apps_client(url: str, *, mode: str = "auto") -> AsyncIterator[Client]:
     ui = advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})
     async with (
         httpx2.AsyncClient(timeout=httpx2.Timeout(30.0, read=120.0)) as http,
-        Client(streamable_http_client(url, http_client=http), extensions=[ui], mode=mode) as client,  # type: ignore[arg-type]
+        Client(streamable_http_client(url, http_client=http), extensions=[ui], mode=mode) as client,
     ):
         yield client
 

@@ -131,7 +131,7 @@ async def connect(
         httpx2.AsyncClient(headers=sent, timeout=httpx2.Timeout(30.0, read=120.0)) as http,
         Client(
             streamable_http_client(url, http_client=http),
-            mode=mode,  # type: ignore[arg-type]
+            mode=mode,
             extensions=list(extensions),
         ) as client,
     ):

@@ -23,9 +23,10 @@ async def test_player_over_streamable_http(
     with run_server(settings, tmp_path) as server:
         async with apps_client(server.mcp_url, mode=mode) as client:
             tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-            assert tools["kling_generate_video_from_image"].meta["ui"]["resourceUri"] == PLAYER_URI
-            assert tools["kling_get_video_task"].meta["ui"]["resourceUri"] == PLAYER_URI
-            assert tools[WATCH_TOOL].meta["ui"]["visibility"] == ["app"]
+            metas = {name: tool.meta or {} for name, tool in tools.items()}
+            assert metas["kling_generate_video_from_image"]["ui"]["resourceUri"] == PLAYER_URI
+            assert metas["kling_get_video_task"]["ui"]["resourceUri"] == PLAYER_URI
+            assert metas[WATCH_TOOL]["ui"]["visibility"] == ["app"]
             [content] = (await client.read_resource(PLAYER_URI)).contents
             assert content.mime_type == APP_MIME_TYPE
             assert content.meta is not None

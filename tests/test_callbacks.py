@@ -132,7 +132,7 @@ async def test_a_callback_on_replica_b_wakes_a_call_waiting_on_replica_a(
     env = {**SPARSE, "KLING_MCP_JOURNAL": pg_url, "KLING_MCP_PUBLIC_URL": f"http://127.0.0.1:{port_b}"}
     with (
         run_server(settings, tmp_path, "--stateless", port=port_b, **env) as replica_b,
-        run_server(settings, tmp_path, "--stateless", **env) as replica_a,
+        run_server(settings, tmp_path, "--stateless", **env) as replica_a,  # type: ignore[arg-type]
     ):
         result, waited = await _generate(replica_a)
     assert result["status"] == "succeed"

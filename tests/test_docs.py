@@ -113,7 +113,9 @@ async def test_readme_tool_tables_match_the_live_tool_schema(client: Client) -> 
                 assert default_cell == "required", f"{tool.name}.{name} is required"
             elif schema.get("default") is not None:
                 assert f"`{_default_text(schema['default'])}`" in default_cell, f"{tool.name}.{name} default"
-            enum = schema.get("enum") or next((s["enum"] for s in schema.get("anyOf", []) if "enum" in s), [])
+            enum: list[Any] = schema.get("enum") or next(
+                (s["enum"] for s in schema.get("anyOf", []) if "enum" in s), []
+            )
             for value in enum:
                 assert f"`{value}`" in row, f"{tool.name}.{name}: enum value {value!r} missing from the README"
 

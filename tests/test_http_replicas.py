@@ -28,8 +28,8 @@ async def test_a_task_created_through_one_replica_is_read_through_the_other(
     sandbox.state.config.run_seconds = 1.5
     env = {"KLING_MCP_AUTH_TOKEN": TOKEN, "KLING_MCP_JOURNAL": shared_journal}
     with (
-        run_server(settings, tmp_path, "--stateless", **env) as replica_a,
-        run_server(settings, tmp_path, "--stateless", **env) as replica_b,
+        run_server(settings, tmp_path, "--stateless", **env) as replica_a,  # type: ignore[arg-type]
+        run_server(settings, tmp_path, "--stateless", **env) as replica_b,  # type: ignore[arg-type]
     ):
         async with connect(replica_a.mcp_url, mode=mode) as client:
             created = await client.call_tool(
@@ -77,4 +77,5 @@ def test_requests_of_one_client_may_alternate_between_replicas(settings: Setting
             )
             assert response.status_code == 200, response.text
             assert answer["id"] == number
-            assert "result" in answer and not answer["result"].get("isError")  # type: ignore[union-attr]
+            result = answer.get("result") if isinstance(answer, dict) else None
+            assert isinstance(result, dict) and not result.get("isError")

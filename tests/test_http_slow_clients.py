@@ -98,7 +98,7 @@ async def _gather_slow(port: int) -> list[tuple[str, float, bytes]]:
 async def test_slow_sockets_are_closed_within_the_deadlines_and_others_are_served(
     settings: Settings, tmp_path: Path
 ) -> None:
-    with run_server(settings, tmp_path, **DEADLINES) as server:
+    with run_server(settings, tmp_path, **DEADLINES) as server:  # type: ignore[arg-type]  # no `port` key
         slow = asyncio.create_task(_gather_slow(server.port))
         served = await _normal_client_meanwhile(server, slow.done)
         results = await slow
@@ -117,7 +117,7 @@ async def test_slow_sockets_are_closed_within_the_deadlines_and_others_are_serve
 
 
 async def test_an_idle_kept_alive_connection_is_closed(settings: Settings, tmp_path: Path) -> None:
-    with run_server(settings, tmp_path, **DEADLINES) as server:
+    with run_server(settings, tmp_path, **DEADLINES) as server:  # type: ignore[arg-type]  # no `port` key
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         await writer.drain()

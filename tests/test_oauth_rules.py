@@ -189,7 +189,7 @@ async def test_metadata_naming_another_issuer_is_refused() -> None:
 
 
 def _http(**values: Any) -> HttpSettings:
-    return HttpSettings(_env_file=None, **values)  # type: ignore[call-arg]
+    return HttpSettings(_env_file=None, **values)
 
 
 @pytest.mark.parametrize(

@@ -149,7 +149,7 @@ async def test_an_echoed_token_never_reaches_a_stdio_client(
 ) -> None:
     params = stdio_params(settings, KLING_MCP_LOG_LEVEL="DEBUG")
     with (tmp_path / "stderr.txt").open("w") as errlog:
-        async with Client(stdio_client(params, errlog=errlog), mode=mode) as client:  # type: ignore[arg-type]
+        async with Client(stdio_client(params, errlog=errlog), mode=mode) as client:
             sandbox.state.inject(echo_authorization=1)
             arguments = {"prompt": "x", "start_image_url": IMAGE_URL}
             result = await client.call_tool("kling_generate_video_from_image", arguments)

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_generate_over_stdio_subprocess(settings: Settings, sandbox: SandboxServer, mode: str) -> None:
-    async with Client(stdio_params(settings), mode=mode) as client:  # type: ignore[arg-type]
+    async with Client(stdio_params(settings), mode=mode) as client:
         result = await client.call_tool(
             "kling_generate_video_from_image",
             {"prompt": "a lighthouse in fog", "start_image_url": str(EXAMPLE_PNG), "duration": 10},
@@ -57,7 +57,7 @@ def test_stdout_holds_only_protocol_messages_and_logs_hold_no_secret(
 ) -> None:
     """Drive the raw stdio stream at DEBUG logging: every stdout line is JSON-RPC; stderr has logs, no secrets."""
     env = subprocess_env(settings, KLING_MCP_LOG_LEVEL="DEBUG")
-    calls = [
+    calls: list[dict[str, object]] = [
         {
             "jsonrpc": "2.0",
             "id": 1,

@@ -258,7 +258,7 @@ async def test_progress_runs_towards_the_usual_duration_not_the_cap(client: Clie
         updates: list[tuple[float, float | None]] = []
         calls.append(updates)
 
-        async def on_progress(progress: float, total: float | None, _: str | None) -> None:
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:  # noqa: ARG001
             calls[-1].append((progress, total))
 
         result = await client.call_tool(
