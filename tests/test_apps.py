@@ -27,10 +27,10 @@ from kling_mcp.service.inputs import VideoRequest
 from kling_mcp.service.journal import JournalEntry, open_journal
 from kling_mcp.service.owners import Viewer
 from tests.conftest import FAST_RETRY, PROTOCOL_MODES, journal_entry, text_of
+from tests.names import GENERATE, GET
 
 pytestmark = pytest.mark.anyio
 
-GENERATE, GET = "kling_generate_video_from_image", "kling_get_video_task"
 ARGS = {"prompt": "a lantern sways", "start_image_url": "https://images.example.com/lantern.png"}
 APPS = advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})
 

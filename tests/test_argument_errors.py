@@ -13,12 +13,10 @@ from mcp import Client
 
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import text_of
+from tests.names import GENERATE, GET, LIST
 
 pytestmark = pytest.mark.anyio
 
-GENERATE = "kling_generate_video_from_image"
-GET = "kling_get_video_task"
-LIST = "kling_list_video_tasks"
 IMAGE = "https://images.example.com/start.png"
 NOTHING_SENT = "No request was sent to Kling."
 

@@ -11,10 +11,10 @@ from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.build import build_server
 from kling_mcp.server.call_gate import CallGate
 from tests.conftest import FAST_RETRY, text_of
+from tests.names import GENERATE
 
 pytestmark = pytest.mark.anyio
 
-GENERATE = "kling_generate_video_from_image"
 ARGUMENTS = {"prompt": "p", "start_image_url": "https://example.com/a.png", "timeout": 30}
 
 

@@ -17,11 +17,11 @@ from kling_mcp.service.callbacks import CallbackAddress
 from tests.callback_support import CALLBACK_SECRET, status_queries, user_webhook
 from tests.conftest import text_of
 from tests.http_support import TOKEN, HttpServer, connect, free_port, run_server
+from tests.names import GENERATE
 from tests.tasks_support import legacy_request
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
-GENERATE = "kling_generate_video_from_image"
 ARGS = {"prompt": "a kite", "start_image_url": "https://example.com/a.png"}
 # Polling so sparse that a call finishing within seconds was woken by a callback, not found by a poll.
 SPARSE = {

@@ -24,6 +24,7 @@ from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.service.journal import open_journal
 from tests.conftest import EXAMPLE_PNG, checkout_state, subprocess_env, text_of
+from tests.http_support import free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -64,17 +65,10 @@ async def test_claude_desktop_config_starts_the_server_from_this_virtual_environ
     assert len(tools.tools) == 4
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 @pytest.fixture
 def http_server(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """`kling-mcp --transport streamable-http` on loopback; yields (base URL, the token it is given)."""
-    port, token = _free_port(), "example-token-4f1c2b9e7d"
+    port, token = free_port(), "example-token-4f1c2b9e7d"
     env = subprocess_env(settings, KLING_MCP_AUTH_TOKEN=token)
     command = [sys.executable, "-m", "kling_mcp", "--transport", "streamable-http", "--port", str(port)]
     with (

@@ -15,10 +15,10 @@ from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.build import build_server
 from tests.conftest import FAST_RETRY, PROTOCOL_MODES, make_settings, text_of
 from tests.imaging import Images, b64, build_images
+from tests.names import GENERATE as TOOL
 
 pytestmark = pytest.mark.anyio
 
-TOOL = "kling_generate_video_from_image"
 URL = "https://images.example.com/start.png?size=large"
 END = "https://images.example.com/end.png"
 

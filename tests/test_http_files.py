@@ -13,11 +13,10 @@ from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import EXAMPLE_PNG, make_settings, text_of
 from tests.http_support import HttpServer, connect, run_server
+from tests.names import GENERATE
 
 # Every test here starts a server process.
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
-
-GENERATE = "kling_generate_video_from_image"
 
 
 @dataclass

@@ -12,13 +12,10 @@ from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import text_of
 from tests.http_support import INITIALIZE, JSON_HEADERS, TOKEN, HttpServer, connect, run_server
+from tests.names import GENERATE, GET, LIST
 
 # Every test here starts a server process.
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
-
-GENERATE = "kling_generate_video_from_image"
-GET = "kling_get_video_task"
-LIST = "kling_list_video_tasks"
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])

@@ -27,11 +27,10 @@ from tests.http_support import (
     server_command,
     wait_healthy,
 )
+from tests.names import LIST as LIST_TOOL
 
 # Every test here starts a server process.
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
-
-LIST_TOOL = "kling_list_video_tasks"
 
 
 @pytest.fixture(scope="module")

@@ -14,11 +14,11 @@ from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import journal_entry, text_of
 from tests.http_support import HttpServer, connect, run_server
+from tests.names import GENERATE
 
 # Every test here starts a server process.
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
-GENERATE = "kling_generate_video_from_image"
 ARGUMENTS = {"prompt": "a slow pan", "start_image_url": "https://example.com/a.png", "timeout": 30}
 
 

@@ -14,10 +14,10 @@ from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.service.inputs import VideoRequest
 from tests.conftest import text_of
 from tests.imaging import b64, image_bytes
+from tests.names import GENERATE as TOOL
 
 pytestmark = pytest.mark.anyio
 
-TOOL = "kling_generate_video_from_image"
 URL = "https://images.example.com/start.png"
 
 

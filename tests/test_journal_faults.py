@@ -15,12 +15,10 @@ from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import journal_entry, text_of
 from tests.journal_faults import confined_server, corrupt, lock_held_by_another_process, namespaces_unavailable
+from tests.names import GENERATE, GET, LIST
 
 pytestmark = pytest.mark.anyio
 
-GENERATE = "kling_generate_video_from_image"
-GET = "kling_get_video_task"
-LIST = "kling_list_video_tasks"
 ARGS = {"prompt": "a paper boat on a puddle", "start_image_url": "https://images.example.com/boat.png"}
 
 

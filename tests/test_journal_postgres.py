@@ -14,13 +14,13 @@ from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.build import build_server
 from kling_mcp.service.journal import JournalConnectionError, JournalEntry, open_journal
 from tests.conftest import FAST_RETRY, make_settings, text_of
+from tests.names import GENERATE
 from tests.pg_cluster import Cluster
 from tests.test_cli import run_cli
 
 pytestmark = pytest.mark.slow
 
 
-GENERATE = "kling_generate_video_from_image"
 IMAGE = "https://example.com/a.png"
 
 

@@ -13,10 +13,10 @@ from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.build import build_server
 from kling_mcp.service.journal import open_journal
 from tests.conftest import FAST_RETRY, make_settings, text_of
+from tests.names import GENERATE
 
 pytestmark = pytest.mark.anyio
 
-GENERATE = "kling_generate_video_from_image"
 ELSEWHERE = "http://127.0.0.1:9"  # nothing listens there: a request to it would fail loudly
 
 

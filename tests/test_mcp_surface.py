@@ -8,11 +8,10 @@ from mcp import Client
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import EXAMPLE_PNG, stdio_params, text_of
+from tests.names import GENERATE, GET, LIST, TEXT
 
 pytestmark = pytest.mark.anyio
 
-GENERATE, GET, LIST = "kling_generate_video_from_image", "kling_get_video_task", "kling_list_video_tasks"
-TEXT = "kling_generate_video_from_text"
 
 # (read_only, destructive, idempotent, open_world) as the MCP spec defines the hints; destructive only means
 # something for a tool that is not read-only.

@@ -15,10 +15,10 @@ from mcp import Client
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import journal_entries, journal_entry, stdio_params, text_of
+from tests.names import GENERATE
 
 pytestmark = pytest.mark.anyio
 
-GENERATE = "kling_generate_video_from_image"
 ARGS = {"prompt": "a kite over the dunes", "start_image_url": "https://images.example.com/kite.png"}
 
 

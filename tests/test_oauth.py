@@ -33,6 +33,7 @@ from kling_mcp.http.oauth import CLOCK_SKEW_SECONDS
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import journal_entries, journal_entry, make_settings, text_of
 from tests.http_support import INITIALIZE, JSON_HEADERS, TOKEN, HttpServer, connect, free_port, run_server
+from tests.names import GENERATE, GET, LIST
 from tests.oidc_support import (
     CLIENT_SECRET,
     RS_CLIENT_ID,
@@ -45,9 +46,6 @@ from tests.tasks_support import legacy_request
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
-GENERATE = "kling_generate_video_from_image"
-GET = "kling_get_video_task"
-LIST = "kling_list_video_tasks"
 GENERATE_ARGS = {"prompt": "a kite", "start_image_url": "https://example.com/a.png", "timeout": 0.2}
 
 

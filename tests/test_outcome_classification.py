@@ -18,11 +18,10 @@ from mcp import Client
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import journal_entry, text_of
+from tests.names import GENERATE, GET
 
 pytestmark = pytest.mark.anyio
 
-GENERATE = "kling_generate_video_from_image"
-GET = "kling_get_video_task"
 ARGS = {"prompt": "a lantern drifting upward", "start_image_url": "https://images.example.com/lantern.png"}
 # Texts that would tell the caller nothing was spent: only true when Kling said so (or nothing left the machine).
 FALSE_COMFORT = ("No request was sent", "No task was created", "nothing was sent", "Invalid input")

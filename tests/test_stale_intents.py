@@ -15,11 +15,10 @@ from mcp import Client
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import journal_entries, journal_entry, stdio_params, subprocess_env, text_of
+from tests.names import GET, LIST
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
-GET = "kling_get_video_task"
-LIST = "kling_list_video_tasks"
 GRACE = 8.0  # seconds between the start of the check and the end of the grace period
 
 

@@ -25,6 +25,7 @@ from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.build import build_server
 from kling_mcp.server.tasks.wire import owner_of_request
 from tests.conftest import EXAMPLE_PNG, FAST_RETRY, journal_entry, make_settings, text_of
+from tests.names import GENERATE, GET, LIST
 from tests.tasks_support import (
     EXTENSION_ID,
     CancelTask,
@@ -39,9 +40,6 @@ from tests.tasks_support import (
 
 pytestmark = pytest.mark.anyio
 
-GENERATE = "kling_generate_video_from_image"
-GET = "kling_get_video_task"
-LIST = "kling_list_video_tasks"
 ARGS = {"prompt": "a paper boat drifting", "start_image_url": str(EXAMPLE_PNG)}
 THIRTY_DAYS_MS = 30 * 24 * 3600 * 1000
 

@@ -16,11 +16,11 @@ from mcp_types import INVALID_PARAMS
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.http_support import OTHER_TOKEN, TOKEN, connect, run_server
+from tests.names import GENERATE
 from tests.tasks_support import CancelTask, GetTask, SepTasksClient, TaskIdParams, sep_request
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
-GENERATE = "kling_generate_video_from_image"
 ARGS = {"prompt": "a paper boat drifting", "start_image_url": "https://example.com/boat.png"}
 
 

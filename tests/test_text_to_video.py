@@ -11,11 +11,10 @@ from mcp import Client
 
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import journal_entry, journal_file, make_settings, text_of
+from tests.names import GET, TEXT
 
 pytestmark = pytest.mark.anyio
 
-TEXT = "kling_generate_video_from_text"
-GET = "kling_get_video_task"
 PARAMETERS = {
     "prompt",
     "negative_prompt",

@@ -8,6 +8,7 @@ from mcp import Client
 
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import text_of
+from tests.names import TOOLS
 
 pytestmark = pytest.mark.anyio
 
@@ -32,12 +33,7 @@ END_URL = "https://images.example.com/end.png"
 
 async def test_generate_tool_has_the_13_spec_parameters_at_top_level(client: Client) -> None:
     tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-    assert set(tools) == {
-        "kling_generate_video_from_image",
-        "kling_generate_video_from_text",
-        "kling_get_video_task",
-        "kling_list_video_tasks",
-    }
+    assert set(tools) == TOOLS
     tool = tools["kling_generate_video_from_image"]
     schema = tool.input_schema
     assert set(schema["properties"]) == SPEC_PARAMETERS
