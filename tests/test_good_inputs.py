@@ -115,29 +115,40 @@ async def test_omni_models_get_bare_base64_in_image_list(
     assert "sound" not in body and "image" not in body
 
 
+CAMERA_ARG = '{"type": "simple", "config": {"pan": -3.5}}'
+CAMERA_SENT = {
+    "type": "simple",
+    "config": {"horizontal": 0, "vertical": 0, "pan": -3.5, "tilt": 0, "roll": 0, "zoom": 0},
+}
+AUDIO = ({"generate_audio": True}, {"sound": "on"})
+CFG = ({"cfg_scale": 0.25}, {"cfg_scale": 0.25})
+# Per model, written out by hand from docs/kling-api.md: the features it takes (pro mode, its longest duration,
+# or 5 s where camera control needs it), as (extra arguments, extra fields Kling must receive).
+EXPECTED: dict[str, tuple[int, dict[str, Any], dict[str, Any]]] = {
+    "kling-v1": (5, {**CFG[0], "camera_control": CAMERA_ARG}, {**CFG[1], "camera_control": CAMERA_SENT}),
+    "kling-v1-5": (5, {**CFG[0], "camera_control": CAMERA_ARG}, {**CFG[1], "camera_control": CAMERA_SENT}),
+    "kling-v1-6": (10, {**CFG[0], "end_image_url": END}, {**CFG[1], "image_tail": END}),
+    "kling-v2-master": (10, {}, {}),
+    "kling-v2-1": (10, {"end_image_url": END}, {"image_tail": END}),
+    "kling-v2-1-master": (10, {}, {}),
+    "kling-v2-5-turbo": (10, {"end_image_url": END}, {"image_tail": END}),
+    "kling-v2-6": (10, AUDIO[0], AUDIO[1]),  # audio, so no end frame (they exclude each other on v2-6)
+    "kling-v3": (15, {**AUDIO[0], "end_image_url": END}, {**AUDIO[1], "image_tail": END}),
+    "kling-v3-omni": (15, {**AUDIO[0], "end_image_url": END}, AUDIO[1]),
+    "kling-video-o1": (10, {"end_image_url": END}, {}),
+}
+
+
 def expected_body(model: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Arguments that use what the model supports, and the fields Kling must then receive."""
-    caps = row_for(model, IMAGE_ENDPOINTS)
-    duration = caps.durations[-1]
-    mode = "pro"
-    args: dict[str, Any] = {"model": model, "mode": mode, "duration": duration, "aspect_ratio": "1:1"}
-    fields: dict[str, Any] = {"model_name": model, "mode": mode, "duration": str(duration)}
-    if caps.rule("sound").support == "yes":
-        args["generate_audio"] = True
-        fields["sound"] = "on"
-    if caps.rule("cfg_scale").support == "yes":
-        args["cfg_scale"] = 0.25
-        fields["cfg_scale"] = 0.25
-    if caps.rule("camera_control").support == "yes":
-        args["duration"], fields["duration"] = 5, "5"
-        args["camera_control"] = '{"type": "simple", "config": {"pan": -3.5}}'
-        fields["camera_control"] = {
-            "type": "simple",
-            "config": {"horizontal": 0, "vertical": 0, "pan": -3.5, "tilt": 0, "roll": 0, "zoom": 0},
-        }
-    elif caps.rule("end_frame").support == "yes" and "sound" not in caps.rule("end_frame").not_with:
-        args["end_image_url"] = END
+    duration, extra_args, extra_fields = EXPECTED[model]
+    args: dict[str, Any] = {"model": model, "mode": "pro", "duration": duration, "aspect_ratio": "1:1", **extra_args}
+    fields: dict[str, Any] = {"model_name": model, "mode": "pro", "duration": str(duration), **extra_fields}
     return args, fields
+
+
+def test_every_model_of_the_image_tool_has_an_expected_body() -> None:
+    assert set(EXPECTED) == set(models_of(IMAGE_ENDPOINTS))
 
 
 @pytest.mark.parametrize("model", models_of(IMAGE_ENDPOINTS))
