@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+from types import FrameType
+
 from kling_mcp.cli.output import printer
 from kling_mcp.listening import listen_failure
 from kling_mcp.sandbox.runner import SandboxServer
@@ -23,5 +26,25 @@ def serve_sandbox(host: str, port: int, task_seconds: float) -> int:
     _say(f"  KLING_ACCESS_KEY={config.access_key}")
     _say(f"  KLING_SECRET_KEY={config.secret_key}")
     _say("Ctrl-C stops it.")
-    server.serve_forever()
-    return 0
+    return _serve_until_signalled(server)
+
+
+def _serve_until_signalled(server: SandboxServer) -> int:
+    """Serve; the exit code a shell expects for the signal that stopped it (130 for Ctrl-C, 143 for SIGTERM).
+
+    uvicorn stops on SIGINT/SIGTERM and then raises the signal again for the handler it found. Left at Python's
+    default, that KeyboardInterrupt meets asyncio's own SIGINT handling and the exit code depended on timing (seen
+    as 0 on a busy machine); a handler that only notes the signal makes the code certain.
+    """
+    received: list[int] = []
+
+    def note(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+
+    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.serve_forever()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 128 + received[-1] if received else 0
