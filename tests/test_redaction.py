@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import ast
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import jwt
@@ -21,8 +19,9 @@ from mcp.client.stdio import stdio_client
 from kling_mcp.config import Settings
 from kling_mcp.redaction import Redactor, redact
 from kling_mcp.sandbox.runner import SandboxServer
-from tests.conftest import stdio_params, subprocess_env, text_of
+from tests.conftest import stdio_params, text_of
 from tests.http_support import TOKEN, connect, run_server
+from tests.test_cli import run_cli
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "kling_mcp"
 SECRET = "kling-secret-key-0123456789abcdef"
@@ -179,22 +178,10 @@ async def test_an_echoed_token_never_reaches_an_http_client(
     assert "eyJ" not in stderr and TOKEN not in stderr
 
 
-def _run_cli(settings: Settings, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kling_mcp", *args],
-        env=subprocess_env(settings, **env),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 @pytest.mark.slow
 def test_check_does_not_print_an_echoed_token(settings: Settings, sandbox: SandboxServer, tmp_path: Path) -> None:
     sandbox.state.inject(echo_authorization=1)
-    done = _run_cli(settings, tmp_path, "--log-level", "DEBUG", "check")
+    done = run_cli(settings, tmp_path, "--log-level", "DEBUG", "check")
     assert done.returncode == 1
     assert "✗ Kling refused the request: Kling error 1200" in done.stdout
     _assert_scrubbed(done.stdout, sandbox)
@@ -203,7 +190,7 @@ def test_check_does_not_print_an_echoed_token(settings: Settings, sandbox: Sandb
 
 @pytest.mark.slow
 def test_a_short_http_token_is_refused_in_readable_words(settings: Settings, tmp_path: Path) -> None:
-    done = _run_cli(settings, tmp_path, "--transport", "streamable-http", KLING_MCP_AUTH_TOKEN="short")
+    done = run_cli(settings, tmp_path, "--transport", "streamable-http", KLING_MCP_AUTH_TOKEN="short")
     assert done.returncode == 2
     assert "bearer token #1 must be at least 16 visible ASCII characters without spaces" in done.stderr
     assert "[REDACTED]" not in done.stderr

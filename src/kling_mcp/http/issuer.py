@@ -56,6 +56,17 @@ def discovery_urls(issuer: str) -> list[str]:
     ]
 
 
+def json_object(response: httpx.Response, url: str) -> dict[str, Any]:
+    """The JSON object an identity provider answered with; `IssuerError` for anything else."""
+    try:
+        document = response.json()
+    except ValueError:
+        raise IssuerError(f"{url} did not answer JSON") from None
+    if not isinstance(document, dict):
+        raise IssuerError(f"{url} did not answer a JSON object")
+    return document
+
+
 @dataclass(frozen=True)
 class IssuerMetadata:
     """What the resource server needs from the provider's metadata."""
@@ -99,13 +110,7 @@ class Issuer:
             return None
         if response.status_code != 200:
             raise IssuerError(f"{url} answered HTTP {response.status_code}")
-        try:
-            document = response.json()
-        except ValueError:
-            raise IssuerError(f"{url} did not answer JSON") from None
-        if not isinstance(document, dict):
-            raise IssuerError(f"{url} did not answer a JSON object")
-        return document
+        return json_object(response, url)
 
     async def metadata(self) -> IssuerMetadata:
         """The provider's metadata, discovered on first use (and retried after a pause if that failed)."""

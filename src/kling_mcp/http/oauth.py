@@ -20,7 +20,7 @@ import jwt
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 from pydantic import SecretStr
 
-from kling_mcp.http.issuer import Issuer, IssuerError
+from kling_mcp.http.issuer import Issuer, IssuerError, json_object
 from kling_mcp.server.access import expand_scopes
 
 logger = logging.getLogger(__name__)
@@ -183,13 +183,7 @@ class OAuthTokenVerifier(TokenVerifier):
             raise IssuerError(f"cannot reach {endpoint}: {exc.__class__.__name__}") from None
         if response.status_code != 200:
             raise IssuerError(f"{endpoint} answered HTTP {response.status_code} (are the client credentials right?)")
-        try:
-            claims = response.json()
-        except ValueError:
-            raise IssuerError(f"{endpoint} did not answer JSON") from None
-        if not isinstance(claims, dict):
-            raise IssuerError(f"{endpoint} did not answer a JSON object")
-        return claims
+        return json_object(response, endpoint)
 
     def _remember(self, digest: bytes, access: AccessToken, until: float, now: float) -> None:
         if len(self._introspected) >= INTROSPECTION_CACHE_SIZE:
