@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -13,7 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import pytest
+from jsonschema.validators import Draft202012Validator  # type: ignore[import-untyped]
 from mcp import Client, StdioServerParameters
 
 from kling_mcp.api.retry import RetryPolicy
@@ -51,6 +54,30 @@ def _refuse_processes_outside_slow_tests(event: str, _args: tuple[object, ...]) 
 
 
 sys.addaudithook(_refuse_processes_outside_slow_tests)
+
+
+# The SDK's client compiles a tool's output schema once per session, first checking the schema itself against the
+# JSON Schema metaschema: ~20 ms for each of ours, and the tests open hundreds of sessions on the same few schemas.
+# Each distinct schema is still checked (once per run) and every result still validated against it; only the
+# verdict "this exact schema is valid" is remembered. (A schema that fails the check is checked again every time.)
+def _check_each_schema_once(validator: Any) -> None:
+    check = validator.check_schema
+    valid: set[str] = set()
+
+    def check_schema(schema: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            key = None if args or kwargs else json.dumps(schema, sort_keys=True)
+        except (TypeError, ValueError):
+            key = None
+        if key is None or key not in valid:
+            check(schema, *args, **kwargs)
+            if key is not None:
+                valid.add(key)
+
+    setattr(validator, "check_schema", staticmethod(check_schema))  # noqa: B010 (mypy: assigning a method)
+
+
+_check_each_schema_once(Draft202012Validator)  # the draft of schemas without $schema, as ours are
 
 
 @contextmanager
@@ -100,7 +127,7 @@ def anyio_backend() -> str:
 
 def quick_tasks() -> SandboxConfig:
     """The sandbox's default for tests: a task is submitted, then processing, and done after 0.12 s."""
-    return SandboxConfig(queue_seconds=0.02, run_seconds=0.1)
+    return SandboxConfig(queue_seconds=0.01, run_seconds=0.04)
 
 
 @pytest.fixture(scope="session")
@@ -177,8 +204,8 @@ def make_settings(sandbox: SandboxServer, tmp_path: Path, **overrides: Any) -> S
         "KLING_ACCESS_KEY": sandbox.state.config.access_key,
         "KLING_SECRET_KEY": sandbox.state.config.secret_key,
         "KLING_MCP_JOURNAL": str(journal_file(tmp_path)),
-        "KLING_MCP_POLL_MIN_INTERVAL": 0.05,
-        "KLING_MCP_POLL_MAX_INTERVAL": 0.2,
+        "KLING_MCP_POLL_MIN_INTERVAL": 0.02,
+        "KLING_MCP_POLL_MAX_INTERVAL": 0.08,
         "KLING_MCP_MAX_WAIT": 20,
         "KLING_MCP_HTTP_TIMEOUT": 5,
     }
@@ -245,6 +272,20 @@ def journal_entries(settings: Settings) -> list[JournalEntry]:
 def journal_entry(settings: Settings, any_id: str) -> JournalEntry | None:
     """The journal's entry for a Kling task id or external task id."""
     return next((e for e in journal_entries(settings) if any_id in (e.task_id, e.external_task_id)), None)
+
+
+async def settled_journal_entry(
+    settings: Settings, any_id: str, status: str, within: float = 5.0
+) -> JournalEntry | None:
+    """The journal's entry once it shows `status` (or as it is after `within` s, for the assertion to show).
+
+    A status seen while a call waits is written by the recorder's background thread, so that no call waits for a
+    journal lock: it lands just after the call has answered, not before.
+    """
+    with anyio.move_on_after(within):
+        while (entry := journal_entry(settings, any_id)) is None or entry.status != status:
+            await anyio.sleep(0.01)
+    return journal_entry(settings, any_id)
 
 
 def checkout_state() -> str:

@@ -26,7 +26,7 @@ from kling_mcp.service.follow import follow
 from kling_mcp.service.inputs import VideoRequest
 from kling_mcp.service.journal import JournalEntry, open_journal
 from kling_mcp.service.owners import Viewer
-from tests.conftest import FAST_RETRY, PROTOCOL_MODES, journal_entry, text_of
+from tests.conftest import FAST_RETRY, PROTOCOL_MODES, settled_journal_entry, text_of
 from tests.names import GENERATE, GET
 
 pytestmark = pytest.mark.anyio
@@ -116,8 +116,8 @@ async def test_only_apps_hosts_are_told_the_player_follows_the_task(
     client: Client, apps_client: Client, sandbox: SandboxServer
 ) -> None:
     sandbox.state.config.run_seconds = 3.0
-    plain = await client.call_tool(GENERATE, {**ARGS, "timeout": 0.2})
-    apps = await apps_client.call_tool(GENERATE, {**ARGS, "timeout": 0.2})
+    plain = await client.call_tool(GENERATE, {**ARGS, "timeout": 0.1})
+    apps = await apps_client.call_tool(GENERATE, {**ARGS, "timeout": 0.1})
     assert plain.structured_content is not None and apps.structured_content is not None
     plain_task, apps_task = plain.structured_content["result"], apps.structured_content["result"]
     assert plain_task["next_step"].startswith("The video is not ready yet. Call kling_get_video_task")
@@ -150,7 +150,7 @@ async def test_cost_reaches_the_result_the_text_and_the_journal(client: Client, 
     task = result.structured_content["result"]
     assert task["final_unit_deduction"] == "1"  # the sandbox charges one unit, as Kling reports it: a string
     assert "\nCost at Kling: 1 units.\n" in text_of(result)
-    entry = journal_entry(settings, task["task_id"])
+    entry = await settled_journal_entry(settings, task["task_id"], "succeed")
     assert entry is not None and entry.final_unit_deduction == "1"
     listed = await client.call_tool("kling_list_video_tasks", {})
     assert listed.structured_content is not None
@@ -216,8 +216,8 @@ async def test_follow_tool_reports_a_failed_task_with_klings_reason(
     apps_client: Client, sandbox: SandboxServer
 ) -> None:
     sandbox.state.inject(fail_tasks=1)
-    sandbox.state.config.run_seconds = 0.5
-    created = await apps_client.call_tool(GENERATE, {**ARGS, "timeout": 0.1})
+    sandbox.state.config.run_seconds = 0.25
+    created = await apps_client.call_tool(GENERATE, {**ARGS, "timeout": 0.05})
     assert created.structured_content is not None
     task_id = created.structured_content["result"]["task_id"]
     state = await apps_client.call_tool(WATCH_TOOL, {"task_id": task_id, "wait_seconds": 5})

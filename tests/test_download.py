@@ -202,13 +202,13 @@ def _fake_cdn(routes: dict[str, httpx.Response]) -> httpx.AsyncClient:
             httpx.Response(200, html="<html>please log in</html>"),
             "the video URL did not return an MP4 file",
         ),
-        ("/slow", httpx.Response(200, stream=_Body(SAMPLE_MP4[:100], SAMPLE_MP4[100:], pause=0.4)), "longer than"),
+        ("/slow", httpx.Response(200, stream=_Body(SAMPLE_MP4[:100], SAMPLE_MP4[100:], pause=0.2)), "longer than"),
         ("/broken", httpx.Response(500), "the download failed (ReadError: connection reset)"),
     ],
 )
 async def test_bad_downloads_leave_no_file(tmp_path: Path, path: str, response: httpx.Response, expected: str) -> None:
     async with _fake_cdn({path: response}) as http:
-        downloader = VideoDownloader(http, tmp_path, max_bytes=10_000, timeout=0.5)
+        downloader = VideoDownloader(http, tmp_path, max_bytes=10_000, timeout=0.3)
         with pytest.raises(DownloadError) as caught:
             await downloader.download(path, tmp_path / "kling-1.mp4")
     assert expected in str(caught.value)
@@ -235,11 +235,11 @@ def test_file_names_are_safe_and_distinct() -> None:
 
 async def test_the_calls_time_limit_cuts_a_slow_download_short(tmp_path: Path) -> None:
     """A download must not make the tool result later than the client waits; it points to a later download."""
-    slow = httpx.Response(200, stream=_Body(SAMPLE_MP4[:100], SAMPLE_MP4[100:], pause=0.4))
+    slow = httpx.Response(200, stream=_Body(SAMPLE_MP4[:100], SAMPLE_MP4[100:], pause=0.2))
     async with _fake_cdn({"/slow.mp4": slow}) as http:
         downloader = VideoDownloader(http, tmp_path)  # its own limit (60 s) is far away
         with pytest.raises(DownloadError) as caught:
-            await downloader.download("/slow.mp4", tmp_path / "kling-1.mp4", time_limit=0.3)
+            await downloader.download("/slow.mp4", tmp_path / "kling-1.mp4", time_limit=0.15)
     assert "longer than" in str(caught.value)
     assert "download=true" in str(caught.value)
     assert list(tmp_path.iterdir()) == []

@@ -17,7 +17,7 @@ from mcp import Client
 
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
-from tests.conftest import journal_entry, text_of
+from tests.conftest import journal_entry, settled_journal_entry, text_of
 from tests.names import GENERATE, GET
 
 pytestmark = pytest.mark.anyio
@@ -48,7 +48,7 @@ async def test_row1_create_answered_200_not_json_is_adopted_not_failed(
     [created] = sandbox.state.tasks.values()
     assert _task(result)["task_id"] == created.task_id, "the task behind the garbled answer was found and adopted"
     assert len(sandbox.state.creates()) == 1, "never re-sent: it was looked up by external_task_id"
-    entry = journal_entry(settings, created.task_id)
+    entry = await settled_journal_entry(settings, created.task_id, "succeed")
     assert entry is not None and entry.status == "succeed"
 
 
@@ -92,7 +92,7 @@ async def test_row3_unknown_status_on_query_is_carried_through(
 ) -> None:
     sandbox.state.config.run_seconds = 30
     sandbox.state.inject(query_odd_status=10_000, odd_status=odd)
-    result = await client.call_tool(GENERATE, {**ARGS, "timeout": 0.5})
+    result = await client.call_tool(GENERATE, {**ARGS, "timeout": 0.2})
     assert not result.is_error, text_of(result)
     task = _task(result)
     assert task["status"] == shown and task["done"] is False

@@ -238,7 +238,7 @@ async def test_clients_without_task_support_see_no_change(settings: Settings) ->
 
 
 async def test_a_task_outlives_the_server_that_created_it(settings: Settings, sandbox: SandboxServer) -> None:
-    sandbox.state.config.run_seconds = 1.0
+    sandbox.state.config.run_seconds = 0.3
     async with Client(_server(settings), mode="legacy") as client:
         task = (await _legacy_create(client))["task"]
     async with Client(_server(settings), mode="legacy") as client:  # a new server on the same journal

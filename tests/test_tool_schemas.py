@@ -2,59 +2,23 @@
 
 Checked with the real converters: the OpenAI Agents SDK in strict mode (`convert_schemas_to_strict=True`) and
 google-genai's JSON-schema → Gemini schema conversion. See docs/tool-schemas.md for the google-genai bug the
-workaround below stands for.
+workaround below stands for. Importing those two SDKs takes seconds, so their tests are slow and import them
+themselves; the fast lane checks what they rely on (flat schemas that refuse unknown arguments).
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from agents import Agent, RunContextWrapper
-from agents.mcp import MCPServer as AgentsMCPServer
-from agents.tool import FunctionTool
-from google.genai import types
-from google.genai._mcp_utils import mcp_to_gemini_tool
 from mcp import Client
-from mcp_types import ListPromptsResult, RequestParamsMeta, Tool
+from mcp_types import Tool
 
 from kling_mcp.server.tool_schema import flat_schema
 from kling_mcp.service.inputs import VideoRequest
 
 pytestmark = pytest.mark.anyio
-
-
-class InMemoryAgentsServer(AgentsMCPServer):
-    """The Agents SDK's view of our server, over an in-memory MCP client (its own transports spawn processes)."""
-
-    def __init__(self, client: Client) -> None:
-        super().__init__()
-        self._client = client
-
-    async def connect(self) -> None:
-        """Already connected."""
-
-    @property
-    def name(self) -> str:
-        return "kling-mcp"
-
-    async def cleanup(self) -> None:
-        """The test's client is closed by its fixture."""
-
-    async def list_tools(self, run_context: Any = None, agent: Any = None) -> list[Any]:  # noqa: ARG002
-        return list((await self._client.list_tools()).tools)
-
-    async def call_tool(
-        self, tool_name: str, arguments: dict[str, Any] | None, meta: dict[str, Any] | None = None
-    ) -> Any:
-        return await self._client.call_tool(tool_name, arguments or {}, meta=cast("RequestParamsMeta | None", meta))
-
-    async def list_prompts(self) -> Any:
-        return ListPromptsResult(prompts=[])
-
-    async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None) -> Any:
-        raise NotImplementedError(name, arguments)
 
 
 def keywords(schema: Any) -> set[str]:
@@ -87,15 +51,31 @@ async def published(client: Client) -> list[Tool]:
     return list((await client.list_tools()).tools)
 
 
-async def test_no_references_and_no_keywords_outside_gemini_subset(client: Client) -> None:
-    gemini = {field.alias or name for name, field in types.JSONSchema.model_fields.items()} - {"$ref", "$defs"}
+async def test_schemas_are_flat_and_refuse_unknown_arguments(client: Client) -> None:
+    """What every converter below relies on: no references to resolve, and a misspelt argument stays an error."""
     for tool in await published(client):
         used = keywords(tool.input_schema)
         assert "$ref" not in used and "$defs" not in used, tool.name
+        assert tool.input_schema["additionalProperties"] is False, tool.name
+
+
+@pytest.mark.slow  # imports google-genai
+async def test_no_keywords_outside_gemini_subset(client: Client) -> None:
+    from google.genai import types
+
+    gemini = {field.alias or name for name, field in types.JSONSchema.model_fields.items()} - {"$ref", "$defs"}
+    for tool in await published(client):
+        used = keywords(tool.input_schema)
         assert used <= gemini, (tool.name, used - gemini)
 
 
+@pytest.mark.slow  # imports the OpenAI Agents SDK
 async def test_openai_agents_strict_conversion_accepts_every_tool(client: Client) -> None:
+    from agents import Agent, RunContextWrapper
+    from agents.tool import FunctionTool
+
+    from tests.agents_view import InMemoryAgentsServer
+
     agent = Agent(
         name="probe", mcp_servers=[InMemoryAgentsServer(client)], mcp_config={"convert_schemas_to_strict": True}
     )
@@ -108,7 +88,11 @@ async def test_openai_agents_strict_conversion_accepts_every_tool(client: Client
         assert tool.params_json_schema["additionalProperties"] is False, name
 
 
+@pytest.mark.slow  # imports google-genai
 async def test_google_genai_converts_every_tool(client: Client) -> None:
+    from google.genai import types
+    from google.genai._mcp_utils import mcp_to_gemini_tool
+
     for tool in await published(client):
         assert tool.input_schema["additionalProperties"] is False, "unknown argument names stay refused"
         fixed = copy.copy(tool)

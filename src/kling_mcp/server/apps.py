@@ -7,6 +7,7 @@ only differences are decided per call by `client_supports_apps`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from importlib import resources
 from typing import Annotated, Any
@@ -94,7 +95,7 @@ class PlayerResource(TextResource):
 
 
 class PlayerApps(Apps):
-    """The Apps extension of kling-mcp: the player resource and the app-only follow tool."""
+    """The Apps extension of kling-mcp: the player resource (the app-only follow tool is `follow_tool`)."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__()
@@ -108,20 +109,6 @@ class PlayerApps(Apps):
         )
         self.resource.meta = {"ui": {"csp": player_csp(settings.api_base_url).model_dump(by_alias=True)}}
         self.add_resource(self.resource)
-        self.tool(
-            resource_uri=PLAYER_URI,
-            visibility=["app"],
-            name=WATCH_TOOL,
-            title="Follow Kling video task (player)",
-            description=WATCH_DESCRIPTION,
-            annotations=ToolAnnotations(
-                title="Follow Kling video task (player)",
-                read_only_hint=True,
-                idempotent_hint=True,
-                open_world_hint=True,
-            ),
-            structured_output=True,
-        )(watch_task)
 
     def attach(self, app: AppContext) -> None:
         """Give the player resource the running server's context (the lifespan calls this)."""
@@ -143,6 +130,25 @@ async def watch_task(
         return await follow(await app.service(), task_id.strip(), wait_seconds, viewer=caller.viewer)
     except KlingError as exc:
         raise ToolError(str(exc)) from exc
+
+
+@functools.cache
+def follow_tool() -> Tool:
+    """The app-only follow tool, bound to the player: built once per process and shared, like the other tools.
+
+    Not registered through `Apps.tool()`: the SDK rebuilds an extension's tools, and their schemas, for every
+    server (a noticeable cost where many servers are built, as in the tests); a built tool is passed to each.
+    """
+    title = "Follow Kling video task (player)"
+    return Tool.from_function(
+        watch_task,
+        name=WATCH_TOOL,
+        title=title,
+        description=WATCH_DESCRIPTION,
+        annotations=ToolAnnotations(title=title, read_only_hint=True, idempotent_hint=True, open_world_hint=True),
+        meta={"ui": {"resourceUri": PLAYER_URI, "visibility": ["app"]}},
+        structured_output=True,
+    )
 
 
 async def hide_app_only_tools(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:

@@ -10,7 +10,7 @@ from mcp.server.mcpserver import MCPServer
 from kling_mcp import __version__
 from kling_mcp.config import Settings
 from kling_mcp.redaction import Redactor
-from kling_mcp.server.apps import PlayerApps, bind_player, hide_app_only_tools
+from kling_mcp.server.apps import PlayerApps, bind_player, follow_tool, hide_app_only_tools
 from kling_mcp.server.context import AppContext, make_lifespan
 from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL, INSTRUCTIONS, LIST_TOOL, TEXT_TOOL
 from kling_mcp.server.edge import Edge
@@ -66,7 +66,7 @@ def build_server(
         if on_context is not None:
             on_context(app)
 
-    tools = bind_player(build_tools(), (GENERATE_TOOL, TEXT_TOOL, GET_TOOL))
+    tools = [*bind_player(build_tools(), (GENERATE_TOOL, TEXT_TOOL, GET_TOOL)), follow_tool()]
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     edge = Edge((redactor or Redactor()).with_secrets(secret))
     tasks = Tasks()
