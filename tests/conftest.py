@@ -126,7 +126,7 @@ def anyio_backend() -> str:
 
 
 def quick_tasks() -> SandboxConfig:
-    """The sandbox's default for tests: a task is submitted, then processing, and done after 0.12 s."""
+    """The sandbox's default for tests: a task is submitted, then processing, and done after 0.05 s."""
     return SandboxConfig(queue_seconds=0.01, run_seconds=0.04)
 
 
