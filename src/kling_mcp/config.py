@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kling_mcp.environment import EnvironmentSettings
 
 DEFAULT_API_BASE_URL = "https://api-singapore.klingai.com"
 DEFAULT_DOWNLOAD_MAX_BYTES = 512 * 1024 * 1024
@@ -28,11 +29,8 @@ class MissingCredentialsError(RuntimeError):
     """The Kling keys are not configured; the message names the variables to set."""
 
 
-class Settings(BaseSettings):
+class Settings(EnvironmentSettings):
     """Everything kling-mcp can be told from outside. Variables are prefixed `KLING_` / `KLING_MCP_`."""
-
-    # No populate_by_name: with it pydantic-settings would also read un-prefixed variables (SANDBOX, LOG_LEVEL).
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     access_key: str | None = Field(None, validation_alias="KLING_ACCESS_KEY", description="Kling access key (JWT iss).")
     secret_key: SecretStr | None = Field(
