@@ -86,8 +86,9 @@ class Settings(EnvironmentSettings):
         gt=0,
         validation_alias="KLING_MCP_JOURNAL_WAIT",
         description=(
-            "Longest a task journal write waits for another process's write lock (seconds). A create is refused, "
-            "before anything is sent, if its intent cannot be written in that time; reads never wait for writers."
+            "Longest a task journal write waits for another process's write lock (seconds; PostgreSQL: the "
+            "sessions' lock_timeout). A create is refused, before anything is sent, if its intent cannot be written "
+            "in that time; reads never wait for writers."
         ),
     )
     stale_intent_seconds: float = Field(
