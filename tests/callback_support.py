@@ -21,6 +21,7 @@ class Webhook:
 
     url: str
     bodies: list[dict[str, Any]] = field(default_factory=list)
+    hosts: list[str] = field(default_factory=list)  # the Host header of each POST
 
 
 @contextmanager
@@ -32,6 +33,7 @@ def user_webhook() -> Iterator[Webhook]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             hook.bodies.append(json.loads(self.rfile.read(length)))
+            hook.hosts.append(self.headers.get("Host", ""))
             self.send_response(204)
             self.end_headers()
 

@@ -151,6 +151,15 @@ class Settings(EnvironmentSettings):
             "a callback was lost."
         ),
     )
+    relay_to_private_addresses: bool = Field(
+        False,
+        validation_alias="KLING_MCP_RELAY_TO_PRIVATE_ADDRESSES",
+        description=(
+            "With KLING_MCP_PUBLIC_URL: also relay Kling's callbacks to a caller's callback_url on loopback, private "
+            "or link-local addresses. Off by default: any signed-in caller could otherwise make the server POST into "
+            "its own network (the cloud metadata service, admin ports). See docs/deploying-http.md."
+        ),
+    )
     log_level: LogLevel = Field(
         "INFO",
         validation_alias="KLING_MCP_LOG_LEVEL",
