@@ -129,20 +129,16 @@ async def test_the_users_own_callback_url_hears_every_status(
     assert "users-own" not in stderr  # the user's URL is logged by host only
 
 
-async def test_a_callback_url_into_the_servers_own_network_is_not_relayed(
+async def test_a_callback_url_into_the_servers_own_network_is_refused_before_anything_is_sent(
     sandbox: SandboxServer, replica: HttpServer
 ) -> None:
-    sandbox.state.config.run_seconds = 0.3
     with user_webhook() as hook:
-        result, _ = await _generate(replica, callback_url=hook.url)
-        deadline = time.monotonic() + 10
-        while "did not relay" not in replica.stderr() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.3)  # a relay would have arrived by now
-    assert result["status"] == "succeed"  # the call itself is unaffected
-    assert hook.bodies == []
-    assert "127.0.0.1 is not a public internet address" in replica.stderr()
-    assert "users-own" not in replica.stderr()
+        async with connect(replica.mcp_url) as client:
+            result = await client.call_tool(GENERATE, {**ARGS, "timeout": 30, "callback_url": hook.url})
+    assert result.is_error
+    assert "callback_url: 127.0.0.1 is not a public internet address" in text_of(result), text_of(result)
+    assert "KLING_MCP_RELAY_TO_PRIVATE_ADDRESSES" in text_of(result)
+    assert sandbox.state.creates() == [] and hook.bodies == []
 
 
 async def test_a_callback_on_replica_b_wakes_a_call_waiting_on_replica_a(

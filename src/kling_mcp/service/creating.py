@@ -20,6 +20,7 @@ from kling_mcp.api.client import KlingClient
 from kling_mcp.api.combination import Judged
 from kling_mcp.api.errors import CreateOutcomeUnknownError, CreateRefusedError
 from kling_mcp.api.models import CreateBody, Endpoint, Task
+from kling_mcp.service.destinations import check_relay_target
 from kling_mcp.service.errors import TaskCallError, judged_refusal
 from kling_mcp.service.journal import CREATE_FAILED, UNKNOWN, TaskJournal
 from kling_mcp.service.options import ServiceOptions
@@ -81,8 +82,12 @@ class TaskCreator:
             create_deadline = self._clock() + MIN_CREATE_BUDGET_SECONDS
         # Bodies with inline images are megabytes each: bound how many exist at once, and drop each after its create.
         limiter: AbstractAsyncContextManager[Any] = self._uploads if request.carries_inline_images else nullcontext()
+        options = self._options
+        await check_relay_target(
+            request.callback_url, relayed=options.callback_url_for is not None, allow_private=options.relay_to_private
+        )
         async with limiter:
-            prepared = prepare_request(request, self._options)
+            prepared = prepare_request(request, options)
             prepared.entry.kling_host = self._kling_host
             prepared.entry.owner = owner or local_owner()
             endpoint, external_id = prepared.endpoint, prepared.entry.external_task_id

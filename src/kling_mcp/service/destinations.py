@@ -17,6 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 
+from kling_mcp.service.errors import InvalidInputError
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -73,3 +75,24 @@ def _pinned(url: str, address: IPAddress) -> Destination:
     netloc = (f"{userinfo}@" if userinfo else "") + host + (f":{parts.port}" if parts.port else "")
     extensions = {"sni_hostname": str(parts.hostname)} if parts.scheme == "https" else {}
     return Destination(urlunsplit(parts._replace(netloc=netloc)), {"Host": named}, extensions)
+
+
+async def check_relay_target(callback_url: str | None, *, relayed: bool, allow_private: bool) -> None:
+    """Refuse, before anything is sent, a caller's `callback_url` the relay would never deliver to.
+
+    Only when this server relays (`relayed`: it serves Kling's callbacks); otherwise Kling itself calls the URL. A
+    name that does not resolve right now is let through: the relay tries again later.
+    """
+    if not relayed or callback_url is None:
+        return
+    try:
+        await checked_destination(callback_url, allow_private=allow_private)
+    except DestinationUnresolvedError:
+        return
+    except DestinationRefusedError as exc:
+        raise InvalidInputError(
+            "callback_url",
+            f"{exc}. This server receives Kling's callbacks and relays them to your callback_url, which must be a "
+            "public internet address (the server's operator can allow others with "
+            "KLING_MCP_RELAY_TO_PRIVATE_ADDRESSES=1)",
+        ) from exc
