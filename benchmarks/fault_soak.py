@@ -97,7 +97,6 @@ async def soak(calls: int, concurrency: int, workdir: Path) -> dict[str, Any]:
         faults = fault_mix(calls)
         sandbox.state.inject(**faults)
         settings = Settings(
-            _env_file=None,
             KLING_API_BASE_URL=sandbox.url,
             KLING_ACCESS_KEY=sandbox.state.config.access_key,
             KLING_SECRET_KEY=sandbox.state.config.secret_key,

@@ -21,6 +21,7 @@ class Webhook:
 
     url: str
     bodies: list[dict[str, Any]] = field(default_factory=list)
+    hosts: list[str] = field(default_factory=list)  # the Host header of each POST
 
 
 @contextmanager
@@ -32,6 +33,7 @@ def user_webhook() -> Iterator[Webhook]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             hook.bodies.append(json.loads(self.rfile.read(length)))
+            hook.hosts.append(self.headers.get("Host", ""))
             self.send_response(204)
             self.end_headers()
 
@@ -40,7 +42,7 @@ def user_webhook() -> Iterator[Webhook]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     hook.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/kling?secret=users-own"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield hook

@@ -210,7 +210,7 @@ def make_settings(sandbox: SandboxServer, tmp_path: Path, **overrides: Any) -> S
         "KLING_MCP_HTTP_TIMEOUT": 5,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)
+    return Settings(**values)
 
 
 @pytest.fixture

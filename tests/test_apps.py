@@ -77,7 +77,7 @@ async def test_player_resource_is_a_self_contained_mcp_app_with_exact_csp(
 
 @pytest.mark.slow  # the in-process sandbox's tasks take their default 5 s
 async def test_sandbox_mode_declares_the_in_process_sandbox_it_starts(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, KLING_MCP_SANDBOX=True, KLING_MCP_JOURNAL=str(tmp_path / "j.sqlite3"))
+    settings = Settings(KLING_MCP_SANDBOX=True, KLING_MCP_JOURNAL=str(tmp_path / "j.sqlite3"))
     async with Client(build_server(settings), extensions=[APPS]) as client:
         [content] = (await client.read_resource(PLAYER_URI)).contents
         assert content.meta is not None

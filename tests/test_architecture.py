@@ -14,6 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "src" / "kling_mcp"
 LAYERS: dict[str, int] = {
     "kling_mcp": 0,  # the package root: only __version__
     "config": 1,
+    "environment": 1,
     "logs": 1,
     "redaction": 1,
     "listening": 1,

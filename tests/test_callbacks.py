@@ -111,16 +111,34 @@ async def test_a_wrong_token_is_404_and_changes_nothing(sandbox: SandboxServer, 
     assert got.structured_content is not None and got.structured_content["result"]["status"] == "succeed"
 
 
-async def test_the_users_own_callback_url_hears_every_status(sandbox: SandboxServer, replica: HttpServer) -> None:
+async def test_the_users_own_callback_url_hears_every_status(
+    settings: Settings, sandbox: SandboxServer, tmp_path: Path
+) -> None:
     sandbox.state.config.run_seconds = 0.5
-    with user_webhook() as hook:
+    port = free_port()
+    # The hook is on loopback, which a deployment refuses to relay to unless told otherwise.
+    env = {**SPARSE, "KLING_MCP_PUBLIC_URL": f"http://127.0.0.1:{port}", "KLING_MCP_RELAY_TO_PRIVATE_ADDRESSES": "1"}
+    with user_webhook() as hook, run_server(settings, tmp_path, "--stateless", port=port, **env) as replica:
         result, _ = await _generate(replica, callback_url=hook.url)
         deadline = time.monotonic() + 10
         while len(hook.bodies) < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
+        stderr = replica.stderr()
     assert [b["task_status"] for b in hook.bodies] == ["submitted", "processing", "succeed"]
     assert all(b["task_id"] == result["task_id"] and "code" not in b for b in hook.bodies)  # bare task objects
-    assert "users-own" not in replica.stderr()  # the user's URL is logged by host only
+    assert "users-own" not in stderr  # the user's URL is logged by host only
+
+
+async def test_a_callback_url_into_the_servers_own_network_is_refused_before_anything_is_sent(
+    sandbox: SandboxServer, replica: HttpServer
+) -> None:
+    with user_webhook() as hook:
+        async with connect(replica.mcp_url) as client:
+            result = await client.call_tool(GENERATE, {**ARGS, "timeout": 30, "callback_url": hook.url})
+    assert result.is_error
+    assert "callback_url: 127.0.0.1 is not a public internet address" in text_of(result), text_of(result)
+    assert "KLING_MCP_RELAY_TO_PRIVATE_ADDRESSES" in text_of(result)
+    assert sandbox.state.creates() == [] and hook.bodies == []
 
 
 async def test_a_callback_on_replica_b_wakes_a_call_waiting_on_replica_a(

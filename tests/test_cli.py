@@ -150,7 +150,7 @@ def test_settings_ignore_unprefixed_variables(monkeypatch: pytest.MonkeyPatch) -
 
     for name, value in {"SANDBOX": "1", "LOG_LEVEL": "DEBUG", "ACCESS_KEY": "x", "MAX_WAIT_SECONDS": "1"}.items():
         monkeypatch.setenv(name, value)
-    settings = Settings(_env_file=None)
+    settings = Settings.from_environment(None)
     assert settings.sandbox is False
     assert settings.log_level == "INFO"
     assert settings.access_key is None

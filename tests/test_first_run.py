@@ -43,8 +43,8 @@ def test_log_level_is_taken_before_or_after_the_subcommand_in_any_case(argv: lis
 
 def test_without_the_flag_the_level_comes_from_the_variable_in_any_case() -> None:
     assert build_parser().parse_args(["check"]).log_level is None
-    assert Settings(_env_file=None, KLING_MCP_LOG_LEVEL="debug").log_level == "DEBUG"
-    assert Settings(_env_file=None, KLING_MCP_LOG_LEVEL=" Warning ").log_level == "WARNING"
+    assert Settings(KLING_MCP_LOG_LEVEL="debug").log_level == "DEBUG"
+    assert Settings(KLING_MCP_LOG_LEVEL=" Warning ").log_level == "WARNING"
 
 
 def test_an_unknown_level_is_refused_naming_the_choices(capsys: pytest.CaptureFixture[str]) -> None:

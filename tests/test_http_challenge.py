@@ -21,7 +21,7 @@ INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
 
 
 async def _post(settings: Settings, headers: dict[str, str]) -> httpx.Response:
-    app = build_http_app(settings, HttpSettings(_env_file=None), (SecretStr(TOKEN),)).app
+    app = build_http_app(settings, HttpSettings(), (SecretStr(TOKEN),)).app
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
         return await http.post(

@@ -83,7 +83,6 @@ def test_tokens_come_from_the_variable_and_the_file(tmp_path: Path) -> None:
     token_file = tmp_path / "tokens"
     token_file.write_text("# comment\n\nfile-token-0123456789abcdef\n")
     http = HttpSettings(
-        _env_file=None,
         KLING_MCP_AUTH_TOKEN="env-token-0123456789abcdef, second-token-0123456789ab",
         KLING_MCP_AUTH_TOKEN_FILE=str(token_file),
     )
@@ -94,7 +93,7 @@ def test_tokens_come_from_the_variable_and_the_file(tmp_path: Path) -> None:
 
 def test_a_weak_token_is_refused_without_echoing_it() -> None:
     with pytest.raises(HttpSecurityError, match="#2") as caught:
-        load_tokens(HttpSettings(_env_file=None, KLING_MCP_AUTH_TOKEN="good-token-0123456789abcdef,tiny"))
+        load_tokens(HttpSettings(KLING_MCP_AUTH_TOKEN="good-token-0123456789abcdef,tiny"))
     assert "tiny" not in str(caught.value)
 
 
@@ -116,7 +115,7 @@ def test_loopback_is_recognised(host: str, loopback: bool) -> None:
 
 
 def test_origins_without_hosts_on_a_network_address_are_refused() -> None:
-    http = HttpSettings(_env_file=None, KLING_MCP_HOST="0.0.0.0", KLING_MCP_ALLOWED_ORIGINS="https://app.example.com")
+    http = HttpSettings(KLING_MCP_HOST="0.0.0.0", KLING_MCP_ALLOWED_ORIGINS="https://app.example.com")
     with pytest.raises(HttpSecurityError, match="KLING_MCP_ALLOWED_HOSTS"):
         transport_security(http)
 

@@ -12,7 +12,7 @@ from mcp import Client
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.build import build_server
-from kling_mcp.service.journal import JournalConnectionError, JournalEntry, open_journal
+from kling_mcp.service.journal import JournalConnectionError, JournalEntry, JournalError, open_journal
 from tests.conftest import FAST_RETRY, make_settings, text_of
 from tests.names import GENERATE
 from tests.pg_cluster import Cluster
@@ -129,3 +129,63 @@ async def test_with_the_database_down_a_generate_call_is_refused_before_anything
     assert result.is_error
     assert sandbox.state.creates() == [], "a task the journal could not record must not be created"
     assert pg_cluster.password not in text_of(result)
+
+
+def _read_only(url: str) -> None:
+    """New sessions of the database refuse writes, as on a hot standby (existing sessions keep writing)."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE {conninfo_to_dict(url)['dbname']} SET default_transaction_read_only = on")
+
+
+@pytest.mark.anyio
+async def test_a_read_only_database_is_refused_before_anything_is_sent_and_named_as_such(
+    pg_url: str, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    open_journal(pg_url).close()  # the tables exist; from now on the database takes no writes
+    _read_only(pg_url)
+    settings = make_settings(sandbox, tmp_path, KLING_MCP_JOURNAL=pg_url)
+    async with Client(build_server(settings, retry_policy=FAST_RETRY)) as client:
+        result = await client.call_tool(GENERATE, {"prompt": "x", "start_image_url": IMAGE, "timeout": 5})
+    assert result.is_error
+    assert sandbox.state.creates() == [], "a task the journal could not record must not be created"
+    text = text_of(result)
+    assert "read-only" in text and "read-only transaction" in text, text  # our kind, and PostgreSQL's own words
+    assert "the primary" in text, text  # advice for a database, not for a file
+
+
+@pytest.mark.usefixtures("sandbox")
+def test_check_says_a_read_only_database_cannot_take_the_journal(
+    settings: Settings, pg_cluster: Cluster, pg_url: str, tmp_path: Path
+) -> None:
+    open_journal(pg_url).close()
+    _read_only(pg_url)
+    checked = run_cli(settings, tmp_path, "check", KLING_MCP_JOURNAL=pg_url)
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert "✗ task journal:" in checked.stdout and "(read-only)" in checked.stdout, checked.stdout
+    assert "Traceback" not in checked.stderr and pg_cluster.password not in checked.stdout + checked.stderr
+
+
+def test_a_lock_held_by_another_session_makes_a_write_fail_as_locked_after_the_wait(pg_url: str) -> None:
+    import time
+
+    import psycopg
+
+    journal = open_journal(pg_url, write_wait=1.0)
+    try:
+        with psycopg.connect(pg_url) as other:  # not autocommit: the lock lasts until this block ends
+            other.execute("LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE")
+            started = time.monotonic()
+            with pytest.raises(JournalError) as refused:
+                journal.record_intent(_entry("blocked"))
+            waited = time.monotonic() - started
+        assert refused.value.problem.kind == "locked"
+        assert "pg_stat_activity" in refused.value.problem.advice
+        # Given up once the 1 s wait passed: not replayed as if the connection had died (2 s), not left hanging.
+        assert 0.9 < waited < 1.9, f"{waited:.2f} s"
+        journal.record_intent(_entry("after"))  # the lock is gone: the same journal writes again
+        assert [e.external_task_id for e in journal.recent()] == ["after"]
+    finally:
+        journal.close()

@@ -189,7 +189,7 @@ async def test_metadata_naming_another_issuer_is_refused() -> None:
 
 
 def _http(**values: Any) -> HttpSettings:
-    return HttpSettings(_env_file=None, **values)
+    return HttpSettings(**values)
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ then `tasks/get|update|cancel`. The sandbox is the fake Kling; the journal file 
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -264,3 +265,28 @@ async def test_a_static_tokens_tasks_stay_its_own_when_the_token_list_changes() 
     second_owners = {owner for raw, owner in owners if raw is second}
     assert len(first_owners) == 1 and len(second_owners) == 1 and first_owners != second_owners
     assert all(raw.get_secret_value() not in owner for raw, owner in owners)
+
+
+async def test_a_status_the_journal_cannot_record_yet_is_kept_and_tasks_get_still_answers(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    sandbox.state.config.run_seconds = 30
+    settings = make_settings(sandbox, tmp_path, KLING_MCP_JOURNAL_WAIT=0.2)
+    async with Client(_server(settings), mode="legacy") as client:
+        task = (await _legacy_create(client))["task"]
+    for kling_task in sandbox.state.tasks.values():
+        kling_task.finished_at = 0.0  # done at Kling; the journal still says it runs
+    blocker = sqlite3.connect(str(settings.journal), isolation_level=None)  # another writer holds the write lock
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        async with Client(_server(settings), mode="legacy") as client:
+            locked = await legacy_request(client, "tasks/get", {"taskId": task["taskId"]})
+            blocker.execute("COMMIT")
+            await anyio.sleep(0.3)  # the kept write lands (the next write, or the background retry)
+            status = await legacy_request(client, "tasks/get", {"taskId": task["taskId"]})
+    finally:
+        blocker.close()
+    assert locked["status"] == "working"  # the journal's last word, not an error
+    assert status["status"] == "completed"
+    entry = journal_entry(settings, task["taskId"])
+    assert entry is not None and entry.status == "succeed"

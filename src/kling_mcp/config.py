@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kling_mcp.environment import EnvironmentSettings
 
 DEFAULT_API_BASE_URL = "https://api-singapore.klingai.com"
 DEFAULT_DOWNLOAD_MAX_BYTES = 512 * 1024 * 1024
@@ -28,11 +29,8 @@ class MissingCredentialsError(RuntimeError):
     """The Kling keys are not configured; the message names the variables to set."""
 
 
-class Settings(BaseSettings):
+class Settings(EnvironmentSettings):
     """Everything kling-mcp can be told from outside. Variables are prefixed `KLING_` / `KLING_MCP_`."""
-
-    # No populate_by_name: with it pydantic-settings would also read un-prefixed variables (SANDBOX, LOG_LEVEL).
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     access_key: str | None = Field(None, validation_alias="KLING_ACCESS_KEY", description="Kling access key (JWT iss).")
     secret_key: SecretStr | None = Field(
@@ -88,8 +86,9 @@ class Settings(BaseSettings):
         gt=0,
         validation_alias="KLING_MCP_JOURNAL_WAIT",
         description=(
-            "Longest a task journal write waits for another process's write lock (seconds). A create is refused, "
-            "before anything is sent, if its intent cannot be written in that time; reads never wait for writers."
+            "Longest a task journal write waits for another process's write lock (seconds; PostgreSQL: the "
+            "sessions' lock_timeout). A create is refused, before anything is sent, if its intent cannot be written "
+            "in that time; reads never wait for writers."
         ),
     )
     stale_intent_seconds: float = Field(
@@ -150,6 +149,15 @@ class Settings(BaseSettings):
         description=(
             "With callbacks: the gap between safety-net status queries (seconds) once a task is overdue, in case "
             "a callback was lost."
+        ),
+    )
+    relay_to_private_addresses: bool = Field(
+        False,
+        validation_alias="KLING_MCP_RELAY_TO_PRIVATE_ADDRESSES",
+        description=(
+            "With KLING_MCP_PUBLIC_URL: also relay Kling's callbacks to a caller's callback_url on loopback, private "
+            "or link-local addresses. Off by default: any signed-in caller could otherwise make the server POST into "
+            "its own network (the cloud metadata service, admin ports). See docs/deploying-http.md."
         ),
     )
     log_level: LogLevel = Field(

@@ -21,9 +21,17 @@ Endpoint = Literal["image2video", "text2video", "omni-video"]
 """The Kling video endpoint that serves a model; the path is `/v1/videos/{endpoint}`."""
 
 
+# Nothing here is needed to list the tools, so pydantic builds these validators on first use rather than at import,
+# where every client's launch would pay for them before its first `tools/list` (docs/performance.md).
+
+
 class _Wire(BaseModel):
     # Kling adds fields over time; keep what we do not know instead of failing. Ids may arrive as numbers.
-    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True, defer_build=True)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(defer_build=True)
 
 
 class Envelope(_Wire):
@@ -122,7 +130,7 @@ def parse_task(data: object) -> Task:
         return task
 
 
-class Image2VideoBody(BaseModel):
+class Image2VideoBody(_Body):
     """`POST /v1/videos/image2video`. `model_name` is always sent: Kling's own default (kling-v1) differs from ours."""
 
     model_name: str
@@ -139,12 +147,12 @@ class Image2VideoBody(BaseModel):
     external_task_id: str | None = None
 
 
-class OmniImage(BaseModel):
+class OmniImage(_Body):
     image_url: str
     type: Literal["first_frame", "end_frame"]
 
 
-class OmniVideoBody(BaseModel):
+class OmniVideoBody(_Body):
     """`POST /v1/videos/omni-video` (kling-v3-omni, kling-video-o1); its shape is less certain than image2video's."""
 
     model_name: str
@@ -159,7 +167,7 @@ class OmniVideoBody(BaseModel):
     external_task_id: str | None = None
 
 
-class Text2VideoBody(BaseModel):
+class Text2VideoBody(_Body):
     """`POST /v1/videos/text2video`: image2video's fields without images, and `aspect_ratio` (16:9, 9:16, 1:1)."""
 
     model_name: str

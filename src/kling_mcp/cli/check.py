@@ -21,7 +21,7 @@ from kling_mcp.api.signing import JwtSigner
 from kling_mcp.cli.output import Say, printer
 from kling_mcp.config import MissingCredentialsError, Settings
 from kling_mcp.redaction import Redactor
-from kling_mcp.service.journal import JournalConnectionError, open_journal
+from kling_mcp.service.journal import JournalConnectionError, JournalError, open_journal
 
 # What to do about a refused request, by the error's family (api/errors.py ERROR_CODES kinds).
 ADVICE = {
@@ -63,6 +63,10 @@ def _check_journal(settings: Settings, say: Say) -> bool:
     except JournalConnectionError as exc:  # its text names the database without the password
         say(f"✗ task journal: {exc}.")
         say("  What to do: check the host, database, user and password in KLING_MCP_JOURNAL.")
+        return False
+    except JournalError as exc:  # reached, but unusable (a read-only standby, a full disk, ...)
+        say(f"✗ task journal: {exc.problem.detail} ({exc.problem.kind}).")
+        say(f"  What to do: {exc.problem.advice}.")
         return False
     except (OSError, sqlite3.Error) as exc:
         say(f"✗ task journal: cannot open {location} ({exc}).")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import anyio
 from mcp import Client, StdioServerParameters
+from mcp_types import CallToolResult
 
 from kling_mcp.cli.output import printer
 from kling_mcp.sandbox.runner import SandboxServer
@@ -70,24 +71,29 @@ async def run_demo(workdir: Path, task_seconds: float) -> int:
                 progress_callback=on_progress,
             )
             elapsed = time.perf_counter() - call_started
-        text = "".join(getattr(block, "text", "") for block in result.content)
-        if result.is_error or not result.structured_content:
-            _say(f"Demo failed: {text}")
-            return 1
-        task = result.structured_content["result"]
-        status = STATUS_WORDS.get(task["status"], task["status"])
-        _say(f"4. Finished in {elapsed:.1f} s: task {task['task_id']} {status}")
-        for video in task["videos"]:
-            _say(f"   video: {video['url']} (the sandbox serves it while the demo runs)")
-            if video.get("local_path"):
-                saved = Path(video["local_path"])
-                data = saved.read_bytes()
-                kind = "MP4" if data[4:8] == b"ftyp" else "unknown format"
-                _say(f"   saved by the server (KLING_MCP_DOWNLOAD_DIR): {saved} ({len(data):,} bytes, {kind})")
-            else:
-                _say(f"   not saved: {video.get('download_error')}")
-        _say("Done. Configure KLING_ACCESS_KEY and KLING_SECRET_KEY to generate real videos (see README).")
-        return 0
+        return _report(result, elapsed)  # while the sandbox still serves the video it names
+
+
+def _report(result: CallToolResult, elapsed: float) -> int:
+    """Tell the person what the tool answered: the task, its videos and where they were saved; the exit code."""
+    text = "".join(getattr(block, "text", "") for block in result.content)
+    if result.is_error or not result.structured_content:
+        _say(f"Demo failed: {text}")
+        return 1
+    task = result.structured_content["result"]
+    status = STATUS_WORDS.get(task["status"], task["status"])
+    _say(f"4. Finished in {elapsed:.1f} s: task {task['task_id']} {status}")
+    for video in task["videos"]:
+        _say(f"   video: {video['url']} (the sandbox serves it while the demo runs)")
+        if video.get("local_path"):
+            saved = Path(video["local_path"])
+            data = saved.read_bytes()
+            kind = "MP4" if data[4:8] == b"ftyp" else "unknown format"
+            _say(f"   saved by the server (KLING_MCP_DOWNLOAD_DIR): {saved} ({len(data):,} bytes, {kind})")
+        else:
+            _say(f"   not saved: {video.get('download_error')}")
+    _say("Done. Configure KLING_ACCESS_KEY and KLING_SECRET_KEY to generate real videos (see README).")
+    return 0
 
 
 def main(task_seconds: float = 4.0) -> int:

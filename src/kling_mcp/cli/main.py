@@ -119,7 +119,7 @@ def _main(argv: Sequence[str] | None) -> int:
     from kling_mcp.logs import configure_logging
 
     try:
-        settings = Settings()
+        settings = Settings.from_environment()
         http = http_settings_from(args)
     except ValidationError as exc:
         configure_logging("ERROR")

@@ -31,8 +31,8 @@ from kling_mcp.redaction import Redactor
 from kling_mcp.server.build import AppContext, build_server
 from kling_mcp.server.call_gate import CallGate
 from kling_mcp.server.tools import TOOL_SCOPES
+from kling_mcp.service.creating import MIN_CREATE_BUDGET_SECONDS
 from kling_mcp.service.images import ImagePolicy
-from kling_mcp.service.video import MIN_CREATE_BUDGET_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +76,27 @@ def build_http_app(
         redactor=Redactor(secrets),
         serve_callbacks=settings.public_url is not None,
     )
+    _add_routes(server, settings, auth, gate, contexts)
+    app = server.streamable_http_app(
+        streamable_http_path=http.path,
+        stateless_http=http.stateless,
+        max_request_body_size=http.max_body_bytes,
+        transport_security=transport_security(http),
+        host=http.host,
+    )
+    if auth is not None:
+        _guard(app, http, auth)
+    return HttpApp(app=app, server=server, gate=gate)
+
+
+def _add_routes(
+    server: MCPServer[AppContext],
+    settings: Settings,
+    auth: Authentication | None,
+    gate: CallGate,
+    contexts: list[AppContext],
+) -> None:
+    """The routes beside the MCP endpoint: the resource metadata, /healthz, and the one Kling's callbacks reach."""
     if auth is not None and auth.resource is not None:
         for route in auth.resource.routes():  # outside authentication: clients read it to learn how to sign in
             server.custom_route(route.path, methods=["GET", "OPTIONS"], include_in_schema=False)(route.endpoint)
@@ -93,16 +114,6 @@ def build_http_app(
 
         endpoint = callback_endpoint(callback_address(settings), contexts)
         server.custom_route(ROUTE, methods=["POST"], include_in_schema=False)(endpoint)
-    app = server.streamable_http_app(
-        streamable_http_path=http.path,
-        stateless_http=http.stateless,
-        max_request_body_size=http.max_body_bytes,
-        transport_security=transport_security(http),
-        host=http.host,
-    )
-    if auth is not None:
-        _guard(app, http, auth)
-    return HttpApp(app=app, server=server, gate=gate)
 
 
 def _guard(app: Starlette, http: HttpSettings, auth: Authentication) -> None:

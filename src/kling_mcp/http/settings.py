@@ -9,13 +9,13 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from kling_mcp.config import blank_to_none
+from kling_mcp.environment import EnvironmentSettings
 
 Transport = Literal["stdio", "streamable-http"]
 
@@ -36,11 +36,8 @@ def _split(value: object, separator: str) -> object:
     return value
 
 
-class HttpSettings(BaseSettings):
+class HttpSettings(EnvironmentSettings):
     """Serving settings. Variables are prefixed `KLING_MCP_`; flags of the `kling-mcp` command override them."""
-
-    # No populate_by_name: with it pydantic-settings also reads un-prefixed variables (PATH, HOST, PORT).
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     transport: Transport = Field("stdio", validation_alias="KLING_MCP_TRANSPORT")
     host: str = Field("127.0.0.1", min_length=1, validation_alias="KLING_MCP_HOST")
@@ -69,13 +66,9 @@ class HttpSettings(BaseSettings):
     allow_unauthenticated_network_access: bool = Field(
         False, validation_alias="KLING_MCP_ALLOW_UNAUTHENTICATED_NETWORK_ACCESS"
     )
-    allowed_hosts: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, validation_alias="KLING_MCP_ALLOWED_HOSTS"
-    )
-    allowed_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, validation_alias="KLING_MCP_ALLOWED_ORIGINS"
-    )
-    file_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list, validation_alias="KLING_MCP_FILE_ROOTS")
+    allowed_hosts: list[str] = Field(default_factory=list, validation_alias="KLING_MCP_ALLOWED_HOSTS")
+    allowed_origins: list[str] = Field(default_factory=list, validation_alias="KLING_MCP_ALLOWED_ORIGINS")
+    file_roots: list[Path] = Field(default_factory=list, validation_alias="KLING_MCP_FILE_ROOTS")
     max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1024, validation_alias="KLING_MCP_MAX_BODY_BYTES")
     max_concurrent_calls: int = Field(
         DEFAULT_MAX_CONCURRENT_CALLS, ge=1, validation_alias="KLING_MCP_MAX_CONCURRENT_CALLS"
@@ -190,4 +183,4 @@ def http_settings_from(args: argparse.Namespace) -> HttpSettings:
         for name, field in HttpSettings.model_fields.items()
         if getattr(args, name, None) is not None
     }
-    return HttpSettings(**given)
+    return HttpSettings.from_environment(**given)

@@ -54,4 +54,4 @@ async def open_hub(settings: Settings, journal: TaskJournal, hurry: Hurry, stack
     wakeups = open_wakeups(settings.resolved_journal(), hurry, stack)
     http = await stack.enter_async_context(httpx.AsyncClient(follow_redirects=False))
     logger.info("Kling callbacks arrive at %s/kling/callback/…", settings.public_url)
-    return CallbackHub(journal, wakeups, http)
+    return CallbackHub(journal, wakeups, http, relay_to_private=settings.relay_to_private_addresses)

@@ -84,6 +84,7 @@ def options_from(
         max_wait_seconds=settings.max_wait_seconds,
         schedule=schedule,
         callback_url_for=callback_url_for,
+        relay_to_private=settings.relay_to_private_addresses,
         image_policy=image_policy or ImagePolicy(),
         skip_capability_check=settings.skip_capability_check,
         stale_intent_seconds=settings.stale_intent_seconds,

@@ -8,6 +8,7 @@ fields flat. The adapter that bridges that gap is `_PassThrough` below, and only
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -32,6 +33,12 @@ class _PassThrough(ArgModelBase):
     def model_dump_one_level(self) -> dict[str, Any]:
         """The SDK calls the tool with these keyword arguments: all the client's arguments as one dict."""
         return {"arguments": dict(self.model_extra or {})}
+
+
+@functools.cache
+def _output_schema(output: type[BaseModel]) -> dict[str, Any] | None:
+    # Three tools return the same model: its schema is made once, as the SDK makes it, not once per tool.
+    return FuncMetadata(arg_model=_PassThrough, output_model=output).output_schema
 
 
 def model_tool(
@@ -68,7 +75,7 @@ def model_tool(
         title=title,
         description=description,
         parameters=flat_schema(model),
-        fn_metadata=FuncMetadata(arg_model=_PassThrough, output_model=output),
+        fn_metadata=FuncMetadata(arg_model=_PassThrough, output_model=output, output_schema=_output_schema(output)),
         is_async=True,
         context_kwarg="ctx",
         annotations=annotations,

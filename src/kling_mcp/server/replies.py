@@ -16,7 +16,8 @@ from kling_mcp.service.results import VideoToolOutput, summary
 
 if TYPE_CHECKING:
     from kling_mcp.server.context import AppContext
-    from kling_mcp.service.video import Outcome, ProgressFn
+    from kling_mcp.service.video import Outcome
+    from kling_mcp.service.waiting import ProgressFn
 
 logger = logging.getLogger(__name__)
 _SCRUB = Redactor()  # the credential patterns (the configured secrets are never in a task's status)

@@ -63,16 +63,7 @@ async def open_runtime(
 ) -> Runtime:
     """Open everything tool calls need over one shared HTTP client; everything opened is closed by `stack`."""
     return_large_buffers_to_os()
-    if settings.sandbox:
-        from kling_mcp.sandbox.runner import SandboxServer  # only the no-keys mode needs it
-
-        sandbox = stack.enter_context(SandboxServer())
-        base_url = sandbox.url
-        signer = JwtSigner(sandbox.state.config.access_key, SecretStr(sandbox.state.config.secret_key))
-    else:
-        access_key, secret_key = settings.credentials()
-        base_url = settings.api_base_url
-        signer = JwtSigner(access_key, secret_key)
+    base_url, signer = _kling_target(settings, stack)
     http = await stack.enter_async_context(
         httpx.AsyncClient(
             base_url=base_url,
@@ -106,6 +97,17 @@ async def open_runtime(
 
         callbacks = await open_hub(settings, journal, hurry, stack)
     return Runtime(service, downloader, base_url, journal, tracker, callbacks)
+
+
+def _kling_target(settings: Settings, stack: AsyncExitStack) -> tuple[str, JwtSigner]:
+    """Kling's base URL and the signer of its requests: a sandbox started here in no-keys mode, else the settings'."""
+    if settings.sandbox:
+        from kling_mcp.sandbox.runner import SandboxServer  # only the no-keys mode needs it
+
+        sandbox = stack.enter_context(SandboxServer())
+        return sandbox.url, JwtSigner(sandbox.state.config.access_key, SecretStr(sandbox.state.config.secret_key))
+    access_key, secret_key = settings.credentials()
+    return settings.api_base_url, JwtSigner(access_key, secret_key)
 
 
 async def _sweep(service: VideoService, scope: anyio.CancelScope) -> None:

@@ -19,6 +19,7 @@ import httpx
 from pydantic import SecretStr
 
 from kling_mcp.api.models import Task
+from kling_mcp.service.destinations import DestinationRefusedError, DestinationUnresolvedError, checked_destination
 from kling_mcp.service.journal import TaskJournal
 from kling_mcp.service.wakeups import Wakeups
 
@@ -60,10 +61,13 @@ def _where(url: str) -> str:
 class CallbackHub:
     """Acts on callbacks that passed the address check: wake the waiting calls, relay to the caller's URL."""
 
-    def __init__(self, journal: TaskJournal, wakeups: Wakeups, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self, journal: TaskJournal, wakeups: Wakeups, http: httpx.AsyncClient, *, relay_to_private: bool = False
+    ) -> None:
         self._journal = journal
         self._wakeups = wakeups
         self._http = http
+        self._relay_to_private = relay_to_private
         self.received = 0
 
     async def handle(self, external_task_id: str, task: Task, raw: bytes) -> None:
@@ -83,8 +87,13 @@ class CallbackHub:
         backoff = RELAY_FIRST_BACKOFF
         for attempt in range(1, RELAY_ATTEMPTS + 1):
             try:
+                to = await checked_destination(url, allow_private=self._relay_to_private)
                 response = await self._http.post(
-                    url, content=raw, headers={"Content-Type": "application/json"}, timeout=RELAY_TIMEOUT
+                    to.url,
+                    content=raw,
+                    headers={"Content-Type": "application/json", **to.headers},
+                    extensions=to.extensions,
+                    timeout=RELAY_TIMEOUT,
                 )
                 if response.status_code < 500 and response.status_code != 429:
                     logger.info(
@@ -95,6 +104,16 @@ class CallbackHub:
                     )
                     return response.is_success
                 problem = f"HTTP {response.status_code}"
+            except DestinationUnresolvedError as exc:
+                problem = str(exc)
+            except DestinationRefusedError as exc:
+                logger.warning(
+                    "did not relay task %s's callback to %s: %s (KLING_MCP_RELAY_TO_PRIVATE_ADDRESSES=1 allows it)",
+                    external_task_id,
+                    _where(url),
+                    exc,
+                )
+                return False
             except httpx.HTTPError as exc:
                 problem = type(exc).__name__
             logger.warning(

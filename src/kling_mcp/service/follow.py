@@ -79,7 +79,7 @@ async def follow(
         result = from_task(exc.task, entry.model if entry and entry.model else None)
     entry = await anyio.to_thread.run_sync(service.journal.get, any_id)
     profile = (entry.model, entry.mode, entry.duration) if entry is not None and entry.model else None
-    plan = service.options.schedule.plan(await service.history(profile))
+    plan = service.options.schedule.plan(await service.waiter.history(profile))
     created_ms = entry.kling_created_ms if entry else None
     age = max(0.0, wall_clock() - created_ms / 1000) if created_ms else None
     next_check = None

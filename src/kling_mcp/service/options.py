@@ -22,3 +22,4 @@ class ServiceOptions:
     stale_intent_seconds: float = 600.0  # see Settings.stale_intent_seconds
     # With Kling's callbacks served: the callback_url a create sends for its external_task_id (see callbacks.py).
     callback_url_for: Callable[[str], str] | None = None
+    relay_to_private: bool = False  # then: relay to a caller's callback_url on a private address too

@@ -1,7 +1,7 @@
 """From a validated tool request to what is sent to Kling: the endpoint, the body, and the journal's entry.
 
-One body builder per endpoint, chosen by the capability table's row for the model. The shared machinery in
-`service/video.py` (journal, idempotent create, waiting) takes a `PreparedRequest` and never looks inside it.
+One body builder per endpoint, chosen by the capability table's row for the model. The shared machinery
+(`service/creating.py`: journal, idempotent create) takes a `PreparedRequest` and never looks inside it.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 import anyio.to_thread
@@ -102,7 +103,10 @@ class TaskTracker:
             if entry.task_id is not None and endpoint is not None:
                 task = await self._service.poller.poll(endpoint, entry.task_id, due=self._clock())
                 if task.status != entry.status:
-                    await anyio.to_thread.run_sync(self._journal.record_task, task, entry.external_task_id, endpoint)
+                    # Through the recorder, like every write about a created task: a journal that cannot take it
+                    # now keeps it for a retry, and the caller gets the journal's last word instead of an error.
+                    record = partial(self._journal.record_task, task, entry.external_task_id, endpoint)
+                    await self._service.recorder.write(entry.external_task_id, record)
             else:
                 # The create's outcome is not journaled yet: the service asks Kling by our own id.
                 await self._service.get(entry.external_task_id)

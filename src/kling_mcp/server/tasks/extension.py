@@ -153,7 +153,7 @@ class Tasks(Extension):
         if not caller.holds(GENERATE_SCOPE):
             return None  # the tool refuses it, saying which scope is missing
         try:
-            begun = await runtime.service.start(request, owner=caller.viewer.owner)
+            begun = await runtime.service.creator.start(request, owner=caller.viewer.owner)
         except (InvalidInputError, KlingError, JournalUnavailableError) as exc:
             text = str(to_tool_error(exc, app_of(ctx)))
             return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)

@@ -16,7 +16,7 @@ def open_journal(location: str | Path, *, write_wait: float | None = None) -> Ta
     """The journal at `location`, schema brought up to date.
 
     A `postgresql://` URL opens the shared PostgreSQL journal; anything else is an SQLite file (created with its
-    folder when missing). `write_wait`: how long an SQLite write may wait for another writer's lock (seconds).
+    folder when missing). `write_wait`: how long a write may wait for another writer's lock (seconds).
     """
     if isinstance(location, str) and is_database_url(location):
         try:
@@ -26,7 +26,7 @@ def open_journal(location: str | Path, *, write_wait: float | None = None) -> Ta
                 "KLING_MCP_JOURNAL names a PostgreSQL database, but psycopg is not installed: "
                 "pip install 'kling-mcp[postgres]'"
             ) from exc
-        return PostgresJournal(location)
+        return PostgresJournal(location) if write_wait is None else PostgresJournal(location, write_wait=write_wait)
     from kling_mcp.service.journal.sqlite import DEFAULT_WRITE_WAIT, SqliteJournal
 
     return SqliteJournal(location, write_wait=DEFAULT_WRITE_WAIT if write_wait is None else write_wait)

@@ -39,6 +39,7 @@ class JournalProblem:
 
     kind: ProblemKind
     detail: str
+    advice_for_backend: str | None = None  # replaces the file-minded default advice (a database says its own)
 
     @property
     def text(self) -> str:
@@ -48,7 +49,7 @@ class JournalProblem:
     @property
     def advice(self) -> str:
         """What the operator should do about it."""
-        return _ADVICE[self.kind]
+        return self.advice_for_backend or _ADVICE[self.kind]
 
 
 class JournalError(Exception):

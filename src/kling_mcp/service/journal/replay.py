@@ -31,14 +31,22 @@ class ReplayingCursor:
         try:
             self._begin()
         except psycopg.OperationalError as exc:  # died between the pool's check and our BEGIN
-            self._reconnect(exc)
+            try:
+                self._reconnect_if_lost(exc)
+            except BaseException:
+                self.release()  # no transaction owns this cursor yet to give the connection back
+                raise
 
     def _begin(self) -> None:
         self._conn = self._pool.getconn()
         self._cursor = self._conn.cursor()
         self._cursor.execute("BEGIN")
 
-    def _reconnect(self, exc: psycopg.OperationalError) -> None:
+    def _reconnect_if_lost(self, exc: psycopg.OperationalError) -> None:
+        # Only a dead connection is worth a replay. A statement the database refused on a live one (a lock it could
+        # not get within lock_timeout, a full disk) would be refused again: that error is the answer.
+        if self._conn is not None and not self._conn.closed and not self._conn.broken:
+            raise exc
         logger.info("journal connection lost (%s); replaying the transaction on a new one", type(exc).__name__)
         self.release()
         self._begin()
@@ -53,7 +61,7 @@ class ReplayingCursor:
         try:
             self._cursor.execute(query, params)
         except psycopg.OperationalError as exc:
-            self._reconnect(exc)
+            self._reconnect_if_lost(exc)
             self._cursor.execute(query, params)
         self._done.append((query, params))
         return self
@@ -67,7 +75,7 @@ class ReplayingCursor:
             self._cursor.execute("COMMIT")
         except psycopg.OperationalError as exc:
             try:
-                self._reconnect(exc)
+                self._reconnect_if_lost(exc)
             except psycopg.errors.UniqueViolation:
                 self.rollback()
                 return

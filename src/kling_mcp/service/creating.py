@@ -1,0 +1,132 @@
+"""Creating a task exactly once: the intent journaled before the request, every outcome journaled after it.
+
+A create that may have reached Kling is never sent again as a new task (the client looks it up by
+`external_task_id` first), and a cancelled call still learns and records the id of a task it may have paid for.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import anyio
+
+from kling_mcp.api.client import KlingClient
+from kling_mcp.api.combination import Judged
+from kling_mcp.api.errors import CreateOutcomeUnknownError, CreateRefusedError
+from kling_mcp.api.models import CreateBody, Endpoint, Task
+from kling_mcp.service.destinations import check_relay_target
+from kling_mcp.service.errors import TaskCallError, judged_refusal
+from kling_mcp.service.journal import CREATE_FAILED, UNKNOWN, TaskJournal
+from kling_mcp.service.options import ServiceOptions
+from kling_mcp.service.owners import local_owner
+from kling_mcp.service.recorder import JournalRecorder
+from kling_mcp.service.requests import GenerateRequest, prepare_request
+from kling_mcp.service.results import next_step_for
+from kling_mcp.service.waiting import Profile
+
+logger = logging.getLogger(__name__)
+
+# A create gets at least this long for its retries, even when the caller's wait is shorter.
+MIN_CREATE_BUDGET_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Started:
+    """A task just created: where it lives, Kling's first answer, our id for it, its timing profile, and any
+    warning that the journal could not record it."""
+
+    endpoint: Endpoint
+    task: Task
+    external_task_id: str
+    profile: Profile
+    journal_warning: str | None = None
+
+
+class TaskCreator:
+    """Creates tasks once each, journaled before and after the create request, with inline-image bodies bounded."""
+
+    def __init__(
+        self,
+        client: KlingClient,
+        journal: TaskJournal,
+        recorder: JournalRecorder,
+        options: ServiceOptions,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        kling_host: str | None = None,
+    ) -> None:
+        self._client = client
+        self._journal = journal
+        self._recorder = recorder
+        self._options = options
+        self._clock = clock
+        self._kling_host = kling_host
+        self._uploads = anyio.CapacityLimiter(options.max_concurrent_uploads)
+
+    async def start(
+        self, request: GenerateRequest, *, create_deadline: float | None = None, owner: str | None = None
+    ) -> Started:
+        """Create the task once (owned by `owner`, default the local user), journaled before and after the create
+        request; does not wait for the video.
+
+        Refused before anything is sent if the intent cannot be journaled (`JournalUnavailableError`); after the
+        create request may have left, every failure is a `TaskCallError` naming the task's ids.
+        """
+        if create_deadline is None:
+            create_deadline = self._clock() + MIN_CREATE_BUDGET_SECONDS
+        # Bodies with inline images are megabytes each: bound how many exist at once, and drop each after its create.
+        limiter: AbstractAsyncContextManager[Any] = self._uploads if request.carries_inline_images else nullcontext()
+        options = self._options
+        await check_relay_target(
+            request.callback_url, relayed=options.callback_url_for is not None, allow_private=options.relay_to_private
+        )
+        async with limiter:
+            prepared = prepare_request(request, options)
+            prepared.entry.kling_host = self._kling_host
+            prepared.entry.owner = owner or local_owner()
+            endpoint, external_id = prepared.endpoint, prepared.entry.external_task_id
+            await self._recorder.intent(prepared.entry)  # refuses the call, before any request, if it cannot
+            # Shielded: a cancelled call must still learn and record the id of a task it may have paid for.
+            with anyio.CancelScope(shield=True):
+                try:
+                    judged = (prepared.judged, request.model) if prepared.judged else None
+                    task, warning = await self._create(endpoint, prepared.body, external_id, create_deadline, judged)
+                finally:
+                    del prepared
+        logger.info("created Kling task %s (%s, %s)", task.task_id, request.model, endpoint)
+        profile = (request.model, request.mode, request.effective_duration)
+        return Started(endpoint, task, external_id, profile, warning)
+
+    async def _create(
+        self,
+        endpoint: Endpoint,
+        body: CreateBody,
+        external_id: str,
+        deadline: float,
+        judged: tuple[Judged, str] | None = None,
+    ) -> tuple[Task, str | None]:
+        """The created task and any journal warning; refused and unknown outcomes are journaled and raised with ids.
+
+        `judged`: what the capability table left to Kling, and the model, to explain a refusal by it."""
+        try:
+            task = await self._client.create_task(endpoint, body, deadline=deadline)
+        except (CreateRefusedError, CreateOutcomeUnknownError) as exc:
+            status = CREATE_FAILED if isinstance(exc, CreateRefusedError) else UNKNOWN
+            write = partial(self._journal.record_status, external_id, status, str(exc))
+            reason = str(exc)
+            if isinstance(exc, CreateRefusedError) and judged is not None:
+                reason = judged_refusal(exc.cause, *judged) or reason
+            raise TaskCallError(
+                reason,
+                external_task_id=external_id,
+                next_step=next_step_for(status, None, external_id),
+                journal_warning=await self._recorder.write(external_id, write),
+            ) from exc
+        write = partial(self._journal.record_task, task, external_id, endpoint, self._kling_host)
+        return task, await self._recorder.write(external_id, write)

@@ -1,0 +1,72 @@
+"""Settings from the environment and `.env`: which source wins, names in any case, values parsed by the model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from kling_mcp.config import Settings
+from kling_mcp.http.settings import HttpSettings
+
+
+@pytest.fixture(autouse=True)
+def _no_kling_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in os.environ if n.upper().startswith("KLING_")]:
+        monkeypatch.delenv(name)
+
+
+def _env_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / ".env"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_environment_wins_over_env_file_and_arguments_win_over_both(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _env_file(
+        tmp_path,
+        "KLING_MCP_MAX_WAIT=120\nKLING_MCP_LOG_LEVEL=debug\nexport KLING_ACCESS_KEY='from-file'\nKLING_MCP_SANDBOX=1\n",
+    )
+    monkeypatch.setenv("KLING_MCP_MAX_WAIT", "200")
+    monkeypatch.setenv("KLING_MCP_SANDBOX", "0")
+    settings = Settings.from_environment(KLING_MCP_SANDBOX=True)  # `.env` in the working directory, by default
+    assert settings.max_wait_seconds == 200  # environment over file
+    assert settings.log_level == "DEBUG"  # only in the file; the model's validator upper-cases it
+    assert settings.access_key == "from-file"  # dotenv's quoting and `export` understood
+    assert settings.sandbox is True  # an argument over the environment
+
+
+def test_names_match_in_any_case_and_other_variables_are_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("kling_mcp_port", "9100")
+    monkeypatch.setenv("Kling_Mcp_Allowed_Hosts", "a.example, b.example ,")
+    monkeypatch.setenv("PORT", "1")
+    monkeypatch.setenv("KLING_MCP_NOT_A_SETTING", "x")
+    http = HttpSettings.from_environment()
+    assert http.port == 9100
+    assert http.allowed_hosts == ["a.example", "b.example"]  # split by the model, not decoded as JSON
+
+
+def test_the_plain_constructor_reads_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _env_file(tmp_path, "KLING_MCP_MAX_WAIT=120\n")
+    monkeypatch.setenv("KLING_MCP_LOG_LEVEL", "ERROR")
+    settings = Settings()
+    assert (settings.max_wait_seconds, settings.log_level) == (50, "INFO")
+    assert Settings.from_environment(None).max_wait_seconds == 50  # no file asked for: only the environment
+    assert Settings.from_environment(None).log_level == "ERROR"
+
+
+def test_a_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KLING_MCP_PORT", "eighty")
+    with pytest.raises(ValidationError, match="KLING_MCP_PORT"):
+        HttpSettings.from_environment()
+
+
+def test_defaults_pass_the_validators() -> None:
+    # A default is checked like a given value, as the settings library we replaced did: a bad default fails loudly.
+    assert Settings().api_base_url == "https://api-singapore.klingai.com"
+    assert Settings.model_config.get("validate_default") is True
