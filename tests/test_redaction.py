@@ -13,11 +13,13 @@ from pathlib import Path
 
 import jwt
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from mcp import Client
 from mcp.client.stdio import stdio_client
 
 from kling_mcp.config import Settings
-from kling_mcp.redaction import Redactor, redact
+from kling_mcp.redaction import _PATTERNS, Redactor, _keep_prefix, redact
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import stdio_params, text_of
 from tests.http_support import TOKEN, connect, run_server
@@ -60,6 +62,41 @@ def test_structured_values_are_scrubbed_keys_and_all() -> None:
         "result": {"status_message": "Bearer [REDACTED]", "items": ["[REDACTED]", 3, None]},
         "[REDACTED]": True,
     }
+
+
+# One credential of each kind a pattern catches (each needing its own literal), in text of any kind around it.
+_CREDENTIALS = st.sampled_from(
+    [
+        JWT, "Bearer abc.def-1234567", "bearer " + "x" * 24, "Authorization: opaque", "AUTHORIZATION='Basic dXNl'",
+        "PassWord = hunter22", "postgresql://kling:s3cret@db/tasks", "/kling/callback/kmcp-1/" + "A1b2" * 5,
+    ]
+)  # fmt: skip
+
+
+@given(st.text(max_size=24), _CREDENTIALS, st.text(max_size=24))
+def test_the_quick_pre_check_never_skips_a_credential(before: str, credential: str, after: str) -> None:
+    # The scrubber skips its patterns for a string without any of their literals; that must never change an answer.
+    text = f"{before} {credential} {after}"  # spaced: several patterns start at a word boundary
+    every_pattern = text
+    for pattern in _PATTERNS:
+        every_pattern = pattern.sub(_keep_prefix, every_pattern)
+    assert Redactor().text(text) == every_pattern != text
+
+
+QUOTED_SECRET = 'a"quoted\\secret-value'  # JSON text escapes both its quote and its backslash
+_STRINGS = st.text(max_size=12) | _CREDENTIALS | st.sampled_from([SECRET, f"x {QUOTED_SECRET} y", "t\\ab\n"])
+_JSON = st.recursive(
+    st.none() | st.integers() | _STRINGS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_STRINGS, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(_JSON, st.sampled_from([[SECRET], [QUOTED_SECRET], []]))
+def test_the_quick_pre_check_of_a_whole_answer_never_skips_a_credential(value: object, secrets: list[str]) -> None:
+    # A structure whose JSON text holds no credential literal is returned as it is; that must never change an answer.
+    redactor = Redactor(secrets)
+    assert redactor.value(value) == redactor._walk(value)
 
 
 def test_short_secret_values_are_not_used() -> None:

@@ -7,6 +7,7 @@ passwords (in a URL or a `password=` setting), and the exact values of the secre
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -31,6 +32,10 @@ _PATTERNS = (
     re.compile(r"(/kling/callback/[^/\s]+/)[A-Za-z0-9_-]{16,}"),
 )
 
+# Every pattern above needs one of these (a literal, or a URL with a password), and one search for them is far
+# cheaper than six substitutions: most strings (a tool list's thousand schema words, a video URL) hold none.
+_NEEDS = re.compile(r"eyJ|://[^/@\s:]*:[^@\s/]*@|/kling/callback/|(?i:password|authorization|bearer)")
+
 
 class Redactor:
     """Removes credentials from text and from JSON-like values (dicts, lists, strings)."""
@@ -39,6 +44,8 @@ class Redactor:
         kept = {s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}
         # Longest first, so a secret that contains another is replaced whole.
         self.secrets: tuple[str, ...] = tuple(sorted(kept, key=len, reverse=True))
+        # Whether every secret reads the same inside JSON text (no quote, backslash or control character to escape).
+        self._json_safe = all(json.dumps(secret, ensure_ascii=False) == f'"{secret}"' for secret in self.secrets)
 
     def with_secrets(self, *more: str | None) -> Redactor:
         """A redactor that also removes these values."""
@@ -49,18 +56,34 @@ class Redactor:
         for secret in self.secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
+        if _NEEDS.search(text) is None:
+            return text
         for pattern in _PATTERNS:
             text = pattern.sub(_keep_prefix, text)
         return text
 
     def value(self, value: Any) -> Any:
         """A JSON-like value with every string in it redacted (keys included)."""
+        if isinstance(value, dict | list) and not self._may_hold_credentials(value):
+            return value  # most answers (a tool list: thousands of schema strings) hold nothing to look at closely
+        return self._walk(value)
+
+    def _may_hold_credentials(self, value: dict[Any, Any] | list[Any]) -> bool:
+        # One pass of C code over the whole answer: what no string in it could match is not walked string by string.
+        # JSON text holds every string's characters as they are, except those it escapes (hence `_json_safe`).
+        try:
+            text = json.dumps(value, ensure_ascii=False)
+        except (TypeError, ValueError):
+            return True
+        return not self._json_safe or _NEEDS.search(text) is not None or any(s in text for s in self.secrets)
+
+    def _walk(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):
-            return {self.value(k): self.value(v) for k, v in value.items()}
+            return {self._walk(k): self._walk(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
-            return [self.value(item) for item in value]
+            return [self._walk(item) for item in value]
         return value
 
 
