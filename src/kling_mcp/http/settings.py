@@ -42,7 +42,7 @@ class HttpSettings(EnvironmentSettings):
     transport: Transport = Field("stdio", validation_alias="KLING_MCP_TRANSPORT")
     host: str = Field("127.0.0.1", min_length=1, validation_alias="KLING_MCP_HOST")
     port: int = Field(8000, ge=1, le=65535, validation_alias="KLING_MCP_PORT")
-    path: str = Field("/mcp", pattern=r"^/\S*$", validation_alias="KLING_MCP_PATH")
+    path: str = Field("/mcp", validation_alias="KLING_MCP_PATH")
     stateless: bool = Field(False, validation_alias="KLING_MCP_STATELESS")
     auth_token: SecretStr | None = Field(
         None, validation_alias="KLING_MCP_AUTH_TOKEN", description="Bearer token(s) clients must send, comma-separated."
@@ -109,6 +109,15 @@ class HttpSettings(EnvironmentSettings):
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return blank_to_none(value)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        # Checked here rather than with a `pattern`: pydantic compiles patterns with a Rust regex engine, and a
+        # Unicode class such as \S costs every launch more than this check ever will (docs/performance.md).
+        if not value.startswith("/") or any(character.isspace() for character in value):
+            raise ValueError(f"must start with / and contain no whitespace; got {value!r}")
+        return value
 
     @field_validator("oauth_issuer")
     @classmethod
