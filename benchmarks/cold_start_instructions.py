@@ -91,7 +91,7 @@ def main() -> int:
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install -y valgrind)", file=sys.stderr)
         return 1
-    env = default_env()
+    env = {**default_env(), "PYTHONHASHSEED": "0"}  # string hashing steers dict work: fixed, the count repeats
     servers = {
         "bare_sdk": [sys.executable, str(HERE / "bare_server.py")],
         "kling_mcp": [sys.executable, "-m", "kling_mcp"],
