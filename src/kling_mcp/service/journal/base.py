@@ -8,6 +8,9 @@ from kling_mcp.api.models import Task
 from kling_mcp.service.journal.entry import JournalEntry
 from kling_mcp.service.journal.handle import TaskHandle
 
+# How long a write waits for another writer's lock before it fails as "locked" (seconds), whatever the backend.
+DEFAULT_WRITE_WAIT = 30.0
+
 
 class JournalConnectionError(ConnectionError):
     """A database journal could not be reached or refused a statement; the message never holds a password."""

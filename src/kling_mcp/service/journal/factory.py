@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kling_mcp.config import is_database_url
-from kling_mcp.service.journal.base import TaskJournal
+from kling_mcp.service.journal.base import DEFAULT_WRITE_WAIT, TaskJournal
 
 
 class JournalBackendMissingError(RuntimeError):
@@ -18,6 +18,7 @@ def open_journal(location: str | Path, *, write_wait: float | None = None) -> Ta
     A `postgresql://` URL opens the shared PostgreSQL journal; anything else is an SQLite file (created with its
     folder when missing). `write_wait`: how long a write may wait for another writer's lock (seconds).
     """
+    wait = DEFAULT_WRITE_WAIT if write_wait is None else write_wait
     if isinstance(location, str) and is_database_url(location):
         try:
             from kling_mcp.service.journal.postgres import PostgresJournal
@@ -26,7 +27,7 @@ def open_journal(location: str | Path, *, write_wait: float | None = None) -> Ta
                 "KLING_MCP_JOURNAL names a PostgreSQL database, but psycopg is not installed: "
                 "pip install 'kling-mcp[postgres]'"
             ) from exc
-        return PostgresJournal(location) if write_wait is None else PostgresJournal(location, write_wait=write_wait)
-    from kling_mcp.service.journal.sqlite import DEFAULT_WRITE_WAIT, SqliteJournal
+        return PostgresJournal(location, write_wait=wait)
+    from kling_mcp.service.journal.sqlite import SqliteJournal
 
-    return SqliteJournal(location, write_wait=DEFAULT_WRITE_WAIT if write_wait is None else write_wait)
+    return SqliteJournal(location, write_wait=wait)

@@ -20,7 +20,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from kling_mcp.logs import redact
-from kling_mcp.service.journal.base import JournalConnectionError
+from kling_mcp.service.journal.base import DEFAULT_WRITE_WAIT, JournalConnectionError
 from kling_mcp.service.journal.problems import JournalError, JournalProblem, ProblemKind
 from kling_mcp.service.journal.replay import ReplayingCursor
 from kling_mcp.service.journal.schema import POSTGRESQL
@@ -30,7 +30,6 @@ logger = logging.getLogger(__name__)
 
 # pg_advisory_xact_lock key that makes replicas starting at once apply the migrations one after another.
 MIGRATION_LOCK = 0x6B6C696E67  # "kling"
-DEFAULT_WRITE_WAIT = 30.0
 
 # What the database says (its SQLSTATE) → the journal problem every backend reports, with advice for a database.
 # Anything else (a lost connection, a wrong password) stays a `JournalConnectionError` ("unavailable").

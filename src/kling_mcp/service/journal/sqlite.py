@@ -14,11 +14,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from kling_mcp.service.journal.base import DEFAULT_WRITE_WAIT
 from kling_mcp.service.journal.problems import JournalError, JournalProblem, ProblemKind, describe_journal_error
 from kling_mcp.service.journal.schema import SCHEMA_VERSION, SQLITE
 from kling_mcp.service.journal.sql import Cursor, SqlJournal
 
-DEFAULT_WRITE_WAIT = 30.0
 # A read never needs the write lock in WAL mode; it waits this long only for SQLite's brief internal locks.
 READ_WAIT = 1.0
 
