@@ -51,6 +51,27 @@ OPENING: dict[str, list[dict[str, Any]]] = {
 }
 
 
+def list_tools(proc: subprocess.Popen[bytes], mode: str) -> None:
+    """Send the opening of `mode` up to `tools/list` and read its answer."""
+    assert proc.stdin is not None and proc.stdout is not None
+    for message in OPENING[mode]:
+        proc.stdin.write(json.dumps(message).encode() + b"\n")
+        proc.stdin.flush()
+        if "id" in message:
+            answer = proc.stdout.readline()
+    assert b'"tools"' in answer, answer[:200]
+
+
+def warm_up(command: list[str], env: dict[str, str]) -> None:
+    """One start without valgrind: Python writes the bytecode of every module the start imports."""
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    try:
+        list_tools(proc, "legacy")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def instructions(command: list[str], env: dict[str, str], mode: str) -> int:
     """Instructions the server executed from spawn until its `tools/list` answer was read."""
     with tempfile.TemporaryDirectory() as folder:
@@ -62,14 +83,8 @@ def instructions(command: list[str], env: dict[str, str], mode: str) -> int:
             stderr=subprocess.DEVNULL,
             env=env,
         )
-        assert proc.stdin is not None and proc.stdout is not None
         try:
-            for message in OPENING[mode]:
-                proc.stdin.write(json.dumps(message).encode() + b"\n")
-                proc.stdin.flush()
-                if "id" in message:
-                    answer = proc.stdout.readline()
-            assert b'"tools"' in answer, answer[:200]
+            list_tools(proc, mode)
             subprocess.run(["callgrind_control", "--dump", str(proc.pid)], check=True, capture_output=True)
             for _ in range(100):  # the dump is written asynchronously
                 dumps = [p for p in Path(folder).glob("callgrind.out*") if "summary:" in p.read_text()]
@@ -100,6 +115,8 @@ def main() -> int:
     if args.before_src is not None:
         servers["kling_mcp_before"] = servers["kling_mcp"]
         envs["kling_mcp_before"] = {**env, "PYTHONPATH": str(args.before_src)}
+    for name, command in servers.items():  # once without valgrind, so that no count includes compiling bytecode
+        warm_up(command, envs[name])
     jobs = [(mode, name) for mode in args.modes for name in servers]
     with ThreadPoolExecutor(max_workers=2) as pool:  # valgrind runs one thread: two at once on two cores
         counts = list(pool.map(lambda job: instructions(servers[job[1]], envs[job[1]], job[0]), jobs))

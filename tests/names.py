@@ -6,3 +6,4 @@ TEXT = "kling_generate_video_from_text"
 GET = "kling_get_video_task"
 LIST = "kling_list_video_tasks"
 TOOLS = frozenset({GENERATE, TEXT, GET, LIST})
+WATCH = "kling_watch_video_task"  # app-only: listed to MCP Apps hosts, for the player view

@@ -17,7 +17,7 @@ from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 from kling_mcp.api.models import Task
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
-from kling_mcp.server.apps import KLING_MEDIA_DOMAINS, PLAYER_URI, WATCH_TOOL, loopback_origin
+from kling_mcp.server.apps import KLING_MEDIA_DOMAINS, PLAYER_URI, loopback_origin
 from kling_mcp.server.build import build_server
 from kling_mcp.server.context import options_from
 from kling_mcp.server.runtime import open_runtime
@@ -27,7 +27,7 @@ from kling_mcp.service.inputs import VideoRequest
 from kling_mcp.service.journal import JournalEntry, open_journal
 from kling_mcp.service.owners import Viewer
 from tests.conftest import FAST_RETRY, PROTOCOL_MODES, settled_journal_entry, text_of
-from tests.names import GENERATE, GET
+from tests.names import GENERATE, GET, WATCH
 
 pytestmark = pytest.mark.anyio
 
@@ -51,9 +51,9 @@ async def test_generate_and_get_are_bound_to_the_player_and_the_follow_tool_is_a
     tools = await _tools(apps_client)
     assert tools[GENERATE].meta["ui"] == {"resourceUri": PLAYER_URI}
     assert tools[GET].meta["ui"] == {"resourceUri": PLAYER_URI}
-    assert tools[WATCH_TOOL].meta["ui"] == {"resourceUri": PLAYER_URI, "visibility": ["app"]}
+    assert tools[WATCH].meta["ui"] == {"resourceUri": PLAYER_URI, "visibility": ["app"]}
     assert not (tools["kling_list_video_tasks"].meta or {}).get("ui")
-    assert tools[WATCH_TOOL].annotations.read_only_hint is True
+    assert tools[WATCH].annotations.read_only_hint is True
     if apps_client.protocol_version != "2025-11-25":  # that era's ServerCapabilities has no `extensions` field
         assert EXTENSION_ID in (apps_client.server_capabilities.extensions or {})
 
@@ -108,7 +108,7 @@ def test_only_a_loopback_kling_host_is_added_to_the_csp(url: str, origin: str | 
 async def test_clients_without_apps_see_the_tools_they_saw_before(client: Client) -> None:
     tools = await _tools(client)
     assert set(tools) == {GENERATE, "kling_generate_video_from_text", GET, "kling_list_video_tasks"}
-    refused = await client.call_tool(WATCH_TOOL, {"task_id": "anything"})
+    refused = await client.call_tool(WATCH, {"task_id": "anything"})
     assert refused.is_error and GET in text_of(refused)
 
 
@@ -198,7 +198,7 @@ async def test_follow_tool_reports_the_request_the_learned_window_and_when_to_as
     created = await apps_client.call_tool(GENERATE, {**ARGS, "timeout": 0.1})
     assert created.structured_content is not None
     task_id = created.structured_content["result"]["task_id"]
-    state = await apps_client.call_tool(WATCH_TOOL, {"task_id": task_id})
+    state = await apps_client.call_tool(WATCH, {"task_id": task_id})
     assert state.structured_content is not None, text_of(state)
     follow = state.structured_content
     assert follow["result"]["status"] in ("submitted", "processing")
@@ -220,7 +220,7 @@ async def test_follow_tool_reports_a_failed_task_with_klings_reason(
     created = await apps_client.call_tool(GENERATE, {**ARGS, "timeout": 0.05})
     assert created.structured_content is not None
     task_id = created.structured_content["result"]["task_id"]
-    state = await apps_client.call_tool(WATCH_TOOL, {"task_id": task_id, "wait_seconds": 5})
+    state = await apps_client.call_tool(WATCH, {"task_id": task_id, "wait_seconds": 5})
     assert not state.is_error, text_of(state)
     assert state.structured_content is not None
     result = state.structured_content["result"]

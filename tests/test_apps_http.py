@@ -9,9 +9,10 @@ from mcp.server.apps import APP_MIME_TYPE
 
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
-from kling_mcp.server.apps import KLING_MEDIA_DOMAINS, PLAYER_URI, WATCH_TOOL
+from kling_mcp.server.apps import KLING_MEDIA_DOMAINS, PLAYER_URI
 from tests.apps_host import apps_client
 from tests.http_support import run_server
+from tests.names import WATCH
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
@@ -26,7 +27,7 @@ async def test_player_over_streamable_http(
             metas = {name: tool.meta or {} for name, tool in tools.items()}
             assert metas["kling_generate_video_from_image"]["ui"]["resourceUri"] == PLAYER_URI
             assert metas["kling_get_video_task"]["ui"]["resourceUri"] == PLAYER_URI
-            assert metas[WATCH_TOOL]["ui"]["visibility"] == ["app"]
+            assert metas[WATCH]["ui"]["visibility"] == ["app"]
             [content] = (await client.read_resource(PLAYER_URI)).contents
             assert content.mime_type == APP_MIME_TYPE
             assert content.meta is not None

@@ -19,7 +19,6 @@ import pytest
 
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.sandbox.state import SandboxConfig
-from kling_mcp.server.apps import WATCH_TOOL
 from kling_mcp.service.journal import JournalEntry, open_journal
 from tests.apps_host import (
     CHROMIUM,
@@ -32,6 +31,7 @@ from tests.apps_host import (
 )
 from tests.conftest import EXAMPLE_PNG, make_settings
 from tests.http_support import run_server
+from tests.names import WATCH
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
@@ -194,7 +194,7 @@ async def test_view_follows_a_long_task_and_plays_the_video(host: tuple[Host, Sa
     assert await view.locator("#retention").is_visible()
 
     calls = await seen.page.evaluate("() => window.host.appCalls")
-    assert calls and all(call["name"] == WATCH_TOOL for call in calls)
+    assert calls and all(call["name"] == WATCH for call in calls)
     assert not _off_loopback(seen.requests), _off_loopback(seen.requests)
     # The host enforced the declared CSP: the frame from an undeclared origin was refused (the view links it).
     assert any("Content Security Policy" in line and "frame.png" in line for line in seen.console), seen.console

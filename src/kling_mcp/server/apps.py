@@ -1,49 +1,37 @@
-"""MCP Apps (`io.modelcontextprotocol/ui`): the player view, the tools bound to it, and its app-only follow tool.
+"""MCP Apps (`io.modelcontextprotocol/ui`): the player view and the tools bound to it.
 
 Hosts that render MCP Apps show the player beside the generate and get tools' results; it follows the task through
-the host (the app-only tool below) and plays the video. Other clients see the same tools and results as before: the
+the host (the app-only follow tool, `WATCH_TOOL`, defined with the other tools in `server/tools.py`) and plays the
+video. Other clients see the same tools and results as before: the
 only differences are decided per call by `client_supports_apps`.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Sequence
 from importlib import resources
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from mcp.server.apps import APP_MIME_TYPE, Apps, ResourceCsp, client_supports_apps
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resources import TextResource
-from mcp.server.mcpserver.tools import Tool
-from mcp_types import ListToolsResult, ToolAnnotations
-from pydantic import Field, PrivateAttr
+from mcp_types import ListToolsResult
+from pydantic import PrivateAttr
 
-from kling_mcp.api.errors import KlingError
 from kling_mcp.config import Settings
-from kling_mcp.server.access import READ_SCOPE, caller_of
-from kling_mcp.server.context import AppContext, app_of
-from kling_mcp.service.follow import FollowState, follow
-from kling_mcp.service.results import VideoTaskResult
+from kling_mcp.server.context import AppContext
+from kling_mcp.server.descriptions import WATCH_TOOL
+
+if TYPE_CHECKING:
+    from kling_mcp.service.results import VideoTaskResult
 
 PLAYER_URI = "ui://kling-mcp/player.html"
-WATCH_TOOL = "kling_watch_video_task"
 
 # Where Kling serves generated videos and their covers: subdomains of these (v15-kling.klingai.com,
 # p2-kling.klingai.com, v1-fdl.kechuangai.com, ...). A wildcard, because Kling rotates the numbered hosts.
 KLING_MEDIA_DOMAINS = ("https://*.klingai.com", "https://*.kechuangai.com")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-
-# One call of the app-only tool waits at most this long (and never longer than the server's wait cap), so the view
-# shows fresh elapsed time and a host's request timeout is never reached.
-WATCH_WAIT_SECONDS = 25.0
-
-WATCH_DESCRIPTION = """For the kling-mcp player view only: the state of one Kling video task, what it was asked to \
-make, when tasks like it usually finish and when to ask again. Waits up to wait_seconds for the task to finish. \
-Costs nothing at Kling."""
 
 APPS_NEXT_STEP = (
     "The kling-mcp player shown to the user follows this task and plays the video when it is ready: you need not "
@@ -95,7 +83,7 @@ class PlayerResource(TextResource):
 
 
 class PlayerApps(Apps):
-    """The Apps extension of kling-mcp: the player resource (the app-only follow tool is `follow_tool`)."""
+    """The Apps extension of kling-mcp: the player resource (the tools bound to it are in `server/tools.py`)."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__()
@@ -115,42 +103,6 @@ class PlayerApps(Apps):
         self.resource.attach(app)
 
 
-async def watch_task(
-    task_id: Annotated[str, Field(min_length=1, description="task_id (or external_task_id) of the task.")],
-    ctx: Context,
-    wait_seconds: Annotated[float, Field(ge=0, le=WATCH_WAIT_SECONDS, description="Wait up to this long.")] = 0,
-) -> FollowState:
-    """The app-only tool: one step of the player following a task."""
-    if not client_supports_apps(ctx):
-        raise ToolError(f"{WATCH_TOOL} serves the kling-mcp player in MCP Apps hosts; use kling_get_video_task.")
-    caller = caller_of(ctx)
-    caller.require(READ_SCOPE, "following a task")  # the same scope and owner rules as kling_get_video_task
-    app = app_of(ctx)
-    try:
-        return await follow(await app.service(), task_id.strip(), wait_seconds, viewer=caller.viewer)
-    except KlingError as exc:
-        raise ToolError(str(exc)) from exc
-
-
-@functools.cache
-def follow_tool() -> Tool:
-    """The app-only follow tool, bound to the player: built once per process and shared, like the other tools.
-
-    Not registered through `Apps.tool()`: the SDK rebuilds an extension's tools, and their schemas, for every
-    server (a noticeable cost where many servers are built, as in the tests); a built tool is passed to each.
-    """
-    title = "Follow Kling video task (player)"
-    return Tool.from_function(
-        watch_task,
-        name=WATCH_TOOL,
-        title=title,
-        description=WATCH_DESCRIPTION,
-        annotations=ToolAnnotations(title=title, read_only_hint=True, idempotent_hint=True, open_world_hint=True),
-        meta={"ui": {"resourceUri": PLAYER_URI, "visibility": ["app"]}},
-        structured_output=True,
-    )
-
-
 async def hide_app_only_tools(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
     """Server middleware: a client that does not render MCP Apps lists the same tools as before this view existed.
 
@@ -166,14 +118,12 @@ async def hide_app_only_tools(ctx: ServerRequestContext[Any, Any], call_next: Ca
     return result
 
 
-def bind_player(tools: Sequence[Tool], names: Sequence[str]) -> list[Tool]:
-    """The tools, with those named bound to the player (`_meta.ui.resourceUri`); copies, the originals are shared."""
-    return [
-        tool.model_copy(update={"meta": {**(tool.meta or {}), "ui": {"resourceUri": PLAYER_URI}}})
-        if tool.name in names
-        else tool
-        for tool in tools
-    ]
+def player_meta(*, app_only: bool = False) -> dict[str, Any]:
+    """A tool's `_meta` binding it to the player; `app_only` hides it from the model (the view calls it itself)."""
+    ui: dict[str, Any] = {"resourceUri": PLAYER_URI}
+    if app_only:
+        ui["visibility"] = ["app"]
+    return {"ui": ui}
 
 
 def for_caller(result: VideoTaskResult, ctx: Context[Any]) -> VideoTaskResult:

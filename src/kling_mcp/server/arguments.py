@@ -1,4 +1,4 @@
-"""The arguments of the task tools (get, list); the generate tools take the service's request models."""
+"""The arguments of the task tools (get, list, the player's follow); the generate tools take the service's models."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from kling_mcp.service.fields import not_a_boolean
 from kling_mcp.service.results import ResultStatus
+
+# One call of the player's follow tool waits at most this long (and never longer than the server's wait cap), so the
+# view shows fresh elapsed time and a host's request timeout is never reached.
+WATCH_WAIT_SECONDS = 25.0
 
 
 class GetTaskArguments(BaseModel):
@@ -37,3 +41,16 @@ class ListTasksArguments(BaseModel):
         20, ge=1, le=200, description="How many tasks to list."
     )
     status: ResultStatus | None = Field(None, description="Only tasks with this last known status.")
+
+
+class WatchArguments(BaseModel):
+    """Arguments of the player's app-only follow tool (kling_watch_video_task)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = Field(
+        description="task_id (or external_task_id) of the task."
+    )
+    wait_seconds: Annotated[float, not_a_boolean("a number of seconds")] = Field(
+        0, ge=0, le=WATCH_WAIT_SECONDS, description="Wait up to this long."
+    )

@@ -10,9 +10,9 @@ from mcp.server.mcpserver import MCPServer
 from kling_mcp import __version__
 from kling_mcp.config import Settings
 from kling_mcp.redaction import Redactor
-from kling_mcp.server.apps import PlayerApps, bind_player, follow_tool, hide_app_only_tools
+from kling_mcp.server.apps import PlayerApps, hide_app_only_tools
 from kling_mcp.server.context import AppContext, make_lifespan
-from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL, INSTRUCTIONS, LIST_TOOL, TEXT_TOOL
+from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL, INSTRUCTIONS, LIST_TOOL
 from kling_mcp.server.edge import Edge
 from kling_mcp.server.stdio import serve_stdio
 from kling_mcp.server.tasks import Tasks
@@ -66,7 +66,6 @@ def build_server(
         if on_context is not None:
             on_context(app)
 
-    tools = [*bind_player(build_tools(), (GENERATE_TOOL, TEXT_TOOL, GET_TOOL)), follow_tool()]
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     edge = Edge((redactor or Redactor()).with_secrets(secret))
     tasks = Tasks()
@@ -79,7 +78,7 @@ def build_server(
         token_verifier=token_verifier,
         auth=auth,
         extensions=[player, *extensions, tasks],
-        tools=tools,
+        tools=build_tools(),
         middleware=[edge, hide_app_only_tools],
     )
     tasks.attach(server)  # its middleware runs inside the edge, so task answers are scrubbed too

@@ -6,6 +6,7 @@ GENERATE_TOOL = "kling_generate_video_from_image"
 TEXT_TOOL = "kling_generate_video_from_text"
 GET_TOOL = "kling_get_video_task"
 LIST_TOOL = "kling_list_video_tasks"
+WATCH_TOOL = "kling_watch_video_task"  # app-only: the player's follow tool (server/apps.py)
 
 COST_AND_TIME = f"""Cost and time: every call creates one paid Kling task (more credits for 'pro', longer durations \
 and audio). Videos usually take 30 s to several minutes. The call waits for the video up to the smaller of \
@@ -64,3 +65,7 @@ INSTRUCTIONS = (
     f"with the task_id instead of generating again. {LIST_TOOL} shows recent tasks, including ones from earlier "
     "sessions."
 )
+
+WATCH_DESCRIPTION = """For the kling-mcp player view only: the state of one Kling video task, what it was asked to \
+make, when tasks like it usually finish and when to ask again. Waits up to wait_seconds for the task to finish. \
+Costs nothing at Kling."""

@@ -1,7 +1,8 @@
-"""The one way a kling-mcp tool is defined: a Pydantic model for its arguments and an async handler.
+"""The one way a kling-mcp tool is defined: a Pydantic model for its arguments and an async handler (a `Binding`).
 
 The model is both the published input schema (flattened by `tool_schema.flat_schema`) and the validator, so the
-schema a client sees and the rules the server applies cannot drift apart. The MCP SDK (2.3) builds a tool's
+schema a client sees and the rules the server applies cannot drift apart (`server/schema_cache.py` keeps the
+published schemas between starts, remade whenever the models' source changes). The MCP SDK (2.3) builds a tool's
 schema from a function signature and nests a model parameter under its name; it has no way to publish a model's
 fields flat. The adapter that bridges that gap is `_PassThrough` below, and only it (docs/tool-schemas.md).
 """
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypedDict, TypeVar
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.tools import Tool
@@ -23,6 +25,22 @@ from kling_mcp.server.tool_schema import flat_schema
 
 ArgumentsT = TypeVar("ArgumentsT", bound=BaseModel)
 Handler = Callable[[Context, ArgumentsT], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Binding(Generic[ArgumentsT]):
+    """What a tool runs: the model its arguments are validated with, its handler, and the model of its output."""
+
+    arguments: type[ArgumentsT]
+    handler: Handler[ArgumentsT]
+    output: type[BaseModel]
+
+
+class PublishedSchemas(TypedDict):
+    """What a client sees of a tool's models: its flat input schema and its output schema."""
+
+    input: dict[str, Any]
+    output: dict[str, Any] | None
 
 
 class _PassThrough(ArgModelBase):
@@ -41,41 +59,48 @@ def _output_schema(output: type[BaseModel]) -> dict[str, Any] | None:
     return FuncMetadata(arg_model=_PassThrough, output_model=output).output_schema
 
 
+def published_schemas(binding: Binding[Any]) -> PublishedSchemas:
+    """The schemas a tool publishes, made from its binding's models (`server/schema_cache.py` keeps them)."""
+    if binding.arguments.model_config.get("extra") != "forbid":
+        # A misspelt `duraton` must be refused, not ignored: the schema says so and validation does it.
+        raise TypeError(f"{binding.arguments.__name__} must forbid extra fields to define a tool")
+    return {"input": flat_schema(binding.arguments), "output": _output_schema(binding.output)}
+
+
 def model_tool(
-    model: type[ArgumentsT],
-    handler: Handler[ArgumentsT],
+    bind: Callable[[], Binding[Any]],
+    schemas: PublishedSchemas,
     *,
     name: str,
     title: str,
     description: str,
     annotations: ToolAnnotations,
-    output: type[BaseModel],
     meta: dict[str, Any] | None = None,
 ) -> Tool:
-    """A tool whose input schema is `model`'s flat schema and whose calls are validated by `model`.
+    """A tool publishing `schemas` whose calls are validated by, and handed to, what `bind` returns.
 
-    Invalid arguments become one clear tool error naming each field and rule, before the handler runs.
+    `bind` is called on each call (so the handlers' modules load on the first one, not at start). Invalid arguments
+    become one clear tool error naming each field and rule, before the handler runs.
     """
-    if model.model_config.get("extra") != "forbid":
-        # A misspelt `duraton` must be refused, not ignored: the schema says so and validation does it.
-        raise TypeError(f"{model.__name__} must forbid extra fields to define a tool")
-
-    known = list(model.model_fields)
+    metadata = FuncMetadata(arg_model=_PassThrough, output_schema=schemas["output"])
 
     async def call(arguments: dict[str, Any], ctx: Context) -> Any:
+        binding = bind()
+        # The SDK validates what the handler returns against `output_model`, which it reads on each call.
+        metadata.output_model = binding.output
         try:
-            parsed = model.model_validate(arguments)
+            parsed = binding.arguments.model_validate(arguments)
         except ValidationError as exc:
-            raise invalid_arguments(exc, known) from exc
-        return await handler(ctx, parsed)
+            raise invalid_arguments(exc, list(binding.arguments.model_fields)) from exc
+        return await binding.handler(ctx, parsed)
 
     return Tool(
         fn=call,
         name=name,
         title=title,
         description=description,
-        parameters=flat_schema(model),
-        fn_metadata=FuncMetadata(arg_model=_PassThrough, output_model=output, output_schema=_output_schema(output)),
+        parameters=schemas["input"],
+        fn_metadata=metadata,
         is_async=True,
         context_kwarg="ctx",
         annotations=annotations,

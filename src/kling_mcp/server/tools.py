@@ -1,18 +1,19 @@
-"""The tools: each one's arguments model, handler and annotations, registered through `model_tool`."""
+"""The tools as a client lists them: name, title, description, annotations, player binding and OAuth scope.
+
+What each tool does is in `server/handlers.py`, loaded on the first call; the schemas come from
+`server/schema_cache.py`. Adding a tool: its arguments model and handler in `handlers.BINDINGS`, its row here.
+"""
 
 from __future__ import annotations
 
 import functools
+from typing import Any
 
-from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.tools import Tool
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import ToolAnnotations
 
-from kling_mcp.api.errors import KlingError
-from kling_mcp.server.access import GENERATE_SCOPE, READ_SCOPE, caller_of
-from kling_mcp.server.apps import WATCH_TOOL
-from kling_mcp.server.arguments import GetTaskArguments, ListTasksArguments
-from kling_mcp.server.context import app_of
+from kling_mcp.server.access import GENERATE_SCOPE, READ_SCOPE
+from kling_mcp.server.apps import player_meta
 from kling_mcp.server.descriptions import (
     GENERATE_DESCRIPTION,
     GENERATE_TOOL,
@@ -22,15 +23,11 @@ from kling_mcp.server.descriptions import (
     LIST_TOOL,
     TEXT_DESCRIPTION,
     TEXT_TOOL,
+    WATCH_DESCRIPTION,
+    WATCH_TOOL,
 )
-from kling_mcp.server.model_tool import model_tool
-from kling_mcp.server.replies import progress_of, saved, video_result
-from kling_mcp.server.tool_errors import to_tool_error
-from kling_mcp.service.errors import InvalidInputError, JournalUnavailableError
-from kling_mcp.service.inputs import VideoRequest
-from kling_mcp.service.requests import GenerateRequest
-from kling_mcp.service.results import TaskListOutput, VideoToolOutput
-from kling_mcp.service.text_inputs import TextVideoRequest
+from kling_mcp.server.model_tool import Binding, model_tool
+from kling_mcp.server.schema_cache import published
 
 # The OAuth scope each tool needs over HTTP (static tokens carry generate and read; stdio needs none).
 TOOL_SCOPES = {
@@ -42,45 +39,11 @@ TOOL_SCOPES = {
 }
 
 
-async def generate(ctx: Context, request: GenerateRequest) -> CallToolResult:
-    """Create one paid task and wait for it within the call's cap."""
-    app = app_of(ctx)
-    caller = caller_of(ctx)
-    caller.require(GENERATE_SCOPE, "creating a video (a paid Kling task)")
-    try:
-        outcome = await (await app.service()).generate(request, progress_of(ctx), owner=caller.viewer.owner)
-    except (InvalidInputError, KlingError, JournalUnavailableError) as exc:
-        raise to_tool_error(exc, app) from exc
-    return video_result(await saved(app, outcome, None, request.effective_timeout), ctx)
+def binding(name: str) -> Binding[Any]:
+    """The named tool's models and handler (the first call loads them, with the service they use)."""
+    from kling_mcp.server.handlers import BINDINGS
 
-
-async def get_task(ctx: Context, arguments: GetTaskArguments) -> CallToolResult:
-    """Look a task up (by either id), optionally wait for it and save its video."""
-    app = app_of(ctx)
-    caller = caller_of(ctx)
-    caller.require(READ_SCOPE, "reading a task")
-    try:
-        outcome = await (await app.service()).get(
-            arguments.task_id, arguments.wait_seconds, progress_of(ctx), viewer=caller.viewer
-        )
-    except KlingError as exc:
-        raise to_tool_error(exc, app) from exc
-    # wait_seconds=0 (the default) asks for no wait, not for no time: a download it asks for gets the cap's time.
-    return video_result(await saved(app, outcome, arguments.download, arguments.wait_seconds or None), ctx)
-
-
-async def list_tasks(ctx: Context, arguments: ListTasksArguments) -> TaskListOutput:
-    """Recent tasks from the journal that the caller may see."""
-    caller = caller_of(ctx)
-    caller.require(READ_SCOPE, "listing tasks")
-    app = app_of(ctx)
-    try:
-        listed = await (await app.service()).list_recent(
-            limit=arguments.limit, status=arguments.status, viewer=caller.viewer
-        )
-    except JournalUnavailableError as exc:  # says which journal, what is wrong with it, and what to do
-        raise to_tool_error(exc, app) from exc
-    return TaskListOutput(result=listed)
+    return BINDINGS[name]
 
 
 def _annotations(title: str, *, read_only: bool, idempotent: bool, open_world: bool) -> ToolAnnotations:
@@ -94,6 +57,28 @@ def _annotations(title: str, *, read_only: bool, idempotent: bool, open_world: b
     )
 
 
+def _tool(
+    name: str,
+    title: str,
+    description: str,
+    *,
+    read_only: bool,
+    idempotent: bool,
+    open_world: bool,
+    meta: dict[str, Any] | None = None,
+) -> Tool:
+    annotations = _annotations(title, read_only=read_only, idempotent=idempotent, open_world=open_world)
+    return model_tool(
+        functools.partial(binding, name),
+        published()[name],
+        name=name,
+        title=title,
+        description=description,
+        annotations=annotations,
+        meta=meta,
+    )
+
+
 def build_tools() -> list[Tool]:
     """The tools, each refusing arguments it does not know (a misspelt `duraton` must not be ignored)."""
     return list(_tools())
@@ -102,48 +87,46 @@ def build_tools() -> list[Tool]:
 @functools.cache
 def _tools() -> tuple[Tool, ...]:
     # Built once per process and shared by every server built in it: the tools hold no state (each call finds its
-    # server's AppContext through its Context), and their schemas cost pydantic a noticeable fraction of a second.
-    generate_title = "Generate video from image (Kling)"
-    text_title = "Generate video from text (Kling)"
-    get_title = "Get Kling video task"
-    list_title = "List Kling video tasks"
+    # server's AppContext through its Context).
     return (
-        model_tool(
-            VideoRequest,
-            generate,
-            name=GENERATE_TOOL,
-            title=generate_title,
-            description=GENERATE_DESCRIPTION,
-            # Every call creates a paid task: never idempotent.
-            annotations=_annotations(generate_title, read_only=False, idempotent=False, open_world=True),
-            output=VideoToolOutput,
+        # Every call creates a paid task: never idempotent.
+        _tool(
+            GENERATE_TOOL,
+            "Generate video from image (Kling)",
+            GENERATE_DESCRIPTION,
+            read_only=False,
+            idempotent=False,
+            open_world=True,
+            meta=player_meta(),
         ),
-        model_tool(
-            TextVideoRequest,
-            generate,
-            name=TEXT_TOOL,
-            title=text_title,
-            description=TEXT_DESCRIPTION,
-            annotations=_annotations(text_title, read_only=False, idempotent=False, open_world=True),
-            output=VideoToolOutput,
+        _tool(
+            TEXT_TOOL,
+            "Generate video from text (Kling)",
+            TEXT_DESCRIPTION,
+            read_only=False,
+            idempotent=False,
+            open_world=True,
+            meta=player_meta(),
         ),
-        model_tool(
-            GetTaskArguments,
-            get_task,
-            name=GET_TOOL,
-            title=get_title,
-            description=GET_DESCRIPTION,
-            # Not read-only: with download=true (or KLING_MCP_DOWNLOAD_DIR) it writes the video file to disk.
-            annotations=_annotations(get_title, read_only=False, idempotent=True, open_world=True),
-            output=VideoToolOutput,
+        # Not read-only: with download=true (or KLING_MCP_DOWNLOAD_DIR) it writes the video file to disk.
+        _tool(
+            GET_TOOL,
+            "Get Kling video task",
+            GET_DESCRIPTION,
+            read_only=False,
+            idempotent=True,
+            open_world=True,
+            meta=player_meta(),
         ),
-        model_tool(
-            ListTasksArguments,
-            list_tasks,
-            name=LIST_TOOL,
-            title=list_title,
-            description=LIST_DESCRIPTION,
-            annotations=_annotations(list_title, read_only=True, idempotent=True, open_world=False),
-            output=TaskListOutput,
+        _tool(LIST_TOOL, "List Kling video tasks", LIST_DESCRIPTION, read_only=True, idempotent=True, open_world=False),
+        # App-only: the player calls it to follow a task; hosts keep it from their model.
+        _tool(
+            WATCH_TOOL,
+            "Follow Kling video task (player)",
+            WATCH_DESCRIPTION,
+            read_only=True,
+            idempotent=True,
+            open_world=True,
+            meta=player_meta(app_only=True),
         ),
     )

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from kling_mcp.api.combination import Judged, Problem
 from kling_mcp.api.errors import KlingAPIError, KlingError
-from kling_mcp.api.models import Task
 
 if TYPE_CHECKING:
+    from kling_mcp.api.combination import Judged, Problem
+    from kling_mcp.api.models import Task
     from kling_mcp.service.journal import JournalProblem
 
 

@@ -31,21 +31,15 @@ from kling_mcp.server.tasks.lookup import app_of, find, reread, snapshot_of
 from kling_mcp.server.tasks.results import ResultRunner, wire_result
 from kling_mcp.server.tool_errors import to_tool_error
 from kling_mcp.service.errors import InvalidInputError, JournalUnavailableError
-from kling_mcp.service.inputs import VideoRequest
-from kling_mcp.service.journal import TaskHandle
-from kling_mcp.service.owners import Viewer
-from kling_mcp.service.text_inputs import TextVideoRequest
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
     from kling_mcp.server.runtime import Runtime
+    from kling_mcp.service.owners import Viewer
 
-GENERATE_REQUESTS: dict[str, type[VideoRequest] | type[TextVideoRequest]] = {
-    GENERATE_TOOL: VideoRequest,
-    TEXT_TOOL: TextVideoRequest,
-}
-TASK_TOOLS = frozenset({*GENERATE_REQUESTS, GET_TOOL})
+GENERATE_TOOLS = frozenset({GENERATE_TOOL, TEXT_TOOL})
+TASK_TOOLS = frozenset({*GENERATE_TOOLS, GET_TOOL})
 LIST_PAGE_SIZE = 50
 LEGACY = frozenset({wire.LEGACY_VERSION})
 MODERN = frozenset(MODERN_PROTOCOL_VERSIONS)
@@ -109,8 +103,8 @@ class Tasks(Extension):
             return await call_next(ctx)
         runtime = await app_of(ctx).runtime()
         arguments = dict(params.arguments or {})
-        if params.name in GENERATE_REQUESTS:
-            created = await self._start_generate(ctx, runtime, GENERATE_REQUESTS[params.name], arguments)
+        if params.name in GENERATE_TOOLS:
+            created = await self._start_generate(ctx, runtime, params.name, arguments)
         else:
             created = await self._start_wait(runtime, arguments, is_legacy, caller_for(token_of(ctx.request)).viewer)
         if created is None:  # nothing to wait for, or arguments the tool itself must judge: a normal call
@@ -121,6 +115,8 @@ class Tasks(Extension):
         if isinstance(created, CallToolResult):
             return _refuse(created) if is_legacy else created
         handle_id, external_task_id, download = created
+        from kling_mcp.service.journal import TaskHandle  # the journal loads with the first call, not at start
+
         ttl = params.task.ttl if is_legacy and params.task is not None else None
         handle = TaskHandle(
             handle_id,
@@ -142,11 +138,13 @@ class Tasks(Extension):
         self,
         ctx: ServerRequestContext[Any, Any],
         runtime: Runtime,
-        kind: type[VideoRequest] | type[TextVideoRequest],
+        tool: str,
         arguments: dict[str, Any],
     ) -> Created | CallToolResult | None:
+        from kling_mcp.server.handlers import GENERATE_REQUESTS  # loaded with the first call, as the tools' are
+
         try:
-            request = kind.model_validate(arguments)
+            request = GENERATE_REQUESTS[tool].model_validate(arguments)
         except ValidationError:
             return None  # the tool refuses it in its own words, before anything is sent
         caller = caller_for(token_of(ctx.request))

@@ -12,11 +12,11 @@ from mcp_types import INVALID_PARAMS
 
 from kling_mcp.server.context import AppContext
 from kling_mcp.server.tasks import wire
-from kling_mcp.service.journal import TaskHandle, TaskJournal
-from kling_mcp.service.tracking import Snapshot
 
 if TYPE_CHECKING:
     from kling_mcp.server.runtime import Runtime
+    from kling_mcp.service.journal import TaskHandle, TaskJournal
+    from kling_mcp.service.tracking import Snapshot
 
 
 def not_found(task_id: str) -> MCPError:

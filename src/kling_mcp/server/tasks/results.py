@@ -16,10 +16,11 @@ from mcp_types.methods import serialize_server_result
 from kling_mcp.server.descriptions import GET_TOOL
 from kling_mcp.server.tasks import wire
 from kling_mcp.server.tasks.lookup import app_of, reread, snapshot_of
-from kling_mcp.service.journal import TaskHandle
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
+
+    from kling_mcp.service.journal import TaskHandle
 
 
 class ResultRunner:

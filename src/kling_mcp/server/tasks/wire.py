@@ -9,11 +9,13 @@ JSON-RPC errors. Both forms are built here and nowhere else.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from kling_mcp.server.access import caller_for, token_of
-from kling_mcp.service.journal import TaskHandle
-from kling_mcp.service.tracking import Snapshot
+
+if TYPE_CHECKING:
+    from kling_mcp.service.journal import TaskHandle
+    from kling_mcp.service.tracking import Snapshot
 
 McpTaskStatus = Literal["working", "input_required", "completed", "failed", "cancelled"]
 

@@ -1,0 +1,98 @@
+"""What each tool does when called: its handler, the model that validates its arguments, and its output model.
+
+Loaded on a server's first tool call, not at start: listing the tools needs only their published schemas
+(`server/schema_cache.py`), while this module pulls in the service, the journal and every model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server.apps import client_supports_apps
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult
+
+from kling_mcp.api.errors import KlingError
+from kling_mcp.server.access import GENERATE_SCOPE, READ_SCOPE, caller_of
+from kling_mcp.server.arguments import GetTaskArguments, ListTasksArguments, WatchArguments
+from kling_mcp.server.context import app_of
+from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL, LIST_TOOL, TEXT_TOOL, WATCH_TOOL
+from kling_mcp.server.model_tool import Binding
+from kling_mcp.server.replies import progress_of, saved, video_result
+from kling_mcp.server.tool_errors import to_tool_error
+from kling_mcp.service.errors import InvalidInputError, JournalUnavailableError
+from kling_mcp.service.follow import FollowState, follow
+from kling_mcp.service.inputs import VideoRequest
+from kling_mcp.service.requests import GenerateRequest
+from kling_mcp.service.results import TaskListOutput, VideoToolOutput
+from kling_mcp.service.text_inputs import TextVideoRequest
+
+
+async def generate(ctx: Context, request: GenerateRequest) -> CallToolResult:
+    """Create one paid task and wait for it within the call's cap."""
+    app = app_of(ctx)
+    caller = caller_of(ctx)
+    caller.require(GENERATE_SCOPE, "creating a video (a paid Kling task)")
+    try:
+        outcome = await (await app.service()).generate(request, progress_of(ctx), owner=caller.viewer.owner)
+    except (InvalidInputError, KlingError, JournalUnavailableError) as exc:
+        raise to_tool_error(exc, app) from exc
+    return video_result(await saved(app, outcome, None, request.effective_timeout), ctx)
+
+
+async def get_task(ctx: Context, arguments: GetTaskArguments) -> CallToolResult:
+    """Look a task up (by either id), optionally wait for it and save its video."""
+    app = app_of(ctx)
+    caller = caller_of(ctx)
+    caller.require(READ_SCOPE, "reading a task")
+    try:
+        outcome = await (await app.service()).get(
+            arguments.task_id, arguments.wait_seconds, progress_of(ctx), viewer=caller.viewer
+        )
+    except KlingError as exc:
+        raise to_tool_error(exc, app) from exc
+    # wait_seconds=0 (the default) asks for no wait, not for no time: a download it asks for gets the cap's time.
+    return video_result(await saved(app, outcome, arguments.download, arguments.wait_seconds or None), ctx)
+
+
+async def list_tasks(ctx: Context, arguments: ListTasksArguments) -> TaskListOutput:
+    """Recent tasks from the journal that the caller may see."""
+    caller = caller_of(ctx)
+    caller.require(READ_SCOPE, "listing tasks")
+    app = app_of(ctx)
+    try:
+        listed = await (await app.service()).list_recent(
+            limit=arguments.limit, status=arguments.status, viewer=caller.viewer
+        )
+    except JournalUnavailableError as exc:  # says which journal, what is wrong with it, and what to do
+        raise to_tool_error(exc, app) from exc
+    return TaskListOutput(result=listed)
+
+
+async def watch_task(ctx: Context, arguments: WatchArguments) -> FollowState:
+    """The player's app-only tool: one step of the view following a task."""
+    if not client_supports_apps(ctx):
+        raise ToolError(f"{WATCH_TOOL} serves the kling-mcp player in MCP Apps hosts; use {GET_TOOL}.")
+    caller = caller_of(ctx)
+    caller.require(READ_SCOPE, "following a task")  # the same scope and owner rules as kling_get_video_task
+    app = app_of(ctx)
+    try:
+        return await follow(await app.service(), arguments.task_id, arguments.wait_seconds, viewer=caller.viewer)
+    except KlingError as exc:
+        raise ToolError(str(exc)) from exc
+
+
+# The models that validate each generate tool's arguments (the tasks extension validates task requests with them).
+GENERATE_REQUESTS: dict[str, type[VideoRequest] | type[TextVideoRequest]] = {
+    GENERATE_TOOL: VideoRequest,
+    TEXT_TOOL: TextVideoRequest,
+}
+
+BINDINGS: dict[str, Binding[Any]] = {
+    GENERATE_TOOL: Binding(VideoRequest, generate, VideoToolOutput),
+    TEXT_TOOL: Binding(TextVideoRequest, generate, VideoToolOutput),
+    GET_TOOL: Binding(GetTaskArguments, get_task, VideoToolOutput),
+    LIST_TOOL: Binding(ListTasksArguments, list_tasks, TaskListOutput),
+    WATCH_TOOL: Binding(WatchArguments, watch_task, FollowState),
+}
