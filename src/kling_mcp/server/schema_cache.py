@@ -48,10 +48,10 @@ SCHEMA_MODULES = ("kling_mcp.server.model_tool", "kling_mcp.server.tool_schema")
 Schemas = dict[str, "PublishedSchemas"]
 
 
-def source_file(module: str) -> Path | None:
-    """Where a module's source is: found in our package's folder without importing it, else through its spec."""
+def source_file(module: str, root: Path = PACKAGE_ROOT) -> Path | None:
+    """Where a module's source is: ours in the package's folder `root` (not imported), others through their spec."""
     if module == "kling_mcp" or module.startswith("kling_mcp."):
-        base = PACKAGE_ROOT.joinpath(*module.split(".")[1:])
+        base = root.joinpath(*module.split(".")[1:])
         for candidate in (base.with_name(base.name + ".py"), base / "__init__.py"):
             if candidate.is_file():
                 return candidate
@@ -60,11 +60,11 @@ def source_file(module: str) -> Path | None:
     return Path(spec.origin) if spec is not None and spec.origin else None
 
 
-def digest(modules: Iterable[str]) -> str | None:
+def digest(modules: Iterable[str], root: Path = PACKAGE_ROOT) -> str | None:
     """A digest of these modules' source (None when one cannot be read: then nothing kept can be trusted)."""
     hashed = hashlib.sha256()
     for module in sorted(modules):
-        path = source_file(module)
+        path = source_file(module, root)
         try:
             source = path.read_bytes() if path is not None else None
         except OSError:
@@ -133,14 +133,14 @@ def generate() -> dict[str, Any]:
     return {"sources": sources, "digest": digest(sources), "outside": outside_digest(), "tools": tools}
 
 
-def read_fresh(path: Path) -> Schemas | None:
-    """The schemas kept in `path`, if they were made from exactly the code and pydantic running now."""
+def read_fresh(path: Path, root: Path = PACKAGE_ROOT) -> Schemas | None:
+    """The schemas kept in `path`, if they were made from exactly the code (in `root`) and pydantic running now."""
     try:
         kept = json.loads(path.read_text(encoding="utf-8"))
         sources, tools = kept["sources"], kept["tools"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if kept.get("outside") != outside_digest() or kept.get("digest") != digest(sources):
+    if kept.get("outside") != outside_digest() or kept.get("digest") != digest(sources, root):
         return None
     return tools  # type: ignore[no-any-return]
 
