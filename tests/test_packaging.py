@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import kling_mcp
+from kling_mcp.server.schema_cache import read_fresh
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,6 +59,14 @@ def test_wheel_ships_the_finished_player_view(wheel: zipfile.ZipFile) -> None:
     shipped = wheel.read("kling_mcp/assets/player.html").decode()
     assert shipped == (ROOT / "src" / "kling_mcp" / "assets" / "player.html").read_text(encoding="utf-8")
     assert shipped.startswith("<!DOCTYPE html>") and "ui/initialize" in shipped and "<script src" not in shipped
+
+
+@pytest.mark.slow  # builds a wheel in a subprocess
+def test_wheel_ships_tool_schemas_made_from_its_own_source(wheel: zipfile.ZipFile, tmp_path: Path) -> None:
+    # An installed server lists its tools from this file (server/schema_cache.py): stale, every start would make them.
+    wheel.extractall(tmp_path)
+    package = tmp_path / "kling_mcp"
+    assert read_fresh(package / "server" / "tool_schemas.json", package) is not None
 
 
 @pytest.mark.slow  # builds a wheel in a subprocess
