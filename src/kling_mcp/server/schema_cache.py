@@ -48,16 +48,19 @@ SCHEMA_MODULES = ("kling_mcp.server.model_tool", "kling_mcp.server.tool_schema")
 Schemas = dict[str, "PublishedSchemas"]
 
 
-def source_file(module: str, root: Path = PACKAGE_ROOT) -> Path | None:
-    """Where a module's source is: ours in the package's folder `root` (not imported), others through their spec."""
+def source_file(module: str, root: Path = PACKAGE_ROOT) -> str | None:
+    """Where a module's source is: ours in the package's folder `root` (not imported), others through their spec.
+
+    Plain `os.path` strings: a start checks some thirty of them, and pathlib would cost it more than the reading.
+    """
     if module == "kling_mcp" or module.startswith("kling_mcp."):
-        base = root.joinpath(*module.split(".")[1:])
-        for candidate in (base.with_name(base.name + ".py"), base / "__init__.py"):
-            if candidate.is_file():
+        base = os.path.join(root, *module.split(".")[1:])
+        for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+            if os.path.isfile(candidate):
                 return candidate
         return None
     spec = importlib.util.find_spec(module)
-    return Path(spec.origin) if spec is not None and spec.origin else None
+    return spec.origin if spec is not None else None
 
 
 def digest(modules: Iterable[str], root: Path = PACKAGE_ROOT) -> str | None:
@@ -65,11 +68,12 @@ def digest(modules: Iterable[str], root: Path = PACKAGE_ROOT) -> str | None:
     hashed = hashlib.sha256()
     for module in sorted(modules):
         path = source_file(module, root)
+        if path is None:
+            return None
         try:
-            source = path.read_bytes() if path is not None else None
+            with open(path, "rb") as file:
+                source = file.read()
         except OSError:
-            source = None
-        if source is None:
             return None
         hashed.update(module.encode() + b"\0" + source.replace(b"\r\n", b"\n") + b"\0")
     return hashed.hexdigest()
@@ -94,7 +98,7 @@ def imported_modules(roots: Iterable[str]) -> list[str]:
             continue
         seen.add(module)
         todo.extend(_parents(module))
-        for node in _module_level(ast.parse(path.read_bytes(), filename=str(path)).body):
+        for node in _module_level(ast.parse(Path(path).read_bytes(), filename=path).body):
             if isinstance(node, ast.Import):
                 todo.extend(alias.name for alias in node.names if alias.name.startswith("kling_mcp"))
             elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("kling_mcp"):
