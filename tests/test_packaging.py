@@ -66,7 +66,7 @@ def test_wheel_ships_tool_schemas_made_from_its_own_source(wheel: zipfile.ZipFil
     # An installed server lists its tools from this file (server/schema_cache.py): stale, every start would make them.
     wheel.extractall(tmp_path)
     package = tmp_path / "kling_mcp"
-    assert read_fresh(package / "server" / "tool_schemas.json", package) is not None
+    assert read_fresh(package / "server" / "tool_schemas.json", root=package) is not None
 
 
 @pytest.mark.slow  # builds a wheel in a subprocess

@@ -66,16 +66,16 @@ def package_copy(tmp_path: Path) -> Path:
 
 
 def test_an_edited_model_module_makes_the_packaged_schemas_stale(package_copy: Path) -> None:
-    assert read_fresh(PACKAGED, package_copy) is not None
+    assert read_fresh(PACKAGED, root=package_copy) is not None
     fields = package_copy / "service" / "fields.py"
     fields.write_text(fields.read_text(encoding="utf-8").replace("seconds", "secs", 1), encoding="utf-8")
-    assert read_fresh(PACKAGED, package_copy) is None
+    assert read_fresh(PACKAGED, root=package_copy) is None
 
 
 def test_an_edit_elsewhere_keeps_them(package_copy: Path) -> None:
     video = package_copy / "service" / "video.py"
     video.write_text(video.read_text(encoding="utf-8") + "\n# an edit\n", encoding="utf-8")
-    assert read_fresh(PACKAGED, package_copy) is not None
+    assert read_fresh(PACKAGED, root=package_copy) is not None
 
 
 @pytest.mark.parametrize(
@@ -90,6 +90,16 @@ def test_a_file_made_from_other_code_is_not_trusted(tmp_path: Path, field: str, 
     stale = tmp_path / "stale.json"
     stale.write_text(json.dumps({**_kept(), field: value}), encoding="utf-8")
     assert read_fresh(stale) is None
+
+
+def test_a_file_without_a_tool_is_not_trusted(tmp_path: Path) -> None:
+    # A new tool whose model lives in a module that did not change leaves the fingerprint as it was.
+    kept = _kept()
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps({**kept, "tools": {n: s for n, s in kept["tools"].items() if n != WATCH}}))
+    assert read_fresh(partial) is not None
+    assert read_fresh(partial, TOOLS | {WATCH}) is None
+    assert set(load(partial, lambda: tmp_path / "cache.json", TOOLS | {WATCH})) == TOOLS | {WATCH}
 
 
 def test_stale_schemas_are_made_again_and_kept_for_the_next_start(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -137,14 +137,16 @@ def generate() -> dict[str, Any]:
     return {"sources": sources, "digest": digest(sources), "outside": outside_digest(), "tools": tools}
 
 
-def read_fresh(path: Path, root: Path = PACKAGE_ROOT) -> Schemas | None:
-    """The schemas kept in `path`, if they were made from exactly the code (in `root`) and pydantic running now."""
+def read_fresh(path: Path, names: Collection[str] = (), root: Path = PACKAGE_ROOT) -> Schemas | None:
+    """The schemas kept in `path`, if they have every tool in `names` and were made from exactly the code (in
+    `root`) and pydantic running now."""
     try:
         kept = json.loads(path.read_text(encoding="utf-8"))
         sources, tools = kept["sources"], kept["tools"]
-    except (OSError, ValueError, KeyError, TypeError):
+        complete = set(names) <= tools.keys()  # a new tool whose model's module did not change
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    if kept.get("outside") != outside_digest() or kept.get("digest") != digest(sources, root):
+    if not complete or kept.get("outside") != outside_digest() or kept.get("digest") != digest(sources, root):
         return None
     return tools  # type: ignore[no-any-return]
 
@@ -158,13 +160,14 @@ def write(path: Path, content: dict[str, Any]) -> None:
     os.replace(out.name, path)
 
 
-def load(packaged: Path, cache_file: Callable[[], Path]) -> Schemas:
-    """The published schemas: from the packaged file or the cache when fresh, else made now (and cached)."""
-    tools = read_fresh(packaged)
+def load(packaged: Path, cache_file: Callable[[], Path], names: Collection[str] = ()) -> Schemas:
+    """The schemas of the tools `names` (and any others kept): from the packaged file or the cache when fresh,
+    else made now (and cached)."""
+    tools = read_fresh(packaged, names)
     if tools is not None:
         return tools
     cached = cache_file()
-    tools = read_fresh(cached)
+    tools = read_fresh(cached, names)
     if tools is not None:
         return tools
     logger.debug("The packaged tool schemas do not match this code or pydantic: making them from the models")
@@ -185,9 +188,9 @@ def user_cache_file() -> Path:
 
 
 @functools.cache
-def published() -> Schemas:
-    """The tools' published schemas for this process, by tool name."""
-    return load(PACKAGED, user_cache_file)
+def published(names: frozenset[str]) -> Schemas:
+    """The published schemas of these tools (and any others kept) for this process, by tool name."""
+    return load(PACKAGED, user_cache_file, names)
 
 
 if __name__ == "__main__":

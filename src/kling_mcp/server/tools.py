@@ -29,7 +29,8 @@ from kling_mcp.server.descriptions import (
 from kling_mcp.server.model_tool import Binding, model_tool
 from kling_mcp.server.schema_cache import published
 
-# The OAuth scope each tool needs over HTTP (static tokens carry generate and read; stdio needs none).
+# The OAuth scope each tool needs over HTTP (static tokens carry generate and read; stdio needs none). Every tool is
+# here: these are the names whose schemas must be kept (server/schema_cache.py).
 TOOL_SCOPES = {
     GENERATE_TOOL: GENERATE_SCOPE,
     TEXT_TOOL: GENERATE_SCOPE,
@@ -70,7 +71,7 @@ def _tool(
     annotations = _annotations(title, read_only=read_only, idempotent=idempotent, open_world=open_world)
     return model_tool(
         functools.partial(binding, name),
-        published()[name],
+        published(frozenset(TOOL_SCOPES))[name],
         name=name,
         title=title,
         description=description,
