@@ -102,6 +102,13 @@ def test_a_file_without_a_tool_is_not_trusted(tmp_path: Path) -> None:
     assert set(load(partial, lambda: tmp_path / "cache.json", TOOLS | {WATCH})) == TOOLS | {WATCH}
 
 
+def test_a_kept_file_can_name_only_our_modules_and_the_sdks_schema_module() -> None:
+    assert schema_cache.source_file("kling_mcp.service.fields") == str(PACKAGE_ROOT / "service" / "fields.py")
+    assert schema_cache.source_file(schema_cache.SDK_SCHEMA_MODULE) is not None
+    for name in ("json", "kling_mcp.service/../../etc/passwd", "kling_mcp..service", "kling_mcp.no_such_module"):
+        assert schema_cache.source_file(name) is None, name
+
+
 def test_stale_schemas_are_made_again_and_kept_for_the_next_start(tmp_path: Path) -> None:
     stale, cache = tmp_path / "stale.json", tmp_path / "cache" / "tool-schemas.json"
     stale.write_text(json.dumps({**_kept(), "digest": "0" * 64}), encoding="utf-8")

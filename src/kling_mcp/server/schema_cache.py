@@ -49,18 +49,22 @@ Schemas = dict[str, "PublishedSchemas"]
 
 
 def source_file(module: str, root: Path = PACKAGE_ROOT) -> str | None:
-    """Where a module's source is: ours in the package's folder `root` (not imported), others through their spec.
+    """Where a module's source is: ours in the package's folder `root` (not imported), the SDK's through its spec;
+    None for any other name (a kept file names only these).
 
     Plain `os.path` strings: a start checks some thirty of them, and pathlib would cost it more than the reading.
     """
-    if module == "kling_mcp" or module.startswith("kling_mcp."):
-        base = os.path.join(root, *module.split(".")[1:])
-        for candidate in (base + ".py", os.path.join(base, "__init__.py")):
-            if os.path.isfile(candidate):
-                return candidate
+    if module == SDK_SCHEMA_MODULE:
+        spec = importlib.util.find_spec(module)
+        return spec.origin if spec is not None else None
+    parts = module.split(".")
+    if parts[0] != "kling_mcp" or not all(part.isidentifier() for part in parts):
         return None
-    spec = importlib.util.find_spec(module)
-    return spec.origin if spec is not None else None
+    base = os.path.join(root, *parts[1:])
+    for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+        if os.path.isfile(candidate):
+            return candidate
+    return None
 
 
 def digest(modules: Iterable[str], root: Path = PACKAGE_ROOT) -> str | None:
@@ -144,9 +148,10 @@ def read_fresh(path: Path, names: Collection[str] = (), root: Path = PACKAGE_ROO
         kept = json.loads(path.read_text(encoding="utf-8"))
         sources, tools = kept["sources"], kept["tools"]
         complete = set(names) <= tools.keys()  # a new tool whose model's module did not change
+        made_from = (outside_digest(), digest(sources, root))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    if not complete or kept.get("outside") != outside_digest() or kept.get("digest") != digest(sources, root):
+    if not complete or None in made_from or (kept.get("outside"), kept.get("digest")) != made_from:
         return None
     return tools  # type: ignore[no-any-return]
 
@@ -155,8 +160,13 @@ def write(path: Path, content: dict[str, Any]) -> None:
     """Write the file whole or not at all (another process may be reading it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False, suffix=".tmp") as out:
-        json.dump(content, out, indent=1, sort_keys=True)
-        out.write("\n")
+        try:
+            json.dump(content, out, indent=1, sort_keys=True)
+            out.write("\n")
+        except BaseException:
+            out.close()
+            os.unlink(out.name)
+            raise
     os.replace(out.name, path)
 
 
