@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mcp import Client
+from pydantic import SecretStr
 
+from kling_mcp.api.client import KlingClient
+from kling_mcp.api.models import Image2VideoBody, Task
+from kling_mcp.api.signing import JwtSigner
 from kling_mcp.sandbox.runner import SandboxServer
+from kling_mcp.service.poller import MIN_PAGE_SIZE, TaskPoller
 from kling_mcp.service.schedule import PollPlan, PollSchedule
-from tests.conftest import text_of
+from tests.conftest import FAST_RETRY, text_of
 
 SCHEDULE = PollSchedule()
 
@@ -118,3 +125,64 @@ async def test_concurrent_waits_share_list_requests(server_factory: Callable[...
     # Polling one by one needs ≥ 3 queries per task here (1.5 s task, gaps ≤ 0.5 s): 90 or more.
     assert lists, "concurrent waits should be answered by list requests"
     assert len(gets) <= calls, f"{len(lists)} list + {len(singles)} single queries for {calls} tasks"
+
+
+@pytest.fixture
+async def kling(sandbox: SandboxServer) -> AsyncIterator[KlingClient]:
+    """Our Kling client, over loopback HTTP to the sandbox."""
+    config = sandbox.state.config
+    async with httpx.AsyncClient(base_url=sandbox.url, timeout=10) as http:
+        yield KlingClient(http, JwtSigner(config.access_key, SecretStr(config.secret_key)), policy=FAST_RETRY)
+
+
+async def _create(kling: KlingClient, name: str) -> Task:
+    body = Image2VideoBody(
+        model_name="kling-v2-master", image="https://images.example.com/a.png", external_task_id=name
+    )
+    return await kling.create_task("image2video", body)
+
+
+async def _one_round(
+    kling: KlingClient, sandbox: SandboxServer, tasks: list[Task], *, with_created: bool
+) -> tuple[list[str], int, int]:
+    """The task ids three waiters got from one shared round, and the round's list and single status queries."""
+    poller, answered = TaskPoller(kling), []
+    since = len(sandbox.state.requests)
+
+    async def wait(task: Task) -> None:
+        created = task.created_at if with_created else None
+        answered.append(await poller.poll("image2video", task.task_id, due=time.monotonic() + 0.1, created_ms=created))
+
+    async with anyio.create_task_group() as tg:
+        for task in tasks:
+            tg.start_soon(wait, task)
+    gets = [r for r in sandbox.state.requests[since:] if r.method == "GET"]
+    lists = sum(1 for r in gets if r.path == "/v1/videos/image2video")
+    return sorted(t.task_id for t in answered), lists, len(gets) - lists
+
+
+@pytest.mark.anyio
+async def test_a_round_reads_an_older_page_for_waiting_tasks_that_newer_ones_pushed_down(
+    kling: KlingClient, sandbox: SandboxServer
+) -> None:
+    """Calls still arriving create tasks while others wait: the waiting ones fall past the first page of the list."""
+    ours = [await _create(kling, f"kmcp-waiting-{i}") for i in range(3)]
+    await anyio.sleep(0.01)  # later milliseconds
+    for i in range(MIN_PAGE_SIZE + 10):
+        await _create(kling, f"kmcp-newer-{i}")
+    answered, lists, singles = await _one_round(kling, sandbox, ours, with_created=True)
+    assert answered == sorted(t.task_id for t in ours)
+    assert (lists, singles) == (2, 0), "the second page holds them: no query per task"
+
+
+@pytest.mark.anyio
+async def test_a_task_not_known_to_be_older_than_the_page_is_queried_on_its_own(
+    kling: KlingClient, sandbox: SandboxServer
+) -> None:
+    """Without a creation time, no older page is read on the chance (it may be a task from long ago)."""
+    ours = [await _create(kling, f"kmcp-waiting-{i}") for i in range(3)]
+    for i in range(MIN_PAGE_SIZE + 10):
+        await _create(kling, f"kmcp-newer-{i}")
+    answered, lists, singles = await _one_round(kling, sandbox, ours, with_created=False)
+    assert answered == sorted(t.task_id for t in ours)
+    assert (lists, singles) == (1, 3)

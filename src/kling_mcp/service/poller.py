@@ -2,16 +2,16 @@
 
 Each waiting call says when it wants its task's status next. The first call whose time comes leads a round: it takes
 every task due within `coalesce_window` (they are asked early, never late), fetches them with one list request per
-endpoint (Kling's list returns up to 500 tasks, newest first), falls back to one query per task for any not on that
-page, and hands every waiter its answer. Queries per round stay O(1) in the number of tasks in flight.
+endpoint (Kling's list returns up to 500 tasks, newest first; a further page, up to three, while the last one was full
+and a missing task was created before its oldest), falls back to one query per task for any not found, and hands
+every waiter its answer. Queries per round stay O(1) in the number of tasks in flight.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import anyio
@@ -32,6 +32,7 @@ class _Waiter:
     task_id: str
     due: float
     deadline: float | None
+    created_ms: int | None  # when Kling created the task (its `created_at`), if known
     done: anyio.Event = field(default_factory=anyio.Event)
     claimed: bool = False
     pause: anyio.CancelScope | None = None  # the wait until `due`; `hurry` cancels it
@@ -56,9 +57,20 @@ class TaskPoller:
         self._clock = clock
         self._waiters: set[_Waiter] = set()
 
-    async def poll(self, endpoint: Endpoint, task_id: str, *, due: float, deadline: float | None = None) -> Task:
-        """The task's status, fetched at `due` (monotonic time) or earlier as part of another call's round."""
-        waiter = _Waiter(endpoint, task_id, due, deadline)
+    async def poll(
+        self,
+        endpoint: Endpoint,
+        task_id: str,
+        *,
+        due: float,
+        deadline: float | None = None,
+        created_ms: int | None = None,
+    ) -> Task:
+        """The task's status, fetched at `due` (monotonic time) or earlier as part of another call's round.
+
+        `created_ms`, Kling's `created_at` for the task, tells a round whether an older page of the list can hold it.
+        """
+        waiter = _Waiter(endpoint, task_id, due, deadline, created_ms)
         self._waiters.add(waiter)
         try:
             with anyio.move_on_after(max(0.0, due - self._clock())) as waiter.pause:
@@ -123,8 +135,7 @@ class TaskPoller:
         wanted = {w.task_id: w for w in waiters}
         in_flight = max(len(self._waiters), len(waiters))
         page_size = min(MAX_PAGE_SIZE, max(MIN_PAGE_SIZE, 2 * in_flight))
-        pages = min(MAX_PAGES_PER_ROUND, math.ceil(in_flight / page_size))
-        for page in range(1, pages + 1):
+        for page in range(1, MAX_PAGES_PER_ROUND + 1):
             try:
                 tasks = await self._client.list_tasks(endpoint, page=page, page_size=page_size, deadline=deadline)
             except Exception as exc:
@@ -134,6 +145,16 @@ class TaskPoller:
                 waiter = wanted.pop(task.task_id, None)
                 if waiter is not None:
                     waiter.result = task
-            if not wanted or len(tasks) < page_size:
+            if not wanted or len(tasks) < page_size or not _older_page_may_hold(tasks, wanted.values()):
                 break
         return list(wanted.values())
+
+
+def _older_page_may_hold(page: list[Task], waiters: Iterable[_Waiter]) -> bool:
+    """Whether the next (older) page can hold one of these tasks: one was created before this page's oldest task.
+
+    Tasks created while others wait (calls still arriving, other clients) push the waiting ones down the list, past
+    a page sized for the calls already waiting; a task not known to be older than the page is queried on its own.
+    """
+    listed = [task.created_at for task in page if task.created_at is not None]
+    return bool(listed) and any(w.created_ms is not None and w.created_ms < min(listed) for w in waiters)

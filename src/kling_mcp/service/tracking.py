@@ -101,7 +101,9 @@ class TaskTracker:
         try:
             endpoint = endpoint_named(entry.endpoint)
             if entry.task_id is not None and endpoint is not None:
-                task = await self._service.poller.poll(endpoint, entry.task_id, due=self._clock())
+                task = await self._service.poller.poll(
+                    endpoint, entry.task_id, due=self._clock(), created_ms=entry.kling_created_ms
+                )
                 if task.status != entry.status:
                     # Through the recorder, like every write about a created task: a journal that cannot take it
                     # now keeps it for a retry, and the caller gets the journal's last word instead of an error.

@@ -115,7 +115,9 @@ class TaskWaiter:
                     delay = min(delay, remaining)
                     logger.debug("next query of task %s in %.1f s (%s)", task.task_id, delay, phase)
                     try:
-                        fresh = await self._poller.poll(endpoint, task.task_id, due=now + delay, deadline=deadline)
+                        fresh = await self._poller.poll(
+                            endpoint, task.task_id, due=now + delay, deadline=deadline, created_ms=task.created_at
+                        )
                     except KlingNotFoundError:
                         raise
                     except KlingError as exc:
