@@ -26,7 +26,7 @@ from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.build import build_server
 from kling_mcp.server.tasks.wire import owner_of_request
 from tests.conftest import EXAMPLE_PNG, FAST_RETRY, journal_entry, make_settings, text_of
-from tests.names import GENERATE, GET, LIST
+from tests.names import GENERATE, GET, LIST, TEXT
 from tests.tasks_support import (
     EXTENSION_ID,
     CancelTask,
@@ -201,6 +201,18 @@ async def test_2026_client_with_the_extension_gets_the_normal_result(
     assert not final.is_error and final.structured_content == normal.structured_content
     assert final.structured_content is not None and final.structured_content["result"]["status"] == "succeed"
     assert len(sandbox.state.creates()) == 1
+
+
+async def test_2026_text_to_video_runs_as_a_task_validated_by_its_own_model(
+    settings: Settings, sandbox: SandboxServer
+) -> None:
+    # Arguments the image tool's model would refuse (no image): validated with the text tool's model, they make a task.
+    tasks_client = SepTasksClient()
+    async with Client(_server(settings), mode="auto", extensions=[tasks_client]) as client:
+        final = await client.call_tool(TEXT, {"prompt": "a paper boat drifting", "aspect_ratio": "9:16"})
+    assert tasks_client.seen and tasks_client.seen[0]["resultType"] == "task"
+    assert not final.is_error, text_of(final)
+    assert [create.path for create in sandbox.state.creates()] == ["/v1/videos/text2video"]
 
 
 async def test_2026_failed_kling_task_completes_with_the_tool_error(settings: Settings, sandbox: SandboxServer) -> None:

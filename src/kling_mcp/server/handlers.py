@@ -83,12 +83,6 @@ async def watch_task(ctx: Context, arguments: WatchArguments) -> FollowState:
         raise ToolError(str(exc)) from exc
 
 
-# The models that validate each generate tool's arguments (the tasks extension validates task requests with them).
-GENERATE_REQUESTS: dict[str, type[VideoRequest] | type[TextVideoRequest]] = {
-    GENERATE_TOOL: VideoRequest,
-    TEXT_TOOL: TextVideoRequest,
-}
-
 BINDINGS: dict[str, Binding[Any]] = {
     GENERATE_TOOL: Binding(VideoRequest, generate, VideoToolOutput),
     TEXT_TOOL: Binding(TextVideoRequest, generate, VideoToolOutput),

@@ -30,6 +30,7 @@ from kling_mcp.server.tasks import legacy, wire
 from kling_mcp.server.tasks.lookup import app_of, find, reread, snapshot_of
 from kling_mcp.server.tasks.results import ResultRunner, wire_result
 from kling_mcp.server.tool_errors import to_tool_error
+from kling_mcp.server.tools import binding
 from kling_mcp.service.errors import InvalidInputError, JournalUnavailableError
 
 if TYPE_CHECKING:
@@ -141,12 +142,13 @@ class Tasks(Extension):
         tool: str,
         arguments: dict[str, Any],
     ) -> Created | CallToolResult | None:
-        from kling_mcp.server.handlers import GENERATE_REQUESTS  # loaded with the first call, as the tools' are
+        from kling_mcp.service.requests import GenerateRequest  # loaded with the first call, as the tools' models are
 
-        try:
-            request = GENERATE_REQUESTS[tool].model_validate(arguments)
+        try:  # with the model the tool itself validates with
+            request = binding(tool).arguments.model_validate(arguments)
         except ValidationError:
             return None  # the tool refuses it in its own words, before anything is sent
+        assert isinstance(request, GenerateRequest), f"{tool} does not take a generate request"
         caller = caller_for(token_of(ctx.request))
         if not caller.holds(GENERATE_SCOPE):
             return None  # the tool refuses it, saying which scope is missing
