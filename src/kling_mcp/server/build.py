@@ -61,13 +61,15 @@ def build_server(
     """
     player = PlayerApps(settings)
 
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    edge = Edge((redactor or Redactor()).with_secrets(secret))
+
     def context_created(app: AppContext) -> None:
+        app.redactor = edge.redactor  # progress notifications do not pass the edge: they are scrubbed with its rules
         player.attach(app)
         if on_context is not None:
             on_context(app)
 
-    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
-    edge = Edge((redactor or Redactor()).with_secrets(secret))
     tasks = Tasks()
     server = KlingServer(
         name=SERVER_NAME,

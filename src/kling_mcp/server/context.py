@@ -13,6 +13,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 from kling_mcp.config import MissingCredentialsError, Settings
+from kling_mcp.redaction import Redactor
 from kling_mcp.service.images import ImagePolicy
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.schedule import PollSchedule
@@ -38,6 +39,8 @@ class AppContext:
     background: TaskGroup | None = None  # for work that outlives a call (the journal's start-up sweep)
     unavailable_reason: str | None = None
     api_base_url: str = ""
+    # The server's scrubber (the edge's: credential patterns plus the configured secrets), for what bypasses the edge.
+    redactor: Redactor = field(default_factory=Redactor)
     _runtime: Runtime | None = None
     _lock: anyio.Lock = field(default_factory=anyio.Lock)
 

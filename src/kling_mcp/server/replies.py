@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, TextContent
 
-from kling_mcp.redaction import Redactor
 from kling_mcp.server.apps import for_caller
+from kling_mcp.server.context import app_of
 from kling_mcp.server.links import resource_links
 from kling_mcp.service.results import VideoToolOutput, summary
 
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from kling_mcp.service.waiting import ProgressFn
 
 logger = logging.getLogger(__name__)
-_SCRUB = Redactor()  # the credential patterns (the configured secrets are never in a task's status)
 
 # A download after the wait may use the rest of the caller's time (at most the wait cap plus this grace), and never
 # less than the minimum.
@@ -31,10 +30,12 @@ MIN_DOWNLOAD_SECONDS = 5.0
 def progress_of(ctx: Context) -> ProgressFn:
     """Progress notifications to the calling client; a client that went away does not fail the call."""
 
+    scrub = app_of(ctx).redactor
+
     async def report(done: float, total: float | None, message: str) -> None:
         try:
             # Notifications do not pass the edge middleware; Kling's status text is scrubbed here instead.
-            await ctx.report_progress(round(done, 1), round(total, 1) if total else None, _SCRUB.text(message))
+            await ctx.report_progress(round(done, 1), round(total, 1) if total else None, scrub.text(message))
         except Exception:  # the task id is journaled anyway: losing a notification loses nothing
             logger.debug("progress notification not delivered", exc_info=True)
 
