@@ -170,9 +170,13 @@ class Tasks(Extension):
             return None
         if not is_legacy and not wait:
             return None  # a plain look-up answers at once
+        # The owner first, from the journal alone (as the tool does): someone else's id never costs a Kling query.
+        known = await runtime.tracker.snapshot(str(task_id).strip(), refresh=False)
+        if known is None or not viewer.may_see(known.entry):
+            return None  # unknown (or someone else's): the tool answers "not found" right away
         snapshot = await runtime.tracker.snapshot(str(task_id).strip())
-        if snapshot is None or not viewer.may_see(snapshot.entry) or (snapshot.done and not is_legacy):
-            return None  # unknown (or someone else's), or finished: the tool answers (or explains) right away
+        if snapshot is None or (snapshot.done and not is_legacy):
+            return None  # finished: the tool answers right away
         external = snapshot.entry.external_task_id
         return f"{external}~{uuid.uuid4().hex[:12]}", external, download
 
