@@ -58,6 +58,10 @@ class Deployment:
     settings: Settings
 
     @property
+    def download_dir(self) -> Path:
+        return self.server.stderr_path.parent / "videos"
+
+    @property
     def metadata_url(self) -> str:
         return f"{self.server.base_url}/.well-known/oauth-protected-resource/mcp"
 
@@ -86,6 +90,7 @@ def deploy(modules: Path, sandbox: SandboxServer, workdir: Path) -> Iterator[Dep
             KLING_MCP_OAUTH_CLIENT_SECRET=CLIENT_SECRET,
             KLING_MCP_AUTH_TOKEN=TOKEN,
             KLING_MCP_LOG_LEVEL="DEBUG",
+            KLING_MCP_DOWNLOAD_DIR=str(workdir / "videos"),
         ) as server:
             yield Deployment(idp, server, settings)
     finally:
@@ -205,6 +210,41 @@ def test_tokens_not_issued_for_this_server_get_401(deployment: Deployment, case:
     log = deployment.server.stderr()
     assert reason in log, f"the log does not say why ({reason!r})"
     assert token not in log
+
+
+def test_a_jwt_that_expired_within_the_clock_skew_is_accepted(deployment: Deployment) -> None:
+    token = sign(_claims(deployment, exp=int(time.time()) - 3), deployment.idp.keys[0])
+    assert CLOCK_SKEW_SECONDS >= 4  # what the docs promise: 5 s
+    assert _post(deployment, token).status_code == 200
+
+
+async def test_saving_a_video_needs_kling_generate_and_shows_its_path_inside_the_download_folder(
+    deployment: Deployment, sandbox_server: SandboxServer
+) -> None:
+    url = deployment.server.mcp_url
+    run_seconds = sandbox_server.state.config.run_seconds
+    sandbox_server.state.config.run_seconds = 1.0  # not done when the create call returns: nothing saved yet
+    try:
+        task_id = await _generate(url, deployment.idp.token("alice-svc"))
+    finally:
+        sandbox_server.state.config.run_seconds = run_seconds
+    saved = deployment.download_dir / f"kling-{task_id}.mp4"
+    reader = deployment.idp.token("alice-svc", scope="kling:read")  # the same user, read-only
+    async with connect(url, reader) as client:
+        refused = await client.call_tool(GET, {"task_id": task_id, "wait_seconds": 20, "download": True})
+        read = await client.call_tool(GET, {"task_id": task_id, "wait_seconds": 20})  # the server saves by default
+    assert refused.is_error and "'kling:generate'" in text_of(refused), text_of(refused)
+    assert read.structured_content is not None and not read.is_error, text_of(read)
+    assert read.structured_content["result"]["status"] == "succeed"
+    assert [v.get("local_path") for v in read.structured_content["result"]["videos"]] == [None]
+    assert not saved.exists(), "a read-only token made the server write on its disk"
+
+    async with connect(url, deployment.idp.token("alice-svc")) as client:
+        got = await client.call_tool(GET, {"task_id": task_id, "download": True})
+    assert got.structured_content is not None, text_of(got)
+    assert [v["local_path"] for v in got.structured_content["result"]["videos"]] == [saved.name]
+    assert saved.is_file()
+    assert str(deployment.download_dir) not in json.dumps(got.model_dump(mode="json"))  # text and links included
 
 
 async def test_a_read_only_token_reads_but_cannot_create(deployment: Deployment, sandbox_server: SandboxServer) -> None:

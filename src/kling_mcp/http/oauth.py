@@ -139,7 +139,9 @@ class OAuthTokenVerifier(TokenVerifier):
             token="oauth",  # the SDK keeps this object around: the secret itself stays out of it
             client_id=client_id,
             scopes=expand_scopes(granted_scopes(claims)),
-            expires_at=int(expires) if isinstance(expires, int | float) else None,
+            # The SDK's bearer middleware refuses a token past `expires_at` without a word in the log: the skew we
+            # allow goes in here, so the only refusals are ours, each logged with its reason.
+            expires_at=int(expires) + CLOCK_SKEW_SECONDS if isinstance(expires, int | float) else None,
             resource=self.resource,
             subject=subject if isinstance(subject, str) and subject else None,
             claims={"iss": self.issuer.issuer},
