@@ -72,7 +72,7 @@ def oidc_modules() -> Path:
 
 
 @contextmanager
-def deploy(modules: Path, sandbox: SandboxServer, workdir: Path) -> Iterator[Deployment]:
+def deploy(modules: Path, sandbox: SandboxServer, workdir: Path, **env: str) -> Iterator[Deployment]:
     """Start the provider, then kling-mcp with OAuth (plus introspection) and a static token beside it."""
     mcp_port = free_port()
     public_url = f"http://127.0.0.1:{mcp_port}"
@@ -91,6 +91,7 @@ def deploy(modules: Path, sandbox: SandboxServer, workdir: Path) -> Iterator[Dep
             KLING_MCP_AUTH_TOKEN=TOKEN,
             KLING_MCP_LOG_LEVEL="DEBUG",
             KLING_MCP_DOWNLOAD_DIR=str(workdir / "videos"),
+            **env,
         ) as server:
             yield Deployment(idp, server, settings)
     finally:
@@ -474,3 +475,39 @@ async def test_mcp_tasks_belong_to_the_same_owner_as_their_journal_entry(deploym
     assert foreign.value.error.message.replace(task_id, "<id>") == unknown.value.error.message.replace(
         "kmcp-0000000000000000", "<id>"
     )
+
+
+async def test_junk_opaque_tokens_cost_the_provider_little_and_turn_away_only_their_own_address(
+    oidc_modules: Path, sandbox_server: SandboxServer, tmp_path: Path
+) -> None:
+    with deploy(oidc_modules, sandbox_server, tmp_path, KLING_MCP_OAUTH_INTROSPECTIONS_PER_MINUTE="20") as running:
+        idp, url = running.idp, running.server.mcp_url
+        metadata = httpx.get(f"{idp.issuer}/.well-known/openid-configuration", timeout=10).json()
+        endpoint = urlsplit(metadata["introspection_endpoint"]).path
+        real = idp.token("opaque-svc")
+
+        async def post(http: httpx.AsyncClient, token: str) -> httpx.Response:
+            headers = {**JSON_HEADERS, "Authorization": f"Bearer {token}"}
+            return await http.post(url, headers=headers, content=json.dumps(INITIALIZE))
+
+        async with httpx.AsyncClient(timeout=10) as attacker:  # from 127.0.0.1
+            start = idp.requests("POST", endpoint)
+            repeated = [(await post(attacker, "junk-repeated-0123456789abcdef")).status_code for _ in range(10)]
+            after_repeated = idp.requests("POST", endpoint)
+            flood = [await post(attacker, f"junk-{i:04d}-0123456789abcdef") for i in range(300)]
+            after_flood = idp.requests("POST", endpoint)
+        other_address = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+        async with httpx.AsyncClient(timeout=10, transport=other_address) as user:
+            user_real = (await post(user, real)).status_code
+            user_junk = (await post(user, "junk-from-the-user-0123456789")).status_code
+        log = running.server.stderr()
+    assert repeated == [401] * 10 and after_repeated - start == 1  # "not active" is remembered
+    statuses = [r.status_code for r in flood]
+    assert set(statuses) == {401, 429} and statuses.count(429) >= 270, statuses
+    # 20 a minute from one address, 1 of them spent above (and at most one more refilled while the flood ran)
+    assert after_flood - after_repeated <= 20, f"{after_flood - after_repeated} introspection POSTs for 300 junk tokens"
+    limited = next(r for r in flood if r.status_code == 429)
+    assert 1 <= int(limited.headers["Retry-After"]) <= 3
+    assert user_real == 200 and user_junk == 401  # another address is not turned away
+    assert "too many tokens to introspect from 127.0.0.1" in log
+    assert real not in log and "junk-0000" not in log
