@@ -234,7 +234,12 @@ async def test_saving_a_video_needs_kling_generate_and_shows_its_path_inside_the
     async with connect(url, reader) as client:
         refused = await client.call_tool(GET, {"task_id": task_id, "wait_seconds": 20, "download": True})
         read = await client.call_tool(GET, {"task_id": task_id, "wait_seconds": 20})  # the server saves by default
+    as_task = {"name": GET, "arguments": {"task_id": task_id, "wait_seconds": 20, "download": True}, "task": {}}
+    async with connect(url, reader, mode="legacy") as client:
+        with pytest.raises(MCPError) as task_refused:  # nor as a 2025-11-25 task
+            await legacy_request(client, "tools/call", as_task)
     assert refused.is_error and "'kling:generate'" in text_of(refused), text_of(refused)
+    assert "'kling:generate'" in task_refused.value.message
     assert read.structured_content is not None and not read.is_error, text_of(read)
     assert read.structured_content["result"]["status"] == "succeed"
     assert [v.get("local_path") for v in read.structured_content["result"]["videos"]] == [None]
