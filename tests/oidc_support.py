@@ -115,6 +115,11 @@ class IdentityProvider:
             self.proc.stdout.close()
         self.proc = None
 
+    def requests(self, method: str, path: str) -> int:
+        """How many `method path` requests the provider has served since it started."""
+        counts: dict[str, int] = httpx.get(f"{self.issuer}/test/requests", timeout=10).json()
+        return counts.get(f"{method} {path}", 0)
+
     def rotate(self, kid: str) -> dict[str, Any]:
         """Sign with a new key from now on (the old one stays published, as providers do); restarts the provider."""
         key = new_signing_key(kid)

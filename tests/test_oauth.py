@@ -58,6 +58,10 @@ class Deployment:
     settings: Settings
 
     @property
+    def download_dir(self) -> Path:
+        return self.server.stderr_path.parent / "videos"
+
+    @property
     def metadata_url(self) -> str:
         return f"{self.server.base_url}/.well-known/oauth-protected-resource/mcp"
 
@@ -68,7 +72,7 @@ def oidc_modules() -> Path:
 
 
 @contextmanager
-def deploy(modules: Path, sandbox: SandboxServer, workdir: Path) -> Iterator[Deployment]:
+def deploy(modules: Path, sandbox: SandboxServer, workdir: Path, **env: str) -> Iterator[Deployment]:
     """Start the provider, then kling-mcp with OAuth (plus introspection) and a static token beside it."""
     mcp_port = free_port()
     public_url = f"http://127.0.0.1:{mcp_port}"
@@ -86,6 +90,8 @@ def deploy(modules: Path, sandbox: SandboxServer, workdir: Path) -> Iterator[Dep
             KLING_MCP_OAUTH_CLIENT_SECRET=CLIENT_SECRET,
             KLING_MCP_AUTH_TOKEN=TOKEN,
             KLING_MCP_LOG_LEVEL="DEBUG",
+            KLING_MCP_DOWNLOAD_DIR=str(workdir / "videos"),
+            **env,
         ) as server:
             yield Deployment(idp, server, settings)
     finally:
@@ -205,6 +211,46 @@ def test_tokens_not_issued_for_this_server_get_401(deployment: Deployment, case:
     log = deployment.server.stderr()
     assert reason in log, f"the log does not say why ({reason!r})"
     assert token not in log
+
+
+def test_a_jwt_that_expired_within_the_clock_skew_is_accepted(deployment: Deployment) -> None:
+    token = sign(_claims(deployment, exp=int(time.time()) - 3), deployment.idp.keys[0])
+    assert CLOCK_SKEW_SECONDS >= 4  # what the docs promise: 5 s
+    assert _post(deployment, token).status_code == 200
+
+
+async def test_saving_a_video_needs_kling_generate_and_shows_its_path_inside_the_download_folder(
+    deployment: Deployment, sandbox_server: SandboxServer
+) -> None:
+    url = deployment.server.mcp_url
+    run_seconds = sandbox_server.state.config.run_seconds
+    sandbox_server.state.config.run_seconds = 1.0  # not done when the create call returns: nothing saved yet
+    try:
+        task_id = await _generate(url, deployment.idp.token("alice-svc"))
+    finally:
+        sandbox_server.state.config.run_seconds = run_seconds
+    saved = deployment.download_dir / f"kling-{task_id}.mp4"
+    reader = deployment.idp.token("alice-svc", scope="kling:read")  # the same user, read-only
+    async with connect(url, reader) as client:
+        refused = await client.call_tool(GET, {"task_id": task_id, "wait_seconds": 20, "download": True})
+        read = await client.call_tool(GET, {"task_id": task_id, "wait_seconds": 20})  # the server saves by default
+    as_task = {"name": GET, "arguments": {"task_id": task_id, "wait_seconds": 20, "download": True}, "task": {}}
+    async with connect(url, reader, mode="legacy") as client:
+        with pytest.raises(MCPError) as task_refused:  # nor as a 2025-11-25 task
+            await legacy_request(client, "tools/call", as_task)
+    assert refused.is_error and "'kling:generate'" in text_of(refused), text_of(refused)
+    assert "'kling:generate'" in task_refused.value.message
+    assert read.structured_content is not None and not read.is_error, text_of(read)
+    assert read.structured_content["result"]["status"] == "succeed"
+    assert [v.get("local_path") for v in read.structured_content["result"]["videos"]] == [None]
+    assert not saved.exists(), "a read-only token made the server write on its disk"
+
+    async with connect(url, deployment.idp.token("alice-svc")) as client:
+        got = await client.call_tool(GET, {"task_id": task_id, "download": True})
+    assert got.structured_content is not None, text_of(got)
+    assert [v["local_path"] for v in got.structured_content["result"]["videos"]] == [saved.name]
+    assert saved.is_file()
+    assert str(deployment.download_dir) not in json.dumps(got.model_dump(mode="json"))  # text and links included
 
 
 async def test_a_read_only_token_reads_but_cannot_create(deployment: Deployment, sandbox_server: SandboxServer) -> None:
@@ -434,3 +480,39 @@ async def test_mcp_tasks_belong_to_the_same_owner_as_their_journal_entry(deploym
     assert foreign.value.error.message.replace(task_id, "<id>") == unknown.value.error.message.replace(
         "kmcp-0000000000000000", "<id>"
     )
+
+
+async def test_junk_opaque_tokens_cost_the_provider_little_and_turn_away_only_their_own_address(
+    oidc_modules: Path, sandbox_server: SandboxServer, tmp_path: Path
+) -> None:
+    with deploy(oidc_modules, sandbox_server, tmp_path, KLING_MCP_OAUTH_INTROSPECTIONS_PER_MINUTE="20") as running:
+        idp, url = running.idp, running.server.mcp_url
+        metadata = httpx.get(f"{idp.issuer}/.well-known/openid-configuration", timeout=10).json()
+        endpoint = urlsplit(metadata["introspection_endpoint"]).path
+        real = idp.token("opaque-svc")
+
+        async def post(http: httpx.AsyncClient, token: str) -> httpx.Response:
+            headers = {**JSON_HEADERS, "Authorization": f"Bearer {token}"}
+            return await http.post(url, headers=headers, content=json.dumps(INITIALIZE))
+
+        async with httpx.AsyncClient(timeout=10) as attacker:  # from 127.0.0.1
+            start = idp.requests("POST", endpoint)
+            repeated = [(await post(attacker, "junk-repeated-0123456789abcdef")).status_code for _ in range(10)]
+            after_repeated = idp.requests("POST", endpoint)
+            flood = [await post(attacker, f"junk-{i:04d}-0123456789abcdef") for i in range(300)]
+            after_flood = idp.requests("POST", endpoint)
+        other_address = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+        async with httpx.AsyncClient(timeout=10, transport=other_address) as user:
+            user_real = (await post(user, real)).status_code
+            user_junk = (await post(user, "junk-from-the-user-0123456789")).status_code
+        log = running.server.stderr()
+    assert repeated == [401] * 10 and after_repeated - start == 1  # "not active" is remembered
+    statuses = [r.status_code for r in flood]
+    assert set(statuses) == {401, 429} and statuses.count(429) >= 270, statuses
+    # 20 a minute from one address, 1 of them spent above (and at most one more refilled while the flood ran)
+    assert after_flood - after_repeated <= 20, f"{after_flood - after_repeated} introspection POSTs for 300 junk tokens"
+    limited = next(r for r in flood if r.status_code == 429)
+    assert 1 <= int(limited.headers["Retry-After"]) <= 3
+    assert user_real == 200 and user_junk == 401  # another address is not turned away
+    assert "too many tokens to introspect from 127.0.0.1" in log
+    assert real not in log and "junk-0000" not in log

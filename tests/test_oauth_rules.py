@@ -20,6 +20,7 @@ from kling_mcp.http.oauth import canonical_resource, granted_scopes
 from kling_mcp.http.resource import ProtectedResource, challenge
 from kling_mcp.http.security import HttpSecurityError, owner_label
 from kling_mcp.http.settings import HttpSettings
+from kling_mcp.http.throttle import IntrospectionThrottle, NegativeCache, token_digest
 from kling_mcp.server.access import expand_scopes
 from kling_mcp.service.journal import JournalEntry
 from kling_mcp.service.owners import Viewer
@@ -241,3 +242,36 @@ def test_a_viewer_sees_their_own_entries_and_an_admin_all() -> None:
     assert not alice.may_see(None)
     assert admin.may_see(entry("oauth:bob")) and admin.may_see(entry(None))
     assert (alice.owner_filter, admin.owner_filter) == ("oauth:alice", None)
+
+
+def test_introspections_are_limited_per_address_and_refill_at_the_set_rate() -> None:
+    clock = Clock()
+    throttle = IntrospectionThrottle(6, clock=clock)  # 6 at once, then one every 10 s
+    attacker = [throttle.take("203.0.113.9") for _ in range(8)]
+    assert attacker[:6] == [None] * 6
+    assert attacker[6] == pytest.approx(10.0) and attacker[7] == pytest.approx(10.0)
+    assert throttle.take("198.51.100.7") is None  # another address keeps its whole bucket
+    clock.now += 4.0
+    assert throttle.take("203.0.113.9") == pytest.approx(6.0)
+    clock.now += 6.0
+    assert throttle.take("203.0.113.9") is None
+    assert throttle.take("203.0.113.9") == pytest.approx(10.0)
+
+
+def test_a_not_active_answer_is_remembered_briefly_by_digest_and_the_cache_is_bounded() -> None:
+    clock = Clock()
+    cache = NegativeCache(30.0, size=3, clock=clock)
+    junk = [token_digest(f"junk-{n}") for n in range(4)]
+    assert token_digest("abc").hex() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"  # SHA-256
+    cache.remember(junk[0])
+    assert cache.refused(junk[0]) and not cache.refused(junk[1])
+    clock.now += 29.0
+    assert cache.refused(junk[0])
+    clock.now += 1.0
+    assert not cache.refused(junk[0])  # 30 s later the provider is asked again
+    for digest in junk:
+        cache.remember(digest)
+    assert [cache.refused(d) for d in junk] == [False, True, True, True]  # three at most: the oldest went
+    off = NegativeCache(0.0, clock=clock)
+    off.remember(junk[0])
+    assert not off.refused(junk[0])

@@ -16,8 +16,8 @@ from mcp_types import INVALID_PARAMS
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.http_support import OTHER_TOKEN, TOKEN, connect, run_server
-from tests.names import GENERATE
-from tests.tasks_support import CancelTask, GetTask, SepTasksClient, TaskIdParams, sep_request
+from tests.names import GENERATE, GET
+from tests.tasks_support import CancelTask, GetTask, SepTasksClient, TaskIdParams, legacy_request, sep_request
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
@@ -50,4 +50,24 @@ async def test_a_task_made_on_one_replica_completes_on_the_other(
     assert hidden.value.code == INVALID_PARAMS and not_cancelled.value.code == INVALID_PARAMS
     assert polled[-1]["status"] == "completed"
     assert polled[-1]["result"]["structuredContent"]["result"]["status"] == "succeed"
+    assert len(sandbox.state.creates()) == 1
+
+
+async def test_a_2025_task_wait_on_another_owners_task_is_refused_without_asking_kling(
+    settings: Settings, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    sandbox.state.config.run_seconds = 60  # still running: a wait on it would query Kling at once
+    with run_server(settings, tmp_path, KLING_MCP_AUTH_TOKEN=f"{TOKEN},{OTHER_TOKEN}") as server:
+        async with connect(server.mcp_url) as owner:
+            plain = await owner.call_tool(GENERATE, {**ARGS, "timeout": 0.01})
+        assert plain.structured_content is not None
+        kling_id = plain.structured_content["result"]["task_id"]
+        queries_before = sum(1 for r in sandbox.state.requests if r.method == "GET")
+        wait = {"name": GET, "arguments": {"task_id": kling_id, "wait_seconds": 600}, "task": {}}
+        async with connect(server.mcp_url, OTHER_TOKEN, mode="legacy") as stranger:
+            with pytest.raises(MCPError) as refused:
+                await legacy_request(stranger, "tools/call", wait)
+        queries_after = sum(1 for r in sandbox.state.requests if r.method == "GET")
+    assert refused.value.code == INVALID_PARAMS and f"No task with id '{kling_id}'" in refused.value.message
+    assert queries_after == queries_before, "another owner's task id must not cost a Kling query"
     assert len(sandbox.state.creates()) == 1

@@ -77,7 +77,15 @@ async function interaction(req, res) {
 }
 
 const callback = provider.callback();
+// What the tests count (e.g. introspection POSTs): "<METHOD> <path>" → requests served, at GET /test/requests.
+const served = {};
 const server = createServer((req, res) => {
+  if (req.url === '/test/requests') {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(served));
+    return;
+  }
+  const key = `${req.method} ${req.url.split('?')[0]}`;
+  served[key] = (served[key] ?? 0) + 1;
   if (req.url.startsWith('/interaction/')) {
     interaction(req, res).catch((err) => {
       res.writeHead(500, { 'content-type': 'text/plain' }).end(String(err));

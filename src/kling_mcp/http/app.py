@@ -26,6 +26,7 @@ from kling_mcp.http.resource import BearerChallenge
 from kling_mcp.http.scope_gate import ScopeGate
 from kling_mcp.http.security import check_exposure, transport_security
 from kling_mcp.http.settings import HttpSettings
+from kling_mcp.http.throttle import ThrottleResponses
 from kling_mcp.listening import listen
 from kling_mcp.redaction import Redactor
 from kling_mcp.server.build import AppContext, build_server
@@ -127,6 +128,8 @@ def _guard(app: Starlette, http: HttpSettings, auth: Authentication) -> None:
     app.add_middleware(BearerChallenge, path=http.path, resource=auth.resource)
     # Outermost: a 401 to a request without credentials loses any error code and gets a plain body (RFC 6750 §3.1).
     app.add_middleware(BareChallengeMiddleware)
+    # Around that: the client address the introspection throttle counts, and its 429 (http/throttle.py).
+    app.add_middleware(ThrottleResponses)
     client = auth.issuer_http
     if client is not None:
         inner = app.router.lifespan_context

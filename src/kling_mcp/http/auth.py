@@ -16,6 +16,7 @@ from kling_mcp.http.oauth import IntrospectionClient, OAuthTokenVerifier
 from kling_mcp.http.resource import ProtectedResource
 from kling_mcp.http.security import EitherVerifier, HttpSecurityError, StaticTokenVerifier
 from kling_mcp.http.settings import HttpSettings
+from kling_mcp.http.throttle import IntrospectionThrottle, NegativeCache
 from kling_mcp.server.access import READ_SCOPE
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,13 @@ def _oauth_verifier(
         follow_redirects=False,  # keys come from exactly the URLs the provider's metadata names
         headers={"User-Agent": f"kling-mcp/{__version__}"},
     )
-    verifier = OAuthTokenVerifier(Issuer(issuer, client), resource, introspection=introspection)
+    verifier = OAuthTokenVerifier(
+        Issuer(issuer, client),
+        resource,
+        introspection=introspection,
+        throttle=IntrospectionThrottle(http.oauth_introspections_per_minute),
+        negative=NegativeCache(http.oauth_negative_cache_seconds),
+    )
     return verifier, ProtectedResource(resource=resource, issuer=issuer), client
 
 

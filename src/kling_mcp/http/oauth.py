@@ -7,7 +7,6 @@ JWTs) its signature verifies with one of the issuer's published keys. Tokens the
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from mcp.server.auth.provider import AccessToken, TokenVerifier
 from pydantic import SecretStr
 
 from kling_mcp.http.issuer import Issuer, IssuerError, json_object
+from kling_mcp.http.throttle import IntrospectionThrottle, NegativeCache, current_attempt, token_digest
 from kling_mcp.server.access import expand_scopes
 
 logger = logging.getLogger(__name__)
@@ -73,6 +73,8 @@ class OAuthTokenVerifier(TokenVerifier):
         *,
         introspection: IntrospectionClient | None = None,
         clock: Callable[[], float] = time.time,
+        throttle: IntrospectionThrottle | None = None,
+        negative: NegativeCache | None = None,
     ) -> None:
         self.issuer = issuer
         self.resource = resource
@@ -80,6 +82,8 @@ class OAuthTokenVerifier(TokenVerifier):
         self._introspection = introspection
         self._clock = clock
         self._introspected: dict[bytes, tuple[AccessToken, float]] = {}
+        self._throttle = throttle
+        self._negative = negative or NegativeCache(0.0)
 
     async def verify_token(self, token: str) -> AccessToken | None:
         """The token's identity and scopes, or None when it is not acceptable (the reason goes to the log)."""
@@ -139,7 +143,9 @@ class OAuthTokenVerifier(TokenVerifier):
             token="oauth",  # the SDK keeps this object around: the secret itself stays out of it
             client_id=client_id,
             scopes=expand_scopes(granted_scopes(claims)),
-            expires_at=int(expires) if isinstance(expires, int | float) else None,
+            # The SDK's bearer middleware refuses a token past `expires_at` without a word in the log: the skew we
+            # allow goes in here, so the only refusals are ours, each logged with its reason.
+            expires_at=int(expires) + CLOCK_SKEW_SECONDS if isinstance(expires, int | float) else None,
             resource=self.resource,
             subject=subject if isinstance(subject, str) and subject else None,
             claims={"iss": self.issuer.issuer},
@@ -147,15 +153,37 @@ class OAuthTokenVerifier(TokenVerifier):
 
     async def _introspect(self, token: str) -> AccessToken:
         assert self._introspection is not None
-        digest = hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
+        digest = token_digest(token)
         now = self._clock()
         cached = self._introspected.get(digest)
         if cached is not None and cached[1] > now:
             return cached[0]
+        if self._negative.refused(digest):
+            raise TokenRefused("the provider refused this token a moment ago (not asked again): not active")
         metadata = await self.issuer.metadata()
         if metadata.introspection_endpoint is None:
             raise TokenRefused(f"{self.issuer.issuer} publishes no introspection_endpoint for opaque tokens")
+        self._spend_introspection()
         claims = await self._ask(metadata.introspection_endpoint, token)
+        try:
+            return self._introspected_token(claims, digest, now)
+        except TokenRefused:
+            self._negative.remember(digest)
+            raise
+
+    def _spend_introspection(self) -> None:
+        """Take one introspection from the caller's address; refused (the request answers 429) when it has none."""
+        if self._throttle is None:
+            return
+        attempt = current_attempt()
+        address = attempt.address if attempt is not None else "unknown"
+        wait = self._throttle.take(address)
+        if wait is not None:
+            if attempt is not None:
+                attempt.retry_after = wait
+            raise TokenRefused(f"too many tokens to introspect from {address}; it may try again in {wait:.1f} s")
+
+    def _introspected_token(self, claims: dict[str, Any], digest: bytes, now: float) -> AccessToken:
         if claims.get("active") is not True:
             raise TokenRefused("the provider says the token is not active")
         if claims.get("iss", self.issuer.issuer) != self.issuer.issuer:

@@ -27,6 +27,10 @@ DEFAULT_SHUTDOWN_GRACE_SECONDS = 30.0
 DEFAULT_HEADER_TIMEOUT_SECONDS = 10.0
 DEFAULT_BODY_TIMEOUT_SECONDS = 60.0
 DEFAULT_KEEP_ALIVE_SECONDS = 5
+# Introspection of opaque tokens: POSTs to the identity provider per client address per minute (a token bucket that
+# holds as many), and how long a "not active" answer is remembered (http/throttle.py).
+DEFAULT_INTROSPECTIONS_PER_MINUTE = 60
+DEFAULT_NEGATIVE_CACHE_SECONDS = 30.0
 UNAUTHENTICATED_OPT_OUT_FLAG = "--allow-unauthenticated-network-access"
 
 
@@ -62,6 +66,18 @@ class HttpSettings(EnvironmentSettings):
     )
     oauth_client_secret: SecretStr | None = Field(
         None, validation_alias="KLING_MCP_OAUTH_CLIENT_SECRET", description="Its client secret. Never logged."
+    )
+    oauth_introspections_per_minute: int = Field(
+        DEFAULT_INTROSPECTIONS_PER_MINUTE,
+        ge=1,
+        validation_alias="KLING_MCP_OAUTH_INTROSPECTIONS_PER_MINUTE",
+        description="Introspection requests to the identity provider per client address per minute; then 429.",
+    )
+    oauth_negative_cache_seconds: float = Field(
+        DEFAULT_NEGATIVE_CACHE_SECONDS,
+        ge=0,
+        validation_alias="KLING_MCP_OAUTH_NEGATIVE_CACHE_SECONDS",
+        description="Seconds a token the provider called not active is refused without asking again (0: off).",
     )
     allow_unauthenticated_network_access: bool = Field(
         False, validation_alias="KLING_MCP_ALLOW_UNAUTHENTICATED_NETWORK_ACCESS"
@@ -161,6 +177,20 @@ def add_http_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--auth-token-file", type=Path, default=None, help="File with one bearer token per line.")
     group.add_argument("--oauth-issuer", default=None, help="Identity provider whose access tokens are accepted.")
     group.add_argument("--oauth-client-id", default=None, help="Client id for token introspection.")
+    group.add_argument(
+        "--oauth-introspections-per-minute",
+        dest="oauth_introspections_per_minute",
+        type=int,
+        default=None,
+        help="Introspections per client address per minute (default 60).",
+    )
+    group.add_argument(
+        "--oauth-negative-cache",
+        dest="oauth_negative_cache_seconds",
+        type=float,
+        default=None,
+        help="Seconds a not-active token is remembered (default 30).",
+    )
     group.add_argument(
         UNAUTHENTICATED_OPT_OUT_FLAG,
         dest="allow_unauthenticated_network_access",

@@ -46,6 +46,11 @@ async def get_task(ctx: Context, arguments: GetTaskArguments) -> CallToolResult:
     app = app_of(ctx)
     caller = caller_of(ctx)
     caller.require(READ_SCOPE, "reading a task")
+    download = arguments.download
+    if download:  # writing on the server's disk is for callers who may generate, and is refused before any request
+        caller.require(GENERATE_SCOPE, "saving a video on the server's disk (download=true)")
+    elif download is None and not caller.holds(GENERATE_SCOPE):
+        download = False  # the server's automatic saving (KLING_MCP_DOWNLOAD_DIR) is not done for read-only callers
     try:
         outcome = await (await app.service()).get(
             arguments.task_id, arguments.wait_seconds, progress_of(ctx), viewer=caller.viewer
@@ -53,7 +58,7 @@ async def get_task(ctx: Context, arguments: GetTaskArguments) -> CallToolResult:
     except KlingError as exc:
         raise to_tool_error(exc, app) from exc
     # wait_seconds=0 (the default) asks for no wait, not for no time: a download it asks for gets the cap's time.
-    return video_result(await saved(app, outcome, arguments.download, arguments.wait_seconds or None), ctx)
+    return video_result(await saved(app, outcome, download, arguments.wait_seconds or None), ctx)
 
 
 async def list_tasks(ctx: Context, arguments: ListTasksArguments) -> TaskListOutput:

@@ -11,7 +11,7 @@ from mcp_types import CallToolResult, TextContent
 
 from kling_mcp.server.apps import for_caller
 from kling_mcp.server.context import app_of
-from kling_mcp.server.links import resource_links
+from kling_mcp.server.links import relative_paths, resource_links
 from kling_mcp.service.results import VideoToolOutput, summary
 
 if TYPE_CHECKING:
@@ -69,8 +69,11 @@ def video_result(outcome: Outcome, ctx: Context) -> CallToolResult:
     """The task as structured output, with a short summary as text for clients that show only text, and a link to
     each video (and saved copy) for clients that offer links; an MCP Apps host is told its player follows the task."""
     result = for_caller(outcome.result, ctx)
+    remote = ctx.request_context.request is not None  # over HTTP: the saved file's place on our disk is not shown
+    if remote:
+        result = relative_paths(result, app_of(ctx).settings.resolved_download_dir())
     text = TextContent(type="text", text=summary(result, waited=outcome.waited, wait_note=outcome.wait_note))
     return CallToolResult(
-        content=[text, *resource_links(result)],
+        content=[text, *resource_links(result, saved_copies=not remote)],
         structured_content=VideoToolOutput(result=result).model_dump(mode="json"),
     )

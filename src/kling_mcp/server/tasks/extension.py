@@ -24,7 +24,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import Field, ValidationError
 
 from kling_mcp.api.errors import KlingError
-from kling_mcp.server.access import GENERATE_SCOPE, caller_for, token_of
+from kling_mcp.server.access import GENERATE_SCOPE, Caller, caller_for, token_of
 from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL, TEXT_TOOL
 from kling_mcp.server.tasks import legacy, wire
 from kling_mcp.server.tasks.lookup import app_of, find, reread, snapshot_of
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
     from kling_mcp.server.runtime import Runtime
-    from kling_mcp.service.owners import Viewer
 
 GENERATE_TOOLS = frozenset({GENERATE_TOOL, TEXT_TOOL})
 TASK_TOOLS = frozenset({*GENERATE_TOOLS, GET_TOOL})
@@ -107,7 +106,7 @@ class Tasks(Extension):
         if params.name in GENERATE_TOOLS:
             created = await self._start_generate(ctx, runtime, params.name, arguments)
         else:
-            created = await self._start_wait(runtime, arguments, is_legacy, caller_for(token_of(ctx.request)).viewer)
+            created = await self._start_wait(runtime, arguments, is_legacy, caller_for(token_of(ctx.request)))
         if created is None:  # nothing to wait for, or arguments the tool itself must judge: a normal call
             result = await call_next(ctx)
             if is_legacy and isinstance(result, CallToolResult) and result.is_error:
@@ -161,18 +160,24 @@ class Tasks(Extension):
         return begun.external_task_id, begun.external_task_id, None
 
     async def _start_wait(
-        self, runtime: Runtime, arguments: dict[str, Any], is_legacy: bool, viewer: Viewer
+        self, runtime: Runtime, arguments: dict[str, Any], is_legacy: bool, caller: Caller
     ) -> Created | None:
         task_id, wait, download = arguments.get("task_id"), arguments.get("wait_seconds", 0), arguments.get("download")
         valid = isinstance(task_id, str) and task_id.strip() and isinstance(wait, int | float) and wait >= 0
         valid = valid and not set(arguments) - {"task_id", "wait_seconds", "download"}
         if not valid or not (download is None or isinstance(download, bool)):
             return None
+        if download and not caller.holds(GENERATE_SCOPE):
+            return None  # the tool refuses it, saying which scope saving needs
         if not is_legacy and not wait:
             return None  # a plain look-up answers at once
+        # The owner first, from the journal alone (as the tool does): someone else's id never costs a Kling query.
+        known = await runtime.tracker.snapshot(str(task_id).strip(), refresh=False)
+        if known is None or not caller.viewer.may_see(known.entry):
+            return None  # unknown (or someone else's): the tool answers "not found" right away
         snapshot = await runtime.tracker.snapshot(str(task_id).strip())
-        if snapshot is None or not viewer.may_see(snapshot.entry) or (snapshot.done and not is_legacy):
-            return None  # unknown (or someone else's), or finished: the tool answers (or explains) right away
+        if snapshot is None or (snapshot.done and not is_legacy):
+            return None  # finished: the tool answers right away
         external = snapshot.entry.external_task_id
         return f"{external}~{uuid.uuid4().hex[:12]}", external, download
 
