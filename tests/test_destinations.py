@@ -9,7 +9,10 @@ from typing import Any
 import httpx
 import pytest
 from mcp import Client
+from pydantic import SecretStr
 
+from kling_mcp.api.client import KlingClient
+from kling_mcp.api.signing import JwtSigner
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.build import build_server
 from kling_mcp.service.callbacks import CallbackHub
@@ -180,7 +183,8 @@ async def test_the_relay_itself_checks_the_address_again(allow_private: bool, tm
     try:
         with user_webhook() as hook:
             async with httpx.AsyncClient() as http:
-                hub = CallbackHub(journal, LocalWakeups(lambda _: 0), http, relay_to_private=allow_private)
+                kling = KlingClient(http, JwtSigner("ak", SecretStr("sk" * 16)))  # not asked: relay() only sends
+                hub = CallbackHub(journal, LocalWakeups(lambda _: 0), http, kling, relay_to_private=allow_private)
                 delivered = await hub.relay(hook.url, b'{"task_id": "t"}', "kmcp-x")
     finally:
         journal.close()
