@@ -27,6 +27,7 @@ from kling_mcp.api.capabilities import endpoint_named
 from kling_mcp.api.client import KlingClient
 from kling_mcp.api.errors import KlingError, KlingProtocolError
 from kling_mcp.api.models import TERMINAL_STATUSES, Task
+from kling_mcp.logs import urls_by_host_only
 from kling_mcp.service.destinations import DestinationRefusedError, DestinationUnresolvedError, checked_destination
 from kling_mcp.service.journal import JournalEntry, TaskJournal
 from kling_mcp.service.wakeups import Wakeups
@@ -144,13 +145,14 @@ class CallbackHub:
         for attempt in range(1, RELAY_ATTEMPTS + 1):
             try:
                 to = await checked_destination(url, allow_private=self._relay_to_private)
-                response = await self._http.post(
-                    to.url,
-                    content=raw,
-                    headers={"Content-Type": "application/json", **to.headers},
-                    extensions=to.extensions,
-                    timeout=RELAY_TIMEOUT,
-                )
+                with urls_by_host_only():  # httpx's request line would carry the caller's path and query
+                    response = await self._http.post(
+                        to.url,
+                        content=raw,
+                        headers={"Content-Type": "application/json", **to.headers},
+                        extensions=to.extensions,
+                        timeout=RELAY_TIMEOUT,
+                    )
                 if response.status_code < 500 and response.status_code != 429:
                     logger.info(
                         "relayed callback of task %s to %s: HTTP %d",
