@@ -132,11 +132,9 @@ class CallbackHub:
         endpoint = endpoint_named(entry.endpoint) or "image2video"
         queried = entry.task_id or entry.external_task_id
         task = await self._kling.get_task(endpoint, queried, deadline=time.monotonic() + CONFIRM_WAIT)
-        if (entry.task_id and task.task_id != entry.task_id) or task.external_task_id not in (
-            None,
-            entry.external_task_id,
-        ):
-            raise KlingProtocolError(f"Kling answered the query of {queried} with another task")
+        another = entry.task_id is not None and task.task_id != entry.task_id
+        if another or task.external_task_id not in (None, entry.external_task_id) or task.task_status is None:
+            raise KlingProtocolError(f"Kling's answer to the query of {queried} is not that task's status")
         return task
 
     async def relay(self, url: str, raw: bytes, external_task_id: str) -> bool:
