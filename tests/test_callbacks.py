@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import anyio
@@ -116,17 +116,20 @@ async def test_the_users_own_callback_url_hears_every_status(
 ) -> None:
     sandbox.state.config.run_seconds = 0.5
     port = free_port()
-    # The hook is on loopback, which a deployment refuses to relay to unless told otherwise.
+    # The hook is on loopback, which a deployment refuses to relay to unless told otherwise. DEBUG shows httpx's
+    # request lines, which carry a request's full URL.
     env = {**SPARSE, "KLING_MCP_PUBLIC_URL": f"http://127.0.0.1:{port}", "KLING_MCP_RELAY_TO_PRIVATE_ADDRESSES": "1"}
+    env["KLING_MCP_LOG_LEVEL"] = "DEBUG"
     with user_webhook() as hook, run_server(settings, tmp_path, "--stateless", port=port, **env) as replica:
         result, _ = await _generate(replica, callback_url=hook.url)
-        deadline = time.monotonic() + 10
-        while len(hook.bodies) < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _wait_for(lambda: any(b["task_status"] == "succeed" for b in hook.bodies), seconds=10)
         stderr = replica.stderr()
-    assert [b["task_status"] for b in hook.bodies] == ["submitted", "processing", "succeed"]
+    # Each status as Kling confirmed it when its callback came, in order, once (one may have passed already).
+    statuses = [b["task_status"] for b in hook.bodies]
+    assert statuses in (["submitted", "processing", "succeed"], ["processing", "succeed"], ["submitted", "succeed"])
     assert all(b["task_id"] == result["task_id"] and "code" not in b for b in hook.bodies)  # bare task objects
-    assert "users-own" not in stderr  # the user's URL is logged by host only
+    assert "users-own" not in stderr and "/hooks/kling" not in stderr  # not the user's URL, not even at DEBUG
+    assert "HTTP Request: POST http://127.0.0.1 " in stderr  # the relay's request lines, by host only
 
 
 async def test_a_callback_url_into_the_servers_own_network_is_refused_before_anything_is_sent(
@@ -177,3 +180,67 @@ async def test_an_mcp_task_sees_the_callback_at_its_clients_next_poll(
     assert time.monotonic() - started < 10, "the callback marked the task due; the 60 s safety net did not find it"
     [kling_task] = sandbox.state.tasks.values()
     assert status_queries(sandbox, kling_task.task_id) <= 2
+
+
+def _relay_outcomes(servers: list[HttpServer], external: str) -> int:
+    """How many callbacks of this task the servers have decided about (relayed, or not, and why)."""
+    lines = [line for s in servers for line in s.stderr().splitlines() if f"task {external}" in line]
+    return sum(1 for line in lines if "relayed callback of task" in line or "not relayed:" in line)
+
+
+async def _send_callbacks(servers: list[HttpServer], external: str, body: dict[str, object], count: int) -> None:
+    """POST `body` `count` times to the task's true callback address, taking turns between the servers."""
+    async with httpx.AsyncClient() as http:
+        for i in range(count):
+            server = servers[i % len(servers)]
+            response = await http.post(_address(server).url_for(external), json=body)
+            assert response.status_code == 200
+
+
+def _wait_for(check: Callable[[], bool], seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert check()
+
+
+async def test_the_relay_sends_kling_s_confirmed_status_once_whatever_the_callbacks_say(
+    settings: Settings, sandbox: SandboxServer, tmp_path: Path, pg_url: str
+) -> None:
+    """Callbacks at task X's true address, with a body about task Y, replayed 50 times across two replicas."""
+    sandbox.state.config.run_seconds = 3.0
+    sandbox.state.inject(callback_lost=100)  # Kling's own callbacks never arrive: only the crafted ones do
+    env = {**SPARSE, "KLING_MCP_JOURNAL": pg_url, "KLING_MCP_RELAY_TO_PRIVATE_ADDRESSES": "1"}
+    env["KLING_MCP_PUBLIC_URL"] = "https://mcp.example.com"  # the callbacks are sent to each replica directly
+    with (
+        user_webhook() as hook,
+        run_server(settings, tmp_path, "--stateless", **env) as a,  # type: ignore[arg-type]
+        run_server(settings, tmp_path, "--stateless", **env) as b,  # type: ignore[arg-type]
+    ):
+        x, _ = await _generate(a, callback_url=hook.url, timeout=0)
+        y, _ = await _generate(a, timeout=0)
+        external = str(x["external_task_id"])
+        evil = {"id": "v", "url": "https://evil.example/v.mp4", "duration": "5"}
+        about_y = {
+            "task_id": y["task_id"],
+            "task_status": "succeed",
+            "task_info": {"external_task_id": y["external_task_id"]},
+            "task_result": {"videos": [evil]},
+        }
+        await _send_callbacks([a, b], external, about_y, 50)
+        _wait_for(lambda: _relay_outcomes([a, b], external) == 50)
+        running = list(hook.bodies)
+        _wait_for(lambda: sandbox.state.tasks[str(x["task_id"])].status(sandbox.state.clock()) == "succeed")
+        await _send_callbacks([a, b], external, about_y, 50)
+        _wait_for(lambda: _relay_outcomes([a, b], external) == 100)
+        stderr = a.stderr() + b.stderr()
+    # While X ran: one relay, of X's status as Kling gave it; then one of X's success, with Kling's video.
+    assert [(body["task_id"], body["task_status"]) for body in running] in (
+        [(x["task_id"], "submitted")],
+        [(x["task_id"], "processing")],
+    )
+    assert [body["task_status"] for body in hook.bodies[1:]] == ["succeed"]
+    assert hook.bodies[1]["task_id"] == x["task_id"]
+    assert hook.bodies[1]["task_result"]["videos"][0]["url"].endswith(f"/sandbox/videos/{x['task_id']}.mp4")
+    assert "evil.example" not in str(hook.bodies) and str(y["task_id"]) not in str(hook.bodies)
+    assert "users-own" not in stderr

@@ -9,7 +9,10 @@ from typing import Any
 import httpx
 import pytest
 from mcp import Client
+from pydantic import SecretStr
 
+from kling_mcp.api.client import KlingClient
+from kling_mcp.api.signing import JwtSigner
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.build import build_server
 from kling_mcp.service.callbacks import CallbackHub
@@ -43,6 +46,9 @@ ARGS = {"prompt": "a lantern", "start_image_url": str(EXAMPLE_PNG)}
         "http://[::1]:9000/",
         "http://[fe80::1]/",
         "http://[::ffff:127.0.0.1]/",  # loopback dressed as IPv6
+        "http://[64:ff9b::a9fe:a9fe]/",  # the metadata service through NAT64
+        "http://[2002:7f00:1::1]:8080/",  # loopback through 6to4
+        "http://[fec0::1]/",  # site-local
         "http://0.0.0.0/",
         "http://224.0.0.1/",
     ],
@@ -79,6 +85,47 @@ def test_public_means_globally_routable() -> None:
     assert not is_public(ipaddress.ip_address("fd00::1"))  # unique local
 
 
+# Verdicts written by hand: an IPv6 address carrying an IPv4 one is judged by the IPv4 address it carries.
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("::ffff:8.8.8.8", True),  # IPv4-mapped
+        ("::ffff:169.254.169.254", False),
+        ("::8.8.8.8", True),  # IPv4-compatible (deprecated)
+        ("::127.0.0.1", False),
+        ("::10.0.0.1", False),
+        ("::1", False),  # loopback (and, read as IPv4-compatible, 0.0.0.1)
+        ("::", False),
+        ("::ffff:0:8.8.8.8", True),  # SIIT, IPv4-translated
+        ("::ffff:0:127.0.0.1", False),
+        ("::ffff:0:192.168.1.1", False),
+        ("64:ff9b::8.8.8.8", True),  # NAT64 well-known prefix
+        ("64:ff9b::169.254.169.254", False),  # the cloud metadata service, through the operator's NAT64
+        ("64:ff9b::127.0.0.1", False),
+        ("64:ff9b::10.0.0.1", False),
+        ("64:ff9b:1::8.8.8.8", False),  # NAT64 local-use: read as a /48 prefix this carries 0.0.0.0
+        ("64:ff9b:1:808:8:808:808:808", True),  # 8.8.8.8 in every placement, /48 to /96
+        ("64:ff9b:1:a00:1:a00:1a:1", False),  # as a /48 prefix: 10.0.1.10
+        ("2002:808:808::1", True),  # 6to4 of 8.8.8.8
+        ("2002:7f00:1::1", False),  # 6to4 of 127.0.0.1
+        ("2002:a9fe:a9fe::", False),  # 6to4 of 169.254.169.254
+        ("2002:c0a8:101::1", False),  # 6to4 of 192.168.1.1
+        ("2001:0:4136:e378:8000:63bf:f7f7:f7f7", True),  # Teredo: server 65.54.227.120, client 8.8.8.8
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", False),  # client 127.0.0.1
+        ("2001:0:4136:e378:8000:63bf:f5ff:fffe", False),  # client 10.0.0.1
+        ("2001:0:a00:1:8000:63bf:f7f7:f7f7", False),  # server 10.0.0.1
+        ("fec0::1", False),  # site-local (deprecated)
+        ("feff::1", False),  # the top of fec0::/10
+        ("fe80::1", False),  # link-local
+        ("fd00::1", False),  # unique local
+        ("2606:4700::1111", True),  # a plain global address
+        ("2001:4860:4860::8888", True),
+    ],
+)
+def test_an_ipv6_address_carrying_an_ipv4_one_is_judged_by_it(address: str, public: bool) -> None:
+    assert is_public(ipaddress.ip_address(address)) is public
+
+
 async def test_the_pinned_request_reaches_the_checked_address_and_names_the_host() -> None:
     # A name that resolved to a checked address is connected to by that address: the request must still carry the
     # name (virtual hosts, and the certificate check through SNI for https), and a later answer of the resolver for
@@ -106,10 +153,13 @@ async def test_a_private_callback_url_is_refused_before_anything_is_sent_when_th
 ) -> None:
     async with Client(_relaying(sandbox, tmp_path)) as client:
         metadata = await client.call_tool(GENERATE, {**ARGS, "callback_url": "http://169.254.169.254/latest/x"})
+        nat64 = await client.call_tool(GENERATE, {**ARGS, "callback_url": "http://[64:ff9b::a9fe:a9fe]/latest/x"})
         unresolved = await client.call_tool(GENERATE, {**ARGS, "callback_url": "https://hook.invalid/k", "timeout": 0})
     assert metadata.is_error
     assert "Invalid input: callback_url: 169.254.169.254 is not a public internet address" in text_of(metadata)
     assert "No request was sent to Kling" in text_of(metadata)
+    assert nat64.is_error
+    assert "Invalid input: callback_url: 64:ff9b::a9fe:a9fe is not a public internet address" in text_of(nat64)
     assert not unresolved.is_error  # may resolve later: the relay tries again then
     assert len(sandbox.state.creates()) == 1  # only the second call's
 
@@ -133,7 +183,8 @@ async def test_the_relay_itself_checks_the_address_again(allow_private: bool, tm
     try:
         with user_webhook() as hook:
             async with httpx.AsyncClient() as http:
-                hub = CallbackHub(journal, LocalWakeups(lambda _: 0), http, relay_to_private=allow_private)
+                kling = KlingClient(http, JwtSigner("ak", SecretStr("sk" * 16)))  # not asked: relay() only sends
+                hub = CallbackHub(journal, LocalWakeups(lambda _: 0), http, kling, relay_to_private=allow_private)
                 delivered = await hub.relay(hook.url, b'{"task_id": "t"}', "kmcp-x")
     finally:
         journal.close()

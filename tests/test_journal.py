@@ -196,3 +196,22 @@ def test_entries_keep_their_kling_api_and_older_ones_count_for_every_api(journal
     assert len(journal.recent()) == 3
     entry = journal.get("kmcp-sandbox")
     assert entry is not None and entry.kling_host == "http://127.0.0.1:8765"
+
+
+def test_a_relayed_status_is_claimed_once_and_never_goes_back(journal: TaskJournal) -> None:
+    journal.record_intent(_entry("kmcp-r"))
+    journal.record_intent(_entry("kmcp-s"))
+    terminal = ("succeed", "failed")
+    assert journal.claim_relay("kmcp-r", "processing", ("processing", *terminal))
+    assert not journal.claim_relay("kmcp-r", "processing", ("processing", *terminal))  # a replay
+    assert not journal.claim_relay("kmcp-r", "submitted", ("submitted", "processing", *terminal))  # a late one
+    assert journal.claim_relay("kmcp-r", "succeed", terminal)
+    assert not journal.claim_relay("kmcp-r", "failed", terminal)
+    assert (entry := journal.get("kmcp-r")) is not None and entry.relayed_status == "succeed"
+    journal.release_relay("kmcp-r", "succeed", "processing")  # its relay never got through: may be tried again
+    assert (entry := journal.get("kmcp-r")) is not None and entry.relayed_status == "processing"
+    assert journal.claim_relay("kmcp-r", "succeed", terminal)
+    assert not journal.claim_relay("kmcp-unknown", "succeed", terminal)
+    with ThreadPoolExecutor(8) as pool:  # replicas claiming the same status at once: one wins
+        claims = list(pool.map(lambda _: journal.claim_relay("kmcp-s", "succeed", terminal), range(8)))
+    assert claims.count(True) == 1

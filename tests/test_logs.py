@@ -7,10 +7,11 @@ import logging
 import sys
 from collections.abc import Iterator
 
+import httpx
 import jwt
 import pytest
 
-from kling_mcp.logs import RedactingFilter, configure_logging, redact
+from kling_mcp.logs import RedactingFilter, configure_logging, redact, urls_by_host_only
 
 SECRET = "kling-secret-key-0123456789abcdef"
 TOKEN = jwt.encode({"iss": "access-key", "exp": 2_000_000_000, "nbf": 0}, SECRET, algorithm="HS256")
@@ -105,3 +106,15 @@ def test_configure_logging_writes_to_stderr_only(capsys: pytest.CaptureFixture[s
     assert out.out == ""
     assert "DEBUG kling_mcp.test: using [REDACTED]" in out.err
     assert SECRET not in out.err
+
+
+def test_a_url_logged_inside_urls_by_host_only_keeps_its_host_alone(captured: io.StringIO) -> None:
+    # As httpx logs a request line: the URL is an httpx.URL argument, with the caller's secret in path and query.
+    url = httpx.URL("https://hooks.example.com:8443/T0/B0/s3cr3t?token=users-own")
+    logger = logging.getLogger("tests.redaction")
+    with urls_by_host_only():
+        logger.info('HTTP Request: %s %s "%s %d %s"', "POST", url, "HTTP/1.1", 204, "No Content")
+    logger.info("HTTP Request: %s %s", "GET", url)  # outside: as it was
+    first, second = captured.getvalue().splitlines()
+    assert first == 'INFO HTTP Request: POST https://hooks.example.com "HTTP/1.1 204 No Content"'
+    assert second == f"INFO HTTP Request: GET {url}"

@@ -4,10 +4,38 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from urllib.parse import urlsplit
 
 from kling_mcp.redaction import Redactor, redact
 
-__all__ = ["RedactingFilter", "configure_logging", "redact"]
+__all__ = ["RedactingFilter", "configure_logging", "redact", "urls_by_host_only"]
+
+_HOST_ONLY: ContextVar[bool] = ContextVar("kling_mcp_urls_by_host_only", default=False)
+
+
+@contextmanager
+def urls_by_host_only() -> Iterator[None]:
+    """Within this block (this task), a URL in a log record's arguments is logged as scheme and host only.
+
+    For requests to a caller's own URL, whose path or query may hold its secret: httpx logs every request line
+    with the full URL (at INFO, which the CLI shows with --log-level DEBUG).
+    """
+    token = _HOST_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _HOST_ONLY.reset(token)
+
+
+def _host_only(arg: object) -> object:
+    text = str(arg) if not isinstance(arg, int | float) else ""
+    if not text.startswith(("http://", "https://")):
+        return arg
+    parts = urlsplit(text)
+    return f"{parts.scheme}://{parts.hostname or '?'}"
 
 
 class RedactingFilter(logging.Filter):
@@ -18,6 +46,8 @@ class RedactingFilter(logging.Filter):
         self._redactor = Redactor(secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if _HOST_ONLY.get() and isinstance(record.args, tuple):
+            record.args = tuple(_host_only(arg) for arg in record.args)
         message = record.getMessage()
         cleaned = self._redactor.text(message)
         if cleaned != message:

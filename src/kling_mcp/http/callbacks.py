@@ -64,7 +64,7 @@ def callback_endpoint(address: CallbackAddress, contexts: list[AppContext]) -> C
             try:
                 runtime = await context.runtime()
                 if runtime.callbacks is not None:
-                    await runtime.callbacks.handle(external_task_id, task, raw)
+                    await runtime.callbacks.handle(external_task_id, task)
             except Exception as exc:  # the safety-net poll still finds the task; the server stays up
                 logger.warning("could not act on the callback for task %s: %s", external_task_id, exc)
 

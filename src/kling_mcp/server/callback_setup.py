@@ -9,6 +9,7 @@ from contextlib import AsyncExitStack
 import httpx
 from pydantic import SecretStr
 
+from kling_mcp.api.client import KlingClient
 from kling_mcp.config import Settings, is_database_url
 from kling_mcp.service.callbacks import CallbackAddress, CallbackHub
 from kling_mcp.service.journal import TaskJournal
@@ -49,9 +50,12 @@ def open_wakeups(location: str, hurry: Hurry, stack: AsyncExitStack) -> Wakeups:
     return wakeups
 
 
-async def open_hub(settings: Settings, journal: TaskJournal, hurry: Hurry, stack: AsyncExitStack) -> CallbackHub:
-    """The hub that acts on received callbacks, with its own HTTP client for relays to callers' URLs."""
+async def open_hub(
+    settings: Settings, journal: TaskJournal, kling: KlingClient, hurry: Hurry, stack: AsyncExitStack
+) -> CallbackHub:
+    """The hub that acts on received callbacks, with its own HTTP client for relays to callers' URLs (and `kling`
+    for the relay's confirming queries)."""
     wakeups = open_wakeups(settings.resolved_journal(), hurry, stack)
     http = await stack.enter_async_context(httpx.AsyncClient(follow_redirects=False))
     logger.info("Kling callbacks arrive at %s/kling/callback/…", settings.public_url)
-    return CallbackHub(journal, wakeups, http, relay_to_private=settings.relay_to_private_addresses)
+    return CallbackHub(journal, wakeups, http, kling, relay_to_private=settings.relay_to_private_addresses)

@@ -95,7 +95,7 @@ async def open_runtime(
         def hurry(task_id: str) -> int:  # waiting calls query at once; MCP tasks at their client's next tasks/get
             return service.poller.hurry(task_id) + tracker.hurry(task_id)
 
-        callbacks = await open_hub(settings, journal, hurry, stack)
+        callbacks = await open_hub(settings, journal, client, hurry, stack)
     return Runtime(service, downloader, base_url, journal, tracker, callbacks)
 
 

@@ -39,10 +39,55 @@ class Destination:
     extensions: dict[str, str] = field(default_factory=dict)
 
 
+# IPv6 forms that carry an IPv4 address: a packet to one reaches (or is translated to) that IPv4 address, so it is
+# judged by the IPv4 rule, whatever `is_global` says of the IPv6 prefix. Each prefix maps to where its IPv4 address
+# sits: byte slices of the 16 bytes (per RFC 6052 §2.2 for NAT64: bits 64-71 are skipped), and a mask XORed over it.
+# A local-use NAT64 prefix may be any length from /48 to /96, so every placement must hold a public address. Teredo
+# (RFC 4380) carries two, the Teredo server's and the client's (inverted): both must be public.
+_Placement = tuple[tuple[tuple[int, int], ...], int]
+_NAT64_AT: dict[int, _Placement] = {
+    48: (((6, 8), (9, 11)), 0),
+    56: (((7, 8), (9, 12)), 0),
+    64: (((9, 13),), 0),
+    96: (((12, 16),), 0),
+}
+_EMBEDDING: tuple[tuple[ipaddress.IPv6Network, tuple[_Placement, ...]], ...] = (
+    (ipaddress.IPv6Network("::ffff:0:0/96"), (_NAT64_AT[96],)),  # IPv4-mapped
+    (ipaddress.IPv6Network("::ffff:0:0:0/96"), (_NAT64_AT[96],)),  # SIIT, IPv4-translated (RFC 2765)
+    (ipaddress.IPv6Network("::/96"), (_NAT64_AT[96],)),  # IPv4-compatible (deprecated); :: and ::1 fall here too
+    (ipaddress.IPv6Network("64:ff9b::/96"), (_NAT64_AT[96],)),  # NAT64 well-known prefix (RFC 6052)
+    (ipaddress.IPv6Network("64:ff9b:1::/48"), tuple(_NAT64_AT.values())),  # NAT64 local-use prefix (RFC 8215)
+    (ipaddress.IPv6Network("2002::/16"), ((((2, 6),), 0),)),  # 6to4 (RFC 3056)
+    (ipaddress.IPv6Network("2001::/32"), ((((4, 8),), 0), (((12, 16),), 0xFFFFFFFF))),  # Teredo: server, client
+)
+# Deprecated site-local unicast (RFC 3879): never on the public internet, though `is_global` says it is.
+_SITE_LOCAL = ipaddress.IPv6Network("fec0::/10")
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address] | None:
+    """The IPv4 addresses an IPv6 address carries (one per placement its prefix allows), or None for a plain one."""
+    for network, placements in _EMBEDDING:
+        if address in network:
+            packed = address.packed
+            return [
+                ipaddress.IPv4Address(int.from_bytes(b"".join(packed[a:b] for a, b in slices), "big") ^ mask)
+                for slices, mask in placements
+            ]
+    return None
+
+
 def is_public(address: IPAddress) -> bool:
-    """Whether an address is on the public internet (not loopback, private, link-local, shared, reserved, multicast)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """Whether an address is on the public internet (not loopback, private, link-local, shared, reserved, multicast).
+
+    An IPv6 address that carries an IPv4 address (mapped, compatible, SIIT, NAT64, 6to4, Teredo) is public only if
+    every IPv4 address it carries is.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        carried = embedded_ipv4(address)
+        if carried is not None:
+            return all(is_public(v4) for v4 in carried)
+        if address in _SITE_LOCAL:
+            return False
     return address.is_global and not address.is_multicast
 
 

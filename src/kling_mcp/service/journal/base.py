@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from kling_mcp.api.models import Task
@@ -53,6 +54,17 @@ class TaskJournal(Protocol):
 
     def record_status(self, external_task_id: str, status: str, message: str | None) -> None:
         """Mark a call whose create did not yield a task (failed, or outcome unknown)."""
+        ...
+
+    def claim_relay(self, external_task_id: str, status: str, not_after: Sequence[str]) -> bool:
+        """Mark `status` relayed unless the last relayed status is one of `not_after`; True if this call marked it.
+
+        Atomic, so of several replicas claiming the same status exactly one relays it.
+        """
+        ...
+
+    def release_relay(self, external_task_id: str, status: str, previous: str | None) -> None:
+        """Give back a claim whose relay never got through: the last relayed status is `previous` again."""
         ...
 
     def get(self, any_id: str) -> JournalEntry | None:

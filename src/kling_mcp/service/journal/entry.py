@@ -42,6 +42,7 @@ class JournalEntry:
     """The Kling API base URL the task was created at (None in entries older than the column)."""
     callback_url: str | None = None  # the caller's own, which kling-mcp relays Kling's callbacks to
     owner: str | None = None  # who made the call (see service.owners); None for entries older than owners
+    relayed_status: str | None = None  # the last status relayed to callback_url (see service.callbacks)
 
 
 # The columns of the `tasks` table, in the order `entry_values` gives them.
@@ -66,6 +67,7 @@ COLUMNS = (
     "kling_host",
     "callback_url",
     "owner",
+    "relayed_status",
 )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 from kling_mcp.api.models import Task
@@ -95,6 +95,14 @@ class ReopeningJournal:
     def record_status(self, external_task_id: str, status: str, message: str | None) -> None:
         """See `TaskJournal.record_status`."""
         self._open().record_status(external_task_id, status, message)
+
+    def claim_relay(self, external_task_id: str, status: str, not_after: Sequence[str]) -> bool:
+        """See `TaskJournal.claim_relay`."""
+        return self._open().claim_relay(external_task_id, status, not_after)
+
+    def release_relay(self, external_task_id: str, status: str, previous: str | None) -> None:
+        """See `TaskJournal.release_relay`."""
+        self._open().release_relay(external_task_id, status, previous)
 
     def get(self, any_id: str) -> JournalEntry | None:
         """See `TaskJournal.get`."""

@@ -83,6 +83,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 6: what Kling charged for the task (its final_unit_deduction, a string), once it reports it.
     ("ALTER TABLE tasks ADD COLUMN final_unit_deduction TEXT",),
+    # 7: the last status relayed to the caller's callback_url, so every replica relays each status once.
+    ("ALTER TABLE tasks ADD COLUMN relayed_status TEXT",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

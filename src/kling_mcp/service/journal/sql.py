@@ -126,6 +126,29 @@ class SqlJournal(ABC):
                 (status, message, time.time(), external_task_id),
             )
 
+    def claim_relay(self, external_task_id: str, status: str, not_after: Sequence[str]) -> bool:
+        """Mark `status` relayed unless the last relayed status is one of `not_after`; True if this call marked it."""
+        placeholders = ", ".join("?" * len(not_after))
+        refused = f" AND (relayed_status IS NULL OR relayed_status NOT IN ({placeholders}))" if not_after else ""
+        with self._transaction() as cursor:
+            return (
+                self._execute(
+                    cursor,
+                    f"UPDATE tasks SET relayed_status=? WHERE external_task_id=?{refused}",
+                    (status, external_task_id, *not_after),
+                ).rowcount
+                == 1
+            )
+
+    def release_relay(self, external_task_id: str, status: str, previous: str | None) -> None:
+        """Give back a claim whose relay never got through: the last relayed status is `previous` again."""
+        with self._transaction() as cursor:
+            self._execute(
+                cursor,
+                "UPDATE tasks SET relayed_status=? WHERE external_task_id=? AND relayed_status=?",
+                (previous, external_task_id, status),
+            )
+
     def get(self, any_id: str) -> JournalEntry | None:
         """The entry with this Kling task id or external task id."""
         rows = self._select(
