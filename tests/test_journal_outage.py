@@ -1,13 +1,20 @@
 """Issue #26 items 19-21: the journal down, or asked to hold more than it should (a secret, a password).
 
 19: a lookup while the journal cannot be read still asks Kling and never denies a task that exists.
+20: a write after a create is kept until the journal takes it, however long it is down, in bounded memory; the
+    start-up sweep of open intents waits for the journal instead of being skipped.
+
+The outage is real: the journal's folder is moved away and a file put in its place, so every open fails
+("unavailable", like a stopped database), until the folder is put back.
 """
 
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
+from functools import partial
 from pathlib import Path
 
+import anyio
 import pytest
 
 from kling_mcp.config import Settings
@@ -16,7 +23,10 @@ from kling_mcp.server.context import options_from
 from kling_mcp.server.runtime import open_runtime
 from kling_mcp.service.errors import OwnerUncheckedError, TaskNotFoundError
 from kling_mcp.service.inputs import VideoRequest
+from kling_mcp.service.journal import NEVER_CREATED, UNKNOWN, JournalEntry, open_journal
+from kling_mcp.service.journal.reopening import ReopeningJournal
 from kling_mcp.service.owners import Viewer
+from kling_mcp.service.recorder import MAX_UNCLASSIFIED_FAILURES, JournalRecorder
 from tests.conftest import FAST_RETRY, make_settings
 
 pytestmark = pytest.mark.anyio
@@ -63,3 +73,129 @@ async def test_19_a_lookup_while_the_journal_cannot_be_opened_asks_kling_and_nev
         with pytest.raises(TaskNotFoundError) as unknown:
             await runtime.service.get("no-such-task", viewer=viewer)
         assert "not consulted" in str(unknown.value) and "could not be read" in str(unknown.value)
+
+
+class Outage:
+    """A journal file whose folder can be taken away (every open fails) and put back."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.folder = tmp_path / "journal"
+        self.path = self.folder / "journal.sqlite3"
+        self._aside = tmp_path / "journal-aside"
+
+    def intent(self, external_task_id: str, *, kling_host: str | None = None) -> None:
+        journal = open_journal(self.path)
+        entry = JournalEntry(
+            external_task_id=external_task_id,
+            endpoint="image2video",
+            model="kling-v2-1",
+            prompt="p",
+            kling_host=kling_host,
+        )
+        journal.record_intent(entry)
+        journal.close()
+
+    def begin(self) -> None:
+        self.folder.rename(self._aside)
+        self.folder.write_text("not a folder")
+
+    def end(self) -> None:
+        self.folder.unlink()
+        self._aside.rename(self.folder)
+
+    def status(self, any_id: str) -> str | None:
+        journal = open_journal(self.path)
+        try:
+            entry = journal.get(any_id)
+            return entry.status if entry else None
+        finally:
+            journal.close()
+
+
+async def test_20_a_write_after_the_create_is_kept_until_the_journal_is_back_however_long(tmp_path: Path) -> None:
+    outage = Outage(tmp_path)
+    outage.intent("kmcp-kept")
+    outage.begin()
+    journal = ReopeningJournal(partial(open_journal, outage.path), str(outage.path))
+    recorder = JournalRecorder(journal)
+    warning = await recorder.write("kmcp-kept", partial(journal.record_status, "kmcp-kept", UNKNOWN, "outcome unknown"))
+    assert warning is not None and "keeps retrying" in warning
+    for _ in range(MAX_UNCLASSIFIED_FAILURES * 3):  # ~45 s of background retries at 5 s each: it used to drop it
+        assert recorder.flush() == 1
+    outage.end()
+    assert recorder.flush() == 0
+    assert outage.status("kmcp-kept") == UNKNOWN
+    journal.close()
+
+
+async def test_20_memory_is_bounded_by_dropping_status_refreshes_never_a_created_task_s_write(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    outage = Outage(tmp_path)
+    outage.intent("kmcp-created")
+    outage.begin()
+    journal = ReopeningJournal(partial(open_journal, outage.path), str(outage.path))
+    recorder = JournalRecorder(journal, max_pending=3)
+    landed: list[str] = []
+
+    def refresh(name: str) -> None:  # a status seen by a lookup: a journal write, like the real ones
+        journal.record_status(name, UNKNOWN, None)
+        landed.append(name)
+
+    recorder.defer("refresh-0", partial(refresh, "refresh-0"))
+    await recorder.write("kmcp-created", partial(journal.record_status, "kmcp-created", UNKNOWN, "m"))
+    for i in range(1, 6):
+        recorder.defer(f"refresh-{i}", partial(refresh, f"refresh-{i}"))
+    recorder.defer("adopted", partial(refresh, "adopted"), essential=True)
+    assert recorder.pending == 3  # refresh-0 (being retried at the head), the created task's write, adopted
+    assert recorder.dropped == 5
+    assert "dropped the oldest status refresh" in caplog.text
+    outage.end()
+    assert recorder.flush() == 0
+    assert landed == ["refresh-0", "adopted"]
+    assert outage.status("kmcp-created") == UNKNOWN
+    journal.close()
+
+
+async def test_20_a_write_the_journal_refuses_while_it_answers_is_still_dropped(tmp_path: Path) -> None:
+    # The other side of the rule: a write at fault (the journal answers, the write fails) must not block the rest.
+    journal = open_journal(tmp_path / "journal.sqlite3")
+    recorder = JournalRecorder(journal)
+
+    def broken() -> None:
+        raise ValueError("a bug in one write")
+
+    done: list[str] = []
+    recorder.defer("broken", broken)
+    recorder.defer("next", partial(done.append, "next"))
+    for _ in range(MAX_UNCLASSIFIED_FAILURES - 1):
+        assert recorder.flush() == 2
+    assert recorder.flush() == 0 and done == ["next"]
+    journal.close()
+
+
+async def test_20_the_start_up_sweep_waits_for_the_journal_instead_of_skipping(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    outage = Outage(tmp_path)
+    outage.intent("kmcp-open", kling_host=sandbox.url)
+    outage.begin()
+    settings = make_settings(sandbox, tmp_path, KLING_MCP_JOURNAL=str(outage.path), KLING_MCP_STALE_INTENT_AFTER=0.1)
+    async with AsyncExitStack() as stack:
+        runtime = await open_runtime(settings, options_from(settings), stack, FAST_RETRY)
+        resolved: list[int] = []
+
+        async def sweep() -> None:
+            resolved.append(await runtime.service.intents.sweep(retry_interval=0.02))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(sweep)
+            await anyio.sleep(0.2)  # several failed attempts
+            assert resolved == []
+            outage.end()
+            with anyio.fail_after(5):
+                while not resolved:
+                    await anyio.sleep(0.02)
+        assert resolved == [1]
+        assert runtime.service.recorder.flush() == 0
+    assert outage.status("kmcp-open") == NEVER_CREATED
