@@ -3,6 +3,7 @@
 19: a lookup while the journal cannot be read still asks Kling and never denies a task that exists.
 20: a write after a create is kept until the journal takes it, however long it is down, in bounded memory; the
     start-up sweep of open intents waits for the journal instead of being skipped.
+21: nothing secret rests in the journal: status messages and image URLs are scrubbed, and a new file is private.
 
 The outage is real: the journal's folder is moved away and a file put in its place, so every open fails
 ("unavailable", like a stopped database), until the folder is put back.
@@ -10,6 +11,7 @@ The outage is real: the journal's folder is moved away and a file put in its pla
 
 from __future__ import annotations
 
+import stat
 from contextlib import AsyncExitStack
 from functools import partial
 from pathlib import Path
@@ -17,6 +19,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from kling_mcp.api.models import Task
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.context import options_from
@@ -199,3 +202,54 @@ async def test_20_the_start_up_sweep_waits_for_the_journal_instead_of_skipping(
         assert resolved == [1]
         assert runtime.service.recorder.flush() == 0
     assert outage.status("kmcp-open") == NEVER_CREATED
+
+
+JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJhayJ9.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg"
+
+
+def test_21_no_jwt_and_no_url_password_is_written_to_the_journal(shared_journal: str) -> None:
+    journal = open_journal(shared_journal)
+    try:
+        journal.record_intent(
+            JournalEntry(
+                external_task_id="kmcp-secret",
+                endpoint="image2video",
+                model="kling-v2-1",
+                prompt="p",
+                start_image="https://alice:s3cret-pass@images.example.com/boat.png?size=1",
+                end_image="https://bob@images.example.com/end.png",
+            )
+        )
+        journal.record_status("kmcp-secret", UNKNOWN, f"upstream said: 'Authorization': 'Bearer {JWT}'")
+        entry = journal.get("kmcp-secret")
+        assert entry is not None
+        assert entry.start_image == "https://images.example.com/boat.png?size=1"
+        assert entry.end_image == "https://images.example.com/end.png"
+        assert entry.status_message is not None and JWT not in entry.status_message
+        assert "[REDACTED]" in entry.status_message
+        task = Task.model_validate(
+            {
+                "task_id": "t-secret",
+                "task_status": "failed",
+                "task_status_msg": f"gateway echoed headers: authorization={JWT}",
+                "task_info": {"external_task_id": "kmcp-secret"},
+            }
+        )
+        journal.record_task(task, "kmcp-secret")
+        entry = journal.get("t-secret")
+        assert entry is not None and entry.status_message is not None
+        assert JWT not in entry.status_message and "[REDACTED]" in entry.status_message
+    finally:
+        journal.close()
+
+
+def test_21_a_new_sqlite_journal_is_private_to_its_user(tmp_path: Path) -> None:
+    path = tmp_path / "new-folder" / "tasks.sqlite3"
+    journal = open_journal(path)
+    journal.record_intent(JournalEntry(external_task_id="kmcp-1", endpoint="image2video", model="m", prompt="p"))
+    try:
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        for file in (path, path.with_name(path.name + "-wal")):
+            assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+    finally:
+        journal.close()
