@@ -30,7 +30,9 @@ from kling_mcp.service.journal import NEVER_CREATED, UNKNOWN, JournalEntry, open
 from kling_mcp.service.journal.reopening import ReopeningJournal
 from kling_mcp.service.owners import Viewer
 from kling_mcp.service.recorder import MAX_UNCLASSIFIED_FAILURES, JournalRecorder
-from tests.conftest import FAST_RETRY, make_settings
+from tests.conftest import FAST_RETRY, make_settings, text_of
+from tests.http_support import TOKEN, connect, run_server
+from tests.names import GET
 
 pytestmark = pytest.mark.anyio
 
@@ -76,6 +78,24 @@ async def test_19_a_lookup_while_the_journal_cannot_be_opened_asks_kling_and_nev
         with pytest.raises(TaskNotFoundError) as unknown:
             await runtime.service.get("no-such-task", viewer=viewer)
         assert "not consulted" in str(unknown.value) and "could not be read" in str(unknown.value)
+
+
+@pytest.mark.slow  # starts a server process
+async def test_19_over_http_with_a_token_a_task_kling_has_is_not_denied_while_the_journal_cannot_be_opened(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    task = sandbox.state.add_task("image2video", {"model_name": "kling-v2-1", "external_task_id": "kmcp-http"})
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the journal's folder should be")
+    settings = make_settings(sandbox, tmp_path, KLING_MCP_JOURNAL=str(blocker / "journal.sqlite3"))
+    with run_server(settings, tmp_path, KLING_MCP_AUTH_TOKEN=TOKEN) as server:
+        async with connect(server.mcp_url) as client:
+            before = _gets(sandbox)
+            for any_id in (task.task_id, "kmcp-http"):
+                result = await client.call_tool(GET, {"task_id": any_id})
+                assert result.is_error
+                assert "Kling has a task" in text_of(result) and "No task" not in text_of(result), text_of(result)
+            assert _gets(sandbox) > before
 
 
 class Outage:
