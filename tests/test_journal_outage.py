@@ -33,6 +33,7 @@ from kling_mcp.service.recorder import MAX_UNCLASSIFIED_FAILURES, JournalRecorde
 from tests.conftest import FAST_RETRY, make_settings, text_of
 from tests.http_support import TOKEN, connect, run_server
 from tests.names import GET
+from tests.pg_cluster import Cluster
 
 pytestmark = pytest.mark.anyio
 
@@ -149,6 +150,33 @@ async def test_20_a_write_after_the_create_is_kept_until_the_journal_is_back_how
     assert recorder.flush() == 0
     assert outage.status("kmcp-kept") == UNKNOWN
     journal.close()
+
+
+@pytest.mark.slow  # stops and starts a PostgreSQL server
+async def test_20_a_write_kept_through_a_postgresql_outage_lands_when_the_database_is_back(
+    pg_cluster: Cluster, pg_url: str
+) -> None:
+    from kling_mcp.service.journal.postgres import PostgresJournal
+
+    journal = PostgresJournal(pg_url, timeout=0.5)
+    try:
+        journal.record_intent(JournalEntry(external_task_id="kmcp-pg", endpoint="image2video", model="m", prompt="p"))
+        recorder = JournalRecorder(journal)
+        pg_cluster.stop()
+        try:
+            warning = await recorder.write("kmcp-pg", partial(journal.record_status, "kmcp-pg", UNKNOWN, "m"))
+            assert warning is not None and "keeps retrying" in warning
+            for _ in range(MAX_UNCLASSIFIED_FAILURES * 2):
+                assert recorder.flush() == 1
+        finally:
+            pg_cluster.start()
+        with anyio.fail_after(30):  # the pool reconnects with a backoff: the background thread's next rounds
+            while recorder.flush():
+                await anyio.sleep(0.2)
+        entry = journal.get("kmcp-pg")
+        assert entry is not None and entry.status == UNKNOWN
+    finally:
+        journal.close()
 
 
 async def test_20_memory_is_bounded_by_dropping_status_refreshes_never_a_created_task_s_write(

@@ -19,6 +19,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import anyio.to_thread
 
@@ -156,27 +157,32 @@ class JournalRecorder:
             except Exception as exc:
                 problem = describe_journal_error(exc)
                 self._last_problem = problem.text
-                if (
-                    problem.kind != "unavailable"
-                    or self._count_failure(key) < MAX_UNCLASSIFIED_FAILURES
-                    or not self._journal_answers()
-                ):
+                verdict = "down"
+                if problem.kind == "unavailable" and self._count_failure(key) >= MAX_UNCLASSIFIED_FAILURES:
+                    verdict = self._retry_verdict(kept)
+                if verdict == "down":
                     with self._lock:
                         return len(self._pending)
-                # The journal answers, but not this write: retrying it forever would block every later write.
-                logger.error("dropped journal write for %s after repeated failures: %s", key, problem.text)
+                if verdict == "at fault":  # retrying it forever would block every later write
+                    logger.error("dropped journal write for %s after repeated failures: %s", key, problem.text)
             with self._lock:
                 self._pending.remove(kept)
                 self._failures.pop(key, None)
             logger.debug("journal write for %s done", key)
 
-    def _journal_answers(self) -> bool:
-        """Whether the journal takes a statement at all: if not, it is down (a database stopped), not the write."""
+    def _retry_verdict(self, kept: _Kept) -> Literal["down", "done", "at fault"]:
+        """After repeated unclassified failures: "down" if the journal answers no statement (a database stopped:
+        the write is kept), else the write is tried once more — "done" (the journal had just come back, and its
+        first statement failed on a dead connection), or "at fault" (it fails while the journal answers)."""
         try:
             self.journal.schema_version()
         except Exception:
-            return False
-        return True
+            return "down"
+        try:
+            kept.write()
+        except Exception:
+            return "at fault"
+        return "done"
 
     def _count_failure(self, key: str) -> int:
         with self._lock:
