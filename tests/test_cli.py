@@ -50,6 +50,7 @@ def test_check_with_the_right_keys(settings: Settings, sandbox: SandboxServer, t
     assert "✓ Kling accepted the keys" in done.stdout
     assert f"Kling API: {sandbox.url}" in done.stdout
     assert f"task journal: {settings.resolved_journal()}" in done.stdout
+    assert "keeps up to 10000 journal writes in memory" in done.stdout  # the policy while the journal is down
     # One cheap authenticated request: a one-item page of the task list, nothing created.
     [request] = sandbox.state.requests
     assert (request.method, request.path, request.query) == (

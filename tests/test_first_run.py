@@ -63,6 +63,13 @@ def test_sandbox_help_shows_the_defaults(capsys: pytest.CaptureFixture[str]) -> 
     assert "--host HOST Bind address (default 127.0.0.1)." in text
 
 
+# What `check` says about journal writes kept while the journal is down (issue 26 item 20).
+KEPT_WRITES = (
+    "  while it is down, the server keeps up to 10000 journal writes in memory and retries them until they land; "
+    "past that it drops the oldest status refreshes (Kling keeps them), never a created task's id"
+)
+
+
 def _check(settings: Settings, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
     code = run_check(settings)
     return code, capsys.readouterr().out.splitlines()
@@ -77,6 +84,7 @@ def test_check_says_what_it_checked_before_its_verdict(
         f"• Kling API: {sandbox.url}",
         f"• access key: {sandbox.state.config.access_key[:4]}… (secret key set)",
         f"• task journal: {settings.journal}",
+        KEPT_WRITES,
         "• videos are not saved (KLING_MCP_DOWNLOAD_DIR unset)",
         "✓ Kling accepted the keys; the account has no image2video tasks yet.",
     ]
@@ -90,13 +98,14 @@ def test_check_without_keys_still_says_what_it_checked(
     )
     code, lines = _check(settings, capsys)
     assert code == 1
-    assert lines[:4] == [
+    assert lines[:5] == [
         f"• Kling API: {sandbox.url}",
         "• access key: not set (secret key not set)",
         f"• task journal: {settings.journal}",
+        KEPT_WRITES,
         f"• videos saved to: {tmp_path / 'videos'}",
     ]
-    assert lines[4].startswith("✗ Kling credentials are not configured: set KLING_ACCESS_KEY and KLING_SECRET_KEY")
+    assert lines[5].startswith("✗ Kling credentials are not configured: set KLING_ACCESS_KEY and KLING_SECRET_KEY")
     assert sandbox.state.requests == []
 
 
@@ -106,14 +115,15 @@ def test_check_in_sandbox_mode_says_what_it_checked(
     settings = make_settings(sandbox, tmp_path, KLING_MCP_SANDBOX="1", KLING_ACCESS_KEY="", KLING_SECRET_KEY="")
     code, lines = _check(settings, capsys)
     assert code == 0
-    assert [line.split(":")[0] for line in lines[:4]] == [
+    assert [line.split(":")[0] for line in lines[:5]] == [
         "• Kling API",
         "• access key",
         "• task journal",
+        KEPT_WRITES.split(":")[0],
         "• videos are not saved (KLING_MCP_DOWNLOAD_DIR unset)",
     ]
     assert "built-in sandbox" in lines[0]
-    assert lines[4].startswith("✓ Sandbox mode")
+    assert lines[5].startswith("✓ Sandbox mode")
 
 
 def test_a_person_at_a_terminal_is_told_what_the_server_waits_for() -> None:

@@ -87,6 +87,19 @@ class Redactor:
         return value
 
 
+# The user info of a URL (`user@` or `user:password@`), for text that is stored rather than shown (see `for_storage`).
+_USER_INFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s?#]*@")
+_STORAGE = Redactor()
+
+
+def for_storage(text: str) -> str:
+    """The text as it may be stored (the task journal): scrubbed like any outgoing text, and every URL's user info
+    (`user:pass@`) removed whole, so a stored image URL still works as an address but carries no credentials."""
+    if "@" in text:
+        text = _USER_INFO.sub(r"\1", text)
+    return _STORAGE.text(text)
+
+
 def _keep_prefix(match: re.Match[str]) -> str:
     prefix = match.group(1) if match.re.groups else ""
     return f"{prefix}{REDACTED}"

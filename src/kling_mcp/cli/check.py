@@ -22,6 +22,7 @@ from kling_mcp.cli.output import Say, printer
 from kling_mcp.config import MissingCredentialsError, Settings
 from kling_mcp.redaction import Redactor
 from kling_mcp.service.journal import JournalConnectionError, JournalError, open_journal
+from kling_mcp.service.recorder import MAX_PENDING
 
 # What to do about a refused request, by the error's family (api/errors.py ERROR_CODES kinds).
 ADVICE = {
@@ -73,6 +74,10 @@ def _check_journal(settings: Settings, say: Say) -> bool:
         say("  What to do: set KLING_MCP_JOURNAL to a file in a folder this user can write.")
         return False
     say(f"• task journal: {journal.where}")
+    say(
+        f"  while it is down, the server keeps up to {MAX_PENDING} journal writes in memory and retries them until "
+        "they land; past that it drops the oldest status refreshes (Kling keeps them), never a created task's id"
+    )
     journal.close()
     return True
 

@@ -63,10 +63,26 @@ class TaskCallError(KlingError):
 class TaskNotFoundError(KlingError):
     """Neither Kling nor the journal knows the id."""
 
-    def __init__(self, any_id: str) -> None:
+    def __init__(self, any_id: str, journal_note: str | None = None) -> None:
+        where = "or in the task journal" if journal_note is None else "(the task journal was not consulted)"
         super().__init__(
-            f"No task with id {any_id!r} at Kling (image2video, text2video or omni-video) or in the task journal. "
-            "Use kling_list_video_tasks to see recent tasks."
+            f"No task with id {any_id!r} at Kling (image2video, text2video or omni-video) {where}. "
+            + (f"{journal_note} " if journal_note else "")
+            + "Use kling_list_video_tasks to see recent tasks."
+        )
+
+
+class OwnerUncheckedError(KlingError):
+    """Kling has the task, but the journal that says whose it is cannot be read: its details wait for the journal.
+
+    Denying the task would make its owner create (and pay for) it again; showing it could show another owner's video.
+    """
+
+    def __init__(self, any_id: str, journal_note: str) -> None:
+        super().__init__(
+            f"Kling has a task with id {any_id!r}: it exists and is not lost, so do not create it again. Its status "
+            f"and video are shown only to its owner, and who owns it is recorded in the task journal. {journal_note} "
+            "Ask again with the same id once the journal is back."
         )
 
 

@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 OPEN_STATUSES = (CREATING, UNKNOWN)
 # How many open intents one start-up sweep looks at (the newest first); older ones are resolved on demand.
 SWEEP_LIMIT = 200
+# How often the start-up sweep tries again to read the open intents while the journal cannot be read (seconds).
+SWEEP_RETRY_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ class IntentResolver:
                 return Resolution(entry, endpoint, note=f"did not wait: Kling could not be asked ({exc})")
             if task is not None:
                 write = partial(self._journal.record_task, task, entry.external_task_id, endpoint, self._kling_host)
-                self._recorder.defer(entry.external_task_id, write)
+                self._recorder.defer(entry.external_task_id, write, essential=True)  # the id of a created task
                 return Resolution(entry, endpoint, task=task)
             if entry.status not in OPEN_STATUSES:
                 return Resolution(entry, endpoint, note="did not wait: no task exists for this call")
@@ -106,13 +108,28 @@ class IntentResolver:
         entry.status, entry.status_message = NEVER_CREATED, message
         return entry
 
-    async def sweep(self) -> int:
-        """Resolve the open intents earlier processes left (at start): adopt tasks Kling made, retire the unseen."""
-        try:
-            entries = await anyio.to_thread.run_sync(self._open_intents)
-        except Exception as exc:
-            logger.warning("could not read open intents from the task journal: %s", exc)
-            return 0
+    async def sweep(self, *, retry_interval: float = SWEEP_RETRY_SECONDS) -> int:
+        """Resolve the open intents earlier processes left (at start): adopt tasks Kling made, retire the unseen.
+
+        While the journal cannot be read (a database still starting, say) it is tried again every `retry_interval`
+        seconds until it answers: the sweep is not skipped for good because the journal was down at the first call.
+        """
+        failures = 0
+        while True:
+            try:
+                entries = await anyio.to_thread.run_sync(self._open_intents)
+                break
+            except Exception as exc:
+                failures += 1
+                log = logger.warning if failures == 1 else logger.debug
+                log(
+                    "could not read open intents from the task journal (%s); trying again every %g s",
+                    exc,
+                    retry_interval,
+                )
+                await anyio.sleep(retry_interval)
+        if failures:
+            logger.info("task journal readable again after %d failed attempts: sweeping open intents", failures)
         resolved = 0
         for entry in entries:
             endpoint: Endpoint = endpoint_named(entry.endpoint) or "image2video"

@@ -19,6 +19,7 @@ from kling_mcp.api.models import Endpoint, Task
 from kling_mcp.service.creating import MIN_CREATE_BUDGET_SECONDS, TaskCreator
 from kling_mcp.service.errors import (
     JournalUnavailableError,
+    OwnerUncheckedError,
     TaskCallError,
     TaskFailedError,
     TaskNotFoundError,
@@ -143,12 +144,19 @@ class VideoService:
         """Look a task up by Kling task id or external id; optionally wait for it to finish.
 
         A viewer who does not see every owner's tasks gets only their own: any other id (unknown, or another
-        owner's) is answered with the same `TaskNotFoundError`, without asking Kling.
+        owner's) is answered with the same `TaskNotFoundError`, without asking Kling. While the journal cannot be
+        read, Kling is asked: a task it has is answered with `OwnerUncheckedError` (never denied), details withheld.
         """
         viewer = viewer or operator()
         started = self._clock()
         deadline = started + self._budget(wait_seconds)
         entry, journal_note = await self._entry(any_id)
+        if journal_note is not None and not viewer.sees_all:
+            # The journal, which says whose a task is, cannot be read: Kling is asked all the same, because a task
+            # denied here would be created and paid for again.
+            if await self._query(any_id, None, deadline) is not None:
+                raise OwnerUncheckedError(any_id, journal_note)
+            raise TaskNotFoundError(any_id, journal_note)
         if not viewer.sees_all and not viewer.may_see(entry):
             raise TaskNotFoundError(any_id)
         if entry is not None and entry.kling_host and self.kling_host and entry.kling_host != self.kling_host:
@@ -165,7 +173,7 @@ class VideoService:
         if found is None:
             if entry is not None:
                 return Outcome(from_entry(entry), self._clock() - started)
-            raise TaskNotFoundError(any_id)
+            raise TaskNotFoundError(any_id, journal_note)
         endpoint, task = found
         external_id = entry.external_task_id if entry else task.external_task_id
         # Deferred: a lookup must not wait for another process's write lock; the background thread writes it.

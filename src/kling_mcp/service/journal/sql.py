@@ -9,11 +9,27 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from kling_mcp.api.models import Task
+from kling_mcp.redaction import for_storage
 from kling_mcp.service.journal.entry import COLUMNS, JournalEntry, entry_from_row, entry_values, videos_json
 from kling_mcp.service.journal.handle import HANDLE_COLUMNS, TaskHandle, handle_from_row, handle_values
 from kling_mcp.service.journal.schema import SCHEMA_VERSION, VERSION_TABLE, Dialect, migration
 
 _COLUMN_LIST = ", ".join(COLUMNS)
+# Stored as given: the relay must reach the caller's own callback address exactly, credentials and all.
+_UNSCRUBBED = frozenset({"callback_url"})
+
+
+def _stored(value: object) -> object:
+    """A value as written to the journal: text through the one scrubber (`redaction.for_storage`). An upstream
+    error can echo the Authorization header (a live JWT) into a status message, and an image URL can carry
+    `user:pass@`; neither may rest on disk."""
+    return for_storage(value) if isinstance(value, str) else value
+
+
+def _stored_entry(entry: JournalEntry) -> list[object]:
+    return [v if name in _UNSCRUBBED else _stored(v) for name, v in zip(COLUMNS, entry_values(entry), strict=True)]
+
+
 _HANDLE_COLUMN_LIST = ", ".join(HANDLE_COLUMNS)
 
 
@@ -69,7 +85,7 @@ class SqlJournal(ABC):
         entry.created_at = entry.updated_at = time.time()
         with self._transaction() as cursor:
             placeholders = ", ".join("?" * len(COLUMNS))
-            self._execute(cursor, f"INSERT INTO tasks ({_COLUMN_LIST}) VALUES ({placeholders})", entry_values(entry))
+            self._execute(cursor, f"INSERT INTO tasks ({_COLUMN_LIST}) VALUES ({placeholders})", _stored_entry(entry))
 
     def record_task(
         self,
@@ -91,8 +107,8 @@ class SqlJournal(ABC):
                 (
                     task.task_id,
                     task.status,
-                    task.task_status_msg,
-                    videos_json(task),
+                    _stored(task.task_status_msg),
+                    _stored(videos_json(task)),
                     task.created_at,
                     task.updated_at,
                     task.final_unit_deduction or None,
@@ -123,7 +139,7 @@ class SqlJournal(ABC):
             self._execute(
                 cursor,
                 "UPDATE tasks SET status=?, status_message=?, updated_at=? WHERE external_task_id=?",
-                (status, message, time.time(), external_task_id),
+                (status, _stored(message), time.time(), external_task_id),
             )
 
     def claim_relay(self, external_task_id: str, status: str, not_after: Sequence[str]) -> bool:

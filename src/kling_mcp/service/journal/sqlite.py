@@ -10,7 +10,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,18 @@ def sqlite_problem(exc: BaseException, path: Path) -> JournalProblem:
     return JournalProblem(kind or "unavailable", str(exc) or type(exc).__name__)
 
 
+def _create_private(path: Path) -> None:
+    """Create the journal's folder (0700) and file (0600) if they are missing: the journal holds every prompt and
+    video URL, so no other user of the machine may read it. Existing ones keep their modes (an operator's choice).
+
+    SQLite gives the `-wal` and `-shm` files the database file's mode.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with suppress(FileExistsError):  # another process (or an earlier run) made it first
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
 def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
     return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
 
@@ -68,7 +80,7 @@ class SqliteJournal(SqlJournal):
         self._read_lock = threading.Lock()
         with self._classified():
             if str(path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                _create_private(self.path)
             self._db = self._connect(write_wait)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
