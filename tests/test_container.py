@@ -190,7 +190,8 @@ def test_image_command_and_healthcheck_work_as_the_dockerfile_says(settings: Set
     # Without a token the image's settings refuse to start (it listens on 0.0.0.0).
     refused = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0 and "KLING_MCP_AUTH_TOKEN" in refused.stderr
-    env["KLING_MCP_AUTH_TOKEN"] = "a-team-token-of-enough-length"
+    # As compose.yaml runs it: a token, and Host checks on for the public name (the probe is to 127.0.0.1).
+    env |= {"KLING_MCP_AUTH_TOKEN": "a-team-token-of-enough-length", "KLING_MCP_ALLOWED_HOSTS": "mcp.example.com"}
     log = (tmp_path / "server.log").open("wb")
     with log, subprocess.Popen(argv, env=env, stdout=log, stderr=log) as server:
         try:
