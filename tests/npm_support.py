@@ -40,6 +40,8 @@ INSPECTOR = NpmPackage("@modelcontextprotocol/inspector", "0.15.0", "KLING_MCP_I
 TS_SDK = NpmPackage("@modelcontextprotocol/sdk", "1.32.2", "KLING_MCP_TS_SDK_DIR", "kling-mcp-ts-sdk")
 # The identity provider of the OAuth tests (tests/oidc_support.py).
 OIDC_PROVIDER = NpmPackage("oidc-provider", "9.13.3", "KLING_MCP_OIDC_DIR", "kling-mcp-oidc")
+# The official MCPB CLI: validates the Claude Desktop bundle's manifest (tests/test_bundle.py).
+MCPB = NpmPackage("@anthropic-ai/mcpb", "2.1.2", "KLING_MCP_MCPB_DIR", "kling-mcp-mcpb")
 
 
 def installed_version(prefix: Path, package: str) -> str | None:
@@ -81,7 +83,7 @@ def npm_install(prefix: Path, package: str, version: str) -> Path:
 
 
 if __name__ == "__main__":
-    for package in (INSPECTOR, TS_SDK, OIDC_PROVIDER):
+    for package in (INSPECTOR, TS_SDK, OIDC_PROVIDER, MCPB):
         try:
             print(f"{package.name}@{package.version} in {package.install()}")  # noqa: T201 - a CI step's output
         except pytest.skip.Exception as skipped:

@@ -1,4 +1,4 @@
-"""Running a benchmark as the README says leaves the committed reports (and the checkout) as they were."""
+"""Running a benchmark as CONTRIBUTING.md says leaves the committed reports (and the checkout) as they were."""
 
 from __future__ import annotations
 

@@ -21,9 +21,11 @@ from mcp import Client
 from kling_mcp.api.errors import ERROR_CODES
 from kling_mcp.api.models import TaskStatus
 from kling_mcp.config import Settings
+from kling_mcp.http.settings import HttpSettings
 from kling_mcp.service.journal import CREATE_FAILED, CREATING, NEVER_CREATED, UNKNOWN
 from tests.conftest import subprocess_env
 from tests.http_support import free_port
+from tests.npm_support import INSPECTOR, MCPB, OIDC_PROVIDER, TS_SDK
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -52,10 +54,37 @@ def test_configuration_doc_lists_exactly_the_settings_fields() -> None:
         assert f"| `{field.validation_alias}` |" in current
 
 
-def test_readme_configuration_table_names_every_setting() -> None:
+def test_readme_names_only_real_settings_and_links_every_setting() -> None:
+    """The README shows the few settings most people need; the full lists live in docs (generated, or checked below)."""
+    aliases = {str(f.validation_alias) for model in (Settings, HttpSettings) for f in model.model_fields.values()}
+    named = set(re.findall(r"`(KLING_[A-Z_]+)`", README))
+    assert named <= aliases, f"the README names settings that do not exist: {named - aliases}"
     configure = README.split("## Configure", 1)[1].split("\n## ", 1)[0]
-    for field in Settings.model_fields.values():
-        assert f"`{field.validation_alias}`" in configure, f"{field.validation_alias} is missing from the README"
+    assert "(docs/configuration.md)" in configure and "(docs/deploying-http.md#serving-settings)" in configure
+
+
+def test_deploying_http_lists_every_serving_setting_with_its_flag() -> None:
+    text = (DOCS / "deploying-http.md").read_text(encoding="utf-8")
+    rows = _table_rows(text.split("## Serving settings", 1)[1])
+    listed = {name for row in rows for name in re.findall(r"`(KLING_[A-Z_]+)`", row[0])}
+    assert listed == {str(f.validation_alias) for f in HttpSettings.model_fields.values()}
+
+
+def test_quick_start_is_two_commands_making_the_venv_claude_desktop_runs() -> None:
+    quick_start = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    demo, tests = re.findall(r"```bash\n(.*?)\n```", quick_start, flags=re.DOTALL)
+    assert demo.startswith("python3 -m venv .venv && ") and demo.endswith("pip install . && kling-mcp demo")
+    assert tests == 'pip install -e ".[test]" && python -m pytest'
+    assert "python -m pytest" in (ROOT / ".ci" / "run").read_text(encoding="utf-8"), "CI runs the README's tests"
+    example = (ROOT / "examples" / "claude_desktop_config.json").read_text(encoding="utf-8")
+    assert "/.venv/bin/kling-mcp" in example, "the example runs the server from the quick start's .venv"
+
+
+def test_contributing_names_every_cache_folder_the_tests_fill() -> None:
+    text = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    for package in (INSPECTOR, TS_SDK, OIDC_PROVIDER, MCPB):
+        assert f"`~/.cache/{package.folder}` (`{package.folder_variable}`)" in text, package.name
+    assert "python -m tests.npm_support" in text and "scripts/install-browser-deps.sh" in text
 
 
 def _table_rows(markdown: str) -> list[list[str]]:
@@ -126,7 +155,9 @@ def _local_links(path: Path) -> list[Path]:
     return [(path.parent / t).resolve() for t in targets if not re.match(r"[a-z]+:", t)]
 
 
-@pytest.mark.parametrize("page", ["README.md", "ARCHITECTURE.md", *sorted(f"docs/{p.name}" for p in DOCS.glob("*.md"))])
+@pytest.mark.parametrize(
+    "page", ["README.md", "CONTRIBUTING.md", "ARCHITECTURE.md", *sorted(f"docs/{p.name}" for p in DOCS.glob("*.md"))]
+)
 def test_local_links_point_at_files_that_exist(page: str) -> None:
     for target in _local_links(ROOT / page):
         assert target.exists() or target in LINKED_BEFORE_IT_EXISTS, f"{page} links to missing {target}"

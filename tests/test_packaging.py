@@ -76,6 +76,10 @@ def test_wheel_metadata_and_entry_point(wheel: zipfile.ZipFile) -> None:
     assert f"\nVersion: {kling_mcp.__version__}\n" in metadata
     assert "\nRequires-Python: >=3.11\n" in metadata
     assert "\nClassifier: Typing :: Typed\n" in metadata
+    # PyPI shows the README, and the MCP Registry finds its mcp-name line there to prove the package is ours.
+    assert "\nDescription-Content-Type: text/markdown\n" in metadata
+    assert "\nProject-URL: Repository, https://github.com/kling-mcp/kling-mcp\n" in metadata
+    assert "mcp-name: io.github.kling-mcp/kling-mcp" in metadata.split("\n\n", 1)[1]
     entry_points = wheel.read(f"{dist_info}/entry_points.txt").decode()
     assert "kling-mcp = kling_mcp.cli.main:main" in entry_points
 

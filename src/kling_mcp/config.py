@@ -169,7 +169,9 @@ class Settings(EnvironmentSettings):
         ),
     )
 
-    @field_validator("access_key", "secret_key", "journal", "public_url", "callback_secret", mode="before")
+    @field_validator(
+        "access_key", "secret_key", "journal", "download_dir", "public_url", "callback_secret", mode="before"
+    )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return blank_to_none(value)
