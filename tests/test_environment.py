@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from kling_mcp.config import Settings
+from kling_mcp.api.retry import DEFAULT_RETRY_POLICY
+from kling_mcp.cli.main import _describe_settings_error
+from kling_mcp.config import REQUEST_ATTEMPTS, Settings
 from kling_mcp.http.settings import HttpSettings
 
 
@@ -70,3 +72,33 @@ def test_defaults_pass_the_validators() -> None:
     # A default is checked like a given value, as the settings library we replaced did: a bad default fails loudly.
     assert Settings().api_base_url == "https://api-singapore.klingai.com"
     assert Settings.model_config.get("validate_default") is True
+
+
+@pytest.mark.parametrize(
+    ("env", "minimum"),
+    [
+        ({"KLING_MCP_STALE_INTENT_AFTER": "3"}, "180 s"),  # the default HTTP timeout, 30 s, × 6 attempts
+        ({"KLING_MCP_STALE_INTENT_AFTER": "59", "KLING_MCP_HTTP_TIMEOUT": "10"}, "60 s"),
+    ],
+)
+def test_a_grace_shorter_than_a_create_is_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], minimum: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError) as caught:
+        Settings.from_environment(None)
+    line = _describe_settings_error(caught.value)
+    assert line.startswith(f"KLING_MCP_STALE_INTENT_AFTER must be at least {minimum}, the longest a create can take")
+    assert "KLING_MCP_HTTP_TIMEOUT" in line and "\n" not in line
+
+
+def test_a_grace_as_long_as_the_longest_create_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KLING_MCP_STALE_INTENT_AFTER", "60")
+    monkeypatch.setenv("KLING_MCP_HTTP_TIMEOUT", "10")
+    assert Settings.from_environment(None).stale_intent_seconds == 60
+    assert Settings().stale_intent_seconds == 600  # the default passes with the default timeout
+
+
+def test_the_attempts_the_grace_counts_are_the_clients() -> None:
+    assert DEFAULT_RETRY_POLICY.max_attempts == REQUEST_ATTEMPTS

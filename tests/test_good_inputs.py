@@ -13,7 +13,7 @@ from mcp import Client
 from kling_mcp.api.capabilities import IMAGE_ENDPOINTS, models_of, row_for
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.build import build_server
-from tests.conftest import FAST_RETRY, PROTOCOL_MODES, make_settings, text_of
+from tests.conftest import FAST_RETRY, PROTOCOL_MODES, journal_entries, make_settings, text_of
 from tests.imaging import Images, b64, build_images
 from tests.names import GENERATE as TOOL
 
@@ -196,3 +196,40 @@ async def test_generate_audio_false_is_sent_only_to_models_with_audio(client: Cl
     sandbox.state.reset()
     _, body = await created_body(client, sandbox, start_image_url=URL, model="kling-v3", generate_audio=False)
     assert body["sound"] == "off"
+
+
+async def test_numbers_and_booleans_sent_as_strings_are_read_as_such(client: Client, sandbox: SandboxServer) -> None:
+    """Claude Code and Claude Desktop send every argument as a string ("10", "true"): exactly that text is read."""
+    _, body = await created_body(
+        client, sandbox, start_image_url=URL, model="kling-v1", duration="10", cfg_scale="0.25", timeout="0"
+    )
+    assert (body["duration"], body["cfg_scale"]) == ("10", 0.25)
+    sandbox.state.reset()
+    _, body = await created_body(client, sandbox, start_image_url=URL, model="kling-v3", generate_audio="true")
+    assert body["sound"] == "on"
+
+
+async def test_text_with_joiners_marks_and_line_breaks_is_sent_unchanged(
+    client: Client, sandbox: SandboxServer
+) -> None:
+    prompt = "a family 👨\u200d👩\u200d👧 waves;\n\tمی\u200cخواهم \u200fשלום\u200e and a 🚣"
+    _, body = await created_body(client, sandbox, start_image_url=URL, prompt=prompt)
+    assert body["prompt"] == prompt
+
+
+async def test_a_url_of_the_longest_length_taken_is_sent(client: Client, sandbox: SandboxServer) -> None:
+    long_url = "https://images.example.com/start.png?sig=" + "s" * (8192 - 41)
+    hook = "https://hooks.example.com/k?t=" + "t" * (8192 - 30)
+    assert len(long_url) == len(hook) == 8192
+    _, body = await created_body(client, sandbox, start_image_url=long_url, callback_url=hook)
+    assert (body["image"], body["callback_url"]) == (long_url, hook)
+
+
+async def test_the_intent_row_keeps_a_descriptor_of_an_inline_image_not_its_bytes(
+    client: Client, sandbox: SandboxServer, images: Images, tmp_path: Path
+) -> None:
+    await created_body(client, sandbox, start_image_url=b64(images.png), model="kling-v3", end_image_url=END)
+    [entry] = journal_entries(make_settings(sandbox, tmp_path))
+    assert entry.start_image is not None and entry.start_image.startswith("<base64 png, ")
+    assert len(entry.start_image) < 120 and b64(images.png)[:40] not in entry.start_image
+    assert entry.end_image == END

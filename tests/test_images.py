@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import os
 import struct
@@ -85,9 +86,15 @@ def test_a_relative_path_is_read_from_the_working_directory(images: Images, monk
 
 
 def test_a_journal_reference_never_holds_the_bytes(images: Images) -> None:
+    """A short descriptor instead (form, format, size, SHA-256): enough to tell which image a task was made from."""
+    png_sha, jpeg_sha = hashlib.sha256(images.png).hexdigest(), hashlib.sha256(images.jpeg).hexdigest()
+    size = f"{len(images.png):,} bytes"
     ref = prepare_image("end_image_url", b64(images.png), STDIO, is_start=False).reference
-    assert ref.startswith("<base64 png") and len(ref) < 100
-    assert prepare_image("end_image_url", str(images.png_path), STDIO, is_start=False).reference.startswith("file://")
+    assert ref == f"<base64 png, {size}, sha256 {png_sha}>"
+    ref = prepare_image("end_image_url", f"data:image/png;base64,{b64(images.jpeg)}", STDIO, is_start=False).reference
+    assert ref == f"<data URI jpeg, {len(images.jpeg):,} bytes, sha256 {jpeg_sha}>"
+    ref = prepare_image("end_image_url", str(images.png_path), STDIO, is_start=False).reference
+    assert ref == f"file://{images.png_path.resolve()} (png, {size}, sha256 {png_sha})"
 
 
 # --- the bytes

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.build import build_server
 from kling_mcp.service.images import ImagePolicy
-from tests.conftest import FAST_RETRY, PROTOCOL_MODES, text_of
+from tests.conftest import FAST_RETRY, PROTOCOL_MODES, journal_entries, make_settings, text_of
 from tests.corpus_cases import CASES, DROP, URL, Case
 from tests.imaging import Images, build_images
 
@@ -77,3 +78,18 @@ async def test_bad_input_is_refused_before_kling_is_called(
     for word in case.expect:
         assert word.lower() in text.lower(), f"{word!r} not in {text!r}"
     assert sandbox.state.requests == [], "a refused request must not reach Kling"
+
+
+@pytest.mark.parametrize("prompt", ["a boat\x00 drifts", "a boat \u202edrifts", "\u200b\u2060"])
+async def test_bad_characters_are_refused_alike_on_both_journal_backends(
+    shared_journal: str, sandbox: SandboxServer, tmp_path: Path, prompt: str
+) -> None:
+    """PostgreSQL cannot store NUL: the refusal must come from the input rules, not from a failing journal write."""
+    settings = make_settings(sandbox, tmp_path, KLING_MCP_JOURNAL=shared_journal)
+    async with Client(build_server(settings, retry_policy=FAST_RETRY), mode="legacy") as client:
+        result = await client.call_tool("kling_generate_video_from_image", {"prompt": prompt, "start_image_url": URL})
+    text = text_of(result)
+    assert result.is_error and "Invalid input: prompt must not" in text and "journal" not in text, text
+    assert text.endswith("No request was sent to Kling.")
+    assert sandbox.state.requests == []
+    assert journal_entries(settings) == []

@@ -225,13 +225,17 @@ async def test_20_a_write_the_journal_refuses_while_it_answers_is_still_dropped(
     journal.close()
 
 
+# The shortest grace the settings allow (KLING_MCP_HTTP_TIMEOUT × 6 attempts): 0.6 s.
+QUICK_GRACE: dict[str, object] = {"KLING_MCP_HTTP_TIMEOUT": 0.1, "KLING_MCP_STALE_INTENT_AFTER": 0.6}
+
+
 async def test_20_the_start_up_sweep_waits_for_the_journal_instead_of_skipping(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     outage = Outage(tmp_path)
     outage.intent("kmcp-open", kling_host=sandbox.url)
     outage.begin()
-    settings = make_settings(sandbox, tmp_path, KLING_MCP_JOURNAL=str(outage.path), KLING_MCP_STALE_INTENT_AFTER=0.1)
+    settings = make_settings(sandbox, tmp_path, KLING_MCP_JOURNAL=str(outage.path), **QUICK_GRACE)
     async with AsyncExitStack() as stack:
         runtime = await open_runtime(settings, options_from(settings), stack, FAST_RETRY)
         resolved: list[int] = []
@@ -241,7 +245,7 @@ async def test_20_the_start_up_sweep_waits_for_the_journal_instead_of_skipping(
 
         async with anyio.create_task_group() as group:
             group.start_soon(sweep)
-            await anyio.sleep(0.2)  # several failed attempts
+            await anyio.sleep(0.7)  # several failed attempts, and the intent is past its grace
             assert resolved == []
             outage.end()
             with anyio.fail_after(5):

@@ -80,7 +80,8 @@ async def test_row5_intent_whose_create_never_reached_kling_becomes_never_create
     external = entry.external_task_id
     # The grace ends a few seconds from now, however slowly the machine ran the steps before.
     grace = time.time() - entry.created_at + GRACE
-    params = stdio_params(settings, KLING_MCP_STALE_INTENT_AFTER=f"{grace:.1f}")
+    # A grace this short is accepted only with a short HTTP timeout (a create may take 6 of them).
+    params = stdio_params(settings, KLING_MCP_STALE_INTENT_AFTER=f"{grace:.1f}", KLING_MCP_HTTP_TIMEOUT="1")
     async with Client(params, mode="legacy") as client:
         started = time.monotonic()
         early = await client.call_tool(GET, {"task_id": external, "wait_seconds": 1})

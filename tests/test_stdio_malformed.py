@@ -3,18 +3,22 @@ a JSON-RPC error for that id, as streamable HTTP answers it, and the server keep
 
 from __future__ import annotations
 
+import io
 import json
 import select
 import subprocess
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
 import pytest
+from mcp.shared.message import SessionMessage
 
 from kling_mcp.config import Settings
-from kling_mcp.server.stdio import diagnose, top_level_members
+from kling_mcp.http.settings import DEFAULT_MAX_BODY_BYTES
+from kling_mcp.server.stdio import DEFAULT_MAX_MESSAGE_BYTES, AnsweringReader, diagnose, top_level_members
 from tests.conftest import subprocess_env
 
 DEEP = b"[" * 10_000 + b"]" * 10_000
@@ -137,6 +141,110 @@ def test_a_stdio_server_answers_every_malformed_request_and_keeps_serving(settin
         proc.stdin.close()
         proc.wait(timeout=20)
         assert proc.stdout is not None
+        proc.stdout.close()
+        stderr.close()
+    assert proc.returncode == 0, (tmp_path / "stderr.txt").read_text()
+
+
+class _Stream(io.RawIOBase):
+    """stdin that makes its bytes as they are read: parts given as bytes, or as (byte, count) for a long run."""
+
+    def __init__(self, *parts: bytes | tuple[bytes, int]) -> None:
+        self._parts = list(parts)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while self._parts:
+            part = self._parts[0]
+            if isinstance(part, bytes):
+                size = min(len(buffer), len(part))
+                buffer[:size] = part[:size]
+                self._parts[0] = part[size:]
+            else:
+                byte, count = part
+                size = min(len(buffer), count)
+                buffer[:size] = byte * size
+                self._parts[0] = (byte, count - size)
+            if size:
+                return size
+            self._parts.pop(0)
+        return 0
+
+
+async def _read_all(reader: AnsweringReader) -> tuple[list[str], list[Any]]:
+    answers: list[Any] = []
+
+    async def send(message: SessionMessage) -> None:
+        answers.append(message.message)
+
+    reader.attach(send)
+    return [line async for line in reader], answers
+
+
+PING = b'{"jsonrpc":"2.0","id":7,"method":"ping"}\n'
+
+
+@pytest.mark.anyio
+async def test_an_over_long_line_is_discarded_as_it_streams_and_answered_with_id_null() -> None:
+    limit, size = 64 * 1024, 24 * 1024 * 1024
+    stream = io.BufferedReader(
+        _Stream(b'{"jsonrpc":"2.0","id":5,"method":"x","params":{"a":"', (b"a", size), b"\n", PING)
+    )
+    tracemalloc.start()
+    try:
+        lines, answers = await _read_all(AnsweringReader(stream, limit))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert lines == [PING.decode()], "the next line is served"
+    [answer] = answers
+    assert answer.id is None and answer.error.code == -32600
+    assert "at most 65,536 bytes (KLING_MCP_MAX_BODY_BYTES)" in answer.error.message
+    assert f"this line was {size + 52:,} bytes" in answer.error.message
+    assert peak < 8 * 1024 * 1024, f"the line was buffered: {peak:,} bytes at the peak"
+
+
+def test_stdio_and_http_cap_a_message_alike_by_default() -> None:
+    assert DEFAULT_MAX_MESSAGE_BYTES == DEFAULT_MAX_BODY_BYTES
+
+
+@pytest.mark.anyio
+async def test_a_line_of_exactly_the_cap_is_read_and_one_byte_more_is_not() -> None:
+    limit = 1024
+    exact = b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"p":"' + b"p" * (limit - 58) + b'"}}'
+    assert len(exact) == limit
+    over = exact[:-3] + b'p"}}'
+    lines, answers = await _read_all(AnsweringReader(io.BufferedReader(_Stream(exact + b"\n", over + b"\n")), limit))
+    assert lines == [exact.decode() + "\n"]
+    assert [a.id for a in answers] == [None] and "this line was 1,025 bytes" in answers[0].error.message
+    _, answers = await _read_all(AnsweringReader(io.BufferedReader(_Stream(over)), limit))  # cut off by EOF
+    assert "more than 1,025 bytes (cut off by end of input)" in answers[0].error.message
+
+
+@pytest.mark.slow
+def test_a_stdio_server_refuses_a_message_over_the_cap_and_keeps_serving(settings: Settings, tmp_path: Path) -> None:
+    env = subprocess_env(settings, KLING_MCP_MAX_BODY_BYTES=str(1024 * 1024))
+    stderr = (tmp_path / "stderr.txt").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kling_mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(json.dumps(INITIALIZE).encode() + b"\n")
+        proc.stdin.flush()
+        assert b'"id":1,"result"' in (_read_line(proc, 30) or b"")
+        proc.stdin.write(b'{"jsonrpc":"2.0","id":2,"method":"ping","params":{"a":"' + b"a" * (20 * 1024 * 1024))
+        proc.stdin.write(b'"}}\n' + PING)
+        proc.stdin.flush()
+        answer = json.loads(_read_line(proc, 30) or b"{}")
+        assert answer["id"] is None and answer["error"]["code"] == -32600, answer
+        assert "at most 1,048,576 bytes" in answer["error"]["message"]
+        assert json.loads(_read_line(proc, 10) or b"{}") == {"jsonrpc": "2.0", "id": 7, "result": {}}
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=20)
         proc.stdout.close()
         stderr.close()
     assert proc.returncode == 0, (tmp_path / "stderr.txt").read_text()

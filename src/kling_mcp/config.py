@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from kling_mcp.environment import EnvironmentSettings
 
 DEFAULT_API_BASE_URL = "https://api-singapore.klingai.com"
 DEFAULT_DOWNLOAD_MAX_BYTES = 512 * 1024 * 1024
+# How many times one request to Kling is sent at most (api.retry's default policy; a test keeps the two equal): a
+# create takes up to this many HTTP timeouts, so KLING_MCP_STALE_INTENT_AFTER may not be shorter.
+REQUEST_ATTEMPTS = 6
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -98,7 +101,8 @@ class Settings(EnvironmentSettings):
         description=(
             "How long after a create was attempted a task Kling still does not know by its external_task_id is "
             "declared `never_created` (safe to create again). Kling's lookup can lag a create, and a create may "
-            "still be in flight in another process, so keep it well above KLING_MCP_MAX_WAIT."
+            "still be in flight in another process, so keep it well above KLING_MCP_MAX_WAIT. Refused below the "
+            "longest a create can take: KLING_MCP_HTTP_TIMEOUT × 6 attempts (180 s by default)."
         ),
     )
     http_timeout_seconds: float = Field(
@@ -194,6 +198,19 @@ class Settings(EnvironmentSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError(f"KLING_MCP_PUBLIC_URL must start with https:// (or http://); got {value!r}")
         return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _grace_outlasts_a_create(self) -> Settings:
+        # Shorter, an intent whose create is still in flight (here or in another process) would be declared never
+        # created, and the caller told that creating again is safe: a second paid task.
+        longest = round(self.http_timeout_seconds * REQUEST_ATTEMPTS, 6)  # 0.1 s × 6 is 0.6, not 0.6000000000000001
+        if self.stale_intent_seconds < longest:
+            raise ValueError(
+                f"KLING_MCP_STALE_INTENT_AFTER must be at least {longest:g} s, the longest a create can take "
+                f"(KLING_MCP_HTTP_TIMEOUT {self.http_timeout_seconds:g} s × {REQUEST_ATTEMPTS} attempts); "
+                f"got {self.stale_intent_seconds:g}"
+            )
+        return self
 
     def credentials(self) -> tuple[str, SecretStr]:
         """The access and secret key, or a `MissingCredentialsError` naming what to set."""

@@ -92,6 +92,9 @@ def _describe_settings_error(exc: ValidationError) -> str:
     for error in exc.errors(include_url=False):
         name = ".".join(str(part) for part in error["loc"])
         message = error["msg"].removeprefix("Value error, ")
+        if not name:  # a rule across variables: its message names them and the values
+            lines.append(message)
+            continue
         got = "" if name in message else f" (got {error.get('input')!r:.80})"
         lines.append(f"{name}: {message}{got}")
     return "; ".join(lines)

@@ -58,7 +58,10 @@ def serve_stdio(settings: Settings, http: HttpSettings) -> int:
         app.stack.callback(closed.set)  # registered first, so it runs last: after the journal is closed
 
     server = build_server(
-        settings, image_policy=ImagePolicy.for_roots(http.file_roots, remote=False), on_context=on_context
+        settings,
+        image_policy=ImagePolicy.for_roots(http.file_roots, remote=False),
+        on_context=on_context,
+        max_message_bytes=http.max_body_bytes,
     )
 
     def interrupted(signum: int, frame: FrameType | None) -> None:

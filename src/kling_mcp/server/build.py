@@ -14,7 +14,7 @@ from kling_mcp.server.apps import PlayerApps, hide_app_only_tools
 from kling_mcp.server.context import AppContext, make_lifespan
 from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL, INSTRUCTIONS, LIST_TOOL
 from kling_mcp.server.edge import Edge
-from kling_mcp.server.stdio import serve_stdio
+from kling_mcp.server.stdio import DEFAULT_MAX_MESSAGE_BYTES, serve_stdio
 from kling_mcp.server.tasks import Tasks
 from kling_mcp.server.tools import build_tools
 from kling_mcp.service.images import ImagePolicy
@@ -34,9 +34,12 @@ SERVER_NAME = "kling-mcp"
 class KlingServer(MCPServer[AppContext]):
     """The SDK's server, served over stdio behind a reader that answers malformed JSON-RPC lines."""
 
+    max_message_bytes = DEFAULT_MAX_MESSAGE_BYTES
+    """The longest stdio line (one message) read; the CLI sets KLING_MCP_MAX_BODY_BYTES."""
+
     async def run_stdio_async(self) -> None:
         """Serve over stdin/stdout until stdin closes (see `kling_mcp.server.stdio`)."""
-        await serve_stdio(self._lowlevel_server)
+        await serve_stdio(self._lowlevel_server, self.max_message_bytes)
 
 
 def build_server(
@@ -50,6 +53,7 @@ def build_server(
     on_context: Callable[[AppContext], None] | None = None,
     redactor: Redactor | None = None,
     serve_callbacks: bool = False,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> MCPServer[AppContext]:
     """The kling-mcp MCP server for these settings (nothing is started until it runs).
 
@@ -58,6 +62,7 @@ def build_server(
     `on_context` is handed each AppContext the lifespan creates (shutdown uses it to wrap up waiting calls).
     Every answer is scrubbed of credentials by `redactor` (default: JWTs, bearer tokens and the secret key).
     `serve_callbacks` says the HTTP app answers Kling's callbacks at KLING_MCP_PUBLIC_URL.
+    `max_message_bytes` caps one message (line) over stdio, as KLING_MCP_MAX_BODY_BYTES caps a body over HTTP.
     """
     player = PlayerApps(settings)
 
@@ -84,4 +89,5 @@ def build_server(
         middleware=[edge, hide_app_only_tools],
     )
     tasks.attach(server)  # its middleware runs inside the edge, so task answers are scrubbed too
+    server.max_message_bytes = max_message_bytes
     return server

@@ -5,6 +5,10 @@ so a client that sent a request with an id waits for an answer that never comes 
 Over streamable HTTP the same input gets a JSON-RPC error. This reader checks each line first: good lines go on to
 the SDK unchanged; a bad one is answered here, as JSON-RPC 2.0 says (-32700 parse error, -32600 invalid request,
 -32602 invalid params), with the request's id whenever it can be found, and never reaches the SDK.
+
+A line longer than the message cap (KLING_MCP_MAX_BODY_BYTES, as over HTTP) is read in bounded pieces and dropped as
+it streams, never held whole, and answered with -32600 and id null: a 200 MB line would otherwise be buffered,
+decoded and parsed in full (the process grew from 68 to 760 MB).
 """
 
 from __future__ import annotations
@@ -37,6 +41,21 @@ NOT_A_REQUEST = (
     "that is a string or an integer"
 )
 PARAMS_NOT_AN_OBJECT = 'Invalid params: "params" must be a JSON object'
+# The largest message read over stdio, by default: HTTP's default body cap (an inline 10 MB image is ~14 MB of JSON).
+DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+# An over-long line is skipped in reads of at most this many bytes.
+_DISCARD_CHUNK = 1024 * 1024
+
+
+def too_large(size: int, limit: int, *, whole: bool) -> JSONRPCError:
+    """The answer to a line over the cap (its id cannot be known without reading it all: null)."""
+    seen = f"{size:,} bytes" if whole else f"more than {size:,} bytes (cut off by end of input)"
+    return _error(
+        None,
+        INVALID_REQUEST,
+        f"Invalid Request: a message may be at most {limit:,} bytes (KLING_MCP_MAX_BODY_BYTES); this line was {seen} "
+        "and was discarded unread",
+    )
 
 
 def top_level_members(text: str) -> dict[str, Any]:
@@ -118,8 +137,9 @@ def _error(request_id: str | int | None, code: int, message: str) -> JSONRPCErro
 class AnsweringReader:
     """stdin as the SDK's transport reads it (text lines), minus the bad lines, which are answered instead."""
 
-    def __init__(self, stdin: BinaryIO) -> None:
-        self._stdin = anyio.wrap_file(stdin)
+    def __init__(self, stdin: BinaryIO, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
+        self._stdin = stdin
+        self._limit = max_message_bytes
         self._send: Callable[[SessionMessage], Awaitable[None]] | None = None
         self._attached = anyio.Event()
 
@@ -132,22 +152,43 @@ class AnsweringReader:
         return self
 
     async def __anext__(self) -> str:
-        while line := await self._stdin.readline():
+        # At most the cap plus its newline is read at once: a longer line is never held whole.
+        while line := await self._readline(self._limit + 1):
+            if len(line) > self._limit and not line.endswith(b"\n"):
+                size, whole = await self._discard_rest_of_line(len(line))
+                logger.warning("discarded a stdio message over %d bytes (%d bytes read)", self._limit, size)
+                await self._answer(too_large(size, self._limit, whole=whole))
+                continue
             if not line.strip():
                 continue
             answer = diagnose(line)
             if answer is None:
                 return line.decode("utf-8", errors="replace")
             logger.info("answered a malformed JSON-RPC line (id %r) with %d", answer.id, answer.error.code)
-            await self._attached.wait()
-            assert self._send is not None
-            await self._send(SessionMessage(answer))
+            await self._answer(answer)
         raise StopAsyncIteration
 
+    async def _discard_rest_of_line(self, size: int) -> tuple[int, bool]:
+        """Read and drop up to the end of the line; returns its size and whether its end (not EOF) was reached."""
+        while chunk := await self._readline(_DISCARD_CHUNK):
+            size += len(chunk)
+            if chunk.endswith(b"\n"):
+                return size - 1, True
+        return size, False
 
-async def serve_stdio(server: Server[Any]) -> None:
-    """Run the low-level server over this process's stdin/stdout until stdin closes."""
-    reader = AnsweringReader(sys.stdin.buffer)
+    async def _readline(self, size: int) -> bytes:
+        """One line, or its first `size` bytes (in a worker thread: stdin blocks)."""
+        return await anyio.to_thread.run_sync(self._stdin.readline, size)
+
+    async def _answer(self, answer: JSONRPCError) -> None:
+        await self._attached.wait()
+        assert self._send is not None
+        await self._send(SessionMessage(answer))
+
+
+async def serve_stdio(server: Server[Any], max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
+    """Run the low-level server over this process's stdin/stdout until stdin closes; longer lines are refused."""
+    reader = AnsweringReader(sys.stdin.buffer, max_message_bytes)
     # stdout is left to the SDK, which moves fd 1 aside so nothing else can write into the protocol stream.
     async with stdio_server(stdin=reader) as (read_stream, write_stream):  # type: ignore[arg-type]
         reader.attach(write_stream.send)

@@ -7,6 +7,8 @@ the order it presents them, and may give a field a description of its own.
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlparse
 
@@ -17,6 +19,11 @@ from kling_mcp.api.capabilities import ASPECT_RATIOS, CAMERA_TYPES
 from kling_mcp.config import blank_to_none
 
 MAX_PROMPT_CHARS = 2500
+# Longest URL taken (image or callback), in characters. Presigned storage URLs (S3 with a session token, GCS, Azure
+# SAS) run to 1-3k characters, so 2,048 would refuse real ones; 8,192 is about the longest request line common HTTP
+# servers accept (Apache 8,190, nginx 8k buffers), so a longer URL could not be fetched anyway. It also bounds what
+# a create's journal row can hold (docs/journal.md).
+MAX_URL_CHARS = 8192
 DEFAULT_TIMEOUT_SECONDS = 300.0
 MAX_TIMEOUT_SECONDS = 3600.0
 
@@ -25,6 +32,76 @@ AspectRatio = Literal[ASPECT_RATIOS]  # type: ignore[valid-type]
 AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
 
 Axis = Annotated[float, Field(ge=-10, le=10)]
+
+
+# Characters refused in text sent to Kling and kept in the journal: C0/C1 controls but tab, newline and carriage
+# return (NUL cannot be stored in PostgreSQL text; ESC sequences rewrite a terminal showing the log), the bidi
+# embedding/override/isolate controls (they make text read differently from what it holds), and lone surrogates
+# (no encoding can write them). Left alone: joiners and marks inside text (ZWJ emoji, ZWNJ in Persian, LRM/RLM).
+_UNSAFE_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# A number written as a string, as Claude Code and Claude Desktop send numeric arguments: exactly a JSON number.
+_NUMBER_TEXT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_WHOLE_NUMBER_TEXT = re.compile(r"-?(?:0|[1-9][0-9]*)")
+
+
+def unsafe_character(text: str) -> str | None:
+    """Which character of `text` may not be sent, in words with its position (None: all may be)."""
+    found = _UNSAFE_TEXT.search(text)
+    if found is None:
+        return None
+    code = ord(found.group())
+    kind = (
+        "a bidirectional control character"
+        if 0x202A <= code <= 0x2069
+        else "an unpaired surrogate"
+        if 0xD800 <= code <= 0xDFFF
+        else "a control character"
+    )
+    return f"{kind} (U+{code:04X} at position {found.start()})"
+
+
+def _safe_text(field: str) -> AfterValidator:
+    def check(value: str | None) -> str | None:
+        if value is not None and (bad := unsafe_character(value)):
+            raise ValueError(f"{field} must not contain {bad}; remove it")
+        return value
+
+    return AfterValidator(check)
+
+
+def _visible(field: str) -> AfterValidator:
+    """Refuse text of only whitespace and invisible format characters (zero-width space, joiners, BOM)."""
+
+    def check(value: str | None) -> str | None:
+        if value is not None and all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in value):
+            raise ValueError(f"{field} must not be blank (it holds only whitespace or invisible characters)")
+        return value
+
+    return AfterValidator(check)
+
+
+def a_number(what: str, *, whole: bool = False) -> BeforeValidator:
+    """A JSON number only, or a string that is exactly one (some clients send every argument as a string; see
+    docs/tool-schemas.md): never a boolean, and never text such as "5s", " 5", "0x10" or "NaN"."""
+    pattern = _WHOLE_NUMBER_TEXT if whole else _NUMBER_TEXT
+
+    def check(value: Any) -> Any:
+        if isinstance(value, bool):
+            raise PydanticCustomError("not_a_number", f"must be {what}, not a boolean")
+        if isinstance(value, str) and not pattern.fullmatch(value):
+            raise PydanticCustomError("not_a_number", f"must be {what}")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _a_boolean(value: Any) -> Any:
+    """true or false only; the strings "true"/"false" too (clients that stringify send those), never "yes" or 1."""
+    if value is None or isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise PydanticCustomError("not_a_boolean", "must be true or false (a JSON boolean)")
 
 
 def not_a_boolean(what: str) -> BeforeValidator:
@@ -103,6 +180,8 @@ def _http_url(value: Any) -> Any:
     if not isinstance(value, str):
         return value  # None, or a non-string the str type check refuses with its own message
     value = value.strip()
+    if len(value) > MAX_URL_CHARS:
+        raise ValueError(f"callback_url must be at most {MAX_URL_CHARS:,} characters; got {len(value):,}")
     parsed = urlparse(value)
     if parsed.scheme.lower() not in ("http", "https") or not parsed.hostname:
         raise ValueError(
@@ -110,6 +189,8 @@ def _http_url(value: Any) -> Any:
         )
     if any(ch.isspace() for ch in value):
         raise ValueError(f"callback_url must not contain whitespace; got {value[:80]!r}")
+    if bad := unsafe_character(value):
+        raise ValueError(f"callback_url must not contain {bad}")
     # The scheme lower-cased: a strict server (the sandbox is one) compares it exactly.
     return parsed.scheme.lower() + value[len(parsed.scheme) :]
 
@@ -117,16 +198,12 @@ def _http_url(value: Any) -> Any:
 OptionalText = Annotated[str | None, BeforeValidator(blank_to_none)]
 
 
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("prompt must not be blank")
-    return value
-
-
-Prompt = Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS), AfterValidator(_not_blank)]
+Prompt = Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS), _visible("prompt"), _safe_text("prompt")]
 NegativePrompt = Annotated[
     Annotated[str, Field(max_length=MAX_PROMPT_CHARS)] | None,
     BeforeValidator(blank_to_none),
+    _visible("negative_prompt"),
+    _safe_text("negative_prompt"),
     Field(description="Things to avoid in the video. At most 2500 characters."),
 ]
 Mode = Annotated[
@@ -136,22 +213,23 @@ Mode = Annotated[
 # Constraints sit on the number inside `| None`: on the union itself pydantic would not publish them as JSON Schema.
 Duration = Annotated[
     Annotated[int, Field(ge=3, le=15)] | None,
-    not_a_boolean("a whole number of seconds"),
+    a_number("a whole number of seconds", whole=True),
     Field(
         description="Video duration in seconds. For kling-v3/kling-v3-omni: 3-15 (integer). Other models: 5 or 10. "
-        "Default 5.",
+        "Default 5. A whole number (or a string of digits).",
     ),
 ]
 GenerateAudio = Annotated[
     bool | None,
+    BeforeValidator(_a_boolean),
     Field(
         description="Whether to generate audio synchronously. Supported by kling-v3, kling-v3-omni, and kling-v2-6 "
-        "(pro mode only)."
+        "(pro mode only). true or false only."
     ),
 ]
 CfgScale = Annotated[
     Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None,
-    not_a_boolean("a number from 0 to 1"),
+    a_number("a number from 0 to 1"),
     Field(
         description="Classifier-free guidance scale, 0 to 1 (Kling's default 0.5). Higher values follow the prompt "
         "more strictly. The kling-v1 family supports it, the v2 models do not; for kling-v3 Kling decides.",
@@ -168,7 +246,7 @@ CAMERA_CONTROL_HELP = (
 )
 Timeout = Annotated[
     Annotated[float, Field(ge=0, le=MAX_TIMEOUT_SECONDS, allow_inf_nan=False)] | None,
-    not_a_boolean("a number of seconds"),
+    a_number("a number of seconds"),
     Field(
         description="Timeout in seconds for the API to return data. Default is 300. The server waits at most its "
         "own cap per call (default 50 s); if the video is not ready by then the call returns the task id "

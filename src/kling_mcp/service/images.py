@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import os
 import re
 import stat
@@ -17,6 +18,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from kling_mcp.service.errors import InvalidInputError
+from kling_mcp.service.fields import MAX_URL_CHARS, unsafe_character
 from kling_mcp.service.image_check import MAX_IMAGE_BYTES, check_image_bytes, too_large
 
 __all__ = ["MAX_IMAGE_BYTES", "ImagePolicy", "PreparedImage", "check_image_bytes", "prepare_image"]
@@ -65,11 +67,21 @@ class PreparedImage:
     reference: str
 
 
+def describe_inline(kind: str, fmt: str, data: bytes) -> str:
+    """What the journal keeps of an inline image: its form, format, size and SHA-256, never the bytes.
+
+    Enough to tell which image a task was made from; nothing re-sends it (a retry after a restart looks the task up
+    by its external_task_id, see service/intents.py), so the bytes themselves are not needed."""
+    return f"<{kind} {fmt}, {len(data):,} bytes, sha256 {hashlib.sha256(data).hexdigest()}>"
+
+
 def prepare_image(field: str, value: str, policy: ImagePolicy, *, is_start: bool) -> PreparedImage:
     """Validate one image argument and give the form Kling takes."""
     value = value.strip()
     if not value:
         raise InvalidInputError(field, f"must not be empty; give {_FORMS}")
+    if bad := unsafe_character(value):
+        raise InvalidInputError(field, f"must not contain {bad}")
     lower = value[:8].lower()
     if lower.startswith(("http://", "https://")):
         return _url(field, value)
@@ -85,10 +97,16 @@ def prepare_image(field: str, value: str, policy: ImagePolicy, *, is_start: bool
         return _file(field, _expand(field, value), policy, is_start=is_start)
     data = _decode_base64(field, value)
     fmt = _check(field, data, is_start=is_start, hint=len(value) < 256)
-    return PreparedImage(base64.b64encode(data).decode("ascii"), f"<base64 {fmt}, {len(data):,} bytes>")
+    return PreparedImage(base64.b64encode(data).decode("ascii"), describe_inline("base64", fmt, data))
 
 
 def _url(field: str, value: str) -> PreparedImage:
+    if len(value) > MAX_URL_CHARS:
+        raise InvalidInputError(
+            field,
+            f"URL must be at most {MAX_URL_CHARS:,} characters; got {len(value):,}. Give a shorter link, or the "
+            "image itself as base64",
+        )
     parsed = urlparse(value)
     if not parsed.hostname:
         raise InvalidInputError(field, f"URL has no host: {value[:80]!r}")
@@ -114,7 +132,7 @@ def _data_uri(field: str, value: str, *, is_start: bool) -> PreparedImage:
     # The declared type is only a label: what counts is the bytes (a JPEG labelled image/png is still a JPEG).
     data = _decode_base64(field, match["data"])
     fmt = _check(field, data, is_start=is_start)
-    return PreparedImage(base64.b64encode(data).decode("ascii"), f"<data URI {fmt}, {len(data):,} bytes>")
+    return PreparedImage(base64.b64encode(data).decode("ascii"), describe_inline("data URI", fmt, data))
 
 
 def _looks_like_path(value: str) -> bool:
@@ -222,4 +240,7 @@ def _file(field: str, path: Path, policy: ImagePolicy, *, is_start: bool) -> Pre
     if len(data) > MAX_IMAGE_BYTES:
         raise too_large(field, len(data))
     fmt = check_image_bytes(field, data, is_start=is_start)
-    return PreparedImage(base64.b64encode(data).decode("ascii"), f"file://{resolved} ({fmt}, {len(data):,} bytes)")
+    digest = hashlib.sha256(data).hexdigest()
+    return PreparedImage(
+        base64.b64encode(data).decode("ascii"), f"file://{resolved} ({fmt}, {len(data):,} bytes, sha256 {digest})"
+    )

@@ -41,7 +41,9 @@ class TextVideoRequest(VideoArguments):
     aspect_ratio: AspectRatio = Field("16:9", description="Video aspect ratio: 16:9 (default), 9:16 or 1:1.")
     duration: Duration = None
     generate_audio: GenerateAudio = Field(
-        None, description="Whether to generate audio synchronously. Supported by kling-v3 and kling-v2-6 (pro only)."
+        None,
+        description="Whether to generate audio synchronously. Supported by kling-v3 and kling-v2-6 (pro only). true or "
+        "false only.",
     )
     cfg_scale: CfgScale = None
     camera_control: CameraControlArgument = Field(
