@@ -12,6 +12,7 @@ from kling_mcp.config import Settings
 from kling_mcp.redaction import Redactor
 from kling_mcp.server.apps import PlayerApps, hide_app_only_tools
 from kling_mcp.server.context import AppContext, make_lifespan
+from kling_mcp.server.declared import DeclaredOnly
 from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL, INSTRUCTIONS, LIST_TOOL
 from kling_mcp.server.edge import Edge
 from kling_mcp.server.stdio import serve_stdio
@@ -69,6 +70,7 @@ def build_server(
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     edge = Edge((redactor or Redactor()).with_secrets(secret))
     tasks = Tasks()
+    tools = build_tools()
     server = KlingServer(
         name=SERVER_NAME,
         version=__version__,
@@ -78,8 +80,8 @@ def build_server(
         token_verifier=token_verifier,
         auth=auth,
         extensions=[player, *extensions, tasks],
-        tools=build_tools(),
-        middleware=[edge, hide_app_only_tools],
+        tools=tools,
+        middleware=[edge, DeclaredOnly(tool.name for tool in tools), hide_app_only_tools],
     )
     tasks.attach(server)  # its middleware runs inside the edge, so task answers are scrubbed too
     return server
