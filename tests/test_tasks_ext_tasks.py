@@ -61,3 +61,26 @@ def test_ext_tasks_runs_a_paid_call_as_a_task_in_both_eras(
             assert seen["status"] == "completed", (era, seen)
             assert seen["result"]["structuredContent"]["result"]["status"] == "succeed", (era, seen)
     assert len(sandbox.state.creates()) == 2
+
+
+def test_ext_tasks_sees_a_failed_kling_task_and_a_cancelled_wait(
+    ext_tasks_client: Path, settings: Settings, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    sandbox.state.config.run_seconds = 1.0
+    reason = sandbox.state.faults.fail_message
+    with run_server(settings, tmp_path, KLING_MCP_AUTH_TOKEN=TOKEN) as server:
+        sandbox.state.inject(fail_tasks=1)
+        modern = run_ext_tasks(ext_tasks_client, server.mcp_url, "modern", "flow")
+        # SEP-2663: a tool result with isError is a completed task; 2025-11-25 calls that task failed.
+        assert modern["status"] == "completed" and modern["result"]["isError"] is True, modern
+        assert reason in modern["result"]["content"][0]["text"] and reason in modern["statusMessage"]
+        sandbox.state.inject(fail_tasks=1)
+        legacy = run_ext_tasks(ext_tasks_client, server.mcp_url, "legacy", "flow")
+        assert legacy["status"] == "failed" and reason in legacy["error"], legacy
+        sandbox.state.config.run_seconds = 30
+        for era in ("modern", "legacy"):
+            cancelled = run_ext_tasks(ext_tasks_client, server.mcp_url, era, "cancel")
+            assert cancelled["status"] == "cancelled", (era, cancelled)
+            assert cancelled["server"]["status"] == "cancelled", (era, cancelled)
+            assert "billed" in cancelled["server"]["statusMessage"], (era, cancelled)
+    assert len(sandbox.state.creates()) == 4

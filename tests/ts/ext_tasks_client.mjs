@@ -24,7 +24,6 @@ async function dispatch(bare) {
     body: JSON.stringify(request),
   });
   const text = await response.text();
-  if (process.env.EXT_TASKS_DEBUG) console.error(">>", JSON.stringify(request), "\n<<", text.slice(0, 600));
   if (!(response.headers.get("content-type") ?? "").startsWith("text/event-stream")) return JSON.parse(text);
   const messages = text.split(/\r?\n/).filter((line) => line.startsWith("data:") && line.length > 5)
     .map((line) => JSON.parse(line.slice(5)));
@@ -53,12 +52,20 @@ try {
   if (config.scenario === "cancel") {
     await execution.cancel();
   }
-  const { outcome } = await execution.settle({
+  const { outcome, lastTask } = await execution.settle({
     onEvent: (event) => { seen.events.push(event.type === "task" ? event.task.status : `outcome:${event.outcome.status}`); },
   });
   seen.status = outcome.status;
-  seen.statusMessage = outcome.task?.statusMessage;
+  seen.statusMessage = (outcome.task ?? lastTask)?.statusMessage;
+  seen.taskStatus = (outcome.task ?? lastTask)?.status;
   if (outcome.status === "completed") seen.result = resultFromTaskOutcome(outcome);
+  if (outcome.status === "failed") seen.error = String(outcome.error?.message ?? outcome.error);
+  if (config.scenario === "cancel") {
+    // What the server holds now, asked with a 2026-07-28 tasks/get whichever era created the task.
+    const meta = { "io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientInfo": clientInfo,
+                   "io.modelcontextprotocol/clientCapabilities": clientCapabilities };
+    seen.server = (await dispatch({ method: "tasks/get", params: { taskId: seen.taskId, _meta: meta } })).result;
+  }
 } finally {
   await session.close();
   await client.close();
