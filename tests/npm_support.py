@@ -38,6 +38,9 @@ class NpmPackage:
 # 0.15.0 is the newest Inspector that runs on Node 20 (later ones need Node >= 22).
 INSPECTOR = NpmPackage("@modelcontextprotocol/inspector", "0.15.0", "KLING_MCP_INSPECTOR_DIR", "kling-mcp-inspector")
 TS_SDK = NpmPackage("@modelcontextprotocol/sdk", "1.32.2", "KLING_MCP_TS_SDK_DIR", "kling-mcp-ts-sdk")
+# The SEP-2663 tasks client library and the SDK client it runs on (tests/test_tasks_ext_tasks.py), in one folder.
+TS_CLIENT = NpmPackage("@modelcontextprotocol/client", "2.4.0", "KLING_MCP_EXT_TASKS_DIR", "kling-mcp-ext-tasks")
+EXT_TASKS = NpmPackage("@modelcontextprotocol/ext-tasks", "0.2.2", "KLING_MCP_EXT_TASKS_DIR", "kling-mcp-ext-tasks")
 # The identity provider of the OAuth tests (tests/oidc_support.py).
 OIDC_PROVIDER = NpmPackage("oidc-provider", "9.13.3", "KLING_MCP_OIDC_DIR", "kling-mcp-oidc")
 # The official MCPB CLI: validates the Claude Desktop bundle's manifest (tests/test_bundle.py).
@@ -83,7 +86,7 @@ def npm_install(prefix: Path, package: str, version: str) -> Path:
 
 
 if __name__ == "__main__":
-    for package in (INSPECTOR, TS_SDK, OIDC_PROVIDER, MCPB):
+    for package in (INSPECTOR, TS_SDK, TS_CLIENT, EXT_TASKS, OIDC_PROVIDER, MCPB):
         try:
             print(f"{package.name}@{package.version} in {package.install()}")  # noqa: T201 - a CI step's output
         except pytest.skip.Exception as skipped:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from mcp import Client
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS
 
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
@@ -53,6 +55,35 @@ async def test_descriptions_tell_the_model_cost_time_and_what_to_do_next(client:
     assert "KLING_MCP_DOWNLOAD_DIR" in download["description"]
     assert "download" not in tools[GENERATE].input_schema["properties"]
     assert GET in (client.instructions or "") and "billed" in (client.instructions or "")
+
+
+async def test_only_what_exists_is_declared(client: Client) -> None:
+    """No `prompts` capability: the server has no prompts (the SDK declares one regardless)."""
+    capabilities = client.server_capabilities
+    assert capabilities is not None
+    assert capabilities.prompts is None
+    assert capabilities.tools is not None and capabilities.resources is not None  # the tools and the player view
+
+
+async def assert_unknown_names_are_invalid_params(client: Client) -> None:
+    with pytest.raises(MCPError) as prompt:
+        await client.get_prompt("summarise")
+    assert (prompt.value.error.code, prompt.value.error.message) == (INVALID_PARAMS, "Unknown prompt: summarise")
+    # The spec's "Tools: Error Handling" (2025-11-25 and the draft): an unknown tool is a protocol error, -32602.
+    with pytest.raises(MCPError) as tool:
+        await client.call_tool("kling_delete_all", {})
+    assert (tool.value.error.code, tool.value.error.message) == (INVALID_PARAMS, "Unknown tool: kling_delete_all")
+
+
+async def test_unknown_prompt_and_unknown_tool_are_invalid_params(client: Client) -> None:
+    await assert_unknown_names_are_invalid_params(client)
+    assert not (await client.call_tool(LIST, {})).is_error  # and a known tool still answers
+
+
+@pytest.mark.slow
+async def test_unknown_names_over_stdio_are_invalid_params_without_a_traceback(settings: Settings) -> None:
+    async with Client(stdio_params(settings), mode="legacy") as client:
+        await assert_unknown_names_are_invalid_params(client)
 
 
 @pytest.mark.slow

@@ -22,6 +22,7 @@ from kling_mcp.config import Settings
 from kling_mcp.http.auth import Authentication, authentication
 from kling_mcp.http.challenge import BareChallengeMiddleware
 from kling_mcp.http.deadlines import deadline_protocol
+from kling_mcp.http.events import RETRY_MS, StreamCursors
 from kling_mcp.http.resource import BearerChallenge
 from kling_mcp.http.scope_gate import ScopeGate
 from kling_mcp.http.security import check_exposure, transport_security
@@ -81,6 +82,8 @@ def build_http_app(
     app = server.streamable_http_app(
         streamable_http_path=http.path,
         stateless_http=http.stateless,
+        event_store=StreamCursors(),
+        retry_interval=RETRY_MS,
         max_request_body_size=http.max_body_bytes,
         transport_security=transport_security(http),
         host=http.host,

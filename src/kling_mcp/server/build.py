@@ -12,6 +12,7 @@ from kling_mcp.config import Settings
 from kling_mcp.redaction import Redactor
 from kling_mcp.server.apps import PlayerApps, hide_app_only_tools
 from kling_mcp.server.context import AppContext, make_lifespan
+from kling_mcp.server.declared import DeclaredOnly
 from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL, INSTRUCTIONS, LIST_TOOL
 from kling_mcp.server.edge import Edge
 from kling_mcp.server.stdio import DEFAULT_MAX_MESSAGE_BYTES, serve_stdio
@@ -76,6 +77,7 @@ def build_server(
             on_context(app)
 
     tasks = Tasks()
+    tools = build_tools()
     server = KlingServer(
         name=SERVER_NAME,
         version=__version__,
@@ -85,8 +87,8 @@ def build_server(
         token_verifier=token_verifier,
         auth=auth,
         extensions=[player, *extensions, tasks],
-        tools=build_tools(),
-        middleware=[edge, hide_app_only_tools],
+        tools=tools,
+        middleware=[edge, DeclaredOnly(tool.name for tool in tools), hide_app_only_tools],
     )
     tasks.attach(server)  # its middleware runs inside the edge, so task answers are scrubbed too
     server.max_message_bytes = max_message_bytes
