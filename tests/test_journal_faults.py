@@ -186,3 +186,30 @@ async def test_row4_journal_locked_after_the_create_still_hands_back_the_ids_and
             await anyio.sleep(0.1)
         blocker.close()
     assert entry is not None and entry.external_task_id == created.external_task_id
+
+
+def _open_files(path: Path) -> list[str]:
+    """This process's file descriptors open on `path` (Linux's /proc), so a leaked connection shows on any Python."""
+    fds = Path("/proc/self/fd")
+    found = []
+    for fd in fds.iterdir():
+        try:
+            target = fd.readlink()
+        except OSError:  # closed while listing (the listing's own descriptor)
+            continue
+        if target == path.resolve():
+            found.append(fd.name)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to see open files")
+def test_a_corrupt_journal_that_fails_to_open_leaves_no_connection_open(tmp_path: Path) -> None:
+    # Python 3.13 reports such a connection as `ResourceWarning: unclosed database` (an error under pytest here).
+    from kling_mcp.service.journal import JournalError
+    from kling_mcp.service.journal.sqlite import SqliteJournal
+
+    path = tmp_path / "journal.sqlite3"
+    corrupt(path)
+    with pytest.raises(JournalError, match="not a database"):
+        SqliteJournal(path)
+    assert _open_files(path) == []
