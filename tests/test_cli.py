@@ -155,3 +155,36 @@ def test_settings_ignore_unprefixed_variables(monkeypatch: pytest.MonkeyPatch) -
     assert settings.log_level == "INFO"
     assert settings.access_key is None
     assert settings.max_wait_seconds == 50
+
+
+def _without_psycopg(tmp_path: Path) -> str:
+    """A PYTHONPATH on which `import psycopg` fails as it does where the driver is not installed."""
+    shadow = tmp_path / "no-psycopg" / "psycopg"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'psycopg'\", name='psycopg')\n")
+    return str(shadow.parent)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args", [[], ["--transport", "streamable-http"], ["check"]], ids=["stdio", "http", "check"])
+def test_a_postgresql_journal_without_psycopg_is_one_line_naming_the_extra(
+    settings: Settings, tmp_path: Path, args: list[str]
+) -> None:
+    url = "postgresql://kling:db-password-123@127.0.0.1:1/kling"
+    env = {"KLING_MCP_JOURNAL": url, "PYTHONPATH": _without_psycopg(tmp_path), "KLING_MCP_PORT": str(_closed_port())}
+    done = run_cli(settings, tmp_path, *args, **env)
+    said = done.stdout + done.stderr
+    assert "Traceback" not in said, said
+    assert "db-password-123" not in said
+    assert "pip install 'kling-mcp[postgres]'" in said, said
+    if args == ["check"]:
+        assert done.returncode == 1
+        assert "✗ task journal: KLING_MCP_JOURNAL names a PostgreSQL database" in done.stdout
+        assert "✓" not in done.stdout
+    else:  # the server refuses to start rather than fail every call later
+        assert done.returncode == 2
+        [line] = done.stderr.splitlines()
+        assert line.endswith(
+            "ERROR kling_mcp: KLING_MCP_JOURNAL names a PostgreSQL database, but psycopg is not installed: "
+            "pip install 'kling-mcp[postgres]'"
+        )

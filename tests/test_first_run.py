@@ -94,7 +94,7 @@ def test_check_without_keys_still_says_what_it_checked(
         f"• Kling API: {sandbox.url}",
         "• access key: not set (secret key not set)",
         f"• task journal: {settings.journal}",
-        f"• videos saved to: {tmp_path / 'videos'}",
+        f"• videos saved to: {tmp_path / 'videos'} (made on the first save)",
     ]
     assert lines[4].startswith("✗ Kling credentials are not configured: set KLING_ACCESS_KEY and KLING_SECRET_KEY")
     assert sandbox.state.requests == []
@@ -114,6 +114,41 @@ def test_check_in_sandbox_mode_says_what_it_checked(
     ]
     assert "built-in sandbox" in lines[0]
     assert lines[4].startswith("✓ Sandbox mode")
+
+
+def test_check_refuses_a_download_folder_that_is_a_file_and_contacts_no_one(
+    sandbox: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "videos.mp4"
+    a_file.write_bytes(b"not a folder")
+    settings = make_settings(sandbox, tmp_path, KLING_MCP_DOWNLOAD_DIR=str(a_file / "kling"))
+    code, lines = _check(settings, capsys)
+    assert code == 1
+    assert lines[3:] == [
+        f"✗ videos saved to: {a_file / 'kling'}: cannot save there ({a_file} is a file, not a folder).",
+        "  What to do: set KLING_MCP_DOWNLOAD_DIR to a folder this user can write (it is made if missing).",
+        "– Kling not contacted: fix the ✗ above first (the server refuses paid calls it cannot journal or save).",
+    ]
+    assert sandbox.state.requests == []
+
+
+@pytest.mark.parametrize("sandbox_mode", [False, True], ids=["keys", "sandbox-mode"])
+def test_check_names_a_broken_journal_and_prints_no_tick_after_a_cross(
+    sandbox: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], sandbox_mode: bool
+) -> None:
+    from tests.journal_faults import corrupt
+
+    mode = {"KLING_MCP_SANDBOX": "1"} if sandbox_mode else {}
+    settings = make_settings(sandbox, tmp_path, KLING_MCP_DOWNLOAD_DIR=str(tmp_path), **mode)
+    corrupt(Path(settings.resolved_journal()))
+    code, lines = _check(settings, capsys)
+    assert code == 1
+    [cross] = [line for line in lines if line.startswith("✗ task journal")]
+    assert cross.startswith(f"✗ task journal {settings.resolved_journal()}: file is not a database (corrupt)")
+    after = lines[lines.index(cross) :]
+    assert not [line for line in after if line.startswith("✓")], lines
+    assert f"• videos saved to: {tmp_path}" in lines, "the checks that do not depend on the journal still run"
+    assert sandbox.state.requests == []
 
 
 def test_a_person_at_a_terminal_is_told_what_the_server_waits_for() -> None:

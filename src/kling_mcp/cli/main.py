@@ -141,12 +141,31 @@ def _main(argv: Sequence[str] | None) -> int:
         args.log_level or settings.log_level,
         secrets=(secret, oauth_secret, *(t.get_secret_value() for t in tokens)),
     )
+    if args.command is None and _journal_driver_missing(settings):
+        return 2
     try:
         return _run(args, settings, http, tokens)
     except ListenError as exc:
         flag = "--port" if args.command == "sandbox" else "--port (or KLING_MCP_PORT)"
         logger.error("%s; stop the program using it or choose another port with %s", exc, flag)
         return 1
+
+
+def _journal_driver_missing(settings: Settings) -> bool:
+    """True, with one line logged, when the journal needs a driver that is not installed."""
+    # Else the server would start, seem connected, and fail every call with the same cause.
+    from kling_mcp.config import is_database_url
+
+    if settings.journal is None or not is_database_url(settings.journal):
+        return False  # the SQLite journal needs nothing more, and a start should not import the journal for it
+    from kling_mcp.service.journal.factory import JournalBackendMissingError, require_backend
+
+    try:
+        require_backend(settings.journal)
+    except JournalBackendMissingError as exc:
+        logger.error("%s", exc)
+        return True
+    return False
 
 
 def _run(args: argparse.Namespace, settings: Settings, http: HttpSettings, tokens: tuple[SecretStr, ...]) -> int:
