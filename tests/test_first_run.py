@@ -251,6 +251,21 @@ def test_ctrl_c_on_the_sandbox(settings: Settings, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_ctrl_c_right_after_the_sandbox_starts(settings: Settings, tmp_path: Path) -> None:
+    """Ctrl-C as soon as the banner is out, before the sandbox's web server has started: it stops all the same."""
+    command = [sys.executable, "-m", "kling_mcp", "sandbox", "--port", "0"]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=subprocess_env(settings), cwd=tmp_path
+    ) as proc:
+        assert proc.stdout is not None
+        while b"Ctrl-C stops it." not in proc.stdout.readline():
+            pass
+        code, err = _interrupt(proc)
+    assert code == 130
+    assert err == ""
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "flag"),
     [(["sandbox"], "--port"), (["--transport", "streamable-http"], "--port (or KLING_MCP_PORT)")],

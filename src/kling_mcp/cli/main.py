@@ -186,11 +186,10 @@ def _run(args: argparse.Namespace, settings: Settings, http: HttpSettings, token
         from kling_mcp.http.security import HttpSecurityError
 
         try:
-            serve_http(settings, http, tokens)
+            return serve_http(settings, http, tokens)
         except HttpSecurityError as exc:
             logger.error("%s", exc)
             return 2
-        return 0
     from kling_mcp.cli.stdio import serve_stdio
 
     return serve_stdio(settings, http)
