@@ -103,7 +103,7 @@ def test_check_against_an_unreachable_host_fails_fast_in_plain_words(settings: S
     done = run_cli(settings, tmp_path, "check", KLING_API_BASE_URL=url)
     assert done.returncode == 1
     assert time.monotonic() - started < 15, "a dead host must not keep a person waiting through the full retry budget"
-    assert f"✗ Could not reach Kling at {url} (cannot reach Kling: ConnectError)" in done.stdout
+    assert f"✗ Could not reach Kling at {url} (cannot reach Kling: ConnectError, connection refused)" in done.stdout
     assert "check KLING_API_BASE_URL" in done.stdout
 
 
