@@ -188,3 +188,64 @@ def test_a_postgresql_journal_without_psycopg_is_one_line_naming_the_extra(
             "ERROR kling_mcp: KLING_MCP_JOURNAL names a PostgreSQL database, but psycopg is not installed: "
             "pip install 'kling-mcp[postgres]'"
         )
+
+
+@pytest.mark.slow
+def test_a_bad_flag_value_names_the_flag_and_a_bad_host_is_not_a_port_problem(
+    settings: Settings, tmp_path: Path
+) -> None:
+    port = run_cli(settings, tmp_path, "--transport", "streamable-http", "--port", "0")
+    assert port.returncode == 2
+    assert "invalid configuration: --port: Input should be greater than or equal to 1 (got 0)" in port.stderr
+    from_variable = run_cli(settings, tmp_path, "--transport", "streamable-http", KLING_MCP_PORT="0")
+    assert "invalid configuration: KLING_MCP_PORT: Input should be" in from_variable.stderr
+    host = run_cli(settings, tmp_path, "sandbox", "--host", "no-such-host.invalid")
+    assert host.returncode == 1
+    [line] = host.stderr.splitlines()
+    assert "cannot listen on no-such-host.invalid:8765: unknown address" in line
+    assert line.endswith("give --host an address of this machine, such as 127.0.0.1"), line
+    assert "port" not in line.split("unknown address")[1]
+
+
+@pytest.mark.slow
+def test_a_misspelt_variable_is_warned_about_with_the_name_meant(settings: Settings, tmp_path: Path) -> None:
+    done = run_cli(settings, tmp_path, "check", KLING_MCP_SANDBOX="1", KLING_MCP_MAXWAIT="30")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (
+        "WARNING kling_mcp: KLING_MCP_MAXWAIT is not a kling-mcp setting and is ignored (did you mean "
+        "KLING_MCP_MAX_WAIT?)" in done.stderr
+    )
+
+
+@pytest.mark.slow
+def test_an_interrupted_demo_removes_its_folder_and_says_so(settings: Settings, tmp_path: Path) -> None:
+    import signal
+
+    command = [sys.executable, "-m", "kling_mcp", "demo", "--task-seconds", "60"]
+    env = subprocess_env(settings, TMPDIR=str(tmp_path))
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "progress" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, out + err
+    [folder] = re.findall(r"Demo interrupted; its temporary folder (\S+) was removed\.", out)
+    assert not Path(folder).exists()
+    assert list(tmp_path.glob("kling-demo-*")) == []
+    assert "Traceback" not in err, err
+
+
+def test_the_demo_does_not_ask_for_keys_that_are_set(capsys: pytest.CaptureFixture[str]) -> None:
+    from mcp_types import CallToolResult, TextContent
+
+    from kling_mcp.cli.demo import _report
+
+    task = {"task_id": "1", "status": "succeed", "videos": []}
+    result = CallToolResult(content=[TextContent(type="text", text="ok")], structured_content={"result": task})
+    assert _report(result, 1.0, keys_set=True) == 0
+    assert _report(result, 1.0, keys_set=False) == 0
+    with_keys, without = capsys.readouterr().out.split("Done.")[1:]
+    assert "Configure KLING_ACCESS_KEY" not in with_keys and "kling-mcp check" in with_keys
+    assert "Configure KLING_ACCESS_KEY and KLING_SECRET_KEY" in without

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import signal
 import socket
 import subprocess
@@ -59,8 +60,54 @@ def test_sandbox_help_shows_the_defaults(capsys: pytest.CaptureFixture[str]) -> 
         main(["sandbox", "--help"])
     assert exited.value.code == 0
     text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines to the terminal's width
-    assert "--port PORT Port (default 8765)." in text
+    assert "--port PORT Port, 0 for any free one (default 8765)." in text
     assert "--host HOST Bind address (default 127.0.0.1)." in text
+
+
+def _help(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, "--help"])
+    assert exited.value.code == 0
+    # argparse wraps lines to the terminal's width, also after a hyphen
+    return re.sub(r"-\s+", "-", " ".join(capsys.readouterr().out.split()))
+
+
+def test_help_names_both_kinds_of_video_and_every_command_explains_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    top = _help(capsys)
+    assert "image-to-video" in top and "text-to-video" in top
+    for command in ("sandbox", "demo", "check"):
+        text = _help(capsys, command)
+        described = text.split("options:")[0].split("[--log-level LEVEL] ", 1)[1]
+        assert len(described.split(".")) > 2, f"{command} --help has no description beyond its one line: {text}"
+    assert "lists one task at Kling with your keys (nothing is created or billed)" in _help(capsys, "check")
+
+
+def test_every_serving_flag_says_what_it_takes_and_its_default(capsys: pytest.CaptureFixture[str]) -> None:
+    text = _help(capsys)
+    assert " Repeatable." not in text and " Seconds. " not in text
+    assert (
+        "--shutdown-grace SECONDS Seconds running tool calls may finish in after SIGTERM or Ctrl-C (default 30)."
+        in text
+    )
+    assert "--allowed-host HOST A Host header to accept" in text
+    assert "--file-root FOLDER A folder the tools may read images from by path; repeat for more" in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["sandbox", "--port", "99999"], "argument --port: must be a port number from 0 to 65535; got '99999'"),
+        (["sandbox", "--task-seconds", "-1"], "argument --task-seconds: must be a number of seconds above 0"),
+        (["demo", "--task-seconds", "nan"], "argument --task-seconds: must be a number of seconds above 0"),
+    ],
+)
+def test_impossible_numbers_are_refused_by_the_flag(
+    capsys: pytest.CaptureFixture[str], argv: list[str], said: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(argv)
+    assert exited.value.code == 2
+    assert said in capsys.readouterr().err
 
 
 def _check(settings: Settings, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
