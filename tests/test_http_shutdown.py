@@ -118,7 +118,7 @@ async def test_healthz_turns_503_while_draining(settings: Settings, sandbox: San
     import httpx
 
     sandbox.state.config.run_seconds = 2.0
-    # The probe's connection must outlive the idle keep-alive limit on a loaded machine: new ones are refused now.
+    # The probe's kept-alive connection must outlive the idle keep-alive limit on a loaded machine.
     with run_server(settings, tmp_path, KLING_MCP_SHUTDOWN_GRACE="20", KLING_MCP_KEEP_ALIVE_TIMEOUT="60") as server:
         async with httpx.AsyncClient(timeout=10) as probe, anyio.create_task_group() as tg:
             assert (await probe.get(f"{server.base_url}/healthz")).status_code == 200  # opens a kept-alive connection
@@ -126,7 +126,7 @@ async def test_healthz_turns_503_while_draining(settings: Settings, sandbox: San
             async def call() -> None:
                 async with connect(server.mcp_url, token=None) as client:
                     # Listed first, as clients do: else the client lists tools after the result to check it against
-                    # the output schema, on a new connection that the draining server no longer accepts.
+                    # the output schema, while the server is shutting down.
                     await client.list_tools()
                     await client.call_tool(GENERATE, ARGUMENTS)
 
