@@ -149,7 +149,7 @@ async def test_cost_reaches_the_result_the_text_and_the_journal(client: Client, 
     assert result.structured_content is not None
     task = result.structured_content["result"]
     assert task["final_unit_deduction"] == "1"  # the sandbox charges one unit, as Kling reports it: a string
-    assert "\nCost at Kling: 1 units.\n" in text_of(result)
+    assert "\nCost at Kling: 1 unit.\n" in text_of(result)  # not "1 units"
     entry = await settled_journal_entry(settings, task["task_id"], "succeed")
     assert entry is not None and entry.final_unit_deduction == "1"
     listed = await client.call_tool("kling_list_video_tasks", {})

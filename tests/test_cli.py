@@ -104,7 +104,7 @@ def test_check_against_an_unreachable_host_fails_fast_in_plain_words(settings: S
     done = run_cli(settings, tmp_path, "check", KLING_API_BASE_URL=url)
     assert done.returncode == 1
     assert time.monotonic() - started < 15, "a dead host must not keep a person waiting through the full retry budget"
-    assert f"✗ Could not reach Kling at {url} (cannot reach Kling: ConnectError)" in done.stdout
+    assert f"✗ Could not reach Kling at {url} (cannot reach Kling: ConnectError, connection refused)" in done.stdout
     assert "check KLING_API_BASE_URL" in done.stdout
 
 
@@ -156,3 +156,97 @@ def test_settings_ignore_unprefixed_variables(monkeypatch: pytest.MonkeyPatch) -
     assert settings.log_level == "INFO"
     assert settings.access_key is None
     assert settings.max_wait_seconds == 50
+
+
+def _without_psycopg(tmp_path: Path) -> str:
+    """A PYTHONPATH on which `import psycopg` fails as it does where the driver is not installed."""
+    shadow = tmp_path / "no-psycopg" / "psycopg"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'psycopg'\", name='psycopg')\n")
+    return str(shadow.parent)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args", [[], ["--transport", "streamable-http"], ["check"]], ids=["stdio", "http", "check"])
+def test_a_postgresql_journal_without_psycopg_is_one_line_naming_the_extra(
+    settings: Settings, tmp_path: Path, args: list[str]
+) -> None:
+    url = "postgresql://kling:db-password-123@127.0.0.1:1/kling"
+    env = {"KLING_MCP_JOURNAL": url, "PYTHONPATH": _without_psycopg(tmp_path), "KLING_MCP_PORT": str(_closed_port())}
+    done = run_cli(settings, tmp_path, *args, **env)
+    said = done.stdout + done.stderr
+    assert "Traceback" not in said, said
+    assert "db-password-123" not in said
+    assert "pip install 'kling-mcp[postgres]'" in said, said
+    if args == ["check"]:
+        assert done.returncode == 1
+        assert "✗ task journal: KLING_MCP_JOURNAL names a PostgreSQL database" in done.stdout
+        assert "✓" not in done.stdout
+    else:  # the server refuses to start rather than fail every call later
+        assert done.returncode == 2
+        [line] = done.stderr.splitlines()
+        assert line.endswith(
+            "ERROR kling_mcp: KLING_MCP_JOURNAL names a PostgreSQL database, but psycopg is not installed: "
+            "pip install 'kling-mcp[postgres]'"
+        )
+
+
+@pytest.mark.slow
+def test_a_bad_flag_value_names_the_flag_and_a_bad_host_is_not_a_port_problem(
+    settings: Settings, tmp_path: Path
+) -> None:
+    port = run_cli(settings, tmp_path, "--transport", "streamable-http", "--port", "0")
+    assert port.returncode == 2
+    assert "invalid configuration: --port: Input should be greater than or equal to 1 (got 0)" in port.stderr
+    from_variable = run_cli(settings, tmp_path, "--transport", "streamable-http", KLING_MCP_PORT="0")
+    assert "invalid configuration: KLING_MCP_PORT: Input should be" in from_variable.stderr
+    host = run_cli(settings, tmp_path, "sandbox", "--host", "no-such-host.invalid")
+    assert host.returncode == 1
+    [line] = host.stderr.splitlines()
+    assert "cannot listen on no-such-host.invalid:8765: unknown address" in line
+    assert line.endswith("give --host an address of this machine, such as 127.0.0.1"), line
+    assert "port" not in line.split("unknown address")[1]
+
+
+@pytest.mark.slow
+def test_a_misspelt_variable_is_warned_about_with_the_name_meant(settings: Settings, tmp_path: Path) -> None:
+    done = run_cli(settings, tmp_path, "check", KLING_MCP_SANDBOX="1", KLING_MCP_MAXWAIT="30")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (
+        "WARNING kling_mcp: KLING_MCP_MAXWAIT is not a kling-mcp setting and is ignored (did you mean "
+        "KLING_MCP_MAX_WAIT?)" in done.stderr
+    )
+
+
+@pytest.mark.slow
+def test_an_interrupted_demo_removes_its_folder_and_says_so(settings: Settings, tmp_path: Path) -> None:
+    import signal
+
+    command = [sys.executable, "-m", "kling_mcp", "demo", "--task-seconds", "60"]
+    env = subprocess_env(settings, TMPDIR=str(tmp_path))
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "progress" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, out + err
+    [folder] = re.findall(r"Demo interrupted; its temporary folder (\S+) was removed\.", out)
+    assert not Path(folder).exists()
+    assert list(tmp_path.glob("kling-demo-*")) == []
+    assert "Traceback" not in err, err
+
+
+def test_the_demo_does_not_ask_for_keys_that_are_set(capsys: pytest.CaptureFixture[str]) -> None:
+    from mcp_types import CallToolResult, TextContent
+
+    from kling_mcp.cli.demo import _report
+
+    task = {"task_id": "1", "status": "succeed", "videos": []}
+    result = CallToolResult(content=[TextContent(type="text", text="ok")], structured_content={"result": task})
+    assert _report(result, 1.0, keys_set=True) == 0
+    assert _report(result, 1.0, keys_set=False) == 0
+    with_keys, without = capsys.readouterr().out.split("Done.")[1:]
+    assert "Configure KLING_ACCESS_KEY" not in with_keys and "kling-mcp check" in with_keys
+    assert "Configure KLING_ACCESS_KEY and KLING_SECRET_KEY" in without

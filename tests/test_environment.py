@@ -102,3 +102,24 @@ def test_a_grace_as_long_as_the_longest_create_is_accepted(monkeypatch: pytest.M
 
 def test_the_attempts_the_grace_counts_are_the_clients() -> None:
     assert DEFAULT_RETRY_POLICY.max_attempts == REQUEST_ATTEMPTS
+
+
+def test_misspelt_kling_mcp_variables_are_found_with_the_name_meant(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("KLING_MCP_DOWNLOADDIR=/videos\nKLING_MCP_JOURNAL=/j.sqlite3\n")
+    environ = {"KLING_MCP_MAXWAIT": "30", "kling_mcp_port": "9000", "KLING_MCP_SHINY": "1", "PATH": "/bin"}
+    from kling_mcp.environment import unknown_variables
+
+    assert unknown_variables(environ, (Settings, HttpSettings), env_file=env_file) == [
+        ("KLING_MCP_DOWNLOADDIR", "KLING_MCP_DOWNLOAD_DIR"),
+        ("KLING_MCP_MAXWAIT", "KLING_MCP_MAX_WAIT"),
+        ("KLING_MCP_SHINY", None),
+    ]
+
+
+def test_a_bad_file_root_names_its_variable_once() -> None:
+    from kling_mcp.cli.main import _describe_settings_error
+
+    with pytest.raises(ValidationError) as raised:
+        HttpSettings(KLING_MCP_FILE_ROOTS="/no/such/folder")
+    assert _describe_settings_error(raised.value) == "KLING_MCP_FILE_ROOTS: /no/such/folder is not a directory"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import signal
 import socket
 import subprocess
@@ -59,7 +60,7 @@ def test_sandbox_help_shows_the_defaults(capsys: pytest.CaptureFixture[str]) -> 
         main(["sandbox", "--help"])
     assert exited.value.code == 0
     text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines to the terminal's width
-    assert "--port PORT Port (default 8765)." in text
+    assert "--port PORT Port, 0 for any free one (default 8765)." in text
     assert "--host HOST Bind address (default 127.0.0.1)." in text
 
 
@@ -68,6 +69,52 @@ KEPT_WRITES = (
     "  while it is down, the server keeps up to 10000 journal writes in memory and retries them until they land; "
     "past that it drops the oldest status refreshes (Kling keeps them), never a created task's id"
 )
+
+
+def _help(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, "--help"])
+    assert exited.value.code == 0
+    # argparse wraps lines to the terminal's width, also after a hyphen
+    return re.sub(r"-\s+", "-", " ".join(capsys.readouterr().out.split()))
+
+
+def test_help_names_both_kinds_of_video_and_every_command_explains_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    top = _help(capsys)
+    assert "image-to-video" in top and "text-to-video" in top
+    for command in ("sandbox", "demo", "check"):
+        text = _help(capsys, command)
+        described = text.split("options:")[0].split("[--log-level LEVEL] ", 1)[1]
+        assert len(described.split(".")) > 2, f"{command} --help has no description beyond its one line: {text}"
+    assert "lists one task at Kling with your keys (nothing is created or billed)" in _help(capsys, "check")
+
+
+def test_every_serving_flag_says_what_it_takes_and_its_default(capsys: pytest.CaptureFixture[str]) -> None:
+    text = _help(capsys)
+    assert " Repeatable." not in text and " Seconds. " not in text
+    assert (
+        "--shutdown-grace SECONDS Seconds running tool calls may finish in after SIGTERM or Ctrl-C (default 30)."
+        in text
+    )
+    assert "--allowed-host HOST A Host header to accept" in text
+    assert "--file-root FOLDER A folder the tools may read images from by path; repeat for more" in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["sandbox", "--port", "99999"], "argument --port: must be a port number from 0 to 65535; got '99999'"),
+        (["sandbox", "--task-seconds", "-1"], "argument --task-seconds: must be a number of seconds above 0"),
+        (["demo", "--task-seconds", "nan"], "argument --task-seconds: must be a number of seconds above 0"),
+    ],
+)
+def test_impossible_numbers_are_refused_by_the_flag(
+    capsys: pytest.CaptureFixture[str], argv: list[str], said: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(argv)
+    assert exited.value.code == 2
+    assert said in capsys.readouterr().err
 
 
 def _check(settings: Settings, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
@@ -103,7 +150,7 @@ def test_check_without_keys_still_says_what_it_checked(
         "• access key: not set (secret key not set)",
         f"• task journal: {settings.journal}",
         KEPT_WRITES,
-        f"• videos saved to: {tmp_path / 'videos'}",
+        f"• videos saved to: {tmp_path / 'videos'} (made on the first save)",
     ]
     assert lines[5].startswith("✗ Kling credentials are not configured: set KLING_ACCESS_KEY and KLING_SECRET_KEY")
     assert sandbox.state.requests == []
@@ -124,6 +171,42 @@ def test_check_in_sandbox_mode_says_what_it_checked(
     ]
     assert "built-in sandbox" in lines[0]
     assert lines[5].startswith("✓ Sandbox mode")
+
+
+def test_check_refuses_a_download_folder_that_is_a_file_and_contacts_no_one(
+    sandbox: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "videos.mp4"
+    a_file.write_bytes(b"not a folder")
+    settings = make_settings(sandbox, tmp_path, KLING_MCP_DOWNLOAD_DIR=str(a_file / "kling"))
+    code, lines = _check(settings, capsys)
+    assert code == 1
+    assert lines[3] == KEPT_WRITES
+    assert lines[4:] == [
+        f"✗ videos saved to: {a_file / 'kling'}: cannot save there ({a_file} is a file, not a folder).",
+        "  What to do: set KLING_MCP_DOWNLOAD_DIR to a folder this user can write (it is made if missing).",
+        "– Kling not contacted: fix the ✗ above first (the server refuses paid calls it cannot journal or save).",
+    ]
+    assert sandbox.state.requests == []
+
+
+@pytest.mark.parametrize("sandbox_mode", [False, True], ids=["keys", "sandbox-mode"])
+def test_check_names_a_broken_journal_and_prints_no_tick_after_a_cross(
+    sandbox: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], sandbox_mode: bool
+) -> None:
+    from tests.journal_faults import corrupt
+
+    mode = {"KLING_MCP_SANDBOX": "1"} if sandbox_mode else {}
+    settings = make_settings(sandbox, tmp_path, KLING_MCP_DOWNLOAD_DIR=str(tmp_path), **mode)
+    corrupt(Path(settings.resolved_journal()))
+    code, lines = _check(settings, capsys)
+    assert code == 1
+    [cross] = [line for line in lines if line.startswith("✗ task journal")]
+    assert cross.startswith(f"✗ task journal {settings.resolved_journal()}: file is not a database (corrupt)")
+    after = lines[lines.index(cross) :]
+    assert not [line for line in after if line.startswith("✓")], lines
+    assert f"• videos saved to: {tmp_path}" in lines, "the checks that do not depend on the journal still run"
+    assert sandbox.state.requests == []
 
 
 def test_a_person_at_a_terminal_is_told_what_the_server_waits_for() -> None:
@@ -223,6 +306,21 @@ def test_ctrl_c_on_the_sandbox(settings: Settings, tmp_path: Path) -> None:
         code, err = _interrupt(proc)
     assert code == 130
     assert err == "", "the banner goes to stdout; Ctrl-C prints nothing (no WARNING, no traceback)"
+
+
+@pytest.mark.slow
+def test_ctrl_c_right_after_the_sandbox_starts(settings: Settings, tmp_path: Path) -> None:
+    """Ctrl-C as soon as the banner is out, before the sandbox's web server has started: it stops all the same."""
+    command = [sys.executable, "-m", "kling_mcp", "sandbox", "--port", "0"]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=subprocess_env(settings), cwd=tmp_path
+    ) as proc:
+        assert proc.stdout is not None
+        while b"Ctrl-C stops it." not in proc.stdout.readline():
+            pass
+        code, err = _interrupt(proc)
+    assert code == 130
+    assert err == ""
 
 
 @pytest.mark.slow

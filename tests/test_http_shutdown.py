@@ -118,7 +118,7 @@ async def test_healthz_turns_503_while_draining(settings: Settings, sandbox: San
     import httpx
 
     sandbox.state.config.run_seconds = 2.0
-    # The probe's connection must outlive the idle keep-alive limit on a loaded machine: new ones are refused now.
+    # The probe's kept-alive connection must outlive the idle keep-alive limit on a loaded machine.
     with run_server(settings, tmp_path, KLING_MCP_SHUTDOWN_GRACE="20", KLING_MCP_KEEP_ALIVE_TIMEOUT="60") as server:
         async with httpx.AsyncClient(timeout=10) as probe, anyio.create_task_group() as tg:
             assert (await probe.get(f"{server.base_url}/healthz")).status_code == 200  # opens a kept-alive connection
@@ -126,7 +126,7 @@ async def test_healthz_turns_503_while_draining(settings: Settings, sandbox: San
             async def call() -> None:
                 async with connect(server.mcp_url, token=None) as client:
                     # Listed first, as clients do: else the client lists tools after the result to check it against
-                    # the output schema, on a new connection that the draining server no longer accepts.
+                    # the output schema, while the server is shutting down.
                     await client.list_tools()
                     await client.call_tool(GENERATE, ARGUMENTS)
 
@@ -134,6 +134,44 @@ async def test_healthz_turns_503_while_draining(settings: Settings, sandbox: San
             await _sigterm_once_created(server, sandbox)
             await anyio.sleep(0.3)
             draining = await probe.get(f"{server.base_url}/healthz")
+            # A probe on a new connection, as most load balancers make: answered too (the docs promise 503).
+            async with httpx.AsyncClient(timeout=10) as fresh:
+                fresh_draining = await fresh.get(f"{server.base_url}/healthz")
         _wait_exit(server, timeout=15)
     assert draining.status_code == 503
     assert draining.json() == {"status": "draining"}
+    assert fresh_draining.status_code == 503
+    assert fresh_draining.json() == {"status": "draining"}
+
+
+async def test_a_second_ctrl_c_during_the_drain_ends_it_quietly_and_keeps_the_task_id(
+    settings: Settings, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    """A person who presses Ctrl-C again does not want to wait for the drain: exit now, no traceback, task kept."""
+    sandbox.state.config.run_seconds = 120.0
+    with run_server(settings, tmp_path, KLING_MCP_SHUTDOWN_GRACE="20") as server:
+        async with anyio.create_task_group() as tg:
+
+            async def call() -> None:
+                try:
+                    async with connect(server.mcp_url, token=None) as client:
+                        await client.list_tools()
+                        await client.call_tool(GENERATE, ARGUMENTS)
+                except Exception:  # the server goes away under the call: that is what a forced exit means
+                    pass
+
+            tg.start_soon(call)
+            with anyio.fail_after(15):
+                while not sandbox.state.creates():
+                    await anyio.sleep(0.02)
+                server.proc.send_signal(signal.SIGINT)
+                while "draining" not in server.stderr():
+                    await anyio.sleep(0.02)
+            server.proc.send_signal(signal.SIGINT)
+            code = server.proc.wait(timeout=15)
+            tg.cancel_scope.cancel()
+    err = server.stderr()
+    assert code == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    [task] = sandbox.state.tasks.values()
+    assert _journaled(settings, task.task_id) in ("submitted", "processing")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,8 @@ from mcp import Client
 
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
-from tests.conftest import journal_entry, text_of
+from kling_mcp.server.build import build_server
+from tests.conftest import journal_entry, make_settings, text_of
 from tests.journal_faults import confined_server, corrupt, lock_held_by_another_process, namespaces_unavailable
 from tests.names import GENERATE, GET, LIST
 
@@ -56,6 +58,22 @@ async def test_row9_journal_fixed_while_running_works_without_a_restart(
     result = await client.call_tool(GENERATE, ARGS)
     assert not result.is_error, text_of(result)
     assert len(sandbox.state.tasks) == 1
+
+
+async def test_a_journal_that_cannot_be_opened_is_not_said_to_be_unreadable(
+    client: Client, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    made = await client.call_tool(GENERATE, {**ARGS, "timeout": 0})
+    task_id = _task(made)["task_id"]
+    damaged = tmp_path / "elsewhere" / "journal.sqlite3"
+    corrupt(damaged)  # read-only, full or corrupt: not reading is what failed, opening it is
+    async with Client(build_server(make_settings(sandbox, tmp_path, KLING_MCP_JOURNAL=str(damaged)))) as other:
+        got = await other.call_tool(GET, {"task_id": task_id})
+    assert not got.is_error, text_of(got)
+    said = json.dumps(got.structured_content) + text_of(got)
+    assert f"The task journal at {damaged} could not be used (corrupt:" in said, said
+    assert "could not be read" not in said
+    assert len(sandbox.state.creates()) == 1
 
 
 @pytest.mark.slow
@@ -186,3 +204,30 @@ async def test_row4_journal_locked_after_the_create_still_hands_back_the_ids_and
             await anyio.sleep(0.1)
         blocker.close()
     assert entry is not None and entry.external_task_id == created.external_task_id
+
+
+def _open_files(path: Path) -> list[str]:
+    """This process's file descriptors open on `path` (Linux's /proc), so a leaked connection shows on any Python."""
+    fds = Path("/proc/self/fd")
+    found = []
+    for fd in fds.iterdir():
+        try:
+            target = fd.readlink()
+        except OSError:  # closed while listing (the listing's own descriptor)
+            continue
+        if target == path.resolve():
+            found.append(fd.name)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to see open files")
+def test_a_corrupt_journal_that_fails_to_open_leaves_no_connection_open(tmp_path: Path) -> None:
+    # Python 3.13 reports such a connection as `ResourceWarning: unclosed database` (an error under pytest here).
+    from kling_mcp.service.journal import JournalError
+    from kling_mcp.service.journal.sqlite import SqliteJournal
+
+    path = tmp_path / "journal.sqlite3"
+    corrupt(path)
+    with pytest.raises(JournalError, match="not a database"):
+        SqliteJournal(path)
+    assert _open_files(path) == []

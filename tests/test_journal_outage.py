@@ -67,18 +67,18 @@ async def test_19_a_lookup_while_the_journal_cannot_be_opened_asks_kling_and_nev
         if sees_all:
             outcome = await runtime.service.get(task_id, viewer=viewer)
             assert outcome.result.task_id == task_id and outcome.result.status == "succeed"
-            assert outcome.result.journal_warning and "could not be read" in outcome.result.journal_warning
+            assert outcome.result.journal_warning and "could not be used" in outcome.result.journal_warning
         else:
             # Over HTTP with tokens (no admin scope) this answered "No task with id ..." without asking Kling.
             with pytest.raises(OwnerUncheckedError) as raised:
                 await runtime.service.get(task_id, viewer=viewer)
             text = str(raised.value)
-            assert "Kling has a task" in text and "do not create it again" in text and "could not be read" in text
+            assert "Kling has a task" in text and "do not create it again" in text and "could not be used" in text
             assert "No task" not in text
         assert _gets(sandbox) > before, "Kling was not asked"
         with pytest.raises(TaskNotFoundError) as unknown:
             await runtime.service.get("no-such-task", viewer=viewer)
-        assert "not consulted" in str(unknown.value) and "could not be read" in str(unknown.value)
+        assert "not consulted" in str(unknown.value) and "could not be used" in str(unknown.value)
 
 
 @pytest.mark.slow  # starts a server process

@@ -57,3 +57,22 @@ async def test_the_schedule_learns_only_from_its_own_kling_api(sandbox: SandboxS
         assert journal.durations(*profile, kling_host=ELSEWHERE) == []
     finally:
         journal.close()
+
+
+async def test_an_unreachable_kling_host_fails_a_generate_call_at_once(sandbox: SandboxServer, tmp_path: Path) -> None:
+    """Connection refused: the default retry policy no longer waits ~27 s; the error says nothing was created."""
+    import time
+
+    import anyio
+
+    settings = make_settings(sandbox, tmp_path, KLING_API_BASE_URL=ELSEWHERE)
+    started = time.monotonic()
+    async with Client(build_server(settings)) as client:  # the default retry policy, as a real server has
+        with anyio.fail_after(10):
+            result = await client.call_tool(
+                GENERATE, {"prompt": "a boat", "start_image_url": "https://example.com/a.png"}
+            )
+    assert result.is_error
+    assert time.monotonic() - started < 5
+    text = text_of(result)
+    assert "connection refused" in text and "no task was created" in text, text

@@ -33,7 +33,9 @@ def test_rate_limit_waits_at_least_a_second_and_honours_retry_after_up_to_the_ca
 def test_which_errors_are_retried_and_which_leave_the_outcome_unknown() -> None:
     assert is_transient(api_error(5001, "maintenance", http_status=503))
     assert is_transient(api_error(1303, "limit", http_status=429))
-    assert is_transient(KlingConnectionError("refused", sent=False))
+    assert is_transient(KlingConnectionError("connect timeout", sent=False))
+    assert not is_transient(KlingConnectionError("refused", sent=False, refused=True)), "a wrong host: say so now"
+    assert is_transient(KlingConnectionError("reset", sent=True, refused=True)), "refused means the connect phase"
     for code in (1000, 1101, 1102, 1103, 1201, 1301, 1304):
         assert not is_transient(api_error(code, "no", http_status=400)), code
     assert outcome_unknown(KlingConnectionError("reset", sent=True))

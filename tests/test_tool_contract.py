@@ -273,3 +273,51 @@ async def test_progress_runs_towards_the_usual_duration_not_the_cap(client: Clie
     assert all(0.1 <= total <= 2.0 for total in totals), second
     assert second[-1][0] == second[-1][1]
     assert [p for p, _ in second] == sorted(p for p, _ in second), "progress only grows"
+
+
+# --- Wording a newcomer reads (issue 24, item 4) ------------------------------------------------------------------
+
+
+async def test_descriptions_promise_only_what_the_tools_do(client: Client) -> None:
+    listed = {tool.name: tool for tool in (await client.list_tools()).tools}
+    image = listed["kling_generate_video_from_image"]
+    description = image.description or ""
+    assert "durations, and aspect ratios" not in description
+    assert "keeps the image's aspect ratio" in description
+    timeout = image.input_schema["properties"]["timeout"]["description"]
+    assert "Default is 300" not in timeout
+    assert "waits at most its own cap per call (default 50 s)" in timeout
+
+
+async def test_a_refused_create_cites_no_status_message_it_does_not_carry(
+    client: Client, sandbox: SandboxServer
+) -> None:
+    sandbox.state.inject(create_error=1, create_error_code=1102)  # resource pack used up: provably nothing created
+    result = await client.call_tool("kling_generate_video_from_image", {"prompt": "x", "start_image_url": IMAGE_URL})
+    assert result.is_error
+    text = text_of(result)
+    assert "1102" in text and "nothing was billed" in text
+    assert "status_message" not in text, text
+
+
+async def test_the_list_text_is_a_short_summary_and_list_and_get_agree_on_status_message(client: Client) -> None:
+    import json
+
+    for i in range(20):
+        made = await client.call_tool(
+            "kling_generate_video_from_image", {"prompt": f"kite {i}", "start_image_url": IMAGE_URL, "timeout": 0}
+        )
+        assert not made.is_error, text_of(made)
+    listed = await client.call_tool("kling_list_video_tasks", {"limit": 20})
+    assert listed.structured_content is not None
+    tasks = listed.structured_content["result"]
+    assert len(tasks) == 20
+    text = text_of(listed)
+    structured = json.dumps(listed.structured_content)
+    assert not text.lstrip().startswith("{"), "the text repeats the structured content as JSON"
+    assert text.startswith("20 task(s) in this server's task journal, newest first")
+    assert len(text.splitlines()) == 21 and all(task["task_id"] in text for task in tasks)
+    assert len(text) < len(structured) / 3, (len(text), len(structured))
+    got = await client.call_tool("kling_get_video_task", {"task_id": tasks[0]["task_id"]})
+    assert got.structured_content is not None
+    assert tasks[0]["status_message"] == got.structured_content["result"]["status_message"] is None

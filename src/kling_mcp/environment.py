@@ -55,3 +55,26 @@ def _env_file_values(env_file: str | Path | None) -> Mapping[str, str]:
 
     values = dotenv_values(env_file, encoding="utf-8")
     return {key: value for key, value in values.items() if value is not None}
+
+
+def unknown_variables(
+    environ: Mapping[str, str],
+    models: Iterable[type[BaseModel]],
+    prefix: str = "KLING_MCP_",
+    env_file: str | Path | None = ENV_FILE,
+) -> list[tuple[str, str | None]]:
+    """`prefix` variables (in `environ` or `env_file`) that no model reads, each with the closest known name if any.
+
+    Settings ignore other variables by design, so a misspelt one would otherwise just leave its default in place.
+    """
+    import difflib  # only on the command line's start, and cheap
+
+    known = {alias.upper() for model in models for alias in _aliases(model)}
+    names = {*environ, *_env_file_values(env_file)}
+    found = []
+    for name in sorted(names):
+        upper = name.upper()
+        if upper.startswith(prefix) and upper not in known:
+            close = difflib.get_close_matches(upper, known, n=1, cutoff=0.8)
+            found.append((name, close[0] if close else None))
+    return found

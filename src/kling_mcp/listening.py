@@ -7,7 +7,15 @@ import socket
 
 
 class ListenError(Exception):
-    """The address cannot be listened on; the message names it and the reason, in one line."""
+    """The address cannot be listened on; the message names it and the reason, in one line.
+
+    `port_in_use` says whether another port would help; otherwise the host is what to change (unknown name,
+    an address this machine does not have).
+    """
+
+    def __init__(self, message: str, *, port_in_use: bool = False) -> None:
+        self.port_in_use = port_in_use
+        super().__init__(message)
 
 
 def listen(host: str, port: int, backlog: int = 512) -> socket.socket:
@@ -32,5 +40,8 @@ def listen(host: str, port: int, backlog: int = 512) -> socket.socket:
 
 def listen_failure(host: str, port: int, exc: OSError) -> ListenError:
     """The plain-words error for an address that could not be bound (also for listeners bound elsewhere)."""
-    reason = "the port is already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc)).lower()
-    return ListenError(f"cannot listen on {host}:{port}: {reason}")
+    if isinstance(exc, socket.gaierror):
+        return ListenError(f"cannot listen on {host}:{port}: unknown address ({exc.strerror})")
+    in_use = exc.errno == errno.EADDRINUSE
+    reason = "the port is already in use" if in_use else (exc.strerror or str(exc)).lower()
+    return ListenError(f"cannot listen on {host}:{port}: {reason}", port_in_use=in_use)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -10,7 +11,7 @@ from typing import Any, TypeVar
 import anyio
 import httpx
 from pydantic import ValidationError
-from tenacity import AsyncRetrying, retry_if_exception
+from tenacity import AsyncRetrying, retry_base, retry_if_exception
 
 from kling_mcp.api.errors import (
     CreateOutcomeUnknownError,
@@ -28,6 +29,7 @@ from kling_mcp.api.models import CreateBody, Endpoint, Envelope, Task, parse_tas
 from kling_mcp.api.retry import (
     DEFAULT_RETRY_POLICY,
     RetryPolicy,
+    is_refused,
     is_transient,
     log_retry,
     make_stop,
@@ -142,7 +144,12 @@ class KlingClient:
             try:
                 response = await self._http.send(request)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                raise KlingConnectionError(f"cannot reach Kling: {type(exc).__name__}", sent=False) from exc
+                refused = _refusal(exc)
+                raise KlingConnectionError(
+                    f"cannot reach Kling: {type(exc).__name__}{f', {refused}' if refused else ''}",
+                    sent=False,
+                    refused=refused is not None,
+                ) from exc
             except httpx.TimeoutException as exc:
                 raise KlingTimeoutError(f"Kling did not answer in time: {type(exc).__name__}", sent=True) from exc
             except httpx.TransportError as exc:
@@ -156,9 +163,12 @@ class KlingClient:
                 self._signer.invalidate(refused=token)
         raise AssertionError("unreachable")
 
-    def _retrying(self, deadline: float | None) -> AsyncRetrying:
+    def _retrying(self, deadline: float | None, also: Callable[[BaseException], bool] | None = None) -> AsyncRetrying:
+        retry: retry_base = retry_if_exception(is_transient)
+        if also is not None:
+            retry = retry | retry_if_exception(also)
         return AsyncRetrying(
-            retry=retry_if_exception(is_transient),
+            retry=retry,
             wait=make_wait(self._policy),
             stop=make_stop(self._policy, deadline, self._clock),
             sleep=self._sleep,
@@ -193,8 +203,14 @@ class KlingClient:
         # Serialized once, straight to bytes: a body with an inline image is megabytes, and retries reuse it.
         payload = body.__pydantic_serializer__.to_json(body, exclude_none=True)
         maybe_created = False
+
+        # A refused connection before any attempt of unknown outcome fails at once: provably nothing was created.
+        # After one, it is retried as before: the lookup that settles whether a task exists must get its chances.
+        def settling(exc: BaseException) -> bool:
+            return maybe_created and is_refused(exc)
+
         try:
-            async for attempt in self._retrying(deadline):
+            async for attempt in self._retrying(deadline, also=settling):
                 with attempt:
                     if maybe_created:
                         found = await self.find_task(endpoint, external_id, deadline=deadline)
@@ -235,6 +251,18 @@ class KlingClient:
         return await self._call(
             task_path(endpoint), _tasks_of, params={"pageNum": page, "pageSize": page_size}, deadline=deadline
         )
+
+
+def _refusal(exc: httpx.TransportError) -> str | None:
+    """Why a failed connect will fail again at once (refused, or no such host name); None if it was merely slow."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, socket.gaierror) and cause.errno == socket.EAI_NONAME:
+            return "no such host name"
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def _task_of(envelope: Envelope) -> Task:

@@ -112,10 +112,16 @@ class KlingNotFoundError(KlingAPIError):
 
 
 class KlingConnectionError(KlingError):
-    """No answer from Kling. `sent` says whether the request may have reached it (outcome unknown)."""
+    """No answer from Kling. `sent` says whether the request may have reached it (outcome unknown).
 
-    def __init__(self, message: str, *, sent: bool) -> None:
+    `refused`: the connection itself was refused (nothing listens at that address, or the host name does not
+    exist). Only the connect phase can say so, so such a request was never sent; and trying again in a few seconds
+    finds the same wrong address.
+    """
+
+    def __init__(self, message: str, *, sent: bool, refused: bool = False) -> None:
         self.sent = sent
+        self.refused = refused and not sent
         super().__init__(message)
 
 

@@ -48,8 +48,17 @@ def is_transient(exc: BaseException) -> bool:
     """Errors worth another try: no answer, Kling 5xx / 5000–5002, rate limits 1302/1303, an unreadable answer.
 
     A create is never simply re-sent after one of these: the client first looks the task up (see `outcome_unknown`).
+    A refused connection is not among them: a wrong KLING_API_BASE_URL (or a dead proxy) does not mend in the
+    seconds a retry waits, and retrying kept a tool call silent for half a minute (`kling-mcp check` knew at once).
     """
+    if isinstance(exc, KlingConnectionError) and exc.refused:
+        return False
     return isinstance(exc, KlingConnectionError | KlingServerError | KlingRateLimitError | KlingProtocolError)
+
+
+def is_refused(exc: BaseException) -> bool:
+    """The connection was refused: nothing was sent (see `KlingConnectionError.refused`)."""
+    return isinstance(exc, KlingConnectionError) and exc.refused
 
 
 def outcome_unknown(exc: BaseException) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 
 import anyio
 import httpx
@@ -19,9 +20,10 @@ from kling_mcp.api.errors import (
 from kling_mcp.api.retry import QUICK_RETRY_POLICY
 from kling_mcp.api.signing import JwtSigner
 from kling_mcp.cli.output import Say, printer
-from kling_mcp.config import MissingCredentialsError, Settings
+from kling_mcp.config import MissingCredentialsError, Settings, is_database_url
 from kling_mcp.redaction import Redactor
 from kling_mcp.service.journal import JournalConnectionError, JournalError, open_journal
+from kling_mcp.service.journal.factory import JournalBackendMissingError
 from kling_mcp.service.recorder import MAX_PENDING
 
 # What to do about a refused request, by the error's family (api/errors.py ERROR_CODES kinds).
@@ -59,14 +61,19 @@ def _explain_failure(exc: KlingError, settings: Settings, say: Say) -> None:
 
 def _check_journal(settings: Settings, say: Say) -> bool:
     location = settings.resolved_journal()
+    # A database's own errors name it without the password; a file is named here, so the person knows which one.
+    named = "" if is_database_url(location) else f" {location}"
     try:
         journal = open_journal(location)
+    except JournalBackendMissingError as exc:
+        say(f"✗ task journal: {exc}")
+        return False
     except JournalConnectionError as exc:  # its text names the database without the password
         say(f"✗ task journal: {exc}.")
         say("  What to do: check the host, database, user and password in KLING_MCP_JOURNAL.")
         return False
     except JournalError as exc:  # reached, but unusable (a read-only standby, a full disk, ...)
-        say(f"✗ task journal: {exc.problem.detail} ({exc.problem.kind}).")
+        say(f"✗ task journal{named}: {exc.problem.detail} ({exc.problem.kind}).")
         say(f"  What to do: {exc.problem.advice}.")
         return False
     except (OSError, sqlite3.Error) as exc:
@@ -82,8 +89,30 @@ def _check_journal(settings: Settings, say: Say) -> bool:
     return True
 
 
+def _check_download_dir(settings: Settings, say: Say) -> bool:
+    """Whether the server can save videos where KLING_MCP_DOWNLOAD_DIR says (a folder, made on the first save)."""
+    if settings.download_dir is None:
+        say("• videos are not saved (KLING_MCP_DOWNLOAD_DIR unset)")
+        return True
+    folder = settings.download_dir.expanduser()
+    existing = next(p for p in (folder, *folder.parents) if p.exists())  # the root always exists
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(f"{existing} is a file, not a folder")
+        # Creating a file is the only true test of writing (permission bits do not stop root; a mount may be read-only).
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        say(f"✗ videos saved to: {folder}: cannot save there ({exc.strerror or exc}).")
+        say("  What to do: set KLING_MCP_DOWNLOAD_DIR to a folder this user can write (it is made if missing).")
+        return False
+    made = "" if existing == folder else " (made on the first save)"
+    say(f"• videos saved to: {folder}{made}")
+    return True
+
+
 def _describe(settings: Settings, say: Say) -> bool:
-    """Print what is being checked: Kling host, access key, journal, download folder. False if the journal fails."""
+    """Print what is being checked: Kling host, access key, journal, download folder. False if one of them fails."""
     if settings.sandbox:
         say("• Kling API: the built-in sandbox (KLING_MCP_SANDBOX is on; KLING_API_BASE_URL is not used)")
         say("• access key: the sandbox's own (no keys are needed; KLING_ACCESS_KEY and KLING_SECRET_KEY are not used)")
@@ -92,26 +121,29 @@ def _describe(settings: Settings, say: Say) -> bool:
         key = f"{settings.access_key[:4]}…" if settings.access_key else "not set"
         say(f"• access key: {key} (secret key {'set' if settings.secret_key else 'not set'})")
     journal_ok = _check_journal(settings, say)
-    saving = settings.download_dir
-    say(
-        f"• videos saved to: {saving.expanduser()}"
-        if saving
-        else "• videos are not saved (KLING_MCP_DOWNLOAD_DIR unset)"
-    )
-    return journal_ok
+    saving_ok = _check_download_dir(settings, say)
+    return journal_ok and saving_ok
+
+
+# After a failed local check no ✓ follows: a server with a broken journal or folder is not ready, whatever Kling says.
+SKIPPED = "– Kling not contacted: fix the ✗ above first (the server refuses paid calls it cannot journal or save)."
 
 
 async def _check(settings: Settings, say: Say) -> int:
-    journal_ok = _describe(settings, say)
+    local_ok = _describe(settings, say)
     if settings.sandbox:
+        if not local_ok:
+            say("✗ Sandbox mode is on, but the server is not ready: fix the ✗ above.")
+            return 1
         say("✓ Sandbox mode: the server makes sample videos from a fake Kling, with no keys and no cost.")
-        return 0 if journal_ok else 1
+        return 0
     try:
         access_key, secret_key = settings.credentials()
     except MissingCredentialsError as exc:
         say(f"✗ {exc}")
         return 1
-    if not journal_ok:
+    if not local_ok:
+        say(SKIPPED)
         return 1
     async with httpx.AsyncClient(base_url=settings.api_base_url, timeout=settings.http_timeout_seconds) as http:
         client = KlingClient(http, JwtSigner(access_key, secret_key), policy=QUICK_RETRY_POLICY)

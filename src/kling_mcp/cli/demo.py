@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -31,7 +32,7 @@ STATUS_WORDS = {
 _say = printer()  # the demo talks to a person on a terminal
 
 
-async def run_demo(workdir: Path, task_seconds: float) -> int:
+async def run_demo(workdir: Path, task_seconds: float, keys_set: bool = False) -> int:
     """Run one generation end to end and print what happens; returns the exit code."""
     config = SandboxConfig(queue_seconds=min(1.0, task_seconds / 3), run_seconds=task_seconds)
     with (
@@ -71,10 +72,10 @@ async def run_demo(workdir: Path, task_seconds: float) -> int:
                 progress_callback=on_progress,
             )
             elapsed = time.perf_counter() - call_started
-        return _report(result, elapsed)  # while the sandbox still serves the video it names
+        return _report(result, elapsed, keys_set=keys_set)  # while the sandbox still serves the video it names
 
 
-def _report(result: CallToolResult, elapsed: float) -> int:
+def _report(result: CallToolResult, elapsed: float, *, keys_set: bool = False) -> int:
     """Tell the person what the tool answered: the task, its videos and where they were saved; the exit code."""
     text = "".join(getattr(block, "text", "") for block in result.content)
     if result.is_error or not result.structured_content:
@@ -92,13 +93,24 @@ def _report(result: CallToolResult, elapsed: float) -> int:
             _say(f"   saved by the server (KLING_MCP_DOWNLOAD_DIR): {saved} ({len(data):,} bytes, {kind})")
         else:
             _say(f"   not saved: {video.get('download_error')}")
-    _say("Done. Configure KLING_ACCESS_KEY and KLING_SECRET_KEY to generate real videos (see README).")
+    if keys_set:
+        _say("Done. Your Kling keys are set: test them with `kling-mcp check`, then add kling-mcp to your MCP client.")
+    else:
+        _say("Done. Configure KLING_ACCESS_KEY and KLING_SECRET_KEY to generate real videos (see README).")
     return 0
 
 
-def main(task_seconds: float = 4.0) -> int:
-    """Entry point of `kling-mcp demo`: its folder (journal and video) is kept, so every path it prints stays true."""
+def main(task_seconds: float = 4.0, *, keys_set: bool = False) -> int:
+    """Entry point of `kling-mcp demo`: its folder (journal and video) is kept, so every path it prints stays true.
+
+    Interrupted (Ctrl-C), the demo made no video worth keeping: its folder is removed, and it says so.
+    """
     workdir = Path(tempfile.mkdtemp(prefix="kling-demo-"))
-    code = anyio.run(run_demo, workdir, task_seconds)
+    try:
+        code = anyio.run(run_demo, workdir, task_seconds, keys_set)
+    except KeyboardInterrupt:
+        shutil.rmtree(workdir, ignore_errors=True)
+        _say(f"Demo interrupted; its temporary folder {workdir} was removed.")
+        raise
     _say(f"The demo's video and task journal are in {workdir} (delete the folder when you are done with it).")
     return code

@@ -38,8 +38,11 @@ def _serve_until_signalled(server: SandboxServer) -> int:
     """
     received: list[int] = []
 
-    def note(signum: int, _frame: FrameType | None) -> None:
+    def note(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
+        # Before uvicorn installs its own handler (its start takes a few tenths of a second), only this one runs:
+        # a Ctrl-C then was noted and ignored, and the sandbox served on.
+        server.handle_signal(signum, frame)
 
     previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from types import FrameType
 
 import uvicorn
 from mcp.server.mcpserver import MCPServer
@@ -179,13 +181,18 @@ class GracefulServer(uvicorn.Server):
         await super().serve(sockets)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        """Stop accepting connections, drain the tool calls, then let uvicorn close the rest."""
-        for server in getattr(self, "servers", []):
-            server.close()
+        """Drain the tool calls, then let uvicorn stop accepting connections and close the rest.
+
+        New connections are still accepted during the drain: /healthz answers them 503 (what load balancers probe
+        for) and the call gate refuses new tool calls in words, where a closed port would only say "refused".
+        """
         try:
             await self._gate.drain(self._grace, self._hard_limit, give_up=lambda: self.force_exit)
         finally:
             self._release_streams()  # what is left (notification streams) may now end
+        # A second Ctrl-C (force_exit) cut the drain short; it must not also skip the lifespan's close (the journal)
+        # as uvicorn's forced exit would, leaving the app's tasks to be cancelled with a traceback. A third still can.
+        self.force_exit = False
         await super().shutdown(sockets)
 
 
@@ -196,9 +203,11 @@ def _describe(settings: Settings, http: HttpSettings, tokens: tuple[SecretStr, .
     return " and ".join(kinds) or "NO authentication"
 
 
-def serve_http(settings: Settings, http: HttpSettings, tokens: tuple[SecretStr, ...]) -> None:
-    """Serve until SIGTERM/SIGINT, then shut down gracefully. Raises `HttpSecurityError` before binding if unsafe,
-    `ListenError` if the address cannot be listened on (before anything starts, so that is all a person sees)."""
+def serve_http(settings: Settings, http: HttpSettings, tokens: tuple[SecretStr, ...]) -> int:
+    """Serve until SIGTERM/SIGINT, then shut down gracefully; returns the exit code (130 after Ctrl-C, else 0).
+
+    Raises `HttpSecurityError` before binding if unsafe, `ListenError` if the address cannot be listened on (before
+    anything starts, so that is all a person sees)."""
     runtime = build_http_app(settings, http, tokens)
     sock = listen(http.host, http.port)
     config = uvicorn.Config(
@@ -230,4 +239,27 @@ def serve_http(settings: Settings, http: HttpSettings, tokens: tuple[SecretStr, 
         "stateless" if http.stateless else "stateful sessions",
         http.max_concurrent_calls,
     )
-    server.run(sockets=[sock])
+    return _run_until_signalled(server, sock)
+
+
+def _run_until_signalled(server: uvicorn.Server, sock: socket.socket) -> int:
+    """Run uvicorn; a signal stops it (a second Ctrl-C during the drain ends the drain) and sets the exit code.
+
+    uvicorn raises each signal it caught again after its shutdown. Met by asyncio's own SIGINT handling, a second
+    Ctrl-C became a KeyboardInterrupt inside the closing event loop, logged as a 40-line traceback; a handler that
+    notes the signal (and hands it to uvicorn if it comes before uvicorn listens for signals) ends quietly.
+    """
+    received: list[int] = []
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        server.handle_exit(signum, frame)
+
+    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.run(sockets=[sock])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    # SIGTERM is how a service manager stops a server: a drain that ran its course is a success (0), not 143.
+    return 128 + signal.SIGINT if signal.SIGINT in received else 0

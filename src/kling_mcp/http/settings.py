@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
@@ -156,63 +156,108 @@ class HttpSettings(EnvironmentSettings):
         for root in roots:
             path = root.expanduser().resolve()
             if not path.is_dir():
-                raise ValueError(f"KLING_MCP_FILE_ROOTS: {root} is not a directory")
+                raise ValueError(f"{root} is not a directory")
             resolved.append(path)
         return resolved
+
+
+# The flag of each setting that has one (field name → flag); an error in a given flag's value names the flag.
+FLAGS = {
+    "transport": "--transport",
+    "host": "--host",
+    "port": "--port",
+    "path": "--path",
+    "stateless": "--stateless",
+    "auth_token_file": "--auth-token-file",
+    "oauth_issuer": "--oauth-issuer",
+    "oauth_client_id": "--oauth-client-id",
+    "oauth_introspections_per_minute": "--oauth-introspections-per-minute",
+    "oauth_negative_cache_seconds": "--oauth-negative-cache",
+    "allow_unauthenticated_network_access": UNAUTHENTICATED_OPT_OUT_FLAG,
+    "allowed_hosts": "--allowed-host",
+    "allowed_origins": "--allowed-origin",
+    "file_roots": "--file-root",
+    "max_body_bytes": "--max-body-bytes",
+    "max_concurrent_calls": "--max-concurrent-calls",
+    "shutdown_grace_seconds": "--shutdown-grace",
+    "header_timeout_seconds": "--header-timeout",
+    "body_timeout_seconds": "--body-timeout",
+    "keep_alive_seconds": "--keep-alive-timeout",
+}
 
 
 def add_http_arguments(parser: argparse.ArgumentParser) -> None:
     """The serving flags; each defaults to its `KLING_MCP_*` variable. Tokens have no flag: argv is visible to all."""
     group = parser.add_argument_group("serving (flags override the KLING_MCP_* variables)")
-    group.add_argument("--transport", choices=("stdio", "streamable-http"), default=None, help="Default: stdio.")
-    group.add_argument("--host", default=None, help="HTTP bind address (default 127.0.0.1).")
-    group.add_argument("--port", type=int, default=None, help="HTTP port (default 8000).")
-    group.add_argument("--path", default=None, help="MCP endpoint path (default /mcp).")
-    group.add_argument(
-        "--stateless",
-        action="store_true",
-        default=None,
-        help="Keep no session state in the process, so replicas can share a load balancer.",
+
+    def add(name: str, text: str, **options: Any) -> None:
+        group.add_argument(FLAGS[name], dest=name, help=text, default=None, **options)
+
+    add("transport", "stdio (default: a client starts the server) or streamable-http.", choices=get_args(Transport))
+    add("host", "HTTP bind address (default 127.0.0.1).", metavar="HOST")
+    add("port", "HTTP port (default 8000).", metavar="PORT", type=int)
+    add("path", "MCP endpoint path (default /mcp).", metavar="PATH")
+    add(
+        "stateless", "Keep no session state in the process, so replicas can share a load balancer.", action="store_true"
     )
-    group.add_argument("--auth-token-file", type=Path, default=None, help="File with one bearer token per line.")
-    group.add_argument("--oauth-issuer", default=None, help="Identity provider whose access tokens are accepted.")
-    group.add_argument("--oauth-client-id", default=None, help="Client id for token introspection.")
-    group.add_argument(
-        "--oauth-introspections-per-minute",
-        dest="oauth_introspections_per_minute",
+    add("auth_token_file", "File with one bearer token per line.", metavar="FILE", type=Path)
+    add("oauth_issuer", "Identity provider whose access tokens are accepted.", metavar="URL")
+    add("oauth_client_id", "Client id for token introspection.", metavar="ID")
+    add(
+        "oauth_introspections_per_minute",
+        "Introspections one client address may cause per minute (default 60).",
+        metavar="N",
         type=int,
-        default=None,
-        help="Introspections per client address per minute (default 60).",
     )
-    group.add_argument(
-        "--oauth-negative-cache",
-        dest="oauth_negative_cache_seconds",
+    add(
+        "oauth_negative_cache_seconds",
+        "Seconds a token the provider called not active is refused without asking again (default 30; 0: off).",
+        metavar="SECONDS",
         type=float,
-        default=None,
-        help="Seconds a not-active token is remembered (default 30).",
     )
-    group.add_argument(
-        UNAUTHENTICATED_OPT_OUT_FLAG,
-        dest="allow_unauthenticated_network_access",
+    add(
+        "allow_unauthenticated_network_access",
+        "Serve a non-loopback address WITHOUT bearer tokens: anyone who reaches it spends your Kling credits.",
         action="store_true",
-        default=None,
-        help="Serve a non-loopback address WITHOUT bearer tokens: anyone who reaches it spends your Kling credits.",
     )
-    group.add_argument("--allowed-host", dest="allowed_hosts", action="append", default=None, help="Repeatable.")
-    group.add_argument("--allowed-origin", dest="allowed_origins", action="append", default=None, help="Repeatable.")
-    group.add_argument("--file-root", dest="file_roots", action="append", default=None, help="Repeatable.")
-    group.add_argument("--max-body-bytes", type=int, default=None, help="Largest request body (default 16 MiB).")
-    group.add_argument("--max-concurrent-calls", type=int, default=None, help="Tool calls at once (default 64).")
-    group.add_argument("--shutdown-grace", dest="shutdown_grace_seconds", type=float, default=None, help="Seconds.")
-    group.add_argument(
-        "--header-timeout", dest="header_timeout_seconds", type=float, default=None, help="Seconds (default 10)."
+    add(
+        "allowed_hosts",
+        "A Host header to accept (loopback names are accepted on loopback); repeat the flag for more.",
+        metavar="HOST",
+        action="append",
     )
-    group.add_argument(
-        "--body-timeout", dest="body_timeout_seconds", type=float, default=None, help="Seconds (default 60)."
+    add(
+        "allowed_origins",
+        "A browser Origin to accept (loopback origins are accepted on loopback); repeat the flag for more.",
+        metavar="ORIGIN",
+        action="append",
     )
-    group.add_argument(
-        "--keep-alive-timeout", dest="keep_alive_seconds", type=int, default=None, help="Seconds (default 5)."
+    add(
+        "file_roots",
+        "A folder the tools may read images from by path; repeat for more (default: none over HTTP, any in stdio).",
+        metavar="FOLDER",
+        action="append",
     )
+    add("max_body_bytes", "Largest request body in bytes (default 16 MiB).", metavar="BYTES", type=int)
+    add("max_concurrent_calls", "Tool calls running at once; more are refused (default 64).", metavar="N", type=int)
+    add(
+        "shutdown_grace_seconds",
+        "Seconds running tool calls may finish in after SIGTERM or Ctrl-C (default 30).",
+        metavar="SECONDS",
+        type=float,
+    )
+    add("header_timeout_seconds", "Seconds to send a request's headers (default 10).", metavar="SECONDS", type=float)
+    add("body_timeout_seconds", "Seconds to send a request's body (default 60).", metavar="SECONDS", type=float)
+    add("keep_alive_seconds", "Seconds an idle connection stays open (default 5).", metavar="SECONDS", type=int)
+
+
+def flags_given(args: argparse.Namespace) -> dict[str, str]:
+    """The variable → flag of every serving flag given, so an error in its value names what the person typed."""
+    return {
+        str(HttpSettings.model_fields[name].validation_alias): flag
+        for name, flag in FLAGS.items()
+        if getattr(args, name, None) is not None
+    }
 
 
 def http_settings_from(args: argparse.Namespace) -> HttpSettings:

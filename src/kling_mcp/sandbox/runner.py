@@ -6,7 +6,7 @@ import logging
 import socket
 import threading
 import time
-from types import TracebackType
+from types import FrameType, TracebackType
 
 import uvicorn
 
@@ -62,6 +62,10 @@ class SandboxServer:
             self._serve()
         finally:
             self._callbacks.stop()
+
+    def handle_signal(self, signum: int, frame: FrameType | None) -> None:
+        """Stop `serve_forever` as uvicorn's own handler would; works before uvicorn listens for signals, too."""
+        self._server.handle_exit(signum, frame)
 
     def start(self) -> SandboxServer:
         """Start serving and return once the socket answers."""

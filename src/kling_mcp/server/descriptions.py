@@ -21,7 +21,8 @@ user: Kling deletes videos after 30 days. When the server saves videos (KLING_MC
 local_path says where."""
 
 GENERATE_DESCRIPTION = f"""Generate AI video by animating a start image, end image, or both. Describe motion and \
-transitions in a prompt. Supports various models, durations, and aspect ratios.
+transitions in a prompt. Supports various models and durations; the video keeps the image's aspect ratio (only the \
+omni models, kling-v3-omni and kling-video-o1, take aspect_ratio).
 
 Generate AI video using reference images as start and/or end frames. This allows you to control the video by \
 specifying what the first frame and/or last frame should look like. Kling will generate smooth motion between them.

@@ -19,7 +19,7 @@ from kling_mcp.server.arguments import GetTaskArguments, ListTasksArguments, Wat
 from kling_mcp.server.context import app_of
 from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL, LIST_TOOL, TEXT_TOOL, WATCH_TOOL
 from kling_mcp.server.model_tool import Binding
-from kling_mcp.server.replies import progress_of, saved, video_result
+from kling_mcp.server.replies import progress_of, saved, task_list_result, video_result
 from kling_mcp.server.tool_errors import to_tool_error
 from kling_mcp.service.errors import InvalidInputError, JournalUnavailableError
 from kling_mcp.service.follow import FollowState, follow
@@ -61,7 +61,7 @@ async def get_task(ctx: Context, arguments: GetTaskArguments) -> CallToolResult:
     return video_result(await saved(app, outcome, download, arguments.wait_seconds or None), ctx)
 
 
-async def list_tasks(ctx: Context, arguments: ListTasksArguments) -> TaskListOutput:
+async def list_tasks(ctx: Context, arguments: ListTasksArguments) -> CallToolResult:
     """Recent tasks from the journal that the caller may see."""
     caller = caller_of(ctx)
     caller.require(READ_SCOPE, "listing tasks")
@@ -72,7 +72,7 @@ async def list_tasks(ctx: Context, arguments: ListTasksArguments) -> TaskListOut
         )
     except JournalUnavailableError as exc:  # says which journal, what is wrong with it, and what to do
         raise to_tool_error(exc, app) from exc
-    return TaskListOutput(result=listed)
+    return task_list_result(listed)
 
 
 async def watch_task(ctx: Context, arguments: WatchArguments) -> FollowState:

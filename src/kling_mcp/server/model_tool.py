@@ -91,7 +91,7 @@ def model_tool(
         try:
             parsed = binding.arguments.model_validate(arguments)
         except ValidationError as exc:
-            raise invalid_arguments(exc, list(binding.arguments.model_fields)) from exc
+            raise invalid_arguments(exc, list(binding.arguments.model_fields), name) from exc
         return await binding.handler(ctx, parsed)
 
     return Tool(

@@ -12,7 +12,7 @@ from mcp_types import CallToolResult, TextContent
 from kling_mcp.server.apps import for_caller
 from kling_mcp.server.context import app_of
 from kling_mcp.server.links import relative_paths, resource_links
-from kling_mcp.service.results import VideoToolOutput, summary
+from kling_mcp.service.results import TaskListOutput, VideoTaskResult, VideoToolOutput, summary
 
 if TYPE_CHECKING:
     from kling_mcp.server.context import AppContext
@@ -76,4 +76,30 @@ def video_result(outcome: Outcome, ctx: Context) -> CallToolResult:
     return CallToolResult(
         content=[text, *resource_links(result, saved_copies=not remote)],
         structured_content=VideoToolOutput(result=result).model_dump(mode="json"),
+    )
+
+
+def _task_line(task: VideoTaskResult) -> str:
+    ids = task.task_id or f"external_task_id={task.external_task_id}"
+    parts = [f"- {ids}: {task.status}", task.model or "", task.created_at or ""]
+    line = ", ".join(part for part in parts if part)
+    if task.status_message:
+        line += f" ({task.status_message[:120]})"
+    return line + "".join(f"\n  {video.url}" for video in task.videos)
+
+
+def task_list_result(listed: list[VideoTaskResult]) -> CallToolResult:
+    """The list as structured output, with one short line per task as text (not the same data again as JSON).
+
+    The SDK's default text for a structured result is the whole model as indented JSON: for 20 tasks that doubled
+    the answer (about 11 kB of text beside 12.7 kB of structured content) for clients that show or forward both.
+    """
+    if listed:
+        head = f"{len(listed)} task(s) in this server's task journal, newest first (all fields: structured result):"
+        text = "\n".join([head, *(_task_line(task) for task in listed)])
+    else:
+        text = "No tasks in this server's task journal match."
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)],
+        structured_content=TaskListOutput(result=listed).model_dump(mode="json"),
     )

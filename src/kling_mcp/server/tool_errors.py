@@ -12,12 +12,16 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from kling_mcp.api.errors import KlingConnectionError
+from kling_mcp.server.descriptions import LIST_TOOL
 from kling_mcp.service.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from kling_mcp.server.context import AppContext
 
 NOTHING_SENT = "No request was sent to Kling."
+# Tools that never contact Kling: for them "no request was sent" would suggest that one might have been.
+NOTHING_DONE = "Nothing was done."
+LOCAL_TOOLS = frozenset({LIST_TOOL})
 # pydantic says "Input should be ..."; our messages say "`field` must be ...".
 _SHOULD = re.compile(r"^(?:Input|String|Value|List|Dictionary|Object|Decimal|Number|Tuple|Set) should ")
 
@@ -58,14 +62,14 @@ def describe_invalid_arguments(exc: ValidationError, known: Sequence[str] = ()) 
     return "; ".join(clauses)
 
 
-def invalid_input_text(details: str) -> str:
+def invalid_input_text(details: str, tool: str | None = None) -> str:
     """The text of every argument error, whichever tool and whichever check found it."""
-    return f"Invalid input: {details.rstrip('.')}. {NOTHING_SENT}"
+    return f"Invalid input: {details.rstrip('.')}. {NOTHING_DONE if tool in LOCAL_TOOLS else NOTHING_SENT}"
 
 
-def invalid_arguments(exc: ValidationError, known: Sequence[str] = ()) -> ToolError:
-    """The tool error for arguments that break the tool's input model (`known`: the tool's parameter names)."""
-    return ToolError(invalid_input_text(describe_invalid_arguments(exc, known)))
+def invalid_arguments(exc: ValidationError, known: Sequence[str] = (), tool: str | None = None) -> ToolError:
+    """The tool error for arguments that break the `tool`'s input model (`known`: the tool's parameter names)."""
+    return ToolError(invalid_input_text(describe_invalid_arguments(exc, known), tool))
 
 
 def to_tool_error(exc: Exception, app: AppContext) -> ToolError:

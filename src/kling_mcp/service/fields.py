@@ -248,9 +248,10 @@ Timeout = Annotated[
     Annotated[float, Field(ge=0, le=MAX_TIMEOUT_SECONDS, allow_inf_nan=False)] | None,
     a_number("a number of seconds"),
     Field(
-        description="Timeout in seconds for the API to return data. Default is 300. The server waits at most its "
-        "own cap per call (default 50 s); if the video is not ready by then the call returns the task id "
-        "(not an error) and kling_get_video_task fetches it later. 0 returns as soon as the task is created.",
+        description="How long, in seconds, this call may wait for the video. The server waits at most its own cap "
+        "per call (default 50 s); left out, timeout is 300, so the cap applies. If the video is not ready in time "
+        "the call returns the task id (not an error) and kling_get_video_task fetches it later. 0 returns as soon "
+        "as the task is created.",
     ),
 ]
 CallbackUrl = Annotated[

@@ -100,7 +100,7 @@ def next_step_for(status: str, task_id: str | None, external_task_id: str | None
         return "The task failed; change the prompt or images before creating a new task."
     if status == "create_failed":
         return (
-            "No task exists for this call, so nothing was billed (status_message says why): fix the problem, then "
+            "No task exists for this call, so nothing was billed: fix the problem stated with it, then "
             "calling kling_generate_video_from_image again is safe."
         )
     if status == "never_created":
@@ -147,7 +147,7 @@ def from_entry(entry: JournalEntry) -> VideoTaskResult:
         task_id=entry.task_id,
         external_task_id=entry.external_task_id,
         status=status,
-        status_message=entry.status_message,
+        status_message=entry.status_message or None,  # as from Kling (`_notes`): no message is null, never ""
         model=entry.model or None,
         videos=[
             VideoFile(
@@ -166,6 +166,15 @@ def from_entry(entry: JournalEntry) -> VideoTaskResult:
     )
 
 
+def _units(amount: str) -> str:
+    """Kling's deduction as words: `1 unit`, `0.5 units`, `2 units` (Kling sends it as text, e.g. "1.000")."""
+    try:
+        one = float(amount) == 1
+    except ValueError:
+        one = False
+    return f"{amount} unit" if one else f"{amount} units"
+
+
 def _saved_note(video: VideoFile) -> str:
     if video.local_path:
         return f" (saved to {video.local_path})"
@@ -179,7 +188,7 @@ def summary(result: VideoTaskResult, *, waited: float | None = None, wait_note: 
     named = (("task_id", result.task_id), ("external_task_id", result.external_task_id))
     ids = [f"{name}={value}" for name, value in named if value]
     head = f"Kling task ({', '.join([*ids, result.model or 'unknown model'])}): {result.status}"
-    cost = [f"Cost at Kling: {result.final_unit_deduction} units."] if result.final_unit_deduction else []
+    cost = [f"Cost at Kling: {_units(result.final_unit_deduction)}."] if result.final_unit_deduction else []
     journal = [result.journal_warning] if result.journal_warning else []
     if result.status == "succeed":
         urls = "\n".join(f"- {v.url}{_saved_note(v)}" for v in result.videos) or "- (no video URL returned)"

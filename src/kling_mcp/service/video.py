@@ -190,7 +190,7 @@ class VideoService:
             return await anyio.to_thread.run_sync(self._journal.get, any_id, limiter=self.recorder.readers), None
         except Exception as exc:
             problem = describe_journal_error(exc)
-            return None, f"The task journal at {self._journal.where} could not be read ({problem.text}); " + (
+            return None, f"The task journal at {self._journal.where} could not be used ({problem.text}); " + (
                 f"Kling was asked directly. To fix: {problem.advice}."
             )
 

@@ -12,6 +12,23 @@ class JournalBackendMissingError(RuntimeError):
     """A PostgreSQL journal is configured but the driver is not installed."""
 
 
+MISSING_DRIVER = (
+    "KLING_MCP_JOURNAL names a PostgreSQL database, but psycopg is not installed: pip install 'kling-mcp[postgres]'"
+)
+
+
+def require_backend(location: str | Path) -> None:
+    """Raise `JournalBackendMissingError` now if `location` needs a driver this installation lacks.
+
+    Called before a server starts, so a missing driver stops it with one line instead of failing every call.
+    """
+    if isinstance(location, str) and is_database_url(location):
+        try:
+            import kling_mcp.service.journal.postgres  # noqa: F401 - imported for the driver it needs
+        except ImportError as exc:
+            raise JournalBackendMissingError(MISSING_DRIVER) from exc
+
+
 def open_journal(location: str | Path, *, write_wait: float | None = None) -> TaskJournal:
     """The journal at `location`, schema brought up to date.
 
@@ -23,10 +40,7 @@ def open_journal(location: str | Path, *, write_wait: float | None = None) -> Ta
         try:
             from kling_mcp.service.journal.postgres import PostgresJournal
         except ImportError as exc:
-            raise JournalBackendMissingError(
-                "KLING_MCP_JOURNAL names a PostgreSQL database, but psycopg is not installed: "
-                "pip install 'kling-mcp[postgres]'"
-            ) from exc
+            raise JournalBackendMissingError(MISSING_DRIVER) from exc
         return PostgresJournal(location, write_wait=wait)
     from kling_mcp.service.journal.sqlite import SqliteJournal
 

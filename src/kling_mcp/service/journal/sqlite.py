@@ -78,22 +78,31 @@ class SqliteJournal(SqlJournal):
         self._write_wait = write_wait
         self._lock = threading.Lock()
         self._read_lock = threading.Lock()
-        with self._classified():
-            if str(path) != ":memory:":
-                _create_private(self.path)
-            self._db = self._connect(write_wait)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            # An in-memory database exists once per connection: there, reads share the writer's connection.
-            self._reader = self._db if str(path) == ":memory:" else self._connect(READ_WAIT)
-            if str(path) == ":memory:":
-                self._read_lock = self._lock
-            if self._current_version() < SCHEMA_VERSION:
-                with self._transaction() as cursor:  # BEGIN IMMEDIATE: one process migrates, the others see it done
-                    self._migrate(cursor)
+        opened: list[sqlite3.Connection] = []
+        try:
+            with self._classified():
+                if str(path) != ":memory:":
+                    _create_private(self.path)
+                self._db = self._connect(write_wait, opened)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                # An in-memory database exists once per connection: there, reads share the writer's connection.
+                self._reader = self._db if str(path) == ":memory:" else self._connect(READ_WAIT, opened)
+                if str(path) == ":memory:":
+                    self._read_lock = self._lock
+                if self._current_version() < SCHEMA_VERSION:
+                    # BEGIN IMMEDIATE: one process migrates, the others see it done.
+                    with self._transaction() as cursor:
+                        self._migrate(cursor)
+        except BaseException:
+            # A corrupt or unwritable file fails after connecting: no caller can close a journal it never got.
+            for db in opened:
+                db.close()
+            raise
 
-    def _connect(self, wait: float) -> sqlite3.Connection:
+    def _connect(self, wait: float, opened: list[sqlite3.Connection]) -> sqlite3.Connection:
         db = sqlite3.connect(str(self.path), timeout=wait, check_same_thread=False, isolation_level=None)
+        opened.append(db)
         db.row_factory = _dict_row
         db.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
         return db
