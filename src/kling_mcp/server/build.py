@@ -40,6 +40,8 @@ class KlingServer(MCPServer[AppContext]):
 
     async def run_stdio_async(self) -> None:
         """Serve over stdin/stdout until stdin closes (see `kling_mcp.server.stdio`)."""
+        # MCPServer has no public way to serve other streams: its low-level server is private (mcp pinned to the
+        # minor tested; tests/test_sdk_internals.py fails, naming it, if it moves).
         await serve_stdio(self._lowlevel_server, self.max_message_bytes)
 
 

@@ -3,8 +3,11 @@
 The model is both the published input schema (flattened by `tool_schema.flat_schema`) and the validator, so the
 schema a client sees and the rules the server applies cannot drift apart (`server/schema_cache.py` keeps the
 published schemas between starts, remade whenever the models' source changes). The MCP SDK (2.3) builds a tool's
-schema from a function signature and nests a model parameter under its name; it has no way to publish a model's
-fields flat. The adapter that bridges that gap is `_PassThrough` below, and only it (docs/tool-schemas.md).
+schema from a function signature and nests a model parameter under its name; it has no public way to publish a
+model's fields flat. The adapter that bridges that gap is `_PassThrough` below, and only it: the one SDK internal
+this project leans on for tools (`ArgModelBase`/`FuncMetadata`), pinned to the SDK minor version tested and
+checked by tests/test_sdk_internals.py (docs/tool-schemas.md). The output is validated here, with public Pydantic
+calls, not by the SDK: its `FuncMetadata` is only told the published output schema.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from typing import Any, Generic, TypedDict, TypeVar
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
-from mcp_types import ToolAnnotations
+from mcp_types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import to_json
 
 from kling_mcp.server.tool_errors import invalid_arguments
 from kling_mcp.server.tool_schema import flat_schema
@@ -54,9 +58,28 @@ class _PassThrough(ArgModelBase):
 
 
 @functools.cache
-def _output_schema(output: type[BaseModel]) -> dict[str, Any] | None:
-    # Three tools return the same model: its schema is made once, as the SDK makes it, not once per tool.
-    return FuncMetadata(arg_model=_PassThrough, output_model=output).output_schema
+def _output_schema(output: type[BaseModel]) -> dict[str, Any]:
+    # Three tools return the same model: its schema is made once, not once per tool.
+    return output.model_json_schema(by_alias=True)
+
+
+def checked_output(output: type[BaseModel], result: Any) -> CallToolResult | InputRequiredResult:
+    """The handler's result as the tool's answer, its structured content validated against the output model.
+
+    What the SDK does for a tool whose return annotation is `output` (a result that breaks the model is a crash,
+    reported to the client without its details), done here so no SDK object is changed per call.
+    """
+    if isinstance(result, InputRequiredResult):
+        return result
+    if isinstance(result, CallToolResult):
+        if not result.is_error:
+            output.model_validate(result.structured_content)
+        return result
+    validated = output.model_validate(result, by_alias=True, by_name=True)
+    return CallToolResult(
+        content=[TextContent(type="text", text=to_json(result, fallback=str, indent=2).decode())],
+        structured_content=validated.model_dump(mode="json", by_alias=True),
+    )
 
 
 def published_schemas(binding: Binding[Any]) -> PublishedSchemas:
@@ -82,17 +105,16 @@ def model_tool(
     `bind` is called on each call (so the handlers' modules load on the first one, not at start). Invalid arguments
     become one clear tool error naming each field and rule, before the handler runs.
     """
+    # Published, not validated by the SDK (no output model): `checked_output` validates each result.
     metadata = FuncMetadata(arg_model=_PassThrough, output_schema=schemas["output"])
 
-    async def call(arguments: dict[str, Any], ctx: Context) -> Any:
+    async def call(arguments: dict[str, Any], ctx: Context) -> CallToolResult | InputRequiredResult:
         binding = bind()
-        # The SDK validates what the handler returns against `output_model`, which it reads on each call.
-        metadata.output_model = binding.output
         try:
             parsed = binding.arguments.model_validate(arguments)
         except ValidationError as exc:
             raise invalid_arguments(exc, list(binding.arguments.model_fields), name) from exc
-        return await binding.handler(ctx, parsed)
+        return checked_output(binding.output, await binding.handler(ctx, parsed))
 
     return Tool(
         fn=call,
