@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
-from kling_mcp.api.models import TERMINAL_STATUSES, Task
+from kling_mcp.api.models import TERMINAL_STATUSES, Task, is_media_url
 
 if TYPE_CHECKING:
     from kling_mcp.service.journal import JournalEntry
@@ -113,6 +113,11 @@ def next_step_for(status: str, task_id: str | None, external_task_id: str | None
     return f"The video is not ready yet. Call {get_call} in 30-60 s; {again}"
 
 
+def _media_url(url: str | None) -> str | None:
+    # The journal's copy of a URL Kling sent: one kling-mcp would not pass on (see `is_media_url`) is no URL.
+    return url if url is not None and is_media_url(url) else None
+
+
 def _notes(message: str | None, notes: list[str], status: str) -> str | None:
     if status not in TERMINAL_STATUSES and notes:
         notes = [*notes, "kling-mcp treats the task as not finished; ask again later"]
@@ -152,11 +157,12 @@ def from_entry(entry: JournalEntry) -> VideoTaskResult:
         videos=[
             VideoFile(
                 id=v.get("id"),
-                url=str(v.get("url")),
-                watermark_url=v.get("watermark_url"),
+                url=url,
+                watermark_url=_media_url(v.get("watermark_url")),
                 duration=_seconds(v.get("duration")),
             )
             for v in entry.videos
+            if (url := _media_url(v.get("url"))) is not None
         ],
         created_at=_iso_ms(entry.kling_created_ms) or _iso_ms(int(entry.created_at * 1000)),
         updated_at=_iso_ms(entry.kling_updated_ms) or _iso_ms(int(entry.updated_at * 1000)),

@@ -1,0 +1,71 @@
+"""Hardening against what outside parties send: Kling's video URLs, and the next step naming the right tool."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from mcp import Client
+
+from kling_mcp.api.models import Task, is_media_url, parse_task
+from kling_mcp.sandbox.runner import SandboxServer
+from tests.conftest import text_of
+from tests.names import GENERATE, GET
+
+pytestmark = pytest.mark.anyio
+
+ARGS = {"prompt": "a lantern sways", "start_image_url": "https://images.example.com/lantern.png"}
+HOSTILE_URLS = [
+    "javascript:alert(document.domain)",
+    "JavaScript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "file:///etc/passwd",
+    "http://v15-kling.klingai.com/video.mp4",  # plain http off this machine
+    "https:///no-host",
+    " https://v15-kling.klingai.com/video.mp4",
+    "https://v15-kling.klingai.com/a b.mp4",
+    "vbscript:msgbox",
+    "//v15-kling.klingai.com/video.mp4",
+]
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+def test_kling_video_urls_that_are_not_https_are_dropped_at_the_wire_model(url: str) -> None:
+    assert not is_media_url(url)
+    data = {
+        "task_id": "t1",
+        "task_status": "succeed",
+        "task_result": {"videos": [{"id": "v1", "url": url, "watermark_url": url, "duration": "5"}]},
+    }
+    for task in (parse_task(data), Task.model_validate_json(json.dumps(data))):  # query answers and callbacks
+        [video] = task.videos
+        assert (video.url, video.watermark_url) == (None, None)
+        assert video.id == "v1"  # the rest of the task is still read
+        assert "Kling sent a video url that is not an https URL; it was left out" in task.reader_notes
+
+
+@pytest.mark.parametrize(
+    "url", ["https://v15-kling.klingai.com/x.mp4?sig=1", "http://127.0.0.1:8123/sandbox/videos/t.mp4"]
+)
+def test_https_and_a_loopback_sandbox_are_kept(url: str) -> None:
+    task = parse_task({"task_id": "t1", "task_status": "succeed", "task_result": {"videos": [{"url": url}]}})
+    assert task.videos[0].url == url and task.reader_notes == []
+
+
+async def test_a_javascript_video_url_from_kling_reaches_no_result_link_or_text(
+    client: Client, sandbox: SandboxServer
+) -> None:
+    sandbox.state.inject(odd_video_url=1000)
+    done = await client.call_tool(GENERATE, {**ARGS, "timeout": 10})
+    assert sandbox.state.fault_hits["odd_video_url"] >= 1
+    got = await client.call_tool(
+        GET, {"task_id": done.structured_content["result"]["task_id"]} if done.structured_content else {}
+    )
+    for answer in (done, got):
+        assert answer.structured_content is not None, text_of(answer)
+        result = answer.structured_content["result"]
+        assert (result["status"], result["videos"]) == ("succeed", [])
+        assert "not an https URL" in result["status_message"]
+        dumped = json.dumps(answer.model_dump(mode="json")).lower()
+        assert "javascript:" not in dumped
+        assert [block.type for block in answer.content] == ["text"]  # no resource_link to it
