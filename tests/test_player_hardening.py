@@ -10,7 +10,7 @@ from mcp import Client
 from kling_mcp.api.models import Task, is_media_url, parse_task
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import text_of
-from tests.names import GENERATE, GET
+from tests.names import GENERATE, GET, LIST, TEXT
 
 pytestmark = pytest.mark.anyio
 
@@ -69,3 +69,34 @@ async def test_a_javascript_video_url_from_kling_reaches_no_result_link_or_text(
         dumped = json.dumps(answer.model_dump(mode="json")).lower()
         assert "javascript:" not in dumped
         assert [block.type for block in answer.content] == ["text"]  # no resource_link to it
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "other"),
+    [(TEXT, {"prompt": "a slow sunrise"}, GENERATE), (GENERATE, ARGS, TEXT)],
+)
+async def test_an_unfinished_task_names_the_tool_that_made_it(
+    client: Client, sandbox: SandboxServer, tool: str, arguments: dict[str, object], other: str
+) -> None:
+    # A model told "do not call <the other tool> again" may call the one that made the task again, and pay twice.
+    sandbox.state.config.run_seconds = 30.0
+    created = await client.call_tool(tool, {**arguments, "timeout": 0.1})
+    assert created.structured_content is not None, text_of(created)
+    task_id = created.structured_content["result"]["task_id"]
+    got = await client.call_tool(GET, {"task_id": task_id})
+    listed = await client.call_tool(LIST, {})
+    assert listed.structured_content is not None
+    [in_list] = [task for task in listed.structured_content["result"] if task["task_id"] == task_id]
+    for result in (created.structured_content["result"], got.structured_content["result"], in_list):
+        assert result["done"] is False
+        assert f"do not call {tool} again" in result["next_step"]
+        assert other not in result["next_step"]
+    for answer in (created, got):
+        assert f"do not call {tool} again" in text_of(answer) and other not in text_of(answer)
+
+
+async def test_a_refused_text_call_names_the_text_tool(client: Client, sandbox: SandboxServer) -> None:
+    sandbox.state.inject(create_error=1, create_error_code=1201)  # Kling refuses: no task, calling again is safe
+    failed = await client.call_tool(TEXT, {"prompt": "a slow sunrise", "timeout": 5})
+    assert failed.is_error
+    assert f"calling {TEXT} again is safe" in text_of(failed) and GENERATE not in text_of(failed), text_of(failed)
