@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from mcp import Client
+from mcp.client.extension import advertise
+from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 
 from kling_mcp.api.models import Task, is_media_url, parse_task
+from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
+from kling_mcp.server.apps import KLING_MEDIA_DOMAINS, PLAYER_URI
+from kling_mcp.server.build import build_server
 from tests.conftest import text_of
 from tests.names import GENERATE, GET, LIST, TEXT
 
 pytestmark = pytest.mark.anyio
 
+APPS = advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})
 ARGS = {"prompt": "a lantern sways", "start_image_url": "https://images.example.com/lantern.png"}
 HOSTILE_URLS = [
     "javascript:alert(document.domain)",
@@ -100,3 +107,35 @@ async def test_a_refused_text_call_names_the_text_tool(client: Client, sandbox: 
     failed = await client.call_tool(TEXT, {"prompt": "a slow sunrise", "timeout": 5})
     assert failed.is_error
     assert f"calling {TEXT} again is safe" in text_of(failed) and GENERATE not in text_of(failed), text_of(failed)
+
+
+def _no_nulls(value: object) -> bool:
+    if isinstance(value, dict):
+        return all(v is not None and _no_nulls(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_no_nulls(v) for v in value)
+    return True
+
+
+async def _listed_ui(client: Client) -> object:
+    [player] = [r for r in (await client.list_resources()).resources if r.uri == PLAYER_URI]
+    return (player.meta or {}).get("ui")
+
+
+@pytest.mark.parametrize("sandbox_mode", [False, True])
+async def test_the_listed_player_meta_is_valid_and_the_same_before_and_after_a_read(
+    settings: Settings, sandbox: SandboxServer, tmp_path: Path, sandbox_mode: bool
+) -> None:
+    if sandbox_mode:  # the in-process sandbox's port is only known once it starts
+        settings = Settings(KLING_MCP_SANDBOX=True, KLING_MCP_JOURNAL=str(tmp_path / "sandbox.sqlite3"))
+    async with Client(build_server(settings), extensions=[APPS]) as apps_client:
+        first = await _listed_ui(apps_client)
+        [content] = (await apps_client.read_resource(PLAYER_URI)).contents
+        assert content.meta is not None
+        read = content.meta["ui"]
+        assert first == read == await _listed_ui(apps_client)
+    assert isinstance(read, dict) and _no_nulls(read), read  # ext-apps' McpUiResourceMeta refuses null domain lists
+    assert read["prefersBorder"] is True
+    assert set(read["csp"]) == {"resourceDomains"}
+    if not sandbox_mode:
+        assert read["csp"]["resourceDomains"] == [*KLING_MEDIA_DOMAINS, sandbox.url]

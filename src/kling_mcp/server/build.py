@@ -79,7 +79,7 @@ def build_server(
         auth=auth,
         extensions=[player, *extensions, tasks],
         tools=build_tools(),
-        middleware=[edge, hide_app_only_tools],
+        middleware=[edge, hide_app_only_tools, player.settle_listing],
     )
     tasks.attach(server)  # its middleware runs inside the edge, so task answers are scrubbed too
     return server
