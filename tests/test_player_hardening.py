@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
+import anyio
+import httpx
 import pytest
 from mcp import Client
 from mcp.client.extension import advertise
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
+from pydantic import SecretStr
 
-from kling_mcp.api.models import Task, is_media_url, parse_task
+from kling_mcp.api.client import KlingClient
+from kling_mcp.api.models import Image2VideoBody, Task, is_media_url, parse_task
+from kling_mcp.api.signing import JwtSigner
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.apps import KLING_MEDIA_DOMAINS, PLAYER_URI
 from kling_mcp.server.build import build_server
-from tests.conftest import text_of
+from kling_mcp.service.poller import TaskPoller
+from tests.conftest import FAST_RETRY, text_of
 from tests.names import GENERATE, GET, LIST, TEXT
 
 pytestmark = pytest.mark.anyio
@@ -139,3 +146,24 @@ async def test_the_listed_player_meta_is_valid_and_the_same_before_and_after_a_r
     assert set(read["csp"]) == {"resourceDomains"}
     if not sandbox_mode:
         assert read["csp"]["resourceDomains"] == [*KLING_MEDIA_DOMAINS, sandbox.url]
+
+
+async def test_two_calls_waiting_on_one_task_share_a_round_and_both_get_it(sandbox: SandboxServer) -> None:
+    # A generate call and the player following the same task wait together: the round's list answers both (it
+    # answered only the last, and the other call failed with "status query did not complete").
+    config = sandbox.state.config
+    async with httpx.AsyncClient(base_url=sandbox.url, timeout=10) as http:
+        kling = KlingClient(http, JwtSigner(config.access_key, SecretStr(config.secret_key)), policy=FAST_RETRY)
+        body = Image2VideoBody(
+            model_name="kling-v2-master", image="https://images.example.com/a.png", external_task_id="kmcp-shared"
+        )
+        task = await kling.create_task("image2video", body)
+        poller, answered = TaskPoller(kling), []
+
+        async def wait() -> None:
+            answered.append(await poller.poll("image2video", task.task_id, due=time.monotonic() + 0.1))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(wait)
+            group.start_soon(wait)
+    assert [t.task_id for t in answered] == [task.task_id, task.task_id]
