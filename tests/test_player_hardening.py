@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import time
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 from mcp import Client
 from mcp.client.extension import advertise
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
+from PIL import Image
 from pydantic import SecretStr
 
 from kling_mcp.api.client import KlingClient
@@ -21,9 +24,11 @@ from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.apps import KLING_MEDIA_DOMAINS, PLAYER_URI
 from kling_mcp.server.build import build_server
+from kling_mcp.service.follow import thumbnail_of
+from kling_mcp.service.images import ImagePolicy
 from kling_mcp.service.poller import TaskPoller
 from tests.conftest import FAST_RETRY, text_of
-from tests.names import GENERATE, GET, LIST, TEXT
+from tests.names import GENERATE, GET, LIST, TEXT, WATCH
 
 pytestmark = pytest.mark.anyio
 
@@ -167,3 +172,38 @@ async def test_two_calls_waiting_on_one_task_share_a_round_and_both_get_it(sandb
             group.start_soon(wait)
             group.start_soon(wait)
     assert [t.task_id for t in answered] == [task.task_id, task.task_id]
+
+
+async def test_the_follow_tool_gives_a_thumbnail_of_a_start_frame_read_from_the_servers_disk(
+    settings: Settings, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    # The view cannot load a path on the server: the follow tool sends a small JPEG of it instead.
+    frame = tmp_path / "frame.png"
+    Image.new("RGB", (640, 360), (200, 40, 40)).save(frame)
+    sandbox.state.config.run_seconds = 30.0
+    async with Client(build_server(settings), extensions=[APPS]) as apps_client:
+        created = await apps_client.call_tool(
+            GENERATE, {"prompt": "a red card", "start_image_url": str(frame), "timeout": 0.1}
+        )
+        assert created.structured_content is not None, text_of(created)
+        task_id = created.structured_content["result"]["task_id"]
+        state = await apps_client.call_tool(WATCH, {"task_id": task_id, "wait_seconds": 0})
+    assert state.structured_content is not None, text_of(state)
+    thumbnail = state.structured_content["request"]["start_thumbnail"]
+    prefix = "data:image/jpeg;base64,"
+    assert thumbnail.startswith(prefix)
+    with Image.open(io.BytesIO(base64.b64decode(thumbnail.removeprefix(prefix)))) as small:
+        assert small.size == (160, 90)
+    assert len(thumbnail) < 8_000
+
+
+def test_no_thumbnail_of_a_file_the_image_policy_no_longer_lets_be_read(tmp_path: Path) -> None:
+    frame = tmp_path / "inside" / "frame.png"
+    frame.parent.mkdir()
+    Image.new("RGB", (32, 32)).save(frame)
+    reference = f"file://{frame} (png, 1 bytes)"
+    assert thumbnail_of(reference, ImagePolicy()) is not None
+    assert thumbnail_of(reference, ImagePolicy(allow_local_files=False)) is None
+    assert thumbnail_of(reference, ImagePolicy.for_roots([tmp_path / "elsewhere"], remote=True)) is None
+    assert thumbnail_of("<data URI png, 1 bytes>", ImagePolicy()) is None
+    assert thumbnail_of("https://images.example.com/a.png", ImagePolicy()) is None
