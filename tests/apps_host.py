@@ -88,12 +88,13 @@ def serve_site(root: Path) -> Iterator[int]:
 
 
 @asynccontextmanager
-async def apps_client(url: str, *, mode: str = "auto") -> AsyncIterator[Client]:
-    """A real MCP client over streamable HTTP that tells the server it renders MCP Apps."""
-    ui = advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})
+async def apps_client(url: str, *, mode: str = "auto", declare_apps: bool = True) -> AsyncIterator[Client]:
+    """A real MCP client over streamable HTTP that tells the server it renders MCP Apps (unless `declare_apps` is
+    false: a host that renders `_meta.ui.resourceUri` without declaring the extension)."""
+    ui = [advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})] if declare_apps else []
     async with (
         httpx2.AsyncClient(timeout=httpx2.Timeout(30.0, read=120.0)) as http,
-        Client(streamable_http_client(url, http_client=http), extensions=[ui], mode=mode) as client,
+        Client(streamable_http_client(url, http_client=http), extensions=ui, mode=mode) as client,
     ):
         yield client
 

@@ -204,7 +204,7 @@ async def test_follow_tool_reports_the_request_the_learned_window_and_when_to_as
     assert follow["result"]["status"] in ("submitted", "processing")
     assert follow["request"] == {
         "prompt": ARGS["prompt"], "model": "kling-v2-master", "mode": "std", "duration": 5,
-        "start_image": ARGS["start_image_url"], "end_image": None,
+        "start_image": ARGS["start_image_url"], "end_image": None, "start_thumbnail": None,
     }  # fmt: skip
     assert follow["expected_seconds"] == [15.5, 30.5]
     # A young task is before the window: the next check is at the window's start, never sooner than the minimum gap.

@@ -7,9 +7,11 @@ Screenshots of each state land in the test's tmp folder (and in KLING_MCP_SCREEN
 
 from __future__ import annotations
 
+import base64
 import os
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,7 @@ from tests.apps_host import (
 )
 from tests.conftest import EXAMPLE_PNG, make_settings
 from tests.http_support import run_server
-from tests.names import WATCH
+from tests.names import GET, LIST, WATCH
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
@@ -114,6 +116,16 @@ def _seed_history(journal_path: str, count: int, seconds: float) -> None:
 @pytest.fixture
 async def host(tmp_path: Path) -> AsyncIterator[tuple[Host, SandboxServer]]:
     """Chromium on the test host page, connected to a real server (streamable HTTP) that uses a fresh sandbox."""
+    async with hosting(tmp_path) as hosted:
+        yield hosted
+
+
+@asynccontextmanager
+async def hosting(
+    tmp_path: Path, *, declare_apps: bool = True, max_wait: str = MAX_WAIT
+) -> AsyncIterator[tuple[Host, SandboxServer]]:
+    """The `host` fixture's setup: `declare_apps` false is a host that renders the view without declaring MCP Apps
+    to the server; `max_wait` is the server's wait cap (how long a tool call may last)."""
     require_browser()
     from playwright.async_api import async_playwright
 
@@ -125,10 +137,13 @@ async def host(tmp_path: Path) -> AsyncIterator[tuple[Host, SandboxServer]]:
         settings = make_settings(sandbox, tmp_path, KLING_MCP_POLL_MIN_INTERVAL=0.5, KLING_MCP_POLL_MAX_INTERVAL=2)
         _seed_history(settings.resolved_journal(), count=5, seconds=queued + running)
         with (
-            run_server(settings, tmp_path, KLING_MCP_MAX_WAIT=MAX_WAIT) as server,
+            run_server(settings, tmp_path, KLING_MCP_MAX_WAIT=max_wait) as server,
             serve_site(site) as site_port,
         ):
-            async with apps_client(server.mcp_url) as client, async_playwright() as playwright:
+            async with (
+                apps_client(server.mcp_url, declare_apps=declare_apps) as client,
+                async_playwright() as playwright,
+            ):
                 browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
                 try:
                     page = await browser.new_page(viewport={"width": 460, "height": 900})
@@ -194,7 +209,8 @@ async def test_view_follows_a_long_task_and_plays_the_video(host: tuple[Host, Sa
     assert await view.locator("#retention").is_visible()
 
     calls = await seen.page.evaluate("() => window.host.appCalls")
-    assert calls and all(call["name"] == WATCH for call in calls)
+    # The follow tool; and while the call ran, the task list the view finds the call's task in.
+    assert calls and {call["name"] for call in calls} <= {WATCH, LIST} and calls[-1]["name"] == WATCH
     assert not _off_loopback(seen.requests), _off_loopback(seen.requests)
     # The host enforced the declared CSP: the frame from an undeclared origin was refused (the view links it).
     assert any("Content Security Policy" in line and "frame.png" in line for line in seen.console), seen.console
@@ -222,3 +238,70 @@ async def test_failed_task_shows_klings_reason_in_dark_theme(host: tuple[Host, S
     assert await seen.view.locator("video").is_hidden()
     assert _is_dark(await _background(seen.view))
     await seen.shot("4-failed-dark")
+
+
+async def _video_plays(seen: Host) -> None:
+    video = seen.view.locator("video")
+    await video.wait_for(state="visible", timeout=30_000)
+    await video.evaluate(LOADED_DATA)
+
+
+async def test_a_host_without_the_apps_extension_follows_with_get_and_finishes(tmp_path: Path) -> None:
+    # It renders _meta.ui.resourceUri but never declared MCP Apps: the server refuses (and does not list) the
+    # app-only follow tool. The view must fall back to kling_get_video_task, not loop on "Retrying…".
+    async with hosting(tmp_path, declare_apps=False) as (seen, _sandbox):
+        await seen.start({"prompt": PROMPT, "start_image_url": "https://example.com/boat.png"})
+        result = await seen.tool_result()
+        assert result["structuredContent"]["result"]["done"] is False
+        await _video_plays(seen)
+        assert await seen.view.locator("#badge").text_content() == "Video ready"
+        assert "Retrying" not in (await seen.view.locator("#expected").text_content() or "")
+        calls = [call["name"] for call in await seen.page.evaluate("() => window.host.appCalls")]
+        assert GET in calls and calls[-1] == GET, calls
+        await seen.shot("5-no-apps-extension")
+
+
+async def test_the_view_shows_progress_and_what_was_used_during_the_call(tmp_path: Path) -> None:
+    # A call that waits up to 12 s on a 10 s task: the host shows the view nothing of the server's progress until
+    # it returns, so the view finds the call's task itself. Model, mode and duration were left to the defaults, and
+    # the start frame is an inline image: a thumbnail.
+    async with hosting(tmp_path, max_wait="12") as (seen, _sandbox):
+        inline = "data:image/png;base64," + base64.b64encode(EXAMPLE_PNG.read_bytes()).decode()
+        await seen.start({"prompt": PROMPT, "start_image_url": inline})
+        view = seen.view
+        await view.locator("#expected").filter(has_text="usually ready after").wait_for(timeout=10_000)
+        assert await seen.page.evaluate("() => window.host.toolResult") is None, "the call had already returned"
+        assert await view.locator("#badge").text_content() in ("Queued at Kling", "Generating the video")
+        assert await view.locator("#bar-fill").evaluate("(bar) => parseFloat(bar.style.width) > 0")
+        chips = await view.locator("#chips li").all_text_contents()
+        assert chips == ["kling-v2-master", "std", "5 s"], chips
+        thumbnail = view.locator("#frames img")
+        assert (await thumbnail.get_attribute("src") or "").startswith("data:image/png;base64,")
+        assert await thumbnail.evaluate("(img) => img.complete && img.naturalWidth > 0")
+        assert await view.locator("#frames a").count() == 0
+        await seen.shot("6-progress-during-the-call")
+        await seen.tool_result()
+        await _video_plays(seen)
+
+
+async def test_invalid_input_says_nothing_was_sent_and_a_non_https_video_is_never_used(
+    host: tuple[Host, SandboxServer],
+) -> None:
+    seen, _sandbox = host
+    await seen.start({"prompt": PROMPT, "start_image_url": "https://example.com/boat.png", "mode": "turbo"})
+    result = await seen.tool_result()
+    assert result.get("isError") is True
+    failure = seen.view.locator("#failure")
+    await failure.wait_for(state="visible", timeout=10_000)
+    assert "No request was sent to Kling" in (await failure.text_content() or "")
+    assert await seen.view.locator("#badge").text_content() == "Nothing was sent"
+    await seen.shot("7-nothing-sent")
+    # Defence in depth: a result naming a javascript: video (the server drops those) is neither played nor linked.
+    await seen.page.evaluate(
+        """() => window.host.bridge.sendToolResult({content: [], structuredContent: {result: {
+            task_id: "t-1", status: "succeed", done: true, next_step: "", videos: [{url: "javascript:alert(1)"}]}}})"""
+    )
+    await seen.view.locator("#badge").filter(has_text="Video ready").wait_for(timeout=5_000)
+    assert await seen.view.locator("video").is_hidden()
+    assert await seen.view.locator("video").get_attribute("src") is None
+    assert await seen.view.locator("a[href^='javascript:' i]").count() == 0

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import typing
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 from kling_mcp.api.errors import KlingProtocolError
 
@@ -43,6 +52,28 @@ class Envelope(_Wire):
     data: Any = None
 
 
+LOOPBACK_MEDIA_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+"""Hosts whose plain-http media is accepted: a Kling sandbox on this machine (Kling itself serves https only)."""
+
+
+def is_media_url(url: str) -> bool:
+    """True for a URL kling-mcp passes on as a video: https with a host, or http on loopback (a sandbox).
+
+    Anything else Kling might send (`javascript:`, `data:`, `file:`, plain http to the internet, spaces or control
+    characters) would reach a result, a link and the player: it is treated as no URL at all.
+    """
+    if any(ord(char) <= 0x20 or char == "\\" for char in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return False
+    if not host:
+        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and host in LOOPBACK_MEDIA_HOSTS)
+
+
 class Video(_Wire):
     """One generated video file (Kling deletes it after 30 days)."""
 
@@ -50,6 +81,24 @@ class Video(_Wire):
     url: str | None = None  # a video without one is skipped when reported, not a reason to fail the whole task
     watermark_url: str | None = None
     duration: str | None = None
+
+    _refused: list[str] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _media_urls_only(cls, data: Any, handler: ModelWrapValidatorHandler[Video]) -> Video:
+        # A URL that is not https (see `is_media_url`) is dropped here, at the edge, and noted on the task.
+        refused: list[str] = []
+        if isinstance(data, dict):
+            data = dict(data)
+            for name in ("url", "watermark_url"):
+                value = data.get(name)
+                if value is not None and not (isinstance(value, str) and is_media_url(value)):
+                    data[name] = None
+                    refused.append(name)
+        video = handler(data)
+        video._refused = refused
+        return video
 
 
 class TaskResult(_Wire):
@@ -83,6 +132,10 @@ class Task(_Wire):
     def reader_notes(self) -> list[str]:
         """What the tolerant reader could not use in Kling's answer (an unknown status, unreadable fields)."""
         notes = list(self._ignored)
+        for video in self.videos:
+            notes.extend(
+                f"Kling sent a video {name} that is not an https URL; it was left out" for name in video._refused
+            )
         if self.task_status is None:
             notes.append("Kling's answer carried no task_status")
         elif self.task_status not in KNOWN_STATUSES:

@@ -106,6 +106,12 @@ def with_status(view: dict[str, Any], status: str | None) -> dict[str, Any]:
     return changed
 
 
+def with_video_url(view: dict[str, Any], url: str) -> dict[str, Any]:
+    """The task view with every video URL replaced by `url`, for the `odd_video_url` fault."""
+    videos = [{**video, "url": url, "watermark_url": url} for video in view["task_result"]["videos"]]
+    return {**view, "task_result": {**view["task_result"], "videos": videos}}
+
+
 NOT_JSON_PAGE = "<html><body><h1>502 Bad Gateway</h1>upstream answered, proxy garbled it</body></html>"
 
 
@@ -231,7 +237,10 @@ class SandboxRoutes:
             return envelope(1203, "Resource does not exist: task not found", status=404)
         if self.state.take_fault("query_odd_status"):
             return envelope(0, "SUCCEED", with_status(self.state.view(task), self.state.faults.odd_status))
-        return envelope(0, "SUCCEED", self.state.view(task))
+        view = self.state.view(task)
+        if view["task_status"] == "succeed" and self.state.take_fault("odd_video_url"):
+            view = with_video_url(view, self.state.faults.video_url)
+        return envelope(0, "SUCCEED", view)
 
     async def listing(self, request: Request) -> Response:
         if (refused := await self.refused_read(request)) is not None:

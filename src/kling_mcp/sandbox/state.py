@@ -61,6 +61,8 @@ class Faults:
     callback_late_seconds: float = 2.0
     callback_duplicate: int = 0  # the next callbacks are sent twice
     callback_forged: int = 0  # with the next callbacks, a forged one ("succeed", fake video) to a wrong token
+    odd_video_url: int = 0  # a query of a succeeded task answers its video URLs as `video_url` (e.g. javascript:)
+    video_url: str = "javascript:alert(document.domain)"
 
 
 @dataclass

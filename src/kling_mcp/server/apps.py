@@ -8,6 +8,7 @@ only differences are decided per call by `client_supports_apps`.
 
 from __future__ import annotations
 
+import logging
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -25,6 +26,8 @@ from kling_mcp.server.descriptions import WATCH_TOOL
 
 if TYPE_CHECKING:
     from kling_mcp.service.results import VideoTaskResult
+
+logger = logging.getLogger(__name__)
 
 PLAYER_URI = "ui://kling-mcp/player.html"
 
@@ -62,6 +65,11 @@ def player_csp(api_base_url: str) -> ResourceCsp:
     return ResourceCsp(resource_domains=domains)
 
 
+def player_ui_meta(api_base_url: str) -> dict[str, Any]:
+    """The player's `_meta.ui`: its CSP (only the fields it sets: ext-apps' schema refuses null ones) and border."""
+    return {"csp": player_csp(api_base_url).model_dump(by_alias=True, exclude_none=True), "prefersBorder": True}
+
+
 class PlayerResource(TextResource):
     """The player; its CSP is worked out when read, because the in-process sandbox's port is only known then."""
 
@@ -71,14 +79,19 @@ class PlayerResource(TextResource):
         """Use the running server's context (its Kling host, and its sandbox in sandbox mode)."""
         self._app = app
 
-    async def read(self) -> str:
-        """The HTML, with `_meta.ui` (CSP, border) set for this server's Kling host first."""
+    async def settle(self) -> None:
+        """Set `_meta.ui` (CSP, border) for this server's Kling host: the same for `resources/list` and `read`."""
         app = self._app
-        base_url = app.api_base_url if app else ""
-        if app is not None and app.settings.sandbox:
+        if app is None:
+            return
+        base_url = app.api_base_url
+        if app.settings.sandbox:
             base_url = (await app.runtime()).base_url  # starts the sandbox: its videos come from its port
-        csp = player_csp(base_url).model_dump(by_alias=True, exclude_none=True)
-        self.meta = {"ui": {"csp": csp, "prefersBorder": True}}
+        self.meta = {"ui": player_ui_meta(base_url)}
+
+    async def read(self) -> str:
+        """The HTML, with `_meta.ui` set for this server's Kling host first."""
+        await self.settle()
         return self.text
 
 
@@ -95,12 +108,25 @@ class PlayerApps(Apps):
             mime_type=APP_MIME_TYPE,  # explicit, so the extension registers this object rather than a copy
             text=player_html(),
         )
-        self.resource.meta = {"ui": {"csp": player_csp(settings.api_base_url).model_dump(by_alias=True)}}
+        self.resource.meta = {"ui": player_ui_meta(settings.api_base_url)}
         self.add_resource(self.resource)
 
     def attach(self, app: AppContext) -> None:
         """Give the player resource the running server's context (the lifespan calls this)."""
         self.resource.attach(app)
+
+    async def settle_listing(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        """Server middleware: `resources/list` shows the player's `_meta.ui` exactly as `resources/read` will.
+
+        In sandbox mode the in-process sandbox's port is part of the CSP, so listing starts the sandbox, as reading
+        does; a server that cannot start lists the settings' CSP, and reading says why.
+        """
+        if ctx.method == "resources/list":
+            try:
+                await self.resource.settle()
+            except Exception:
+                logger.debug("player CSP not settled for resources/list", exc_info=True)
+        return await call_next(ctx)
 
 
 async def hide_app_only_tools(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:

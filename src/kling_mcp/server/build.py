@@ -90,7 +90,7 @@ def build_server(
         auth=auth,
         extensions=[player, *extensions, tasks],
         tools=tools,
-        middleware=[edge, DeclaredOnly(tool.name for tool in tools), hide_app_only_tools],
+        middleware=[edge, DeclaredOnly(tool.name for tool in tools), hide_app_only_tools, player.settle_listing],
     )
     tasks.attach(server)  # its middleware runs inside the edge, so task answers are scrubbed too
     server.max_message_bytes = max_message_bytes

@@ -19,9 +19,9 @@ from kling_mcp.server.arguments import GetTaskArguments, ListTasksArguments, Wat
 from kling_mcp.server.context import app_of
 from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL, LIST_TOOL, TEXT_TOOL, WATCH_TOOL
 from kling_mcp.server.model_tool import Binding
-from kling_mcp.server.replies import progress_of, saved, task_list_result, video_result
+from kling_mcp.server.replies import progress_of, saved, task_list_result, video_result, with_next_steps
 from kling_mcp.server.tool_errors import to_tool_error
-from kling_mcp.service.errors import InvalidInputError, JournalUnavailableError
+from kling_mcp.service.errors import InvalidInputError, JournalUnavailableError, TaskCallError
 from kling_mcp.service.follow import FollowState, follow
 from kling_mcp.service.inputs import VideoRequest
 from kling_mcp.service.requests import GenerateRequest
@@ -36,6 +36,10 @@ async def generate(ctx: Context, request: GenerateRequest) -> CallToolResult:
     caller.require(GENERATE_SCOPE, "creating a video (a paid Kling task)")
     try:
         outcome = await (await app.service()).generate(request, progress_of(ctx), owner=caller.viewer.owner)
+    except TaskCallError as exc:  # its next step names the tool that made the task (see `replies.with_next_step`)
+        creator = TEXT_TOOL if isinstance(request, TextVideoRequest) else GENERATE_TOOL
+        step = exc.next_step.replace(GENERATE_TOOL, creator)
+        raise ToolError(str(exc).replace(exc.next_step, step)) from exc
     except (InvalidInputError, KlingError, JournalUnavailableError) as exc:
         raise to_tool_error(exc, app) from exc
     return video_result(await saved(app, outcome, None, request.effective_timeout), ctx)
@@ -72,7 +76,7 @@ async def list_tasks(ctx: Context, arguments: ListTasksArguments) -> CallToolRes
         )
     except JournalUnavailableError as exc:  # says which journal, what is wrong with it, and what to do
         raise to_tool_error(exc, app) from exc
-    return task_list_result(listed)
+    return task_list_result(with_next_steps(listed))
 
 
 async def watch_task(ctx: Context, arguments: WatchArguments) -> FollowState:

@@ -9,12 +9,16 @@ from typing import TYPE_CHECKING
 from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, TextContent
 
+from kling_mcp.api.capabilities import IMAGE_ENDPOINTS, TEXT_ENDPOINTS
 from kling_mcp.server.apps import for_caller
 from kling_mcp.server.context import app_of
+from kling_mcp.server.descriptions import GENERATE_TOOL, TEXT_TOOL
 from kling_mcp.server.links import relative_paths, resource_links
-from kling_mcp.service.results import TaskListOutput, VideoTaskResult, VideoToolOutput, summary
+from kling_mcp.service.results import TaskListOutput, VideoTaskResult, VideoToolOutput, next_step_for, summary
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from kling_mcp.server.context import AppContext
     from kling_mcp.service.video import Outcome
     from kling_mcp.service.waiting import ProgressFn
@@ -25,6 +29,30 @@ logger = logging.getLogger(__name__)
 # less than the minimum.
 DOWNLOAD_GRACE_SECONDS = 8.0
 MIN_DOWNLOAD_SECONDS = 5.0
+
+
+def creator_of(endpoint: str | None) -> str | None:
+    """The tool that creates tasks on this Kling endpoint (None: not known)."""
+    if endpoint in TEXT_ENDPOINTS:
+        return TEXT_TOOL
+    if endpoint in IMAGE_ENDPOINTS:
+        return GENERATE_TOOL
+    return None
+
+
+def with_next_step(result: VideoTaskResult) -> VideoTaskResult:
+    """The result whose `next_step` names the tool that made its task, where it names one ("do not call ... again",
+    "calling ... again is safe"): a model warned off the wrong tool might call the right one again and pay twice."""
+    creator = creator_of(result.endpoint)
+    if creator is None or result.status in ("succeed", "failed"):  # their next steps name no generate tool
+        return result
+    step = next_step_for(result.status, result.task_id, result.external_task_id, creator=creator)
+    return result.model_copy(update={"next_step": step})
+
+
+def with_next_steps(results: Sequence[VideoTaskResult]) -> list[VideoTaskResult]:
+    """`with_next_step` for each result (a task list)."""
+    return [with_next_step(result) for result in results]
 
 
 def progress_of(ctx: Context) -> ProgressFn:
@@ -68,7 +96,7 @@ async def saved(app: AppContext, outcome: Outcome, download: bool | None, reques
 def video_result(outcome: Outcome, ctx: Context) -> CallToolResult:
     """The task as structured output, with a short summary as text for clients that show only text, and a link to
     each video (and saved copy) for clients that offer links; an MCP Apps host is told its player follows the task."""
-    result = for_caller(outcome.result, ctx)
+    result = for_caller(with_next_step(outcome.result), ctx)
     remote = ctx.request_context.request is not None  # over HTTP: the saved file's place on our disk is not shown
     if remote:
         result = relative_paths(result, app_of(ctx).settings.resolved_download_dir())

@@ -6,14 +6,20 @@ same learned schedule the server's own waits use, so a view never queries Kling 
 
 from __future__ import annotations
 
+import base64
+import functools
+import io
+import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio.to_thread
 from pydantic import BaseModel, Field
 
 from kling_mcp.service.errors import TaskFailedError
+from kling_mcp.service.images import MAX_IMAGE_BYTES, ImagePolicy
 from kling_mcp.service.journal import JournalEntry
 from kling_mcp.service.owners import Viewer
 from kling_mcp.service.results import VideoTaskResult, from_task
@@ -31,6 +37,9 @@ class TaskRequest(BaseModel):
     duration: int | None = Field(None, description="Requested length in seconds.")
     start_image: str | None = Field(None, description="Start frame: its URL, or a note for an inline image.")
     end_image: str | None = Field(None, description="End frame: its URL, or a note for an inline image.")
+    start_thumbnail: str | None = Field(
+        None, description="A small JPEG of a start frame read from the server's disk, as a data URI (for the view)."
+    )
 
 
 class FollowState(BaseModel):
@@ -47,7 +56,12 @@ class FollowState(BaseModel):
     )
 
 
-def _request(entry: JournalEntry | None) -> TaskRequest | None:
+THUMBNAIL_PIXELS = 160
+# The journal's note for a frame read from the server's disk: `file:///path (png, 1,234 bytes)`.
+_JOURNALED_FILE = re.compile(r"^file://(?P<path>/.+) \([^()]*\)$")
+
+
+def _request(entry: JournalEntry | None, policy: ImagePolicy) -> TaskRequest | None:
     if entry is None or not entry.model:
         return None
     return TaskRequest(
@@ -57,7 +71,42 @@ def _request(entry: JournalEntry | None) -> TaskRequest | None:
         duration=entry.duration,
         start_image=entry.start_image,
         end_image=entry.end_image,
+        start_thumbnail=thumbnail_of(entry.start_image, policy),
     )
+
+
+def thumbnail_of(reference: str | None, policy: ImagePolicy) -> str | None:
+    """A small JPEG data URI of a frame the task read from the server's disk, while the policy still lets it be read.
+
+    The view cannot load a path on the server; an inline image it shows from the call's own arguments.
+    """
+    match = _JOURNALED_FILE.match(reference or "")
+    if match is None:
+        return None
+    path = Path(match["path"])
+    try:
+        if not policy.permits(path):
+            return None
+        stat = path.stat()
+    except (OSError, RuntimeError):
+        return None
+    if stat.st_size > MAX_IMAGE_BYTES:
+        return None
+    return _thumbnail(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _thumbnail(path: str, _mtime_ns: int, _size: int) -> str | None:
+    from PIL import Image  # imported lazily, as for the image checks
+
+    try:
+        with Image.open(path) as image:
+            image.thumbnail((THUMBNAIL_PIXELS, THUMBNAIL_PIXELS))
+            out = io.BytesIO()
+            image.convert("RGB").save(out, "JPEG", quality=70)
+    except Exception:  # a file that changed or no longer reads: no thumbnail, nothing else lost
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode("ascii")
 
 
 async def follow(
@@ -78,6 +127,7 @@ async def follow(
         entry = await anyio.to_thread.run_sync(service.journal.get, any_id)
         result = from_task(exc.task, entry.model if entry and entry.model else None)
     entry = await anyio.to_thread.run_sync(service.journal.get, any_id)
+    request = await anyio.to_thread.run_sync(_request, entry, service.options.image_policy)
     profile = (entry.model, entry.mode, entry.duration) if entry is not None and entry.model else None
     plan = service.options.schedule.plan(await service.waiter.history(profile))
     created_ms = entry.kling_created_ms if entry else None
@@ -87,7 +137,7 @@ async def follow(
         next_check = round(plan.next_delay(age or 0.0)[0], 2)
     return FollowState(
         result=result,
-        request=_request(entry),
+        request=request,
         elapsed_seconds=round(age, 1) if age is not None else None,
         expected_seconds=(round(plan.window[0], 1), round(plan.window[1], 1)) if plan.window else None,
         next_check_seconds=next_check,

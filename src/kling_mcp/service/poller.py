@@ -132,7 +132,10 @@ class TaskPoller:
         self, endpoint: Endpoint, waiters: list[_Waiter], deadline: float | None
     ) -> list[_Waiter]:
         """Answer what the newest pages hold; returns the waiters still without an answer."""
-        wanted = {w.task_id: w for w in waiters}
+        # Several calls may wait on one task (a generate call, and the player following it): each gets the answer.
+        wanted: dict[str, list[_Waiter]] = {}
+        for waiter in waiters:
+            wanted.setdefault(waiter.task_id, []).append(waiter)
         in_flight = max(len(self._waiters), len(waiters))
         page_size = min(MAX_PAGE_SIZE, max(MIN_PAGE_SIZE, 2 * in_flight))
         for page in range(1, MAX_PAGES_PER_ROUND + 1):
@@ -142,12 +145,12 @@ class TaskPoller:
                 logger.debug("list query failed (%s); querying tasks one by one", exc)
                 break
             for task in tasks:
-                waiter = wanted.pop(task.task_id, None)
-                if waiter is not None:
+                for waiter in wanted.pop(task.task_id, []):
                     waiter.result = task
-            if not wanted or len(tasks) < page_size or not _older_page_may_hold(tasks, wanted.values()):
+            left = [waiter for group in wanted.values() for waiter in group]
+            if not wanted or len(tasks) < page_size or not _older_page_may_hold(tasks, left):
                 break
-        return list(wanted.values())
+        return [waiter for group in wanted.values() for waiter in group]
 
 
 def _older_page_may_hold(page: list[Task], waiters: Iterable[_Waiter]) -> bool:

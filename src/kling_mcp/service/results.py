@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
-from kling_mcp.api.models import TERMINAL_STATUSES, Task
+from kling_mcp.api.models import TERMINAL_STATUSES, Task, is_media_url
 
 if TYPE_CHECKING:
     from kling_mcp.service.journal import JournalEntry
@@ -65,6 +65,20 @@ class VideoTaskResult(BaseModel):
         None, description="Set when the task journal could not record this task: keep the ids shown here."
     )
 
+    # The Kling endpoint that made the task, when known: the server names the tool that creates such tasks in
+    # `next_step` (a model told to avoid the wrong tool may call the right one again and pay twice). Not output.
+    _endpoint: str | None = PrivateAttr(default=None)
+
+    @property
+    def endpoint(self) -> str | None:
+        """The Kling endpoint (image2video, text2video, omni-video) that made the task, when known."""
+        return self._endpoint
+
+    def made_at(self, endpoint: str | None) -> VideoTaskResult:
+        """This result, knowing the endpoint that made its task."""
+        self._endpoint = endpoint
+        return self
+
 
 class VideoToolOutput(BaseModel):
     """Structured output of kling_generate_video_from_image and kling_get_video_task."""
@@ -89,11 +103,21 @@ def _seconds(text: str | None) -> float | None:
         return None
 
 
-def next_step_for(status: str, task_id: str | None, external_task_id: str | None = None) -> str:
-    """One sentence telling the caller what to do after seeing this status (with the real id, never a placeholder)."""
+def next_step_for(
+    status: str,
+    task_id: str | None,
+    external_task_id: str | None = None,
+    *,
+    creator: str = "kling_generate_video_from_image",
+) -> str:
+    """One sentence telling the caller what to do after seeing this status (with the real id, never a placeholder).
+
+    `creator` is the tool that creates such tasks, named by the server layer from the task's endpoint (the default
+    is for callers that do not know it).
+    """
     ref = task_id or external_task_id
     get_call = f"kling_get_video_task with task_id={ref!r}" if ref else "kling_get_video_task"
-    again = "do not call kling_generate_video_from_image again, which could create and bill a second task."
+    again = f"do not call {creator} again, which could create and bill a second task."
     if status == "succeed":
         return "Show the video URL to the user. " + VIDEO_RETENTION_NOTE
     if status == "failed":
@@ -101,16 +125,18 @@ def next_step_for(status: str, task_id: str | None, external_task_id: str | None
     if status == "create_failed":
         return (
             "No task exists for this call, so nothing was billed: fix the problem stated with it, then "
-            "calling kling_generate_video_from_image again is safe."
+            f"calling {creator} again is safe."
         )
     if status == "never_created":
-        return (
-            "Kling never created this task and nothing was billed: calling kling_generate_video_from_image again "
-            "is safe."
-        )
+        return f"Kling never created this task and nothing was billed: calling {creator} again is safe."
     if task_id is None:
         return f"It is not yet known whether Kling created this task. Call {get_call} and wait_seconds=30; {again}"
     return f"The video is not ready yet. Call {get_call} in 30-60 s; {again}"
+
+
+def _media_url(url: str | None) -> str | None:
+    # The journal's copy of a URL Kling sent: one kling-mcp would not pass on (see `is_media_url`) is no URL.
+    return url if url is not None and is_media_url(url) else None
 
 
 def _notes(message: str | None, notes: list[str], status: str) -> str | None:
@@ -119,7 +145,9 @@ def _notes(message: str | None, notes: list[str], status: str) -> str | None:
     return "; ".join(part for part in (message, *notes) if part) or None
 
 
-def from_task(task: Task, model: str | None, external_task_id: str | None = None) -> VideoTaskResult:
+def from_task(
+    task: Task, model: str | None, external_task_id: str | None = None, endpoint: str | None = None
+) -> VideoTaskResult:
     """The result for a task object freshly read from Kling (read tolerantly: see `Task.reader_notes`)."""
     return VideoTaskResult(
         task_id=task.task_id,
@@ -137,7 +165,7 @@ def from_task(task: Task, model: str | None, external_task_id: str | None = None
         final_unit_deduction=task.final_unit_deduction or None,
         done=task.is_terminal,
         next_step=next_step_for(task.status, task.task_id, task.external_task_id or external_task_id),
-    )
+    ).made_at(endpoint)
 
 
 def from_entry(entry: JournalEntry) -> VideoTaskResult:
@@ -152,18 +180,19 @@ def from_entry(entry: JournalEntry) -> VideoTaskResult:
         videos=[
             VideoFile(
                 id=v.get("id"),
-                url=str(v.get("url")),
-                watermark_url=v.get("watermark_url"),
+                url=url,
+                watermark_url=_media_url(v.get("watermark_url")),
                 duration=_seconds(v.get("duration")),
             )
             for v in entry.videos
+            if (url := _media_url(v.get("url"))) is not None
         ],
         created_at=_iso_ms(entry.kling_created_ms) or _iso_ms(int(entry.created_at * 1000)),
         updated_at=_iso_ms(entry.kling_updated_ms) or _iso_ms(int(entry.updated_at * 1000)),
         final_unit_deduction=entry.final_unit_deduction,
         done=status in DONE_STATUSES,
         next_step=next_step_for(status, entry.task_id, entry.external_task_id),
-    )
+    ).made_at(entry.endpoint)
 
 
 def _units(amount: str) -> str:

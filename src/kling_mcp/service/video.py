@@ -121,7 +121,9 @@ class VideoService:
         task = begun.task
         try:
             task = await self.waiter.wait(begun.endpoint, task, started, deadline, progress, begun.profile)
-            return self._finish(task, request.model, started, begun.external_task_id, begun.journal_warning)
+            return self._finish(
+                task, request.model, started, begun.external_task_id, begun.journal_warning, begun.endpoint
+            )
         except TaskFailedError:
             raise
         except Exception as exc:  # the task exists and is paid for: whatever broke, hand back its ids
@@ -182,7 +184,8 @@ class VideoService:
         warning = journal_note
         profile = (entry.model, entry.mode, entry.duration) if entry and entry.model else None
         task = await self.waiter.wait(endpoint, task, started, deadline, progress, profile)
-        return self._finish(task, entry.model if entry and entry.model else None, started, external_id, warning)
+        model = entry.model if entry and entry.model else None
+        return self._finish(task, model, started, external_id, warning, endpoint)
 
     async def _entry(self, any_id: str) -> tuple[JournalEntry | None, str | None]:
         """The journal's entry for the id; when the journal cannot be read, none and a note (Kling is still asked)."""
@@ -219,11 +222,17 @@ class VideoService:
         return [from_entry(e) for e in entries]
 
     def _finish(
-        self, task: Task, model: str | None, started: float, external_id: str | None, warning: str | None
+        self,
+        task: Task,
+        model: str | None,
+        started: float,
+        external_id: str | None,
+        warning: str | None,
+        endpoint: Endpoint,
     ) -> Outcome:
         if task.task_status == "failed":
             raise TaskFailedError(task, external_id)
-        result = replace_warning(from_task(task, model, external_id), warning)
+        result = replace_warning(from_task(task, model, external_id, endpoint), warning)
         return Outcome(result, self._clock() - started)
 
 
