@@ -148,13 +148,14 @@ async def test_cost_reaches_the_result_the_text_and_the_journal(client: Client, 
     result = await client.call_tool(GENERATE, ARGS)
     assert result.structured_content is not None
     task = result.structured_content["result"]
-    assert task["final_unit_deduction"] == "1"  # the sandbox charges one unit, as Kling reports it: a string
-    assert "\nCost at Kling: 1 units.\n" in text_of(result)
+    # The default model (kling-v2-master), std, 5 s: 10 units in the sandbox's price table; a string, as Kling's.
+    assert task["final_unit_deduction"] == "10"
+    assert "\nCost at Kling: 10 units.\n" in text_of(result)
     entry = await settled_journal_entry(settings, task["task_id"], "succeed")
-    assert entry is not None and entry.final_unit_deduction == "1"
+    assert entry is not None and entry.final_unit_deduction == "10"
     listed = await client.call_tool("kling_list_video_tasks", {})
     assert listed.structured_content is not None
-    assert listed.structured_content["result"][0]["final_unit_deduction"] == "1"
+    assert listed.structured_content["result"][0]["final_unit_deduction"] == "10"
 
 
 def test_the_journal_keeps_the_cost_once_kling_reported_it(tmp_path: Path) -> None:
