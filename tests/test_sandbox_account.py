@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import httpx
 import pytest
 
 from kling_mcp.sandbox.runner import SandboxServer
@@ -123,3 +124,12 @@ def test_a_create_over_the_concurrency_limit_is_1303_until_a_slot_frees(sandbox:
         assert (status, code) == (429, 1303) and list(sandbox.state.tasks) == [first["task_id"]]
         assert finished(http, f"/v1/videos/image2video/{first['task_id']}")["task_status"] == "succeed"
         assert answer(http.post("/v1/videos/image2video", json=body))[1] == 0
+
+
+def test_the_account_knobs_reach_a_sandbox_in_another_process_over_http(sandbox: SandboxServer) -> None:
+    knobs = httpx.post(f"{sandbox.url}/sandbox/account", json={"remaining": 0.5, "concurrency_limit": 3})
+    assert knobs.status_code == 200 and knobs.json()["packs"][0]["remaining_quantity"] == 0.5
+    assert sandbox.state.config.concurrency_limit == 3
+    with signed(sandbox) as http:
+        assert answer(http.post("/v1/videos/text2video", json=_t2v("kling-v1", "std", "5")))[1] == 1102
+    assert httpx.post(f"{sandbox.url}/sandbox/account", json={"units": 1}).status_code == 400

@@ -4,11 +4,12 @@ elements under `/v1/general/`; also the reference videos that motion-control req
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from kling_mcp.sandbox.elements import element_create_error, new_element_task
@@ -107,6 +108,25 @@ class GeneralRoutes:
             return refusal(1203, f"Resource does not exist: element {element_id}")
         return envelope(0, "SUCCEED", {"element_id": str(element_id)})
 
+    async def account_knobs(self, request: Request) -> Response:
+        """Test hook (no auth, like /sandbox/faults): `{"remaining": units, "concurrency_limit": n | null}`."""
+        try:
+            changes = json.loads(await request.body() or b"{}")
+            unknown = set(changes) - {"remaining", "concurrency_limit"}
+            if unknown:
+                raise ValueError(f"unknown sandbox account setting(s) {sorted(unknown)}")
+            if "remaining" in changes:
+                with self.state.lock:
+                    self.state.account.set_remaining(float(changes["remaining"]), self.state.clock())
+            if "concurrency_limit" in changes:
+                limit = changes["concurrency_limit"]
+                self.state.config.concurrency_limit = None if limit is None else int(limit)
+        except (ValueError, TypeError, AttributeError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        with self.state.lock:
+            packs = [p.view(self.state.clock()) for p in self.state.account.packs]
+        return JSONResponse({"packs": packs, "concurrency_limit": self.state.config.concurrency_limit})
+
     async def reference_video(self, request: Request) -> Response:
         if not REFERENCE_PATH.match(request.url.path):
             return Response(status_code=404)
@@ -121,4 +141,5 @@ class GeneralRoutes:
             Route(ELEMENTS + "/{task_id}", self.query_element, methods=["GET"]),
             Route(DELETE_ELEMENTS, self.delete_element, methods=["POST"]),
             Route("/sandbox/reference/{name}", self.reference_video, methods=["GET"]),
+            Route("/sandbox/account", self.account_knobs, methods=["POST"]),
         ]
