@@ -148,13 +148,14 @@ async def test_cost_reaches_the_result_the_text_and_the_journal(client: Client, 
     result = await client.call_tool(GENERATE, ARGS)
     assert result.structured_content is not None
     task = result.structured_content["result"]
-    assert task["final_unit_deduction"] == "1"  # the sandbox charges one unit, as Kling reports it: a string
-    assert "\nCost at Kling: 1 unit.\n" in text_of(result)  # not "1 units"
+    # The default model (kling-v2-master), std, 5 s: 10 units in the sandbox's price table; a string, as Kling's.
+    assert task["final_unit_deduction"] == "10"
+    assert "\nCost at Kling: 10 units.\n" in text_of(result)
     entry = await settled_journal_entry(settings, task["task_id"], "succeed")
-    assert entry is not None and entry.final_unit_deduction == "1"
+    assert entry is not None and entry.final_unit_deduction == "10"
     listed = await client.call_tool("kling_list_video_tasks", {})
     assert listed.structured_content is not None
-    assert listed.structured_content["result"][0]["final_unit_deduction"] == "1"
+    assert listed.structured_content["result"][0]["final_unit_deduction"] == "10"
 
 
 def test_the_journal_keeps_the_cost_once_kling_reported_it(tmp_path: Path) -> None:
@@ -243,3 +244,13 @@ async def test_follow_sees_only_the_viewers_own_tasks(settings: Settings) -> Non
             await follow(runtime.service, task_id, 0, viewer=Viewer(owner="oauth:bob"))
         admin = await follow(runtime.service, task_id, 0, viewer=Viewer(owner="oauth:root", sees_all=True))
         assert admin.result.task_id == task_id
+
+
+@pytest.mark.parametrize(
+    ("amount", "words"),
+    [("1", "1 unit"), ("1.000", "1.000 unit"), ("0.5", "0.5 units"), ("10", "10 units"), ("n/a", "n/a units")],
+)
+def test_a_cost_reads_as_words(amount: str, words: str) -> None:
+    from kling_mcp.service.results import _units
+
+    assert _units(amount) == words

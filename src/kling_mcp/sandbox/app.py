@@ -16,6 +16,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from kling_mcp.sandbox.envelope import CODE_MESSAGES, MAX_PAGE_SIZE, envelope, http_status_for, refusal
+from kling_mcp.sandbox.general import GeneralRoutes
+from kling_mcp.sandbox.kling3 import kling3_error, motion_control_error
 from kling_mcp.sandbox.rules import image2video_error, omni_video_error, text2video_error
 from kling_mcp.sandbox.state import RecordedRequest, SandboxState
 
@@ -25,49 +28,7 @@ VALIDATORS: dict[str, Callable[[dict[str, Any]], str | None]] = {
     "text2video": text2video_error,
     "omni-video": omni_video_error,
 }
-ENDPOINTS = tuple(VALIDATORS)
-# Kling's documented code → HTTP status pairs, and the message it sends with each.
-CODE_MESSAGES = {
-    1000: "Authentication failed",
-    1100: "Account exception",
-    1101: "Account in arrears",
-    1102: "Resource pack exhausted or expired",
-    1103: "Unauthorized access to requested resource",
-    1200: "Invalid request parameters",
-    1301: "Content security policy triggered",
-    1302: "API request rate limit exceeded",
-    1303: "Concurrency or QPS limit of resource pack exceeded",
-    1304: "IP whitelist restriction",
-    5000: "Server internal error",
-    5001: "Server temporarily unavailable",
-    5002: "Server internal timeout",
-}
-
-
-def http_status_for(code: int) -> int:
-    """The HTTP status Kling sends with an error code."""
-    if 1000 <= code < 1100:
-        return 401
-    if code == 1103:
-        return 403
-    if 1100 <= code < 1200 or code in (1302, 1303, 1304):
-        return 429
-    if code in (1202, 1203):
-        return 404
-    if 1200 <= code < 1400:
-        return 400
-    return {5000: 500, 5001: 503, 5002: 504}.get(code, 500)
-
-
-MAX_PAGE_SIZE = 500
-
-
-def envelope(
-    code: int, message: str, data: Any = None, *, status: int = 200, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    """Kling's `{code, message, request_id, data}` answer."""
-    body = {"code": code, "message": message, "request_id": str(uuid.uuid4()), "data": data}
-    return JSONResponse(body, status_code=status, headers=headers)
+ENDPOINTS = (*VALIDATORS, "motion-control")  # motion control's rules need the config: `SandboxRoutes.validate`
 
 
 class DroppedConnection(Response):
@@ -199,12 +160,14 @@ class SandboxRoutes:
         if self.state.take_fault("create_error"):
             code = self.state.faults.create_error_code
             return envelope(code, CODE_MESSAGES.get(code, "error"), status=http_status_for(code))
-        problem = VALIDATORS[endpoint](body)
+        problem = self.validate(endpoint, body)
         if problem is not None:
             return envelope(1201, f"Invalid parameter: {problem}", status=400)
         external = body.get("external_task_id")
         if external is not None and self.state.external_id_taken(external):
             return envelope(1201, f"Invalid parameter: external_task_id {external} already exists", status=400)
+        if (refused := self.state.refusal(endpoint, body)) is not None:
+            return refusal(refused)  # packs used up (1102) or no free task slot (1303): nothing is created
         task = self.state.add_task(endpoint, body)
         if self.state.take_fault("create_drop"):
             return DroppedConnection()
@@ -217,6 +180,17 @@ class SandboxRoutes:
         if self.state.take_fault("create_odd_envelope"):
             return odd_envelope(self.state.faults.odd_envelope, view)
         return envelope(0, "SUCCEED", view)
+
+    def validate(self, endpoint: str, body: dict[str, Any]) -> str | None:
+        """Why Kling would refuse this create body: the endpoint's rules, then the 3.0 additions."""
+        if endpoint == "motion-control":
+            return motion_control_error(body, self.state.config.reference_videos)
+        if problem := VALIDATORS[endpoint](body):
+            return problem
+        if endpoint == "omni-video":
+            return None  # the omni endpoint's storyboards and elements are not modelled yet
+        now = self.state.clock()
+        return kling3_error(body, lambda element_id: self.state.elements.exists(element_id, now))
 
     async def refused_read(self, request: Request) -> Response | None:
         """The answer to a GET that is refused (unknown endpoint, auth, rate limit, injected 5xx), or None."""
@@ -290,8 +264,10 @@ class SandboxRoutes:
 def build_app(state: SandboxState) -> Starlette:
     """The Starlette app serving `state`."""
     routes = SandboxRoutes(state)
+    general = GeneralRoutes(state, routes.common, routes.video_bytes)
     return Starlette(
         routes=[
+            *general.routes(),
             Route("/v1/videos/{endpoint}", routes.create, methods=["POST"]),
             Route("/v1/videos/{endpoint}", routes.listing, methods=["GET"]),
             Route("/v1/videos/{endpoint}/{task_id}", routes.query, methods=["GET"]),

@@ -197,7 +197,8 @@ def text2video_error(body: dict[str, Any]) -> str | None:
     if model not in TEXT2VIDEO_MODELS:
         return f"model_name {model!r} is not supported by text2video"
     prompt = body.get("prompt")
-    if not isinstance(prompt, str) or not prompt.strip():
+    storyboard = body.get("multi_shot") is True and body.get("shot_type") == "customize"  # its shots carry prompts
+    if not storyboard and (not isinstance(prompt, str) or not prompt.strip()):
         return "prompt is required"
     if problem := _common_errors(body, model):
         return problem

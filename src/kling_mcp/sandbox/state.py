@@ -10,6 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kling_mcp.sandbox.account import BILL_FAILED_TASKS, Account, default_packs, price_units, units_text
+from kling_mcp.sandbox.elements import ElementStore
+from kling_mcp.sandbox.kling3 import charge_for, model_of
+
 SANDBOX_ACCESS_KEY = "sandbox-access-key"
 SANDBOX_SECRET_KEY = "sandbox-secret-key-public-not-secret-0001"  # public on purpose: the sandbox guards no money
 
@@ -23,6 +27,9 @@ class SandboxConfig:
     queue_seconds: float = 1.0
     run_seconds: float = 4.0
     task_seconds: Callable[[str, str, str], float] | None = None
+    concurrency_limit: int | None = None  # tasks submitted or processing at once; over it a create gets 1303
+    costs_min_interval: float = 1.0  # `GET /account/costs` faster than this answers 1302
+    reference_videos: dict[str, float] = field(default_factory=dict)  # motion control: video URL → its seconds
 
     def duration_of(self, model: str, mode: str, duration: str) -> float:
         """Seconds from submitted to succeed for a task of this profile."""
@@ -100,6 +107,7 @@ class SandboxTask:
     finished_at: float
     fail_message: str | None = None
     callback_url: str | None = None
+    units: float = 0.0  # what the task is charged (`final_unit_deduction` once it succeeds)
 
     def status(self, now: float) -> str:
         """submitted → processing → succeed | failed, by the clock."""
@@ -124,6 +132,12 @@ class SandboxState:
     expired_tokens: set[str] = field(default_factory=set)  # tokens a `token_expired` fault has expired
     callbacks: list[SentCallback] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    account: Account = field(default_factory=Account)  # its resource packs: `account.set_remaining(units, now)`
+    elements: ElementStore = field(default_factory=ElementStore)
+
+    def __post_init__(self) -> None:
+        if not self.account.packs:
+            self.account.packs = default_packs(self.clock())
 
     def inject(self, **changes: Any) -> None:
         """Set fault counters, e.g. `inject(create_drop=1)`."""
@@ -176,6 +190,8 @@ class SandboxState:
             self.expired_tokens.clear()
             self.seen_tokens.clear()
             self.callbacks.clear()
+            self.account = Account(default_packs(self.clock()))
+            self.elements = ElementStore()
 
     def record(self, request: RecordedRequest) -> None:
         with self.lock:
@@ -186,11 +202,22 @@ class SandboxState:
         with self.lock:
             return [r for r in self.requests if r.method == "POST" and r.path.startswith("/v1/")]
 
-    def add_task(self, endpoint: str, body: dict[str, Any]) -> SandboxTask:
-        """Create a task from a valid body; it starts `submitted`."""
+    def refusal(self, endpoint: str, body: dict[str, Any]) -> int | None:
+        """1102 if the packs cannot pay for this valid body, 1303 if the account's task slots are all taken."""
         now = self.clock()
-        model = body.get("model_name") or "kling-v1"
-        mode, duration = body.get("mode", "std"), body.get("duration", "5")
+        price = price_units(charge_for(endpoint, body, self.config.reference_videos))
+        with self.lock:
+            if self.account.usable(now) < price:
+                return 1102
+            active = sum(1 for t in self.tasks.values() if t.status(now) in ("submitted", "processing"))
+        limit = self.config.concurrency_limit
+        return 1303 if limit is not None and active >= limit else None
+
+    def add_task(self, endpoint: str, body: dict[str, Any]) -> SandboxTask:
+        """Create a task from a valid body, charged at once to the packs; it starts `submitted`."""
+        now = self.clock()
+        charge = charge_for(endpoint, body, self.config.reference_videos)
+        model, mode, duration = model_of(endpoint, body), charge.mode, f"{charge.seconds:g}"
         total = self.config.duration_of(model, mode, duration)
         queue = min(self.config.queue_seconds, total / 2)
         fail = self.take_fault("fail_tasks")
@@ -206,8 +233,10 @@ class SandboxState:
             finished_at=now + total,
             fail_message=self.faults.fail_message if fail else None,
             callback_url=body.get("callback_url"),
+            units=price_units(charge) if BILL_FAILED_TASKS or not fail else 0.0,
         )
         with self.lock:
+            self.account.charge(task.units, now)
             self.tasks[task.task_id] = task
         return task
 
@@ -256,7 +285,7 @@ class SandboxState:
                     }
                 ]
             }
-            view["final_unit_deduction"] = "1"
+            view["final_unit_deduction"] = units_text(task.units)
         else:
             view["task_result"] = {"videos": []}
         return view
