@@ -21,11 +21,11 @@ from kling_mcp.server.apps import KLING_MEDIA_DOMAINS, PLAYER_URI, loopback_orig
 from kling_mcp.server.build import build_server
 from kling_mcp.server.context import options_from
 from kling_mcp.server.runtime import open_runtime
-from kling_mcp.service.errors import TaskNotFoundError
-from kling_mcp.service.follow import follow
-from kling_mcp.service.inputs import VideoRequest
+from kling_mcp.service.describe.follow import follow
+from kling_mcp.service.describe.owners import Viewer
+from kling_mcp.service.failures import TaskNotFoundError
 from kling_mcp.service.journal import JournalEntry, open_journal
-from kling_mcp.service.owners import Viewer
+from kling_mcp.service.prepare.image_request import VideoRequest
 from tests.conftest import FAST_RETRY, PROTOCOL_MODES, settled_journal_entry, text_of
 from tests.names import GENERATE, GET, WATCH
 

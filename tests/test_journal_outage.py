@@ -24,12 +24,12 @@ from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.context import options_from
 from kling_mcp.server.runtime import open_runtime
-from kling_mcp.service.errors import OwnerUncheckedError, TaskNotFoundError
-from kling_mcp.service.inputs import VideoRequest
+from kling_mcp.service.create.recorder import MAX_UNCLASSIFIED_FAILURES, JournalRecorder
+from kling_mcp.service.describe.owners import Viewer
+from kling_mcp.service.failures import OwnerUncheckedError, TaskNotFoundError
 from kling_mcp.service.journal import NEVER_CREATED, UNKNOWN, JournalEntry, open_journal
 from kling_mcp.service.journal.reopening import ReopeningJournal
-from kling_mcp.service.owners import Viewer
-from kling_mcp.service.recorder import MAX_UNCLASSIFIED_FAILURES, JournalRecorder
+from kling_mcp.service.prepare.image_request import VideoRequest
 from tests.conftest import FAST_RETRY, make_settings, text_of
 from tests.http_support import TOKEN, connect, run_server
 from tests.names import GET

@@ -14,9 +14,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from kling_mcp.config import MissingCredentialsError, Settings
 from kling_mcp.redaction import Redactor
-from kling_mcp.service.images import ImagePolicy
 from kling_mcp.service.options import ServiceOptions
-from kling_mcp.service.schedule import PollSchedule
+from kling_mcp.service.prepare.images import ImagePolicy
+from kling_mcp.service.wait.schedule import PollSchedule
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup

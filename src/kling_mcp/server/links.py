@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mcp_types import ResourceLink
 
-from kling_mcp.service.results import VideoTaskResult
+from kling_mcp.service.describe.task_results import VideoTaskResult
 
 VIDEO_MIME_TYPE = "video/mp4"
 

@@ -12,12 +12,12 @@ from mcp_types import CallToolResult, TextContent
 from kling_mcp.server.apps import for_caller
 from kling_mcp.server.context import app_of
 from kling_mcp.server.links import relative_paths, resource_links
-from kling_mcp.service.results import TaskListOutput, VideoTaskResult, VideoToolOutput, summary
+from kling_mcp.service.describe.task_results import TaskListOutput, VideoTaskResult, VideoToolOutput, summary
 
 if TYPE_CHECKING:
     from kling_mcp.server.context import AppContext
     from kling_mcp.service.video import Outcome
-    from kling_mcp.service.waiting import ProgressFn
+    from kling_mcp.service.wait.waiting import ProgressFn
 
 logger = logging.getLogger(__name__)
 

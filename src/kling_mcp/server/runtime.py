@@ -24,13 +24,13 @@ from kling_mcp.api.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from kling_mcp.api.signing import JwtSigner
 from kling_mcp.config import Settings
 from kling_mcp.server.allocator import return_large_buffers_to_os
-from kling_mcp.service.callbacks import CallbackHub
-from kling_mcp.service.download import VideoDownloader
+from kling_mcp.service.callbacks.relay import CallbackHub
+from kling_mcp.service.describe.download import VideoDownloader
 from kling_mcp.service.journal import TaskJournal, open_journal
 from kling_mcp.service.journal.reopening import ReopeningJournal
 from kling_mcp.service.options import ServiceOptions
-from kling_mcp.service.tracking import TaskTracker
 from kling_mcp.service.video import VideoService
+from kling_mcp.service.wait.tracking import TaskTracker
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from kling_mcp.server.tasks import wire
 if TYPE_CHECKING:
     from kling_mcp.server.runtime import Runtime
     from kling_mcp.service.journal import TaskHandle, TaskJournal
-    from kling_mcp.service.tracking import Snapshot
+    from kling_mcp.service.wait.tracking import Snapshot
 
 
 def not_found(task_id: str) -> MCPError:

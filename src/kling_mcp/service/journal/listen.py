@@ -16,7 +16,7 @@ import anyio.to_thread
 import psycopg
 
 from kling_mcp.logs import redact
-from kling_mcp.service.wakeups import Hurry
+from kling_mcp.service.wait.wakeups import Hurry
 
 logger = logging.getLogger(__name__)
 

@@ -28,9 +28,13 @@ from kling_mcp.api.client import KlingClient
 from kling_mcp.api.errors import KlingError, KlingProtocolError
 from kling_mcp.api.models import TERMINAL_STATUSES, Task
 from kling_mcp.logs import urls_by_host_only
-from kling_mcp.service.destinations import DestinationRefusedError, DestinationUnresolvedError, checked_destination
+from kling_mcp.service.callbacks.destinations import (
+    DestinationRefusedError,
+    DestinationUnresolvedError,
+    checked_destination,
+)
 from kling_mcp.service.journal import JournalEntry, TaskJournal
-from kling_mcp.service.wakeups import Wakeups
+from kling_mcp.service.wait.wakeups import Wakeups
 
 logger = logging.getLogger(__name__)
 

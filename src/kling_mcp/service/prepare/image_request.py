@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from kling_mcp.api.capabilities import DEFAULT_MODEL, IMAGE_ENDPOINTS, models_of
-from kling_mcp.service.fields import (
+from kling_mcp.service.prepare.fields import (
     CAMERA_CONTROL_HELP,
     AspectRatio,
     CallbackUrl,

@@ -23,7 +23,7 @@ from typing import Literal
 
 import anyio.to_thread
 
-from kling_mcp.service.errors import JournalUnavailableError
+from kling_mcp.service.failures import JournalUnavailableError
 from kling_mcp.service.journal import JournalEntry, TaskJournal, describe_journal_error
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """From a validated tool request to what is sent to Kling: the endpoint, the body, and the journal's entry.
 
 One body builder per endpoint, chosen by the capability table's row for the model. The shared machinery
-(`service/creating.py`: journal, idempotent create) takes a `PreparedRequest` and never looks inside it.
+(`service/create/creating.py`: journal, idempotent create) takes a `PreparedRequest` and never looks inside it.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from kling_mcp.api.models import (
     OmniVideoBody,
     Text2VideoBody,
 )
-from kling_mcp.service.errors import InvalidInputError, UnsupportedCombinationError
-from kling_mcp.service.images import PreparedImage, prepare_image
-from kling_mcp.service.inputs import VideoRequest
+from kling_mcp.service.failures import InvalidInputError, UnsupportedCombinationError
 from kling_mcp.service.journal import JournalEntry
 from kling_mcp.service.options import ServiceOptions
-from kling_mcp.service.text_inputs import TextVideoRequest
+from kling_mcp.service.prepare.image_request import VideoRequest
+from kling_mcp.service.prepare.images import PreparedImage, prepare_image
+from kling_mcp.service.prepare.text_request import TextVideoRequest
 
 
 @dataclass(frozen=True)
