@@ -24,7 +24,7 @@ from kling_mcp.service.callbacks.destinations import (
 )
 from kling_mcp.service.callbacks.relay import CallbackHub
 from kling_mcp.service.journal import open_journal
-from kling_mcp.service.wait.wakeups import LocalWakeups
+from kling_mcp.service.wait.poller import LocalWakeups
 from tests.callback_support import user_webhook
 from tests.conftest import EXAMPLE_PNG, FAST_RETRY, make_settings, text_of
 from tests.names import GENERATE

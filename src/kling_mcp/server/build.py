@@ -12,9 +12,8 @@ from kling_mcp.config import Settings
 from kling_mcp.redaction import Redactor
 from kling_mcp.server.apps import PlayerApps, hide_app_only_tools
 from kling_mcp.server.context import AppContext, make_lifespan
-from kling_mcp.server.declared import DeclaredOnly
 from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL, INSTRUCTIONS, LIST_TOOL
-from kling_mcp.server.edge import Edge
+from kling_mcp.server.edge import DeclaredOnly, Edge
 from kling_mcp.server.stdio_transport import DEFAULT_MAX_MESSAGE_BYTES, serve_stdio
 from kling_mcp.server.tasks import Tasks
 from kling_mcp.server.tools import build_tools

@@ -34,7 +34,7 @@ from kling_mcp.service.callbacks.destinations import (
     checked_destination,
 )
 from kling_mcp.service.journal import JournalEntry, TaskJournal
-from kling_mcp.service.wait.wakeups import Wakeups
+from kling_mcp.service.wait.poller import Wakeups
 
 logger = logging.getLogger(__name__)
 
