@@ -72,12 +72,6 @@ class JournalRecorder:
         self._writers = anyio.CapacityLimiter(64)
         self._last_problem = ""
 
-    @property
-    def pending(self) -> int:
-        """How many writes are waiting to be retried."""
-        with self._lock:
-            return len(self._pending)
-
     async def intent(self, entry: JournalEntry) -> None:
         """Write a call's intent; if the journal cannot take it, refuse the call (nothing has been sent)."""
         try:

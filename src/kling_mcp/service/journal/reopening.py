@@ -57,10 +57,6 @@ class ReopeningJournal:
                     raise JournalError(problem) from exc
             return self._journal
 
-    def unwrap(self) -> TaskJournal:
-        """The real journal (opened now if it was not yet); raises `JournalError` if it cannot be opened."""
-        return self._open()
-
     @property
     def where(self) -> str:
         """Where the journal lives (known before it is opened)."""
