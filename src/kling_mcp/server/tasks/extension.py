@@ -25,9 +25,10 @@ from pydantic import Field, ValidationError
 
 from kling_mcp.api.errors import KlingError
 from kling_mcp.server.access import GENERATE_SCOPE, Caller, caller_for, token_of
+from kling_mcp.server.context import app_of
 from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL, TEXT_TOOL
 from kling_mcp.server.tasks import legacy, wire
-from kling_mcp.server.tasks.lookup import app_of, find, reread, snapshot_of
+from kling_mcp.server.tasks.lookup import find, reread, snapshot_of
 from kling_mcp.server.tasks.result_runner import ResultRunner, wire_result
 from kling_mcp.server.tool_errors import to_tool_error
 from kling_mcp.server.tools import binding
