@@ -8,6 +8,7 @@ every backend (`sql`, `schema`) implement it; `open_journal` picks the backend f
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kling_mcp.config import is_database_url
 from kling_mcp.service.journal.base import DEFAULT_WRITE_WAIT, JournalConnectionError, TaskJournal
@@ -32,6 +33,9 @@ __all__ = [
     "require_backend",
 ]
 
+if TYPE_CHECKING:
+    from kling_mcp.service.journal.sql import SqlJournal
+
 
 class JournalBackendMissingError(RuntimeError):
     """A PostgreSQL journal is configured but the driver is not installed."""
@@ -54,7 +58,7 @@ def require_backend(location: str | Path) -> None:
             raise JournalBackendMissingError(MISSING_DRIVER) from exc
 
 
-def open_journal(location: str | Path, *, write_wait: float | None = None) -> TaskJournal:
+def open_journal(location: str | Path, *, write_wait: float | None = None) -> SqlJournal:
     """The journal at `location`, schema brought up to date.
 
     A `postgresql://` URL opens the shared PostgreSQL journal; anything else is an SQLite file (created with its
