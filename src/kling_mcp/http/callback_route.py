@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from kling_mcp.api.models import Task
 from kling_mcp.server.context import AppContext
-from kling_mcp.service.callbacks.relay import CALLBACK_PATH, CallbackAddress
+from kling_mcp.service.callbacks.addresses import CALLBACK_PATH, CallbackAddress
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,8 @@ from pydantic import SecretStr
 
 from kling_mcp.api.client import KlingClient
 from kling_mcp.config import Settings, is_database_url
-from kling_mcp.service.callbacks.relay import CallbackAddress, CallbackHub
+from kling_mcp.service.callbacks.addresses import CallbackAddress
+from kling_mcp.service.callbacks.relay import CallbackHub
 from kling_mcp.service.journal import TaskJournal
 from kling_mcp.service.wait.poller import Hurry, LocalWakeups, Wakeups
 from kling_mcp.service.wait.safety_net import SafetyNetSchedule
