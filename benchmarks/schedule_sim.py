@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kling_mcp.sandbox.timing import RealisticDurations
-from kling_mcp.service.schedule import PollSchedule
+from kling_mcp.service.wait.schedule import PollSchedule
 
 Gap = Callable[[float, random.Random], tuple[float, str]]
 

@@ -21,11 +21,11 @@ from kling_mcp.server.apps import KLING_MEDIA_DOMAINS, PLAYER_URI, loopback_orig
 from kling_mcp.server.build import build_server
 from kling_mcp.server.context import options_from
 from kling_mcp.server.runtime import open_runtime
-from kling_mcp.service.errors import TaskNotFoundError
-from kling_mcp.service.follow import follow
-from kling_mcp.service.inputs import VideoRequest
+from kling_mcp.service.describe.follow import follow
+from kling_mcp.service.describe.owners import Viewer
+from kling_mcp.service.failures import TaskNotFoundError
 from kling_mcp.service.journal import JournalEntry, open_journal
-from kling_mcp.service.owners import Viewer
+from kling_mcp.service.prepare.image_request import VideoRequest
 from tests.conftest import FAST_RETRY, PROTOCOL_MODES, settled_journal_entry, text_of
 from tests.names import GENERATE, GET, WATCH
 
@@ -251,6 +251,6 @@ async def test_follow_sees_only_the_viewers_own_tasks(settings: Settings) -> Non
     [("1", "1 unit"), ("1.000", "1.000 unit"), ("0.5", "0.5 units"), ("10", "10 units"), ("n/a", "n/a units")],
 )
 def test_a_cost_reads_as_words(amount: str, words: str) -> None:
-    from kling_mcp.service.results import _units
+    from kling_mcp.service.describe.task_results import _units
 
     assert _units(amount) == words

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
-from kling_mcp.service.callbacks import CallbackAddress
+from kling_mcp.service.callbacks.addresses import CallbackAddress
 from tests.callback_support import CALLBACK_SECRET, status_queries, user_webhook
 from tests.conftest import text_of
 from tests.http_support import TOKEN, HttpServer, connect, free_port, run_server

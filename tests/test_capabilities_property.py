@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 from kling_mcp.api.capabilities import CAPABILITIES, ROWS, Capabilities, Feature, Mode
 from kling_mcp.api.combination import Wanted, check_combination
 from kling_mcp.sandbox import rules
-from kling_mcp.service.errors import InvalidInputError, UnsupportedCombinationError
-from kling_mcp.service.inputs import VideoRequest
+from kling_mcp.service.failures import InvalidInputError, UnsupportedCombinationError
 from kling_mcp.service.options import ServiceOptions
-from kling_mcp.service.requests import GenerateRequest, prepare_request
-from kling_mcp.service.text_inputs import TextVideoRequest
+from kling_mcp.service.prepare.bodies import GenerateRequest, prepare_request
+from kling_mcp.service.prepare.image_request import VideoRequest
+from kling_mcp.service.prepare.text_request import TextVideoRequest
 
 START = "https://images.example.com/start.png"
 END = "https://images.example.com/end.png"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kling_mcp.api.capabilities import CAPABILITIES, IMAGE_ENDPOINTS, TEXT_ENDPOINTS, Feature, row_for
-from kling_mcp.api.combination import Judged, Wanted, check_combination, judged_by_kling
+from kling_mcp.api.combination import Judged, Wanted, check_combination, judge, judged_by_kling
+from kling_mcp.api.models import Endpoint
 
 CASES: list[tuple[str, str, str, int, set[Feature], list[str]]] = [
     ("kling-v2-master", "image2video", "std", 5, set(), []),
@@ -108,3 +109,18 @@ def test_a_model_is_served_by_the_first_endpoint_of_the_tool_that_has_it() -> No
     assert row_for("kling-v2-master", TEXT_ENDPOINTS).endpoint == "text2video"
     with pytest.raises(KeyError, match="kling-v3-omni"):
         row_for("kling-v3-omni", TEXT_ENDPOINTS)
+
+
+@pytest.mark.parametrize("endpoints", [IMAGE_ENDPOINTS, TEXT_ENDPOINTS])
+def test_one_verdict_holds_the_whole_answer_of_the_table(endpoints: tuple[Endpoint, ...]) -> None:
+    """`judge` (the one call a request makes into the table) answers as the row, the check and the unknowns do."""
+    wanted = Wanted("pro", 5, frozenset(("sound", "cfg_scale", "camera_control")))
+    for model in dict.fromkeys(model for model, endpoint in CAPABILITIES if endpoint in endpoints):
+        verdict = judge(model, endpoints, wanted)
+        row = row_for(model, endpoints)
+        assert verdict.row is row
+        assert list(verdict.problems) == check_combination(row, wanted, endpoints)
+        assert verdict.judged == judged_by_kling(row, wanted, endpoints)
+        assert verdict.refused == {
+            f for f in ("end_frame", "sound", "camera_control", "cfg_scale") if row.rule(f).support == "no"
+        }

@@ -24,7 +24,7 @@ from kling_mcp.config import Settings
 from kling_mcp.http.app import HEALTH_PATH
 from kling_mcp.http.security import is_loopback
 from kling_mcp.http.settings import DEFAULT_SHUTDOWN_GRACE_SECONDS, HttpSettings
-from kling_mcp.service.callbacks import CALLBACK_PATH
+from kling_mcp.service.callbacks.addresses import CALLBACK_PATH
 from tests.conftest import subprocess_env
 from tests.http_support import free_port
 

@@ -15,16 +15,16 @@ from kling_mcp.api.client import KlingClient
 from kling_mcp.api.signing import JwtSigner
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.build import build_server
-from kling_mcp.service.callbacks import CallbackHub
-from kling_mcp.service.destinations import (
+from kling_mcp.service.callbacks.destinations import (
     DestinationRefusedError,
     DestinationUnresolvedError,
     _pinned,
     checked_destination,
     is_public,
 )
+from kling_mcp.service.callbacks.relay import CallbackHub
 from kling_mcp.service.journal import open_journal
-from kling_mcp.service.wakeups import LocalWakeups
+from kling_mcp.service.wait.poller import LocalWakeups
 from tests.callback_support import user_webhook
 from tests.conftest import EXAMPLE_PNG, FAST_RETRY, make_settings, text_of
 from tests.names import GENERATE

@@ -13,8 +13,8 @@ from mcp import Client
 
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.replies import download_time_limit
-from kling_mcp.service.download import DownloadError, VideoDownloader, file_name
-from kling_mcp.service.results import VideoFile, VideoTaskResult
+from kling_mcp.service.describe.download import DownloadError, VideoDownloader, file_name
+from kling_mcp.service.describe.task_results import VideoFile, VideoTaskResult
 from tests.conftest import ASSETS, text_of
 
 pytestmark = pytest.mark.anyio

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from kling_mcp.cli.main import build_parser
 from kling_mcp.http.security import HttpSecurityError, is_loopback, load_tokens, transport_security
 from kling_mcp.http.settings import HttpSettings, http_settings_from
-from kling_mcp.service.images import ImagePolicy
+from kling_mcp.service.prepare.images import ImagePolicy
 
 
 def _settings(argv: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> HttpSettings:

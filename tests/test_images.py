@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from kling_mcp.service.errors import InvalidInputError
-from kling_mcp.service.image_check import check_image_bytes
-from kling_mcp.service.images import ImagePolicy, prepare_image
+from kling_mcp.service.failures import InvalidInputError
+from kling_mcp.service.prepare.image_check import check_image_bytes
+from kling_mcp.service.prepare.images import ImagePolicy, prepare_image
 from tests.imaging import Images, b64, build_images, image_bytes
 
 STDIO = ImagePolicy()

@@ -18,7 +18,7 @@ from mcp import Client
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.build import build_server
-from kling_mcp.service.images import ImagePolicy
+from kling_mcp.service.prepare.images import ImagePolicy
 from tests.conftest import FAST_RETRY, PROTOCOL_MODES, journal_entries, make_settings, text_of
 from tests.corpus_cases import CASES, DROP, URL, Case
 from tests.imaging import Images, build_images

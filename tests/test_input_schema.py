@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from kling_mcp.api.capabilities import ASPECT_RATIOS, CAMERA_TYPES, IMAGE_ENDPOINTS, models_of
 from kling_mcp.sandbox.runner import SandboxServer
-from kling_mcp.service.inputs import VideoRequest
+from kling_mcp.service.prepare.image_request import VideoRequest
 from tests.conftest import text_of
 from tests.imaging import b64, image_bytes
 from tests.names import GENERATE as TOOL

@@ -22,9 +22,9 @@ from kling_mcp.api.client import KlingClient
 from kling_mcp.api.models import Image2VideoBody
 from kling_mcp.api.signing import JwtSigner
 from kling_mcp.sandbox.runner import SandboxServer
-from kling_mcp.service.intents import IntentResolver
+from kling_mcp.service.create.intents import IntentResolver
+from kling_mcp.service.create.recorder import JournalRecorder
 from kling_mcp.service.journal import CREATING, NEVER_CREATED, JournalEntry, TaskJournal, open_journal
-from kling_mcp.service.recorder import JournalRecorder
 from tests.conftest import FAST_RETRY, journal_file
 
 pytestmark = pytest.mark.anyio

@@ -6,12 +6,14 @@ import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from kling_mcp.api.models import Task
 from kling_mcp.service.journal import CREATE_FAILED, CREATING, JournalEntry, TaskHandle, TaskJournal, open_journal
+from kling_mcp.service.journal.reopening import ReopeningJournal
 from kling_mcp.service.journal.schema import SCHEMA_VERSION
 
 
@@ -23,9 +25,13 @@ def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(tmp_path / "journal.sqlite3")
 
 
-@pytest.fixture
-def journal(location: str) -> Iterator[TaskJournal]:
-    opened = open_journal(location)
+@pytest.fixture(params=["direct", "reopening"])
+def journal(request: pytest.FixtureRequest, location: str) -> Iterator[TaskJournal]:
+    """Each backend as opened, and behind the server's `ReopeningJournal` (which runs the same queries on it)."""
+    opened: TaskJournal = open_journal(location)
+    if request.param == "reopening":
+        opened.close()
+        opened = ReopeningJournal(partial(open_journal, location), location)
     yield opened
     opened.close()
 

@@ -22,8 +22,8 @@ from kling_mcp.http.security import HttpSecurityError, owner_label
 from kling_mcp.http.settings import HttpSettings
 from kling_mcp.http.throttle import IntrospectionThrottle, NegativeCache, token_digest
 from kling_mcp.server.access import expand_scopes
+from kling_mcp.service.describe.owners import Viewer
 from kling_mcp.service.journal import JournalEntry
-from kling_mcp.service.owners import Viewer
 
 pytestmark = pytest.mark.anyio
 

@@ -24,9 +24,9 @@ from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.apps import KLING_MEDIA_DOMAINS, PLAYER_URI
 from kling_mcp.server.build import build_server
-from kling_mcp.service.follow import thumbnail_of
-from kling_mcp.service.images import ImagePolicy
-from kling_mcp.service.poller import TaskPoller
+from kling_mcp.service.describe.follow import thumbnail_of
+from kling_mcp.service.prepare.images import ImagePolicy
+from kling_mcp.service.wait.poller import TaskPoller
 from tests.conftest import FAST_RETRY, text_of
 from tests.names import GENERATE, GET, LIST, TEXT, WATCH
 

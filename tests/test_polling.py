@@ -19,8 +19,8 @@ from kling_mcp.api.client import KlingClient
 from kling_mcp.api.models import Image2VideoBody, Task
 from kling_mcp.api.signing import JwtSigner
 from kling_mcp.sandbox.runner import SandboxServer
-from kling_mcp.service.poller import MIN_PAGE_SIZE, TaskPoller
-from kling_mcp.service.schedule import PollPlan, PollSchedule
+from kling_mcp.service.wait.poller import MIN_PAGE_SIZE, TaskPoller
+from kling_mcp.service.wait.schedule import PollPlan, PollSchedule
 from tests.conftest import FAST_RETRY, text_of
 
 SCHEDULE = PollSchedule()

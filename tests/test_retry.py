@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from tenacity import RetryCallState
 
-from kling_mcp.api.errors import KlingConnectionError, KlingRateLimitError, KlingServerError, api_error
-from kling_mcp.api.retry import RetryPolicy, is_transient, make_stop, make_wait, outcome_unknown
+from kling_mcp.api.errors import KlingConnectionError, KlingRateLimitError, KlingServerError, api_error, nothing_created
+from kling_mcp.api.retry import RetryPolicy, is_transient, make_stop, make_wait
 
 POLICY = RetryPolicy()
 
@@ -38,10 +38,10 @@ def test_which_errors_are_retried_and_which_leave_the_outcome_unknown() -> None:
     assert is_transient(KlingConnectionError("reset", sent=True, refused=True)), "refused means the connect phase"
     for code in (1000, 1101, 1102, 1103, 1201, 1301, 1304):
         assert not is_transient(api_error(code, "no", http_status=400)), code
-    assert outcome_unknown(KlingConnectionError("reset", sent=True))
-    assert not outcome_unknown(KlingConnectionError("refused", sent=False))
-    assert outcome_unknown(KlingServerError(5000, "boom"))
-    assert not outcome_unknown(KlingRateLimitError(1303, "limit"))
+    assert not nothing_created(KlingConnectionError("reset", sent=True))
+    assert nothing_created(KlingConnectionError("refused", sent=False))
+    assert not nothing_created(KlingServerError(5000, "boom"))
+    assert nothing_created(KlingRateLimitError(1303, "limit"))
 
 
 def test_stop_respects_attempts_and_the_deadline() -> None:

@@ -26,9 +26,9 @@ REMAKE = "the packaged tool schemas are stale: run `python -m kling_mcp.server.s
 # What a start must not import: the tools' handlers and models, and the service and journal behind them.
 LOADED_ON_FIRST_CALL = (
     "kling_mcp.server.handlers",
-    "kling_mcp.service.inputs",
-    "kling_mcp.service.text_inputs",
-    "kling_mcp.service.results",
+    "kling_mcp.service.prepare.image_request",
+    "kling_mcp.service.prepare.text_request",
+    "kling_mcp.service.describe.task_results",
     "kling_mcp.service.journal",
     "kling_mcp.api.models",
 )
@@ -52,7 +52,7 @@ def test_the_fingerprint_covers_the_models_and_what_they_import_not_the_rest() -
     for binding in BINDINGS.values():
         assert {binding.arguments.__module__, binding.output.__module__} <= sources
     # Imported by the models at module level: the shared field types, the capability table, Kling's wire models.
-    assert {"kling_mcp.service.fields", "kling_mcp.api.capabilities", "kling_mcp.api.models"} <= sources
+    assert {"kling_mcp.service.prepare.fields", "kling_mcp.api.capabilities", "kling_mcp.api.models"} <= sources
     # Code that cannot change a schema: imported only inside functions or for type checking, or not at all.
     assert not sources & {"kling_mcp.service.video", "kling_mcp.server.runtime", "kling_mcp.server.handlers"}
 
@@ -67,7 +67,7 @@ def package_copy(tmp_path: Path) -> Path:
 
 def test_an_edited_model_module_makes_the_packaged_schemas_stale(package_copy: Path) -> None:
     assert read_fresh(PACKAGED, root=package_copy) is not None
-    fields = package_copy / "service" / "fields.py"
+    fields = package_copy / "service" / "prepare" / "fields.py"
     fields.write_text(fields.read_text(encoding="utf-8").replace("seconds", "secs", 1), encoding="utf-8")
     assert read_fresh(PACKAGED, root=package_copy) is None
 
@@ -103,7 +103,9 @@ def test_a_file_without_a_tool_is_not_trusted(tmp_path: Path) -> None:
 
 
 def test_a_kept_file_can_name_only_our_modules_and_the_sdks_schema_module() -> None:
-    assert schema_cache.source_file("kling_mcp.service.fields") == str(PACKAGE_ROOT / "service" / "fields.py")
+    assert schema_cache.source_file("kling_mcp.service.prepare.fields") == str(
+        PACKAGE_ROOT / "service" / "prepare" / "fields.py"
+    )
     assert schema_cache.source_file(schema_cache.SDK_SCHEMA_MODULE) is not None
     for name in ("json", "kling_mcp.service/../config", "kling_mcp..service", "kling_mcp.no_such_module"):
         assert schema_cache.source_file(name) is None, name

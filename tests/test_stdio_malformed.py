@@ -18,7 +18,7 @@ from mcp.shared.message import SessionMessage
 
 from kling_mcp.config import Settings
 from kling_mcp.http.settings import DEFAULT_MAX_BODY_BYTES
-from kling_mcp.server.stdio import DEFAULT_MAX_MESSAGE_BYTES, AnsweringReader, diagnose, top_level_members
+from kling_mcp.server.stdio_transport import DEFAULT_MAX_MESSAGE_BYTES, AnsweringReader, diagnose, top_level_members
 from tests.conftest import subprocess_env
 
 DEEP = b"[" * 10_000 + b"]" * 10_000

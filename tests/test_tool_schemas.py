@@ -18,7 +18,7 @@ from mcp import Client
 from mcp_types import Tool
 
 from kling_mcp.server.tool_schema import flat_schema
-from kling_mcp.service.inputs import VideoRequest
+from kling_mcp.service.prepare.image_request import VideoRequest
 from tests.names import LIST as LIST_TOOL
 
 pytestmark = pytest.mark.anyio

@@ -28,7 +28,8 @@ _PATTERNS = (
     # `Bearer <credential>`: only when what follows looks like a credential (has a digit or symbol, or is long),
     # so prose such as "bearer token #1 must be ..." is left alone.
     re.compile(r"(?i)(\bbearer\s+)(?:(?=[A-Za-z]*[0-9._~+/=-])[A-Za-z0-9._~+/=-]{8,}|[A-Za-z]{24,}=*)"),
-    # The token in a Kling callback address (service/callbacks.py): the address is the callback's only credential.
+    # The token in a Kling callback address (service/callbacks/addresses.py): the address is the callback's only
+    # credential.
     re.compile(r"(/kling/callback/[^/\s]+/)[A-Za-z0-9_-]{16,}"),
 )
 

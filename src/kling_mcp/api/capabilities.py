@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from kling_mcp.api.models import Endpoint
+if TYPE_CHECKING:  # a start lists the tools (their model enums come from here) without the wire models
+    from kling_mcp.api.models import Endpoint
 
 Mode = Literal["std", "pro"]
 Support = Literal["yes", "no", "unknown"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from kling_mcp.api.capabilities import EXCLUSIVE, ROWS, Capabilities, Feature, Mode, Rule
+from kling_mcp.api.capabilities import EXCLUSIVE, ROWS, Capabilities, Feature, Mode, Rule, row_for
 from kling_mcp.api.models import Endpoint
 
 
@@ -155,3 +155,25 @@ def judged_by_kling(row: Capabilities, wanted: Wanted, endpoints: tuple[Endpoint
         return None
     arguments = tuple(TEXTS[f].argument for f in unknown)
     return Judged(arguments, models_where(*unknown, endpoints=endpoints, sure=True))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One request judged against the table in one pass: the row that serves the model, every rule the request
+    breaks, what is left to Kling, and the features the row says the model does not take."""
+
+    row: Capabilities
+    problems: tuple[Problem, ...]
+    judged: Judged | None
+    refused: frozenset[Feature]
+
+
+def judge(model: str, endpoints: tuple[Endpoint, ...], wanted: Wanted) -> Verdict:
+    """The table's whole answer for a request to `model` through the first of `endpoints` that serves it."""
+    row = row_for(model, endpoints)
+    return Verdict(
+        row,
+        tuple(check_combination(row, wanted, endpoints)),
+        judged_by_kling(row, wanted, endpoints),
+        frozenset(f for f in TEXTS if row.rule(f).support == "no"),
+    )

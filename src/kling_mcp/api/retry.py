@@ -16,7 +16,6 @@ from kling_mcp.api.errors import (
     KlingProtocolError,
     KlingRateLimitError,
     KlingServerError,
-    nothing_created,
 )
 
 logger = logging.getLogger(__name__)
@@ -47,7 +46,8 @@ QUICK_RETRY_POLICY = RetryPolicy(max_attempts=2, initial_backoff=0.5, max_backof
 def is_transient(exc: BaseException) -> bool:
     """Errors worth another try: no answer, Kling 5xx / 5000–5002, rate limits 1302/1303, an unreadable answer.
 
-    A create is never simply re-sent after one of these: the client first looks the task up (see `outcome_unknown`).
+    A create is never simply re-sent after one of these: the client first looks the task up (see
+    `api/errors.nothing_created`).
     A refused connection is not among them: a wrong KLING_API_BASE_URL (or a dead proxy) does not mend in the
     seconds a retry waits, and retrying kept a tool call silent for half a minute (`kling-mcp check` knew at once).
     """
@@ -59,11 +59,6 @@ def is_transient(exc: BaseException) -> bool:
 def is_refused(exc: BaseException) -> bool:
     """The connection was refused: nothing was sent (see `KlingConnectionError.refused`)."""
     return isinstance(exc, KlingConnectionError) and exc.refused
-
-
-def outcome_unknown(exc: BaseException) -> bool:
-    """After this error a create request may or may not have made a task at Kling (the complement is proof)."""
-    return not nothing_created(exc)
 
 
 def make_wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:

@@ -19,12 +19,11 @@ from kling_mcp.api.errors import (
 )
 from kling_mcp.api.retry import QUICK_RETRY_POLICY
 from kling_mcp.api.signing import JwtSigner
-from kling_mcp.cli.output import Say, printer
+from kling_mcp.cli import Say, printer
 from kling_mcp.config import MissingCredentialsError, Settings, is_database_url
 from kling_mcp.redaction import Redactor
-from kling_mcp.service.journal import JournalConnectionError, JournalError, open_journal
-from kling_mcp.service.journal.factory import JournalBackendMissingError
-from kling_mcp.service.recorder import MAX_PENDING
+from kling_mcp.service.create.recorder import MAX_PENDING
+from kling_mcp.service.journal import JournalBackendMissingError, JournalConnectionError, JournalError, open_journal
 
 # What to do about a refused request, by the error's family (api/errors.py ERROR_CODES kinds).
 ADVICE = {

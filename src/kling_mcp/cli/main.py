@@ -235,7 +235,7 @@ def _journal_driver_missing(settings: Settings) -> bool:
 
     if settings.journal is None or not is_database_url(settings.journal):
         return False  # the SQLite journal needs nothing more, and a start should not import the journal for it
-    from kling_mcp.service.journal.factory import JournalBackendMissingError, require_backend
+    from kling_mcp.service.journal import JournalBackendMissingError, require_backend
 
     try:
         require_backend(settings.journal)

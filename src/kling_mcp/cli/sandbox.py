@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 from types import FrameType
 
-from kling_mcp.cli.output import printer
+from kling_mcp.cli import printer
 from kling_mcp.listening import listen_failure
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.sandbox.state import SandboxConfig

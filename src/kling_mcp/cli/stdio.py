@@ -50,7 +50,7 @@ def serve_stdio(settings: Settings, http: HttpSettings) -> int:
     """Serve one client over stdin/stdout until it closes them (or Ctrl-C); returns the exit code."""
     hint_if_interactive(sys.stdin, sys.stderr)
     from kling_mcp.server.build import AppContext, build_server
-    from kling_mcp.service.images import ImagePolicy
+    from kling_mcp.service.prepare.images import ImagePolicy
 
     closed = threading.Event()
 

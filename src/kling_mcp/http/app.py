@@ -35,8 +35,8 @@ from kling_mcp.redaction import Redactor
 from kling_mcp.server.build import AppContext, build_server
 from kling_mcp.server.call_gate import CallGate
 from kling_mcp.server.tools import TOOL_SCOPES
-from kling_mcp.service.creating import MIN_CREATE_BUDGET_SECONDS
-from kling_mcp.service.images import ImagePolicy
+from kling_mcp.service.create.creating import MIN_CREATE_BUDGET_SECONDS
+from kling_mcp.service.prepare.images import ImagePolicy
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def _add_routes(
 
     server.custom_route(HEALTH_PATH, methods=["GET"], include_in_schema=False)(healthz)
     if settings.public_url is not None:
-        from kling_mcp.http.callbacks import ROUTE, callback_endpoint
+        from kling_mcp.http.callback_route import ROUTE, callback_endpoint
         from kling_mcp.server.callback_setup import callback_address
 
         endpoint = callback_endpoint(callback_address(settings), contexts)

@@ -33,12 +33,6 @@ class Authentication:
     resource: ProtectedResource | None = None
     issuer_http: httpx.AsyncClient | None = None  # talks to the identity provider; closed at shutdown
 
-    def describe(self) -> str:
-        """For the start-up log line."""
-        if self.resource is None:
-            return "static bearer tokens"
-        return f"OAuth access tokens of {self.resource.issuer} for {self.resource.resource}"
-
 
 def _oauth_verifier(
     http: HttpSettings, public_url: str | None

@@ -10,8 +10,8 @@ from types import FrameType, TracebackType
 
 import uvicorn
 
-from kling_mcp.sandbox.app import build_app
-from kling_mcp.sandbox.callbacks import CallbackSender
+from kling_mcp.sandbox.callback_sender import CallbackSender
+from kling_mcp.sandbox.routes import build_app
 from kling_mcp.sandbox.state import SandboxConfig, SandboxState
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from mcp.server.auth.provider import AccessToken
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
-from kling_mcp.service.owners import Viewer, operator
+from kling_mcp.service.describe.owners import Viewer, operator
 
 # The scopes an identity provider grants for this server. A broader scope implies the narrower ones (the MCP
 # authorization spec asks resource servers to honour such hierarchies), so `kling:admin` alone is enough for all.

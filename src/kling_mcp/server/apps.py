@@ -25,7 +25,7 @@ from kling_mcp.server.context import AppContext
 from kling_mcp.server.descriptions import WATCH_TOOL
 
 if TYPE_CHECKING:
-    from kling_mcp.service.results import VideoTaskResult
+    from kling_mcp.service.describe.task_results import VideoTaskResult
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from kling_mcp.service.fields import not_a_boolean
-from kling_mcp.service.results import ResultStatus
+from kling_mcp.service.describe.task_results import ResultStatus
+from kling_mcp.service.prepare.fields import not_a_boolean
 
 # One call of the player's follow tool waits at most this long (and never longer than the server's wait cap), so the
 # view shows fresh elapsed time and a host's request timeout is never reached.

@@ -12,13 +12,12 @@ from kling_mcp.config import Settings
 from kling_mcp.redaction import Redactor
 from kling_mcp.server.apps import PlayerApps, hide_app_only_tools
 from kling_mcp.server.context import AppContext, make_lifespan
-from kling_mcp.server.declared import DeclaredOnly
 from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL, INSTRUCTIONS, LIST_TOOL
-from kling_mcp.server.edge import Edge
-from kling_mcp.server.stdio import DEFAULT_MAX_MESSAGE_BYTES, serve_stdio
+from kling_mcp.server.edge import DeclaredOnly, Edge
+from kling_mcp.server.stdio_transport import DEFAULT_MAX_MESSAGE_BYTES, serve_stdio
 from kling_mcp.server.tasks import Tasks
 from kling_mcp.server.tools import build_tools
-from kling_mcp.service.images import ImagePolicy
+from kling_mcp.service.prepare.images import ImagePolicy
 
 if TYPE_CHECKING:
     from mcp.server.auth.provider import TokenVerifier
@@ -39,7 +38,7 @@ class KlingServer(MCPServer[AppContext]):
     """The longest stdio line (one message) read; the CLI sets KLING_MCP_MAX_BODY_BYTES."""
 
     async def run_stdio_async(self) -> None:
-        """Serve over stdin/stdout until stdin closes (see `kling_mcp.server.stdio`)."""
+        """Serve over stdin/stdout until stdin closes (see `kling_mcp.server.stdio_transport`)."""
         # MCPServer has no public way to serve other streams: its low-level server is private (mcp pinned to the
         # minor tested; tests/test_sdk_internals.py fails, naming it, if it moves).
         await serve_stdio(self._lowlevel_server, self.max_message_bytes)

@@ -11,10 +11,11 @@ from pydantic import SecretStr
 
 from kling_mcp.api.client import KlingClient
 from kling_mcp.config import Settings, is_database_url
-from kling_mcp.service.callbacks import CallbackAddress, CallbackHub
+from kling_mcp.service.callbacks.addresses import CallbackAddress
+from kling_mcp.service.callbacks.relay import CallbackHub
 from kling_mcp.service.journal import TaskJournal
-from kling_mcp.service.safety_net import SafetyNetSchedule
-from kling_mcp.service.wakeups import Hurry, LocalWakeups, Wakeups
+from kling_mcp.service.wait.poller import Hurry, LocalWakeups, Wakeups
+from kling_mcp.service.wait.safety_net import SafetyNetSchedule
 
 logger = logging.getLogger(__name__)
 

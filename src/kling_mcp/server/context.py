@@ -6,17 +6,18 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 from kling_mcp.config import MissingCredentialsError, Settings
 from kling_mcp.redaction import Redactor
-from kling_mcp.service.images import ImagePolicy
 from kling_mcp.service.options import ServiceOptions
-from kling_mcp.service.schedule import PollSchedule
+from kling_mcp.service.prepare.images import ImagePolicy
+from kling_mcp.service.wait.schedule import PollSchedule
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
@@ -126,8 +127,9 @@ def make_lifespan(
     return lifespan
 
 
-def app_of(ctx: Context) -> AppContext:
-    """The AppContext of the call's server."""
-    app = ctx.request_context.lifespan_context
+def app_of(ctx: Context | ServerRequestContext[Any, Any]) -> AppContext:
+    """The AppContext of the server: from a tool call's `Context`, or from any request's context (`tasks/*`)."""
+    request = ctx.request_context if isinstance(ctx, Context) else ctx
+    app = request.lifespan_context
     assert isinstance(app, AppContext)
     return app

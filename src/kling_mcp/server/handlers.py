@@ -21,12 +21,12 @@ from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL, LIST_TOOL, TE
 from kling_mcp.server.model_tool import Binding
 from kling_mcp.server.replies import progress_of, saved, task_list_result, video_result, with_next_steps
 from kling_mcp.server.tool_errors import to_tool_error
-from kling_mcp.service.errors import InvalidInputError, JournalUnavailableError, TaskCallError
-from kling_mcp.service.follow import FollowState, follow
-from kling_mcp.service.inputs import VideoRequest
-from kling_mcp.service.requests import GenerateRequest
-from kling_mcp.service.results import TaskListOutput, VideoToolOutput
-from kling_mcp.service.text_inputs import TextVideoRequest
+from kling_mcp.service.describe.follow import FollowState, follow
+from kling_mcp.service.describe.task_results import TaskListOutput, VideoToolOutput
+from kling_mcp.service.failures import InvalidInputError, JournalUnavailableError, TaskCallError
+from kling_mcp.service.prepare.bodies import GenerateRequest
+from kling_mcp.service.prepare.image_request import VideoRequest
+from kling_mcp.service.prepare.text_request import TextVideoRequest
 
 
 async def generate(ctx: Context, request: GenerateRequest) -> CallToolResult:

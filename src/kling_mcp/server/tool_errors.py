@@ -13,7 +13,7 @@ from pydantic_core import ErrorDetails
 
 from kling_mcp.api.errors import KlingConnectionError
 from kling_mcp.server.descriptions import LIST_TOOL
-from kling_mcp.service.errors import InvalidInputError
+from kling_mcp.service.failures import InvalidInputError
 
 if TYPE_CHECKING:
     from kling_mcp.server.context import AppContext

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from kling_mcp.service.images import ImagePolicy
-from kling_mcp.service.schedule import PollSchedule
+from kling_mcp.service.prepare.images import ImagePolicy
+from kling_mcp.service.wait.schedule import PollSchedule
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,6 @@ class ServiceOptions:
     coalesce_window: float = 1.0
     max_concurrent_uploads: int = 4  # creates carrying inline images (megabytes each) in flight at once
     stale_intent_seconds: float = 600.0  # see Settings.stale_intent_seconds
-    # With Kling's callbacks served: the callback_url a create sends for its external_task_id (see callbacks.py).
+    # With Kling's callbacks served: the callback_url a create sends for its external_task_id (callbacks/addresses.py).
     callback_url_for: Callable[[str], str] | None = None
     relay_to_private: bool = False  # then: relay to a caller's callback_url on a private address too

@@ -16,8 +16,12 @@ from kling_mcp.api.capabilities import ENDPOINTS, endpoint_named
 from kling_mcp.api.client import KlingClient
 from kling_mcp.api.errors import KlingNotFoundError, describe_cause
 from kling_mcp.api.models import Endpoint, Task
-from kling_mcp.service.creating import MIN_CREATE_BUDGET_SECONDS, TaskCreator
-from kling_mcp.service.errors import (
+from kling_mcp.service.create.creating import MIN_CREATE_BUDGET_SECONDS, TaskCreator
+from kling_mcp.service.create.intents import IntentResolver
+from kling_mcp.service.create.recorder import JournalRecorder
+from kling_mcp.service.describe.owners import Viewer, operator
+from kling_mcp.service.describe.task_results import VideoTaskResult, from_entry, from_task, next_step_for
+from kling_mcp.service.failures import (
     JournalUnavailableError,
     OwnerUncheckedError,
     TaskCallError,
@@ -25,15 +29,11 @@ from kling_mcp.service.errors import (
     TaskNotFoundError,
     TaskOnAnotherKlingError,
 )
-from kling_mcp.service.intents import IntentResolver
 from kling_mcp.service.journal import JournalEntry, TaskJournal, describe_journal_error
 from kling_mcp.service.options import ServiceOptions
-from kling_mcp.service.owners import Viewer, operator
-from kling_mcp.service.poller import TaskPoller
-from kling_mcp.service.recorder import JournalRecorder
-from kling_mcp.service.requests import GenerateRequest
-from kling_mcp.service.results import VideoTaskResult, from_entry, from_task, next_step_for
-from kling_mcp.service.waiting import ProgressFn, TaskWaiter
+from kling_mcp.service.prepare.bodies import GenerateRequest
+from kling_mcp.service.wait.poller import TaskPoller
+from kling_mcp.service.wait.waiting import ProgressFn, TaskWaiter
 
 logger = logging.getLogger(__name__)
 

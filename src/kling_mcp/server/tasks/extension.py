@@ -25,13 +25,14 @@ from pydantic import Field, ValidationError
 
 from kling_mcp.api.errors import KlingError
 from kling_mcp.server.access import GENERATE_SCOPE, Caller, caller_for, token_of
+from kling_mcp.server.context import app_of
 from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL, TEXT_TOOL
 from kling_mcp.server.tasks import legacy, wire
-from kling_mcp.server.tasks.lookup import app_of, find, reread, snapshot_of
-from kling_mcp.server.tasks.results import ResultRunner, wire_result
+from kling_mcp.server.tasks.lookup import find, reread, snapshot_of
+from kling_mcp.server.tasks.result_runner import ResultRunner, wire_result
 from kling_mcp.server.tool_errors import to_tool_error
 from kling_mcp.server.tools import binding
-from kling_mcp.service.errors import InvalidInputError, JournalUnavailableError
+from kling_mcp.service.failures import InvalidInputError, JournalUnavailableError
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -141,7 +142,9 @@ class Tasks(Extension):
         tool: str,
         arguments: dict[str, Any],
     ) -> Created | CallToolResult | None:
-        from kling_mcp.service.requests import GenerateRequest  # loaded with the first call, as the tools' models are
+        from kling_mcp.service.prepare.bodies import (
+            GenerateRequest,  # loaded with the first call, as the tools' models are
+        )
 
         try:  # with the model the tool itself validates with
             request = binding(tool).arguments.model_validate(arguments)

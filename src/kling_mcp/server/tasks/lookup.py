@@ -10,25 +10,18 @@ from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
-from kling_mcp.server.context import AppContext
+from kling_mcp.server.context import app_of
 from kling_mcp.server.tasks import wire
 
 if TYPE_CHECKING:
     from kling_mcp.server.runtime import Runtime
     from kling_mcp.service.journal import TaskHandle, TaskJournal
-    from kling_mcp.service.tracking import Snapshot
+    from kling_mcp.service.wait.tracking import Snapshot
 
 
 def not_found(task_id: str) -> MCPError:
     """The spec's error for an unknown (or expired, or someone else's) task id."""
     return MCPError(code=INVALID_PARAMS, message=f"Failed to retrieve task: Task not found ({task_id})")
-
-
-def app_of(ctx: ServerRequestContext[Any, Any]) -> AppContext:
-    """The AppContext of a request (any method, not only tool calls)."""
-    app = ctx.lifespan_context
-    assert isinstance(app, AppContext)
-    return app
 
 
 async def find(ctx: ServerRequestContext[Any, Any], task_id: str) -> tuple[Runtime, TaskHandle]:

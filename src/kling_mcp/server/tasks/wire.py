@@ -15,7 +15,7 @@ from kling_mcp.server.access import caller_for, token_of
 
 if TYPE_CHECKING:
     from kling_mcp.service.journal import TaskHandle
-    from kling_mcp.service.tracking import Snapshot
+    from kling_mcp.service.wait.tracking import Snapshot
 
 McpTaskStatus = Literal["working", "input_required", "completed", "failed", "cancelled"]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 import anyio.from_thread
 import anyio.lowlevel
@@ -16,7 +17,9 @@ import anyio.to_thread
 import psycopg
 
 from kling_mcp.logs import redact
-from kling_mcp.service.wakeups import Hurry
+
+if TYPE_CHECKING:
+    from kling_mcp.service.wait.poller import Hurry
 
 logger = logging.getLogger(__name__)
 

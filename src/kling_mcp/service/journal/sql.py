@@ -57,6 +57,15 @@ class SqlJournal(ABC):
     def _reading(self) -> AbstractContextManager[Cursor]:
         """A cursor for one read."""
 
+    @property
+    @abstractmethod
+    def where(self) -> str:
+        """Where the journal lives, safe to log and show (see `TaskJournal.where`)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the database connection(s)."""
+
     def _execute(self, cursor: Cursor, sql: str, params: Sequence[object] = ()) -> Cursor:
         cursor.execute(self.dialect.render(sql), params)
         return cursor

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from kling_mcp.service.errors import InvalidInputError
-from kling_mcp.service.image_check import MAX_IMAGE_BYTES, check_image_bytes, too_large
+from kling_mcp.service.failures import InvalidInputError
+from kling_mcp.service.prepare.fields import MAX_URL_CHARS, unsafe_character
+from kling_mcp.service.prepare.image_check import MAX_IMAGE_BYTES, check_image_bytes, too_large
 
 __all__ = ["MAX_IMAGE_BYTES", "ImagePolicy", "PreparedImage", "check_image_bytes", "prepare_image"]
 
@@ -70,16 +71,12 @@ def describe_inline(kind: str, fmt: str, data: bytes) -> str:
     """What the journal keeps of an inline image: its form, format, size and SHA-256, never the bytes.
 
     Enough to tell which image a task was made from; nothing re-sends it (a retry after a restart looks the task up
-    by its external_task_id, see service/intents.py), so the bytes themselves are not needed."""
+    by its external_task_id, see service/create/intents.py), so the bytes themselves are not needed."""
     return f"<{kind} {fmt}, {len(data):,} bytes, sha256 {hashlib.sha256(data).hexdigest()}>"
 
 
 def prepare_image(field: str, value: str, policy: ImagePolicy, *, is_start: bool) -> PreparedImage:
     """Validate one image argument and give the form Kling takes."""
-    # Here, not at the top: the start path imports this module (for ImagePolicy), and the fields pull in Kling's
-    # wire models, which a start must not load (ARCHITECTURE.md rule 4).
-    from kling_mcp.service.fields import unsafe_character
-
     value = value.strip()
     if not value:
         raise InvalidInputError(field, f"must not be empty; give {_FORMS}")
@@ -104,8 +101,6 @@ def prepare_image(field: str, value: str, policy: ImagePolicy, *, is_start: bool
 
 
 def _url(field: str, value: str) -> PreparedImage:
-    from kling_mcp.service.fields import MAX_URL_CHARS  # see prepare_image
-
     if len(value) > MAX_URL_CHARS:
         raise InvalidInputError(
             field,

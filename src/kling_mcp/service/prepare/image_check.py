@@ -7,7 +7,7 @@ import logging
 import warnings
 from typing import TYPE_CHECKING
 
-from kling_mcp.service.errors import InvalidInputError
+from kling_mcp.service.failures import InvalidInputError
 
 if TYPE_CHECKING:
     from PIL.Image import Image

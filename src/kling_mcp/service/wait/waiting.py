@@ -16,10 +16,10 @@ import anyio.to_thread
 
 from kling_mcp.api.errors import KlingError, KlingNotFoundError
 from kling_mcp.api.models import Endpoint, Task
+from kling_mcp.service.create.recorder import JournalRecorder
 from kling_mcp.service.journal import TaskJournal
-from kling_mcp.service.poller import TaskPoller
-from kling_mcp.service.recorder import JournalRecorder
-from kling_mcp.service.schedule import PollSchedule
+from kling_mcp.service.wait.poller import TaskPoller
+from kling_mcp.service.wait.schedule import PollSchedule
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from typing import Literal
 
 import anyio.to_thread
 
-from kling_mcp.service.errors import JournalUnavailableError
+from kling_mcp.service.failures import JournalUnavailableError
 from kling_mcp.service.journal import JournalEntry, TaskJournal, describe_journal_error
 
 logger = logging.getLogger(__name__)
@@ -71,12 +71,6 @@ class JournalRecorder:
         self.readers = anyio.CapacityLimiter(8)
         self._writers = anyio.CapacityLimiter(64)
         self._last_problem = ""
-
-    @property
-    def pending(self) -> int:
-        """How many writes are waiting to be retried."""
-        with self._lock:
-            return len(self._pending)
 
     async def intent(self, entry: JournalEntry) -> None:
         """Write a call's intent; if the journal cannot take it, refuse the call (nothing has been sent)."""

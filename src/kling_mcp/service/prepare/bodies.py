@@ -1,7 +1,9 @@
 """From a validated tool request to what is sent to Kling: the endpoint, the body, and the journal's entry.
 
-One body builder per endpoint, chosen by the capability table's row for the model. The shared machinery
-(`service/creating.py`: journal, idempotent create) takes a `PreparedRequest` and never looks inside it.
+One pass over the capability table per request (`api/combination.judge`: the row for the model, the rules the
+request breaks, what is left to Kling), then one body builder per endpoint, chosen by that row; the fields every
+endpoint's body takes are filled in one place (`_shared`). The shared machinery
+(`service/create/creating.py`: journal, idempotent create) takes a `PreparedRequest` and never looks inside it.
 """
 
 from __future__ import annotations
@@ -9,10 +11,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypedDict
 
-from kling_mcp.api.capabilities import IMAGE_ENDPOINTS, TEXT_ENDPOINTS, Capabilities, Feature, row_for
-from kling_mcp.api.combination import Judged, Wanted, check_combination, judged_by_kling
+from kling_mcp.api.capabilities import IMAGE_ENDPOINTS, TEXT_ENDPOINTS, Feature
+from kling_mcp.api.combination import Judged, Verdict, Wanted, judge
 from kling_mcp.api.models import (
     CreateBody,
     Endpoint,
@@ -21,12 +23,12 @@ from kling_mcp.api.models import (
     OmniVideoBody,
     Text2VideoBody,
 )
-from kling_mcp.service.errors import InvalidInputError, UnsupportedCombinationError
-from kling_mcp.service.images import PreparedImage, prepare_image
-from kling_mcp.service.inputs import VideoRequest
+from kling_mcp.service.failures import InvalidInputError, UnsupportedCombinationError
 from kling_mcp.service.journal import JournalEntry
 from kling_mcp.service.options import ServiceOptions
-from kling_mcp.service.text_inputs import TextVideoRequest
+from kling_mcp.service.prepare.image_request import VideoRequest
+from kling_mcp.service.prepare.images import PreparedImage, prepare_image
+from kling_mcp.service.prepare.text_request import TextVideoRequest
 
 
 @dataclass(frozen=True)
@@ -74,15 +76,20 @@ def wanted_of(request: GenerateRequest, *, end_frame: bool = False) -> Wanted:
     return Wanted(request.mode, request.effective_duration, frozenset(f for f, on in used.items() if on))
 
 
-def _checked(row: Capabilities, wanted: Wanted, endpoints: tuple[Endpoint, ...], options: ServiceOptions) -> None:
-    if not options.skip_capability_check and (problems := check_combination(row, wanted, endpoints)):
-        raise UnsupportedCombinationError(problems)
+def _judged(
+    request: GenerateRequest, endpoints: tuple[Endpoint, ...], options: ServiceOptions, *, end_frame: bool = False
+) -> Verdict:
+    """The table's verdict on the request; its broken rules refuse it unless the check is skipped."""
+    verdict = judge(request.model, endpoints, wanted_of(request, end_frame=end_frame))
+    if verdict.problems and not options.skip_capability_check:
+        raise UnsupportedCombinationError(verdict.problems)
+    return verdict
 
 
-def _sound(row: Capabilities, generate_audio: bool | None) -> Literal["on", "off"] | None:
+def _sound(verdict: Verdict, generate_audio: bool | None) -> Literal["on", "off"] | None:
     # "off" is sent only to models that know the field; "on" always (it reaches a model without audio only when
     # the capability check is skipped, and then Kling should judge it rather than have it silently dropped).
-    if generate_audio is None or not (generate_audio or row.rule("sound").support != "no"):
+    if generate_audio is None or not (generate_audio or "sound" not in verdict.refused):
         return None
     return "on" if generate_audio else "off"
 
@@ -100,24 +107,43 @@ def _addressing(request: GenerateRequest, options: ServiceOptions) -> Addressing
     return Addressing(external_id, request.callback_url)
 
 
-def _image2video(request: VideoRequest, row: Capabilities, frames: Frames, to: Addressing) -> CreateBody:
-    return Image2VideoBody(
+class _Shared(TypedDict):
+    """The fields every endpoint's body takes, filled the same way for each."""
+
+    model_name: str
+    prompt: str
+    negative_prompt: str | None
+    mode: str
+    duration: str
+    sound: Literal["on", "off"] | None
+    callback_url: str | None
+    external_task_id: str
+
+
+def _shared(request: GenerateRequest, verdict: Verdict, to: Addressing) -> _Shared:
+    return _Shared(
         model_name=request.model,
-        image=frames.start.value if frames.start else None,
-        image_tail=frames.end.value if frames.end else None,
         prompt=request.prompt,
         negative_prompt=request.negative_prompt,
-        cfg_scale=request.cfg_scale,
         mode=request.mode,
         duration=str(request.effective_duration),
-        sound=_sound(row, request.generate_audio),
-        camera_control=_camera(request),
+        sound=_sound(verdict, request.generate_audio),
         callback_url=to.callback_url,
         external_task_id=to.external_task_id,
     )
 
 
-def _omni_video(request: VideoRequest, row: Capabilities, frames: Frames, to: Addressing) -> CreateBody:
+def _image2video(request: VideoRequest, shared: _Shared, frames: Frames) -> CreateBody:
+    return Image2VideoBody(
+        **shared,
+        image=frames.start.value if frames.start else None,
+        image_tail=frames.end.value if frames.end else None,
+        cfg_scale=request.cfg_scale,
+        camera_control=_camera(request),
+    )
+
+
+def _omni_video(request: VideoRequest, shared: _Shared, frames: Frames) -> CreateBody:
     # Not a capability (skipping the table check cannot help): the omni endpoint has no such fields.
     for name in ("cfg_scale", "camera_control"):
         if getattr(request, name) is not None:
@@ -126,21 +152,10 @@ def _omni_video(request: VideoRequest, row: Capabilities, frames: Frames, to: Ad
             )
     images = [OmniImage(image_url=frames.start.value, type="first_frame")] if frames.start else []
     images += [OmniImage(image_url=frames.end.value, type="end_frame")] if frames.end else []
-    return OmniVideoBody(
-        model_name=request.model,
-        prompt=request.prompt,
-        negative_prompt=request.negative_prompt,
-        image_list=images,
-        mode=request.mode,
-        duration=str(request.effective_duration),
-        sound=_sound(row, request.generate_audio),
-        aspect_ratio=request.aspect_ratio,
-        callback_url=to.callback_url,
-        external_task_id=to.external_task_id,
-    )
+    return OmniVideoBody(**shared, image_list=images, aspect_ratio=request.aspect_ratio)
 
 
-IMAGE_BUILDERS: dict[Endpoint, Callable[[VideoRequest, Capabilities, Frames, Addressing], CreateBody]] = {
+IMAGE_BUILDERS: dict[Endpoint, Callable[[VideoRequest, _Shared, Frames], CreateBody]] = {
     "image2video": _image2video,
     "omni-video": _omni_video,
 }
@@ -166,9 +181,7 @@ def prepare_image_request(request: VideoRequest, options: ServiceOptions) -> Pre
     """Check every rule that can be checked locally and build Kling's body for an image request; sends nothing."""
     if not request.start_image_url and not request.end_image_url:
         raise InvalidInputError("start_image_url", "at least one of start_image_url or end_image_url must be provided")
-    row = row_for(request.model, IMAGE_ENDPOINTS)
-    wanted = wanted_of(request, end_frame=bool(request.end_image_url))
-    _checked(row, wanted, IMAGE_ENDPOINTS, options)
+    verdict = _judged(request, IMAGE_ENDPOINTS, options, end_frame=bool(request.end_image_url))
     policy = options.image_policy
     frames = Frames(
         prepare_image("start_image_url", request.start_image_url, policy, is_start=True)
@@ -179,32 +192,23 @@ def prepare_image_request(request: VideoRequest, options: ServiceOptions) -> Pre
         else None,
     )
     to = _addressing(request, options)
-    body = IMAGE_BUILDERS[row.endpoint](request, row, frames, to)
-    entry = _entry(request, row.endpoint, to, frames, options)
-    return PreparedRequest(row.endpoint, body, entry, judged_by_kling(row, wanted, IMAGE_ENDPOINTS))
+    endpoint = verdict.row.endpoint
+    body = IMAGE_BUILDERS[endpoint](request, _shared(request, verdict, to), frames)
+    return PreparedRequest(endpoint, body, _entry(request, endpoint, to, frames, options), verdict.judged)
 
 
 def prepare_text_request(request: TextVideoRequest, options: ServiceOptions) -> PreparedRequest:
     """Check every rule that can be checked locally and build Kling's text2video body; sends nothing."""
-    row = row_for(request.model, TEXT_ENDPOINTS)
-    wanted = wanted_of(request)
-    _checked(row, wanted, TEXT_ENDPOINTS, options)
+    verdict = _judged(request, TEXT_ENDPOINTS, options)
     to = _addressing(request, options)
     body = Text2VideoBody(
-        model_name=request.model,
-        prompt=request.prompt,
-        negative_prompt=request.negative_prompt,
+        **_shared(request, verdict, to),
         cfg_scale=request.cfg_scale,
-        mode=request.mode,
         aspect_ratio=request.aspect_ratio,
-        duration=str(request.effective_duration),
-        sound=_sound(row, request.generate_audio),
         camera_control=_camera(request),
-        callback_url=to.callback_url,
-        external_task_id=to.external_task_id,
     )
-    entry = _entry(request, row.endpoint, to, Frames(), options)
-    return PreparedRequest(row.endpoint, body, entry, judged_by_kling(row, wanted, TEXT_ENDPOINTS))
+    endpoint = verdict.row.endpoint
+    return PreparedRequest(endpoint, body, _entry(request, endpoint, to, Frames(), options), verdict.judged)
 
 
 def prepare_request(request: GenerateRequest, options: ServiceOptions) -> PreparedRequest:

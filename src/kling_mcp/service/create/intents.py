@@ -21,8 +21,8 @@ from kling_mcp.api.capabilities import endpoint_named
 from kling_mcp.api.client import KlingClient
 from kling_mcp.api.errors import KlingError
 from kling_mcp.api.models import Endpoint, Task
+from kling_mcp.service.create.recorder import JournalRecorder
 from kling_mcp.service.journal import CREATING, NEVER_CREATED, UNKNOWN, JournalEntry, TaskJournal
-from kling_mcp.service.recorder import JournalRecorder
 
 logger = logging.getLogger(__name__)
 

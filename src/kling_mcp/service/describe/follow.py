@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 import anyio.to_thread
 from pydantic import BaseModel, Field
 
-from kling_mcp.service.errors import TaskFailedError
-from kling_mcp.service.images import MAX_IMAGE_BYTES, ImagePolicy
+from kling_mcp.service.describe.owners import Viewer
+from kling_mcp.service.describe.task_results import VideoTaskResult, from_task
+from kling_mcp.service.failures import TaskFailedError
 from kling_mcp.service.journal import JournalEntry
-from kling_mcp.service.owners import Viewer
-from kling_mcp.service.results import VideoTaskResult, from_task
+from kling_mcp.service.prepare.images import MAX_IMAGE_BYTES, ImagePolicy
 
 if TYPE_CHECKING:  # the service (and the HTTP stack under it) loads on the first call, not at start-up
     from kling_mcp.service.video import VideoService

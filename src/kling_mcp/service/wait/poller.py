@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import anyio
 
@@ -161,3 +162,35 @@ def _older_page_may_hold(page: list[Task], waiters: Iterable[_Waiter]) -> bool:
     """
     listed = [task.created_at for task in page if task.created_at is not None]
     return bool(listed) and any(w.created_ms is not None and w.created_ms < min(listed) for w in waiters)
+
+
+# Waking the calls that wait for a task, in this process or, through the shared journal, in every replica.
+
+Hurry = Callable[[str], int]
+"""Wakes this process's calls waiting on a task id (`TaskPoller.hurry`); returns how many."""
+
+
+class Wakeups(Protocol):
+    """Tells every call waiting on a task, wherever it waits, that the task has changed."""
+
+    async def publish(self, task_id: str) -> None:
+        """Wake the calls waiting on `task_id`: they query its status now."""
+        ...
+
+    def close(self) -> None:
+        """Stop listening for other replicas' wake-ups."""
+        ...
+
+
+class LocalWakeups:
+    """Wake-ups for one process (an SQLite journal: replicas share one machine, and each receives its callbacks)."""
+
+    def __init__(self, hurry: Hurry) -> None:
+        self._hurry = hurry
+
+    async def publish(self, task_id: str) -> None:
+        """Wake this process's calls waiting on `task_id`."""
+        self._hurry(task_id)
+
+    def close(self) -> None:
+        """Nothing to stop."""

@@ -20,15 +20,15 @@ from kling_mcp.api.client import KlingClient
 from kling_mcp.api.combination import Judged
 from kling_mcp.api.errors import CreateOutcomeUnknownError, CreateRefusedError
 from kling_mcp.api.models import CreateBody, Endpoint, Task
-from kling_mcp.service.destinations import check_relay_target
-from kling_mcp.service.errors import TaskCallError, judged_refusal
+from kling_mcp.service.callbacks.destinations import check_relay_target
+from kling_mcp.service.create.recorder import JournalRecorder
+from kling_mcp.service.describe.owners import local_owner
+from kling_mcp.service.describe.task_results import next_step_for
+from kling_mcp.service.failures import TaskCallError, judged_refusal
 from kling_mcp.service.journal import CREATE_FAILED, UNKNOWN, TaskJournal
 from kling_mcp.service.options import ServiceOptions
-from kling_mcp.service.owners import local_owner
-from kling_mcp.service.recorder import JournalRecorder
-from kling_mcp.service.requests import GenerateRequest, prepare_request
-from kling_mcp.service.results import next_step_for
-from kling_mcp.service.waiting import Profile
+from kling_mcp.service.prepare.bodies import GenerateRequest, prepare_request
+from kling_mcp.service.wait.waiting import Profile
 
 logger = logging.getLogger(__name__)
 

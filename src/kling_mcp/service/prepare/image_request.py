@@ -4,22 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from kling_mcp.api.capabilities import DEFAULT_MODEL, IMAGE_ENDPOINTS, models_of
-from kling_mcp.service.fields import (
+from kling_mcp.service.prepare.fields import (
     CAMERA_CONTROL_HELP,
     AspectRatio,
-    CallbackUrl,
     CameraControlArgument,
-    CfgScale,
-    Duration,
-    GenerateAudio,
-    Mode,
-    NegativePrompt,
     OptionalText,
     Prompt,
-    Timeout,
     VideoArguments,
 )
 
@@ -35,8 +28,8 @@ _IMAGE_HELP = (
 )
 
 
-class VideoRequest(VideoArguments):
-    """Arguments of kling_generate_video_from_image; each field is a top-level tool parameter."""
+class _ImageLead(BaseModel):
+    """The image tool's leading parameters, listed before the shared ones: what happens, and the frames."""
 
     prompt: Prompt = Field(
         description="Description of the video motion and content. Describe what should happen in the video, how "
@@ -54,27 +47,25 @@ class VideoRequest(VideoArguments):
         "image. Only some models/modes support an end frame (e.g. kling-v2-1, kling-v2-5-turbo, kling-v2-6 in "
         "'pro'; kling-v3 in std or pro; not kling-v2-master)." + _IMAGE_HELP,
     )
+
+
+class VideoRequest(VideoArguments, _ImageLead):
+    """Arguments of kling_generate_video_from_image; each field is a top-level tool parameter."""
+
     model: ImageModelName = Field(
         DEFAULT_MODEL,
         description="Kling model to use. Default: 'kling-v2-master'. kling-v3-omni and kling-video-o1 use Kling's "
         "omni-video endpoint.",
     )
-    mode: Mode = "std"
     aspect_ratio: AspectRatio = Field(
         "16:9",
         description="Video aspect ratio. Usually should match your input image ratio. Only the omni models "
         "(kling-v3-omni, kling-video-o1) take it; the image2video models follow the input image's ratio.",
     )
-    duration: Duration = None
-    generate_audio: GenerateAudio = None
-    negative_prompt: NegativePrompt = None
-    cfg_scale: CfgScale = None
     camera_control: CameraControlArgument = Field(
         None,
         description=CAMERA_CONTROL_HELP + " Supported by kling-v1 and kling-v1-5 (pro) at 5 s; not with an end image.",
     )
-    timeout: Timeout = None
-    callback_url: CallbackUrl = None
 
     @property
     def carries_inline_images(self) -> bool:

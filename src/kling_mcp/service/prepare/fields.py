@@ -1,7 +1,7 @@
 """The argument types the video tools share: one definition of each rule (prompt, duration, camera_control, ...).
 
-Each is an `Annotated` type carrying its constraints and validators; a tool's model declares the fields it takes in
-the order it presents them, and may give a field a description of its own.
+Each is an `Annotated` type carrying its constraints and validators; `VideoArguments` declares the fields both
+generate tools take, and a tool's model adds its own and may give a field a description of its own.
 """
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from kling_mcp.api.capabilities import ASPECT_RATIOS, CAMERA_TYPES
+from kling_mcp.api.capabilities import ASPECT_RATIOS, CAMERA_TYPES, DEFAULT_MODEL
 from kling_mcp.config import blank_to_none
 
 MAX_PROMPT_CHARS = 2500
@@ -262,13 +262,27 @@ CallbackUrl = Annotated[
 
 
 class VideoArguments(BaseModel):
-    """What every video tool's arguments share: unknown names refused, and the defaults Kling is sent."""
+    """What every video tool's arguments share: unknown names refused, the parameters both generate tools take
+    (declared once, here), and the defaults Kling is sent.
+
+    A tool's model puts its own leading fields first (its `prompt`, and e.g. the images) with a second base,
+    `class VideoRequest(VideoArguments, _Lead)`, whose fields pydantic lists before these; it may give a shared field
+    a description or a narrower type of its own (`model`: the models of its endpoints), keeping the field's place.
+    The order is what a caller is shown ("it takes: ...").
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    if TYPE_CHECKING:  # declared by each tool's model, in the order it presents them
-        duration: int | None
-        timeout: float | None
+    model: str = DEFAULT_MODEL
+    mode: Mode = "std"
+    aspect_ratio: AspectRatio = "16:9"
+    duration: Duration = None
+    generate_audio: GenerateAudio = None
+    negative_prompt: NegativePrompt = None
+    cfg_scale: CfgScale = None
+    camera_control: CameraControlArgument = None
+    timeout: Timeout = None
+    callback_url: CallbackUrl = None
 
     @property
     def effective_duration(self) -> int:

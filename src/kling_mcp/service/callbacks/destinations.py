@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 
-from kling_mcp.service.errors import InvalidInputError
+from kling_mcp.service.failures import InvalidInputError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

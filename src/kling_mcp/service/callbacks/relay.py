@@ -1,18 +1,14 @@
-"""Kling's callbacks: the address each create asks Kling to call, and what a received callback sets off.
+"""What a received Kling callback sets off (its address, checked first, is `addresses.py`'s), and the relay.
 
-Kling does not sign callbacks, so the address is the authentication: its path holds an HMAC of the task's
-external_task_id under a server secret, which only this deployment (and Kling, which is told it) knows. A callback
-is a hint, never the result: one saying the task finished wakes the calls waiting for it, and each of them confirms
-with one status query. The caller's own `callback_url` still hears from Kling through a relay, which is no more
-trusting: what it sends is Kling's answer to its own query of the task the address belongs to (never the received
-body, which a replay or a body about another task could fill), once per status, across replicas (the journal keeps
-the last status relayed).
+A callback is a hint, never the result: one saying the task finished wakes the calls waiting for it, and each of
+them confirms with one status query. The caller's own `callback_url` still hears from Kling through a relay, which
+is no more trusting: what it sends is Kling's answer to its own query of the task the address belongs to (never the
+received body, which a replay or a body about another task could fill), once per status, across replicas (the
+journal keeps the last status relayed).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import time
@@ -21,20 +17,22 @@ from urllib.parse import urlsplit
 import anyio
 import anyio.to_thread
 import httpx
-from pydantic import SecretStr
 
 from kling_mcp.api.capabilities import endpoint_named
 from kling_mcp.api.client import KlingClient
 from kling_mcp.api.errors import KlingError, KlingProtocolError
 from kling_mcp.api.models import TERMINAL_STATUSES, Task
 from kling_mcp.logs import urls_by_host_only
-from kling_mcp.service.destinations import DestinationRefusedError, DestinationUnresolvedError, checked_destination
+from kling_mcp.service.callbacks.destinations import (
+    DestinationRefusedError,
+    DestinationUnresolvedError,
+    checked_destination,
+)
 from kling_mcp.service.journal import JournalEntry, TaskJournal
-from kling_mcp.service.wakeups import Wakeups
+from kling_mcp.service.wait.poller import Wakeups
 
 logger = logging.getLogger(__name__)
 
-CALLBACK_PATH = "/kling/callback"
 RELAY_ATTEMPTS = 4
 RELAY_FIRST_BACKOFF = 1.0  # seconds; doubles after each failed attempt
 RELAY_TIMEOUT = 10.0
@@ -47,27 +45,6 @@ _LATER: dict[str, tuple[str, ...]] = {"submitted": ("submitted", "processing"), 
 def not_after(status: str) -> tuple[str, ...]:
     """The last relayed statuses after which `status` is not relayed (a status Kling adds later: itself, final ones)."""
     return (*_LATER.get(status, (status,)), *sorted(TERMINAL_STATUSES))
-
-
-class CallbackAddress:
-    """Makes and checks the per-task callback addresses of one deployment."""
-
-    def __init__(self, public_url: str, secret: SecretStr) -> None:
-        self.public_url = public_url.rstrip("/")
-        # Derived, not used raw: the same secret may also sign Kling's JWTs (the default is KLING_SECRET_KEY).
-        self._key = hmac.new(secret.get_secret_value().encode(), b"kling-mcp callback v1", hashlib.sha256).digest()
-
-    def token(self, external_task_id: str) -> str:
-        """The unguessable path part for one task (128 bits of HMAC-SHA256)."""
-        return hmac.new(self._key, external_task_id.encode(), hashlib.sha256).hexdigest()[:32]
-
-    def url_for(self, external_task_id: str) -> str:
-        """The callback_url sent to Kling with this task's create."""
-        return f"{self.public_url}{CALLBACK_PATH}/{external_task_id}/{self.token(external_task_id)}"
-
-    def is_valid(self, external_task_id: str, token: str) -> bool:
-        """Whether `token` belongs to this task (compared in constant time)."""
-        return hmac.compare_digest(self.token(external_task_id), token)
 
 
 def _where(url: str) -> str:

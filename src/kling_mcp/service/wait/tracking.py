@@ -18,9 +18,9 @@ import anyio.to_thread
 
 from kling_mcp.api.capabilities import endpoint_named
 from kling_mcp.api.errors import KlingError
-from kling_mcp.service.errors import TaskFailedError
+from kling_mcp.service.describe.task_results import DONE_STATUSES
+from kling_mcp.service.failures import TaskFailedError
 from kling_mcp.service.journal import JournalEntry, TaskJournal
-from kling_mcp.service.results import DONE_STATUSES
 
 if TYPE_CHECKING:
     from kling_mcp.service.video import VideoService

@@ -11,7 +11,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from kling_mcp.service.schedule import Phase, PollPlan, PollSchedule
+from kling_mcp.service.wait.schedule import Phase, PollPlan, PollSchedule
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import anyio.to_thread
 import httpx
 
 from kling_mcp.config import DEFAULT_DOWNLOAD_MAX_BYTES
-from kling_mcp.service.results import VideoFile, VideoTaskResult
+from kling_mcp.service.describe.task_results import VideoFile, VideoTaskResult
 
 logger = logging.getLogger(__name__)
 

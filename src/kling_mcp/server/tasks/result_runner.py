@@ -13,9 +13,10 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent
 from mcp_types.methods import serialize_server_result
 
+from kling_mcp.server.context import app_of
 from kling_mcp.server.descriptions import GET_TOOL
 from kling_mcp.server.tasks import wire
-from kling_mcp.server.tasks.lookup import app_of, reread, snapshot_of
+from kling_mcp.server.tasks.lookup import reread, snapshot_of
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer

@@ -1,7 +1,7 @@
 """The route Kling's callbacks arrive at: `POST /kling/callback/{external_task_id}/{token}`.
 
 It answers at once and acts afterwards: the token is checked before anything else (a wrong one gets the same 404
-as any unknown path), the body is capped and parsed but never taken as the result (see `service/callbacks.py`).
+as any unknown path), the body is capped and parsed but never taken as the result (see `service/callbacks/relay.py`).
 The token never reaches a log: the access log's path goes through the redacting filter (`logs.py`).
 """
 
@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from kling_mcp.api.models import Task
 from kling_mcp.server.context import AppContext
-from kling_mcp.service.callbacks import CALLBACK_PATH, CallbackAddress
+from kling_mcp.service.callbacks.addresses import CALLBACK_PATH, CallbackAddress
 
 logger = logging.getLogger(__name__)
 
