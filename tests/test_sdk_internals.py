@@ -16,6 +16,7 @@ import pytest
 from mcp import Client
 from mcp.server.lowlevel import Server
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.tools import Tool
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict
 from uvicorn.config import Config
@@ -48,9 +49,10 @@ async def _handler(_ctx: Context, arguments: ProbeArguments) -> Any:
     }[arguments.answer]
 
 
-def _probe_server() -> MCPServer[Any]:
+def _probe_tool() -> Tool:
+    """A tool built the way all of ours are (`model_tool`), answering what `_handler` is told to."""
     binding = Binding(ProbeArguments, _handler, ProbeOutput)
-    tool = model_tool(
+    return model_tool(
         lambda: binding,
         published_schemas(binding),
         name="probe",
@@ -58,7 +60,10 @@ def _probe_server() -> MCPServer[Any]:
         description="Returns what it is told to.",
         annotations=ToolAnnotations(read_only_hint=True),
     )
-    server: MCPServer[Any] = MCPServer("probe-server", tools=[tool])
+
+
+def _probe_server() -> MCPServer[Any]:
+    server: MCPServer[Any] = MCPServer("probe-server", tools=[_probe_tool()])
 
     @server.tool()
     def native() -> ProbeOutput:
@@ -93,15 +98,7 @@ async def test_a_result_is_checked_against_the_output_model_as_the_sdk_would(mod
 def test_the_sdk_hands_a_model_tool_its_raw_arguments_and_passes_its_result_through() -> None:
     """`model_tool` gives the SDK's `FuncMetadata` an `ArgModelBase` subclass (no public API publishes a flat schema
     validated by our own model): the SDK must hand it every argument untouched and must not convert our result."""
-    binding = Binding(ProbeArguments, _handler, ProbeOutput)
-    tool = model_tool(
-        lambda: binding,
-        published_schemas(binding),
-        name="probe",
-        title="Probe",
-        description="d",
-        annotations=ToolAnnotations(),
-    )
+    tool = _probe_tool()
     raw = {"answer": "42", "camera_control": '{"type": "simple"}', "extra": [1]}
     assert tool.fn_metadata.validate_arguments(raw) == {"arguments": raw}, (
         "mcp.server.mcpserver.utilities.func_metadata.FuncMetadata.validate_arguments / ArgModelBase."
