@@ -10,7 +10,7 @@ and which tool a next step names for a task (`creator_of`). Adding a tool: its a
 from __future__ import annotations
 
 import functools
-import importlib
+import sys
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -167,7 +167,9 @@ CREATING_TOOLS = frozenset(declaration.name for declaration in DECLARATIONS if d
 def resolve(reference: str) -> Any:
     """What a `module:attribute` reference names (importing its module)."""
     module, _, attribute = reference.partition(":")
-    return getattr(importlib.import_module(module), attribute)
+    # `__import__`, not `importlib.import_module`: `python -X importtime` (tests/test_schema_cache.py) sees only this.
+    __import__(module)
+    return getattr(sys.modules[module], attribute)
 
 
 @functools.cache
