@@ -34,7 +34,9 @@ from kling_mcp.server.tools import BY_NAME, CREATING_TOOLS, TASK_TOOLS
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
+    from kling_mcp.server.arguments import GetTaskArguments
     from kling_mcp.server.runtime import Runtime
+    from kling_mcp.service.requests import GenerateRequest
 
 LIST_PAGE_SIZE = 50
 LEGACY = frozenset({wire.LEGACY_VERSION})
@@ -138,7 +140,7 @@ class Tasks(Extension):
         return CallToolResult(content=[TextContent(type="text", text="task created")])  # replaced by the offer
 
     async def _start_generate(
-        self, ctx: ServerRequestContext[Any, Any], request: Any, caller: Caller
+        self, ctx: ServerRequestContext[Any, Any], request: GenerateRequest, caller: Caller
     ) -> Created | CallToolResult | None:
         from kling_mcp.server.handlers import start_task  # loaded with the first call, as the tools' handlers are
 
@@ -151,7 +153,9 @@ class Tasks(Extension):
         # The handle id is our external_task_id: idempotent, and it finds the Kling task in every tool.
         return external_task_id, external_task_id, None
 
-    async def _start_wait(self, runtime: Runtime, arguments: Any, is_legacy: bool, caller: Caller) -> Created | None:
+    async def _start_wait(
+        self, runtime: Runtime, arguments: GetTaskArguments, is_legacy: bool, caller: Caller
+    ) -> Created | None:
         task_id, wait, download = arguments.task_id, arguments.wait_seconds, arguments.download
         if download and not caller.holds(GENERATE_SCOPE):
             return None  # the tool refuses it, saying which scope saving needs
