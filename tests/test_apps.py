@@ -27,7 +27,7 @@ from kling_mcp.service.failures import TaskNotFoundError
 from kling_mcp.service.journal import JournalEntry, open_journal
 from kling_mcp.service.prepare.image_request import VideoRequest
 from tests.conftest import FAST_RETRY, PROTOCOL_MODES, settled_journal_entry, text_of
-from tests.names import GENERATE, GET, WATCH
+from tests.names import GENERATE, GET, TEXT, WATCH
 
 pytestmark = pytest.mark.anyio
 
@@ -211,6 +211,16 @@ async def test_follow_tool_reports_the_request_the_learned_window_and_when_to_as
     # A young task is before the window: the next check is at the window's start, never sooner than the minimum gap.
     assert 14.0 <= follow["next_check_seconds"] <= 15.5
     assert 0 <= follow["elapsed_seconds"] < 5
+
+
+async def test_follow_tool_names_the_tool_that_made_the_task(apps_client: Client, sandbox: SandboxServer) -> None:
+    sandbox.state.config.run_seconds = 30.0
+    created = await apps_client.call_tool(TEXT, {"prompt": "a slow sunrise", "timeout": 0.1})
+    assert created.structured_content is not None, text_of(created)
+    state = await apps_client.call_tool(WATCH, {"task_id": created.structured_content["result"]["task_id"]})
+    assert state.structured_content is not None, text_of(state)
+    step = state.structured_content["result"]["next_step"]
+    assert f"do not call {TEXT} again" in step and GENERATE not in step, step
 
 
 async def test_follow_tool_reports_a_failed_task_with_klings_reason(

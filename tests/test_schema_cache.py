@@ -16,8 +16,8 @@ from mcp.client.stdio import stdio_client
 
 from kling_mcp.config import Settings
 from kling_mcp.server import schema_cache
-from kling_mcp.server.handlers import BINDINGS
 from kling_mcp.server.schema_cache import PACKAGE_ROOT, PACKAGED, generate, load, read_fresh
+from kling_mcp.server.tools import BY_NAME, DECLARATIONS
 from tests.conftest import subprocess_env
 from tests.names import LIST, TOOLS, WATCH
 
@@ -44,12 +44,12 @@ def test_the_packaged_schemas_are_the_ones_the_models_make_now() -> None:
     kept, fresh = _kept(), generate()
     assert kept["tools"] == fresh["tools"], REMAKE
     assert (kept["sources"], kept["digest"]) == (fresh["sources"], fresh["digest"]), REMAKE
-    assert set(kept["tools"]) == TOOLS | {WATCH} == set(BINDINGS)
+    assert set(kept["tools"]) == TOOLS | {WATCH} == set(BY_NAME)
 
 
 def test_the_fingerprint_covers_the_models_and_what_they_import_not_the_rest() -> None:
     sources = set(_kept()["sources"])
-    for binding in BINDINGS.values():
+    for binding in (declaration.binding() for declaration in DECLARATIONS):
         assert {binding.arguments.__module__, binding.output.__module__} <= sources
     # Imported by the models at module level: the shared field types, the capability table, Kling's wire models.
     assert {"kling_mcp.service.prepare.fields", "kling_mcp.api.capabilities", "kling_mcp.api.models"} <= sources

@@ -164,6 +164,32 @@ async def test_2025_bad_input_in_task_form_is_an_error_naming_the_field_and_send
     assert sandbox.state.creates() == []
 
 
+async def test_2025_a_refused_text_task_names_the_text_tool(settings: Settings, sandbox: SandboxServer) -> None:
+    # The task form starts through the tool's own handler: its error words the next step with the tool that was called.
+    sandbox.state.inject(create_error=1, create_error_code=1201)  # Kling refuses: no task, calling again is safe
+    async with Client(_server(settings), mode="legacy") as client:
+        with pytest.raises(MCPError) as refused:
+            await _legacy_create(client, TEXT, arguments={"prompt": "a slow sunrise"})
+    assert refused.value.code == INVALID_PARAMS
+    assert f"calling {TEXT} again is safe" in refused.value.message, refused.value.message
+    assert GENERATE not in refused.value.message
+
+
+async def test_2025_get_in_task_form_is_validated_by_the_tools_own_model(
+    settings: Settings, sandbox: SandboxServer
+) -> None:
+    async with Client(_server(settings), mode="legacy") as client:
+        plain = await client.call_tool(GENERATE, {**ARGS, "timeout": 0.01})
+        assert plain.structured_content is not None
+        kling_id = plain.structured_content["result"]["task_id"]
+        with pytest.raises(MCPError) as refused:  # the tool allows at most 3600 s: no task handle for more
+            await _legacy_create(client, GET, arguments={"task_id": kling_id, "wait_seconds": 5000})
+        listed = await legacy_request(client, "tasks/list", {})
+    assert refused.value.code == INVALID_PARAMS and "wait_seconds" in refused.value.message, refused.value.message
+    assert listed["tasks"] == []
+    assert len(sandbox.state.creates()) == 1
+
+
 async def test_2025_waiting_on_an_existing_task_as_a_task(settings: Settings, sandbox: SandboxServer) -> None:
     async with Client(_server(settings), mode="legacy") as client:
         plain = await client.call_tool(GENERATE, {**ARGS, "timeout": 0.01})

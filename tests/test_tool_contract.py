@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import httpx
 import pytest
 from mcp import Client
 
+from kling_mcp.api.capabilities import ENDPOINTS
 from kling_mcp.sandbox.runner import SandboxServer
+from kling_mcp.server.tools import BY_NAME, creator_of
 from tests.conftest import text_of
-from tests.names import TOOLS
+from tests.names import GENERATE, LIST, TEXT, TOOLS
 
 pytestmark = pytest.mark.anyio
 
@@ -321,3 +326,27 @@ async def test_the_list_text_is_a_short_summary_and_list_and_get_agree_on_status
     got = await client.call_tool("kling_get_video_task", {"task_id": tasks[0]["task_id"]})
     assert got.structured_content is not None
     assert tasks[0]["status_message"] == got.structured_content["result"]["status_message"] is None
+
+
+def test_each_kling_endpoint_is_created_by_the_one_tool_its_declaration_names() -> None:
+    # Next steps ("do not call ... again") name this tool for the endpoint's tasks.
+    assert {endpoint: creator_of(endpoint) for endpoint in ENDPOINTS} == {
+        "image2video": GENERATE,
+        "omni-video": GENERATE,
+        "text2video": TEXT,
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "reference", "problem"),
+    [
+        ("arguments", "kling_mcp.server.handlers:list_tasks", "is not a pydantic model"),
+        ("output", "kling_mcp.server.arguments:WATCH_WAIT_SECONDS", "is not a pydantic model"),
+        ("handler", "kling_mcp.server.arguments:WATCH_WAIT_SECONDS", "is not callable"),
+    ],
+)
+def test_a_declaration_naming_the_wrong_thing_is_refused_on_first_use(field: str, reference: str, problem: str) -> None:
+    changes: dict[str, Any] = {field: reference}
+    wrong = dataclasses.replace(BY_NAME[LIST], **changes)
+    with pytest.raises(TypeError, match=problem):
+        wrong.binding()

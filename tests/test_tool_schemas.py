@@ -17,7 +17,7 @@ import pytest
 from mcp import Client
 from mcp_types import Tool
 
-from kling_mcp.server.tool_schema import flat_schema
+from kling_mcp.server.model_tool import flat_schema
 from kling_mcp.service.prepare.image_request import VideoRequest
 from tests.names import LIST as LIST_TOOL
 

@@ -1,7 +1,7 @@
 """MCP Apps (`io.modelcontextprotocol/ui`): the player view and the tools bound to it.
 
 Hosts that render MCP Apps show the player beside the generate and get tools' results; it follows the task through
-the host (the app-only follow tool, `WATCH_TOOL`, defined with the other tools in `server/tools.py`) and plays the
+the host (the app-only follow tool, declared with the other tools in `server/tools.py`) and plays the
 video. Other clients see the same tools and results as before: the
 only differences are decided per call by `client_supports_apps`.
 """
@@ -22,7 +22,6 @@ from pydantic import PrivateAttr
 
 from kling_mcp.config import Settings
 from kling_mcp.server.context import AppContext
-from kling_mcp.server.descriptions import WATCH_TOOL
 
 if TYPE_CHECKING:
     from kling_mcp.service.describe.task_results import VideoTaskResult
@@ -138,10 +137,15 @@ async def hide_app_only_tools(ctx: ServerRequestContext[Any, Any], call_next: Ca
     if ctx.method != "tools/list" or client_supports_apps(ctx):
         return result
     if isinstance(result, ListToolsResult):
-        return result.model_copy(update={"tools": [tool for tool in result.tools if tool.name != WATCH_TOOL]})
+        return result.model_copy(update={"tools": [tool for tool in result.tools if not _app_only(tool.meta)]})
     if isinstance(result, dict) and isinstance(result.get("tools"), list):  # the handler's serialized form
-        return {**result, "tools": [tool for tool in result["tools"] if tool.get("name") != WATCH_TOOL]}
+        return {**result, "tools": [tool for tool in result["tools"] if not _app_only(tool.get("_meta"))]}
     return result
+
+
+def _app_only(meta: Any) -> bool:
+    ui = meta.get("ui") if isinstance(meta, dict) else None
+    return isinstance(ui, dict) and ui.get("visibility") == ["app"]
 
 
 def player_meta(*, app_only: bool = False) -> dict[str, Any]:

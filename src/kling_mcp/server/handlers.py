@@ -1,4 +1,4 @@
-"""What each tool does when called: its handler, the model that validates its arguments, and its output model.
+"""What each tool does when called: the handlers its declaration names (`server/tools.py`).
 
 Loaded on a server's first tool call, not at start: listing the tools needs only their published schemas
 (`server/schema_cache.py`), while this module pulls in the service, the journal and every model.
@@ -6,7 +6,7 @@ Loaded on a server's first tool call, not at start: listing the tools needs only
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mcp.server.apps import client_supports_apps
 from mcp.server.mcpserver import Context
@@ -14,19 +14,21 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult
 
 from kling_mcp.api.errors import KlingError
-from kling_mcp.server.access import GENERATE_SCOPE, READ_SCOPE, caller_of
+from kling_mcp.server.access import GENERATE_SCOPE, READ_SCOPE, Caller, caller_of
 from kling_mcp.server.arguments import GetTaskArguments, ListTasksArguments, WatchArguments
 from kling_mcp.server.context import app_of
-from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL, LIST_TOOL, TEXT_TOOL, WATCH_TOOL
-from kling_mcp.server.model_tool import Binding
-from kling_mcp.server.replies import progress_of, saved, task_list_result, video_result, with_next_steps
+from kling_mcp.server.descriptions import GET_TOOL, WATCH_TOOL
+from kling_mcp.server.replies import next_step_for, progress_of, saved, task_list_result, video_result, with_next_step
 from kling_mcp.server.tool_errors import to_tool_error
+from kling_mcp.server.tools import tool_taking
 from kling_mcp.service.describe.follow import FollowState, follow
-from kling_mcp.service.describe.task_results import TaskListOutput, VideoToolOutput
 from kling_mcp.service.failures import InvalidInputError, JournalUnavailableError, TaskCallError
 from kling_mcp.service.prepare.bodies import GenerateRequest
-from kling_mcp.service.prepare.image_request import VideoRequest
-from kling_mcp.service.prepare.text_request import TextVideoRequest
+
+if TYPE_CHECKING:
+    from kling_mcp.server.context import AppContext
+
+CREATE_FAILURES = (InvalidInputError, KlingError, JournalUnavailableError)
 
 
 async def generate(ctx: Context, request: GenerateRequest) -> CallToolResult:
@@ -36,13 +38,28 @@ async def generate(ctx: Context, request: GenerateRequest) -> CallToolResult:
     caller.require(GENERATE_SCOPE, "creating a video (a paid Kling task)")
     try:
         outcome = await (await app.service()).generate(request, progress_of(ctx), owner=caller.viewer.owner)
-    except TaskCallError as exc:  # its next step names the tool that made the task (see `replies.with_next_step`)
-        creator = TEXT_TOOL if isinstance(request, TextVideoRequest) else GENERATE_TOOL
-        step = exc.next_step.replace(GENERATE_TOOL, creator)
-        raise ToolError(str(exc).replace(exc.next_step, step)) from exc
-    except (InvalidInputError, KlingError, JournalUnavailableError) as exc:
-        raise to_tool_error(exc, app) from exc
+    except CREATE_FAILURES as exc:
+        raise create_error(exc, request, app) from exc
     return video_result(await saved(app, outcome, None, request.effective_timeout), ctx)
+
+
+async def start_task(app: AppContext, caller: Caller, request: GenerateRequest) -> str:
+    """`generate` for an MCP task (`server/tasks/`): the same checks and errors, the task created once and not
+    waited for (the MCP task follows it). Returns its external_task_id."""
+    caller.require(GENERATE_SCOPE, "creating a video (a paid Kling task)")
+    try:
+        begun = await (await app.runtime()).service.creator.start(request, owner=caller.viewer.owner)
+    except CREATE_FAILURES as exc:
+        raise create_error(exc, request, app) from exc
+    return begun.external_task_id
+
+
+def create_error(exc: Exception, request: GenerateRequest, app: AppContext) -> ToolError:
+    """A failed create as the tool's error; a task's next step names the tool that made it (the request's tool)."""
+    if isinstance(exc, TaskCallError):
+        step = next_step_for(exc.status, exc.task_id, exc.external_task_id, creator=tool_taking(type(request)))
+        return ToolError(str(exc).replace(exc.next_step, step))
+    return to_tool_error(exc, app)
 
 
 async def get_task(ctx: Context, arguments: GetTaskArguments) -> CallToolResult:
@@ -76,7 +93,7 @@ async def list_tasks(ctx: Context, arguments: ListTasksArguments) -> CallToolRes
         )
     except JournalUnavailableError as exc:  # says which journal, what is wrong with it, and what to do
         raise to_tool_error(exc, app) from exc
-    return task_list_result(with_next_steps(listed))
+    return task_list_result([with_next_step(result) for result in listed])
 
 
 async def watch_task(ctx: Context, arguments: WatchArguments) -> FollowState:
@@ -87,15 +104,7 @@ async def watch_task(ctx: Context, arguments: WatchArguments) -> FollowState:
     caller.require(READ_SCOPE, "following a task")  # the same scope and owner rules as kling_get_video_task
     app = app_of(ctx)
     try:
-        return await follow(await app.service(), arguments.task_id, arguments.wait_seconds, viewer=caller.viewer)
+        state = await follow(await app.service(), arguments.task_id, arguments.wait_seconds, viewer=caller.viewer)
     except KlingError as exc:
         raise ToolError(str(exc)) from exc
-
-
-BINDINGS: dict[str, Binding[Any]] = {
-    GENERATE_TOOL: Binding(VideoRequest, generate, VideoToolOutput),
-    TEXT_TOOL: Binding(TextVideoRequest, generate, VideoToolOutput),
-    GET_TOOL: Binding(GetTaskArguments, get_task, VideoToolOutput),
-    LIST_TOOL: Binding(ListTasksArguments, list_tasks, TaskListOutput),
-    WATCH_TOOL: Binding(WatchArguments, watch_task, FollowState),
-}
+    return state.model_copy(update={"result": with_next_step(state.result)})

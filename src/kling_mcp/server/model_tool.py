@@ -1,6 +1,6 @@
 """The one way a kling-mcp tool is defined: a Pydantic model for its arguments and an async handler (a `Binding`).
 
-The model is both the published input schema (flattened by `tool_schema.flat_schema`) and the validator, so the
+The model is both the published input schema (flattened by `flat_schema`) and the validator, so the
 schema a client sees and the rules the server applies cannot drift apart (`server/schema_cache.py` keeps the
 published schemas between starts, remade whenever the models' source changes). The MCP SDK (2.3) builds a tool's
 schema from a function signature and nests a model parameter under its name; it has no public way to publish a
@@ -25,10 +25,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import to_json
 
 from kling_mcp.server.tool_errors import invalid_arguments
-from kling_mcp.server.tool_schema import flat_schema
 
 ArgumentsT = TypeVar("ArgumentsT", bound=BaseModel)
 Handler = Callable[[Context, ArgumentsT], Awaitable[Any]]
+_DEFS_PREFIX = "#/$defs/"
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,35 @@ class _PassThrough(ArgModelBase):
     def model_dump_one_level(self) -> dict[str, Any]:
         """The SDK calls the tool with these keyword arguments: all the client's arguments as one dict."""
         return {"arguments": dict(self.model_extra or {})}
+
+
+def flat_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema with every `$ref` replaced by its definition and no `$defs`.
+
+    OpenAI's strict function conversion and Gemini's schema subset do not follow references (docs/tool-schemas.md);
+    an inlined copy says the same thing to every client.
+    """
+    schema = model.model_json_schema(by_alias=True)
+    definitions = schema.pop("$defs", {})
+    inlined = _inline(schema, definitions, ())
+    assert isinstance(inlined, dict)
+    return inlined
+
+
+def _inline(node: Any, definitions: dict[str, Any], seen: tuple[str, ...]) -> Any:
+    if isinstance(node, list):
+        return [_inline(item, definitions, seen) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith(_DEFS_PREFIX):
+        name = ref.removeprefix(_DEFS_PREFIX)
+        if name in seen:
+            # A recursive model cannot be written out flat; none of ours is, and it must stay that way.
+            raise ValueError(f"{name} refers to itself: a tool input must not be a recursive model")
+        siblings = {key: value for key, value in node.items() if key != "$ref"}
+        return _inline({**definitions[name], **siblings}, definitions, (*seen, name))
+    return {key: _inline(value, definitions, seen) for key, value in node.items()}
 
 
 @functools.cache
@@ -90,6 +119,14 @@ def published_schemas(binding: Binding[Any]) -> PublishedSchemas:
     return {"input": flat_schema(binding.arguments), "output": _output_schema(binding.output)}
 
 
+def parsed_arguments(binding: Binding[ArgumentsT], arguments: dict[str, Any], name: str) -> ArgumentsT:
+    """The arguments validated by the tool's model; else a tool error naming each field and rule (nothing is run)."""
+    try:
+        return binding.arguments.model_validate(arguments)
+    except ValidationError as exc:
+        raise invalid_arguments(exc, list(binding.arguments.model_fields), name) from exc
+
+
 def model_tool(
     bind: Callable[[], Binding[Any]],
     schemas: PublishedSchemas,
@@ -110,11 +147,7 @@ def model_tool(
 
     async def call(arguments: dict[str, Any], ctx: Context) -> CallToolResult | InputRequiredResult:
         binding = bind()
-        try:
-            parsed = binding.arguments.model_validate(arguments)
-        except ValidationError as exc:
-            raise invalid_arguments(exc, list(binding.arguments.model_fields), name) from exc
-        return checked_output(binding.output, await binding.handler(ctx, parsed))
+        return checked_output(binding.output, await binding.handler(ctx, parsed_arguments(binding, arguments, name)))
 
     return Tool(
         fn=call,

@@ -10,21 +10,14 @@ from typing import TYPE_CHECKING
 from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, ResourceLink, TextContent
 
-from kling_mcp.api.capabilities import IMAGE_ENDPOINTS, TEXT_ENDPOINTS
 from kling_mcp.server.apps import for_caller
 from kling_mcp.server.context import app_of
-from kling_mcp.server.descriptions import GENERATE_TOOL, TEXT_TOOL
-from kling_mcp.service.describe.task_results import (
-    TaskListOutput,
-    VideoTaskResult,
-    VideoToolOutput,
-    next_step_for,
-    summary,
-)
+from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL
+from kling_mcp.server.tools import creator_of
+from kling_mcp.service.describe import task_results as results
+from kling_mcp.service.describe.task_results import TaskListOutput, VideoTaskResult, VideoToolOutput, summary
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from kling_mcp.server.context import AppContext
     from kling_mcp.service.video import Outcome
     from kling_mcp.service.wait.waiting import ProgressFn
@@ -37,28 +30,34 @@ DOWNLOAD_GRACE_SECONDS = 8.0
 MIN_DOWNLOAD_SECONDS = 5.0
 
 
-def creator_of(endpoint: str | None) -> str | None:
-    """The tool that creates tasks on this Kling endpoint (None: not known)."""
-    if endpoint in TEXT_ENDPOINTS:
-        return TEXT_TOOL
-    if endpoint in IMAGE_ENDPOINTS:
-        return GENERATE_TOOL
-    return None
+def next_step_for(status: str, task_id: str | None, external_task_id: str | None = None, *, creator: str) -> str:
+    """The service's next step for this status, worded with our tools: `creator` is the tool that made the task."""
+    ref = task_id or external_task_id
+    get_call = f"{GET_TOOL} with task_id={ref!r}" if ref else GET_TOOL
+    again = f"do not call {creator} again, which could create and bill a second task."
+    if status == "create_failed":
+        return (
+            "No task exists for this call, so nothing was billed: fix the problem stated with it, then "
+            f"calling {creator} again is safe."
+        )
+    if status == "never_created":
+        return f"Kling never created this task and nothing was billed: calling {creator} again is safe."
+    if status in ("succeed", "failed"):  # steps that name no tool
+        return results.next_step_for(status, task_id, external_task_id)
+    if task_id is None:
+        return f"It is not yet known whether Kling created this task. Call {get_call} and wait_seconds=30; {again}"
+    return f"The video is not ready yet. Call {get_call} in 30-60 s; {again}"
 
 
 def with_next_step(result: VideoTaskResult) -> VideoTaskResult:
-    """The result whose `next_step` names the tool that made its task, where it names one ("do not call ... again",
-    "calling ... again is safe"): a model warned off the wrong tool might call the right one again and pay twice."""
-    creator = creator_of(result.endpoint)
-    if creator is None or result.status in ("succeed", "failed"):  # their next steps name no generate tool
+    """The result whose `next_step` names our tools where it names one ("do not call ... again", "calling ... again
+    is safe"), the creator being the tool that made its task: a model warned off the wrong tool might call the right
+    one again and pay twice. A task of unknown endpoint (journaled before endpoints were) is the image tool's."""
+    if result.status in ("succeed", "failed"):  # their next steps name no tool (and a download may have set them)
         return result
+    creator = creator_of(result.endpoint) or GENERATE_TOOL
     step = next_step_for(result.status, result.task_id, result.external_task_id, creator=creator)
     return result.model_copy(update={"next_step": step})
-
-
-def with_next_steps(results: Sequence[VideoTaskResult]) -> list[VideoTaskResult]:
-    """`with_next_step` for each result (a task list)."""
-    return [with_next_step(result) for result in results]
 
 
 def progress_of(ctx: Context) -> ProgressFn:

@@ -43,7 +43,7 @@ PACKAGE_ROOT = Path(kling_mcp.__file__).parent
 # Besides our models and pydantic, the one module that shapes a published schema: the SDK's output schemas.
 SDK_SCHEMA_MODULE = "mcp.server.mcpserver.utilities.func_metadata"
 # The modules whose code turns a model into its published schemas (the models' own modules are added to them).
-SCHEMA_MODULES = ("kling_mcp.server.model_tool", "kling_mcp.server.tool_schema")
+SCHEMA_MODULES = ("kling_mcp.server.model_tool",)
 
 Schemas = dict[str, "PublishedSchemas"]
 
@@ -132,11 +132,12 @@ def _parents(module: str) -> list[str]:
 
 def generate() -> dict[str, Any]:
     """The schemas made from the tools' models now, with what they were made from (the packaged file's content)."""
-    from kling_mcp.server.handlers import BINDINGS
     from kling_mcp.server.model_tool import published_schemas
+    from kling_mcp.server.tools import DECLARATIONS
 
-    tools = {name: published_schemas(binding) for name, binding in sorted(BINDINGS.items())}
-    models = {model.__module__ for binding in BINDINGS.values() for model in (binding.arguments, binding.output)}
+    bindings = [(declaration.name, declaration.binding()) for declaration in DECLARATIONS]
+    tools = {name: published_schemas(binding) for name, binding in sorted(bindings)}
+    models = {model.__module__ for _, binding in bindings for model in (binding.arguments, binding.output)}
     sources = imported_modules([*models, *SCHEMA_MODULES])
     return {"sources": sources, "digest": digest(sources), "outside": outside_digest(), "tools": tools}
 

@@ -1,13 +1,18 @@
-"""The tools as a client lists them: name, title, description, annotations, player binding and OAuth scope.
+"""The tools, one declaration each: everything about a tool is its row in `DECLARATIONS`; the rest is derived.
 
-What each tool does is in `server/handlers.py`, loaded on the first call; the schemas come from
-`server/schema_cache.py`. Adding a tool: its arguments model and handler in `handlers.BINDINGS`, its row here.
+A row names the tool, its texts (`server/descriptions.py`), annotations, OAuth scope, player binding, MCP task
+support, and — as import references, loaded on the first call and not at start — its arguments model, handler and
+output model. From the rows come the listed tools (with their published schemas, `server/schema_cache.py`), the HTTP
+scope gate's table, the tools that may run as MCP tasks (`server/tasks/`), the player's binding (`server/apps.py`)
+and which tool a next step names for a task (`creator_of`). Adding a tool: its arguments model and handler, its row.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+import sys
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from mcp.server.mcpserver.tools import Tool
 from mcp_types import ToolAnnotations
@@ -29,55 +34,182 @@ from kling_mcp.server.descriptions import (
 from kling_mcp.server.model_tool import Binding, model_tool
 from kling_mcp.server.schema_cache import published
 
-# The OAuth scope each tool needs over HTTP (static tokens carry generate and read; stdio needs none). Every tool is
-# here: these are the names whose schemas must be kept (server/schema_cache.py).
-TOOL_SCOPES = {
-    GENERATE_TOOL: GENERATE_SCOPE,
-    TEXT_TOOL: GENERATE_SCOPE,
-    GET_TOOL: READ_SCOPE,
-    LIST_TOOL: READ_SCOPE,
-    WATCH_TOOL: READ_SCOPE,
-}
+Player = Literal["none", "shown", "app_only"]
+"""How a tool is bound to the MCP Apps player: not at all, the player shows its results, or only the player calls it."""
+TaskSupport = Literal["none", "create", "wait"]
+"""How a tool runs as an MCP task: never; it creates a paid Kling task (the MCP task follows it); it waits for one."""
+
+_HANDLERS = "kling_mcp.server.handlers"
+
+
+@dataclass(frozen=True)
+class ToolDeclaration:
+    """One tool. `arguments`, `handler`, `output` and `creates_on` are `module:attribute` references, resolved (and
+    type-checked) on the first call, so that listing the tools imports neither the models nor the service."""
+
+    name: str
+    title: str
+    description: str
+    scope: str
+    arguments: str
+    handler: str
+    output: str
+    read_only: bool
+    idempotent: bool
+    open_world: bool
+    player: Player = "none"
+    task: TaskSupport = "none"
+    creates_on: str | None = None
+    """The Kling endpoints whose tasks this tool creates: next steps ("do not call ... again") name it for them."""
+
+    def binding(self) -> Binding[Any]:
+        """The tool's models and handler (the first call loads them, with the service they use)."""
+        return _binding(self)
+
+    def annotations(self) -> ToolAnnotations:
+        """The MCP annotations (destructive_hint only means something for a tool that is not read-only)."""
+        return ToolAnnotations(
+            title=self.title,
+            read_only_hint=self.read_only,
+            destructive_hint=None if self.read_only else False,
+            idempotent_hint=self.idempotent,
+            open_world_hint=self.open_world,
+        )
+
+    def meta(self) -> dict[str, Any] | None:
+        """The tool's `_meta`: its binding to the player, if any."""
+        return None if self.player == "none" else player_meta(app_only=self.player == "app_only")
+
+
+DECLARATIONS: tuple[ToolDeclaration, ...] = (
+    # Every call creates a paid task: never idempotent.
+    ToolDeclaration(
+        GENERATE_TOOL,
+        "Generate video from image (Kling)",
+        GENERATE_DESCRIPTION,
+        GENERATE_SCOPE,
+        arguments="kling_mcp.service.prepare.image_request:VideoRequest",
+        handler=f"{_HANDLERS}:generate",
+        output="kling_mcp.service.describe.task_results:VideoToolOutput",
+        read_only=False,
+        idempotent=False,
+        open_world=True,
+        player="shown",
+        task="create",
+        creates_on="kling_mcp.api.capabilities:IMAGE_ENDPOINTS",
+    ),
+    ToolDeclaration(
+        TEXT_TOOL,
+        "Generate video from text (Kling)",
+        TEXT_DESCRIPTION,
+        GENERATE_SCOPE,
+        arguments="kling_mcp.service.prepare.text_request:TextVideoRequest",
+        handler=f"{_HANDLERS}:generate",
+        output="kling_mcp.service.describe.task_results:VideoToolOutput",
+        read_only=False,
+        idempotent=False,
+        open_world=True,
+        player="shown",
+        task="create",
+        creates_on="kling_mcp.api.capabilities:TEXT_ENDPOINTS",
+    ),
+    # Not read-only: with download=true (or KLING_MCP_DOWNLOAD_DIR) it writes the video file to disk.
+    ToolDeclaration(
+        GET_TOOL,
+        "Get Kling video task",
+        GET_DESCRIPTION,
+        READ_SCOPE,
+        arguments="kling_mcp.server.arguments:GetTaskArguments",
+        handler=f"{_HANDLERS}:get_task",
+        output="kling_mcp.service.describe.task_results:VideoToolOutput",
+        read_only=False,
+        idempotent=True,
+        open_world=True,
+        player="shown",
+        task="wait",
+    ),
+    ToolDeclaration(
+        LIST_TOOL,
+        "List Kling video tasks",
+        LIST_DESCRIPTION,
+        READ_SCOPE,
+        arguments="kling_mcp.server.arguments:ListTasksArguments",
+        handler=f"{_HANDLERS}:list_tasks",
+        output="kling_mcp.service.describe.task_results:TaskListOutput",
+        read_only=True,
+        idempotent=True,
+        open_world=False,
+    ),
+    # App-only: the player calls it to follow a task; hosts keep it from their model.
+    ToolDeclaration(
+        WATCH_TOOL,
+        "Follow Kling video task (player)",
+        WATCH_DESCRIPTION,
+        READ_SCOPE,
+        arguments="kling_mcp.server.arguments:WatchArguments",
+        handler=f"{_HANDLERS}:watch_task",
+        output="kling_mcp.service.describe.follow:FollowState",
+        read_only=True,
+        idempotent=True,
+        open_world=True,
+        player="app_only",
+    ),
+)
+
+BY_NAME = {declaration.name: declaration for declaration in DECLARATIONS}
+# The OAuth scope each tool needs over HTTP (static tokens carry generate and read; stdio needs none).
+TOOL_SCOPES = {declaration.name: declaration.scope for declaration in DECLARATIONS}
+# The tools that may run as MCP tasks (server/tasks/), and those among them that create a paid Kling task.
+TASK_TOOLS = frozenset(declaration.name for declaration in DECLARATIONS if declaration.task != "none")
+CREATING_TOOLS = frozenset(declaration.name for declaration in DECLARATIONS if declaration.task == "create")
+
+
+def resolve(reference: str) -> Any:
+    """What a `module:attribute` reference names (importing its module)."""
+    module, _, attribute = reference.partition(":")
+    # `__import__`, not `importlib.import_module`: `python -X importtime` (tests/test_schema_cache.py) sees only this.
+    __import__(module)
+    return getattr(sys.modules[module], attribute)
+
+
+@functools.cache
+def _binding(declaration: ToolDeclaration) -> Binding[Any]:
+    from pydantic import BaseModel
+
+    arguments, handler, output = map(resolve, (declaration.arguments, declaration.handler, declaration.output))
+    for reference, model in ((declaration.arguments, arguments), (declaration.output, output)):
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise TypeError(f"{declaration.name}: {reference} is not a pydantic model")
+    if not callable(handler):
+        raise TypeError(f"{declaration.name}: {declaration.handler} is not callable")
+    return Binding(arguments, handler, output)
 
 
 def binding(name: str) -> Binding[Any]:
     """The named tool's models and handler (the first call loads them, with the service they use)."""
-    from kling_mcp.server.handlers import BINDINGS
-
-    return BINDINGS[name]
+    return BY_NAME[name].binding()
 
 
-def _annotations(title: str, *, read_only: bool, idempotent: bool, open_world: bool) -> ToolAnnotations:
-    # destructive_hint only means something for a tool that is not read-only.
-    return ToolAnnotations(
-        title=title,
-        read_only_hint=read_only,
-        destructive_hint=None if read_only else False,
-        idempotent_hint=idempotent,
-        open_world_hint=open_world,
-    )
+@functools.cache
+def _creators() -> dict[str, str]:
+    creators: dict[str, str] = {}
+    for declaration in DECLARATIONS:
+        if declaration.creates_on is not None:
+            endpoints = resolve(declaration.creates_on)
+            if not (isinstance(endpoints, tuple) and all(isinstance(endpoint, str) for endpoint in endpoints)):
+                raise TypeError(f"{declaration.name}: {declaration.creates_on} is not a tuple of endpoints")
+            creators.update(dict.fromkeys(endpoints, declaration.name))
+    return creators
 
 
-def _tool(
-    name: str,
-    title: str,
-    description: str,
-    *,
-    read_only: bool,
-    idempotent: bool,
-    open_world: bool,
-    meta: dict[str, Any] | None = None,
-) -> Tool:
-    annotations = _annotations(title, read_only=read_only, idempotent=idempotent, open_world=open_world)
-    return model_tool(
-        functools.partial(binding, name),
-        published(frozenset(TOOL_SCOPES))[name],
-        name=name,
-        title=title,
-        description=description,
-        annotations=annotations,
-        meta=meta,
-    )
+def tool_taking(arguments: type) -> str:
+    """The tool whose arguments model this is (the generate handler serves two tools)."""
+    return next(declaration.name for declaration in DECLARATIONS if declaration.binding().arguments is arguments)
+
+
+def creator_of(endpoint: str | None) -> str | None:
+    """The tool that creates tasks on this Kling endpoint (None: not known)."""
+    return _creators().get(endpoint) if endpoint is not None else None
 
 
 def build_tools() -> list[Tool]:
@@ -89,45 +221,16 @@ def build_tools() -> list[Tool]:
 def _tools() -> tuple[Tool, ...]:
     # Built once per process and shared by every server built in it: the tools hold no state (each call finds its
     # server's AppContext through its Context).
-    return (
-        # Every call creates a paid task: never idempotent.
-        _tool(
-            GENERATE_TOOL,
-            "Generate video from image (Kling)",
-            GENERATE_DESCRIPTION,
-            read_only=False,
-            idempotent=False,
-            open_world=True,
-            meta=player_meta(),
-        ),
-        _tool(
-            TEXT_TOOL,
-            "Generate video from text (Kling)",
-            TEXT_DESCRIPTION,
-            read_only=False,
-            idempotent=False,
-            open_world=True,
-            meta=player_meta(),
-        ),
-        # Not read-only: with download=true (or KLING_MCP_DOWNLOAD_DIR) it writes the video file to disk.
-        _tool(
-            GET_TOOL,
-            "Get Kling video task",
-            GET_DESCRIPTION,
-            read_only=False,
-            idempotent=True,
-            open_world=True,
-            meta=player_meta(),
-        ),
-        _tool(LIST_TOOL, "List Kling video tasks", LIST_DESCRIPTION, read_only=True, idempotent=True, open_world=False),
-        # App-only: the player calls it to follow a task; hosts keep it from their model.
-        _tool(
-            WATCH_TOOL,
-            "Follow Kling video task (player)",
-            WATCH_DESCRIPTION,
-            read_only=True,
-            idempotent=True,
-            open_world=True,
-            meta=player_meta(app_only=True),
-        ),
+    schemas = published(frozenset(BY_NAME))
+    return tuple(
+        model_tool(
+            declaration.binding,
+            schemas[declaration.name],
+            name=declaration.name,
+            title=declaration.title,
+            description=declaration.description,
+            annotations=declaration.annotations(),
+            meta=declaration.meta(),
+        )
+        for declaration in DECLARATIONS
     )

@@ -40,7 +40,8 @@ class TaskCallError(KlingError):
     """A generate call failed after its create request may have left: its ids and the next step travel with it.
 
     The external_task_id exists before the request, so even a failure that says nothing else still names the task
-    the caller may have paid for, and `kling_get_video_task` resolves it.
+    the caller may have paid for, and `kling_get_video_task` resolves it. `status` is the task's status as far as the
+    call knows (the server layer words `next_step` again with its tools' names).
     """
 
     def __init__(
@@ -49,11 +50,13 @@ class TaskCallError(KlingError):
         *,
         external_task_id: str,
         task_id: str | None = None,
+        status: str,
         next_step: str,
         journal_warning: str | None = None,
     ) -> None:
         self.external_task_id = external_task_id
         self.task_id = task_id
+        self.status = status
         self.next_step = next_step
         ids = f"external_task_id={external_task_id!r}" + (f", task_id={task_id!r}" if task_id else "")
         parts = [reason.rstrip(". ") + ".", f"This call's task: {ids}.", journal_warning, next_step]

@@ -131,6 +131,7 @@ class VideoService:
                 f"Kling created the task, but the call could not follow it ({describe_cause(exc)})",
                 external_task_id=begun.external_task_id,
                 task_id=task.task_id,
+                status="processing",
                 next_step=next_step_for("processing", task.task_id),
                 journal_warning=begun.journal_warning,
             ) from exc

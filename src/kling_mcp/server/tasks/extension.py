@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import anyio.to_thread
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.extension import Extension, MethodBinding
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp_types import (
     INVALID_PARAMS,
@@ -21,26 +22,23 @@ from mcp_types import (
     TextContent,
 )
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from kling_mcp.api.errors import KlingError
 from kling_mcp.server.access import GENERATE_SCOPE, Caller, caller_for, token_of
 from kling_mcp.server.context import app_of
-from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL, TEXT_TOOL
+from kling_mcp.server.model_tool import parsed_arguments
 from kling_mcp.server.tasks import legacy, wire
 from kling_mcp.server.tasks.lookup import find, reread, snapshot_of
 from kling_mcp.server.tasks.result_runner import ResultRunner, wire_result
-from kling_mcp.server.tool_errors import to_tool_error
-from kling_mcp.server.tools import binding
-from kling_mcp.service.failures import InvalidInputError, JournalUnavailableError
+from kling_mcp.server.tools import BY_NAME, CREATING_TOOLS, TASK_TOOLS
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
+    from kling_mcp.server.arguments import GetTaskArguments
     from kling_mcp.server.runtime import Runtime
+    from kling_mcp.service.prepare.bodies import GenerateRequest
 
-GENERATE_TOOLS = frozenset({GENERATE_TOOL, TEXT_TOOL})
-TASK_TOOLS = frozenset({*GENERATE_TOOLS, GET_TOOL})
 LIST_PAGE_SIZE = 50
 LEGACY = frozenset({wire.LEGACY_VERSION})
 MODERN = frozenset(MODERN_PROTOCOL_VERSIONS)
@@ -67,7 +65,8 @@ def _client_declared_extension(ctx: ServerRequestContext[Any, Any]) -> bool:
 
 
 class Tasks(Extension):
-    """The tasks protocol for kling_generate_video_from_image and kling_get_video_task (with a wait)."""
+    """The tasks protocol for the tools declared with task support (`server/tools.py`): those that create a paid
+    task, and the get tool with a wait."""
 
     identifier = wire.EXTENSION_ID
 
@@ -103,11 +102,17 @@ class Tasks(Extension):
         if not is_legacy and not modern:
             return await call_next(ctx)
         runtime = await app_of(ctx).runtime()
-        arguments = dict(params.arguments or {})
-        if params.name in GENERATE_TOOLS:
-            created = await self._start_generate(ctx, runtime, params.name, arguments)
+        try:  # with the tool's own model: arguments it refuses get its own words, in a normal call, before anything
+            arguments = parsed_arguments(BY_NAME[params.name].binding(), dict(params.arguments or {}), params.name)
+        except ToolError:
+            arguments = None
+        caller = caller_for(token_of(ctx.request))
+        if arguments is None:
+            created: Created | CallToolResult | None = None
+        elif params.name in CREATING_TOOLS:
+            created = await self._start_generate(ctx, arguments, caller)
         else:
-            created = await self._start_wait(runtime, arguments, is_legacy, caller_for(token_of(ctx.request)))
+            created = await self._start_wait(runtime, arguments, is_legacy, caller)
         if created is None:  # nothing to wait for, or arguments the tool itself must judge: a normal call
             result = await call_next(ctx)
             if is_legacy and isinstance(result, CallToolResult) and result.is_error:
@@ -136,49 +141,32 @@ class Tasks(Extension):
         return CallToolResult(content=[TextContent(type="text", text="task created")])  # replaced by the offer
 
     async def _start_generate(
-        self,
-        ctx: ServerRequestContext[Any, Any],
-        runtime: Runtime,
-        tool: str,
-        arguments: dict[str, Any],
+        self, ctx: ServerRequestContext[Any, Any], request: GenerateRequest, caller: Caller
     ) -> Created | CallToolResult | None:
-        from kling_mcp.service.prepare.bodies import (
-            GenerateRequest,  # loaded with the first call, as the tools' models are
-        )
+        from kling_mcp.server.handlers import start_task  # loaded with the first call, as the tools' handlers are
 
-        try:  # with the model the tool itself validates with
-            request = binding(tool).arguments.model_validate(arguments)
-        except ValidationError:
-            return None  # the tool refuses it in its own words, before anything is sent
-        assert isinstance(request, GenerateRequest), f"{tool} does not take a generate request"
-        caller = caller_for(token_of(ctx.request))
         if not caller.holds(GENERATE_SCOPE):
             return None  # the tool refuses it, saying which scope is missing
-        try:
-            begun = await runtime.service.creator.start(request, owner=caller.viewer.owner)
-        except (InvalidInputError, KlingError, JournalUnavailableError) as exc:
-            text = str(to_tool_error(exc, app_of(ctx)))
-            return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+        try:  # the generate tool's own start: the same checks and errors, the task created once
+            external_task_id = await start_task(app_of(ctx), caller, request)
+        except ToolError as exc:
+            return CallToolResult(content=[TextContent(type="text", text=str(exc))], is_error=True)
         # The handle id is our external_task_id: idempotent, and it finds the Kling task in every tool.
-        return begun.external_task_id, begun.external_task_id, None
+        return external_task_id, external_task_id, None
 
     async def _start_wait(
-        self, runtime: Runtime, arguments: dict[str, Any], is_legacy: bool, caller: Caller
+        self, runtime: Runtime, arguments: GetTaskArguments, is_legacy: bool, caller: Caller
     ) -> Created | None:
-        task_id, wait, download = arguments.get("task_id"), arguments.get("wait_seconds", 0), arguments.get("download")
-        valid = isinstance(task_id, str) and task_id.strip() and isinstance(wait, int | float) and wait >= 0
-        valid = valid and not set(arguments) - {"task_id", "wait_seconds", "download"}
-        if not valid or not (download is None or isinstance(download, bool)):
-            return None
+        task_id, wait, download = arguments.task_id, arguments.wait_seconds, arguments.download
         if download and not caller.holds(GENERATE_SCOPE):
             return None  # the tool refuses it, saying which scope saving needs
         if not is_legacy and not wait:
             return None  # a plain look-up answers at once
         # The owner first, from the journal alone (as the tool does): someone else's id never costs a Kling query.
-        known = await runtime.tracker.snapshot(str(task_id).strip(), refresh=False)
+        known = await runtime.tracker.snapshot(task_id, refresh=False)
         if known is None or not caller.viewer.may_see(known.entry):
             return None  # unknown (or someone else's): the tool answers "not found" right away
-        snapshot = await runtime.tracker.snapshot(str(task_id).strip())
+        snapshot = await runtime.tracker.snapshot(task_id)
         if snapshot is None or (snapshot.done and not is_legacy):
             return None  # finished: the tool answers right away
         external = snapshot.entry.external_task_id

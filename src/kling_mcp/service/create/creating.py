@@ -125,6 +125,7 @@ class TaskCreator:
             raise TaskCallError(
                 reason,
                 external_task_id=external_id,
+                status=status,
                 next_step=next_step_for(status, None, external_id),
                 journal_warning=await self._recorder.write(external_id, write),
             ) from exc

@@ -103,35 +103,28 @@ def _seconds(text: str | None) -> float | None:
         return None
 
 
-def next_step_for(
-    status: str,
-    task_id: str | None,
-    external_task_id: str | None = None,
-    *,
-    creator: str = "kling_generate_video_from_image",
-) -> str:
+def next_step_for(status: str, task_id: str | None, external_task_id: str | None = None) -> str:
     """One sentence telling the caller what to do after seeing this status (with the real id, never a placeholder).
 
-    `creator` is the tool that creates such tasks, named by the server layer from the task's endpoint (the default
-    is for callers that do not know it).
+    It names no tool: where the step is to call one, the server layer words it (`server/replies.with_next_step`).
     """
     ref = task_id or external_task_id
-    get_call = f"kling_get_video_task with task_id={ref!r}" if ref else "kling_get_video_task"
-    again = f"do not call {creator} again, which could create and bill a second task."
+    look_up = f"look the task up again with {ref!r}" if ref else "look the task up again"
+    again = "do not create it again, which could create and bill a second task."
     if status == "succeed":
         return "Show the video URL to the user. " + VIDEO_RETENTION_NOTE
     if status == "failed":
         return "The task failed; change the prompt or images before creating a new task."
     if status == "create_failed":
         return (
-            "No task exists for this call, so nothing was billed: fix the problem stated with it, then "
-            f"calling {creator} again is safe."
+            "No task exists for this call, so nothing was billed: fix the problem stated with it, then creating it "
+            "again is safe."
         )
     if status == "never_created":
-        return f"Kling never created this task and nothing was billed: calling {creator} again is safe."
+        return "Kling never created this task and nothing was billed: creating it again is safe."
     if task_id is None:
-        return f"It is not yet known whether Kling created this task. Call {get_call} and wait_seconds=30; {again}"
-    return f"The video is not ready yet. Call {get_call} in 30-60 s; {again}"
+        return f"It is not yet known whether Kling created this task: {look_up}, waiting 30 s; {again}"
+    return f"The video is not ready yet: {look_up} in 30-60 s; {again}"
 
 
 def _media_url(url: str | None) -> str | None:

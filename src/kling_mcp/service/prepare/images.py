@@ -18,7 +18,6 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from kling_mcp.service.failures import InvalidInputError
-from kling_mcp.service.prepare.fields import MAX_URL_CHARS, unsafe_character
 from kling_mcp.service.prepare.image_check import MAX_IMAGE_BYTES, check_image_bytes, too_large
 
 __all__ = ["MAX_IMAGE_BYTES", "ImagePolicy", "PreparedImage", "check_image_bytes", "prepare_image"]
@@ -77,6 +76,10 @@ def describe_inline(kind: str, fmt: str, data: bytes) -> str:
 
 def prepare_image(field: str, value: str, policy: ImagePolicy, *, is_start: bool) -> PreparedImage:
     """Validate one image argument and give the form Kling takes."""
+    # The argument types (pydantic, the capability table) load with the first call: the server's start builds an
+    # ImagePolicy, and must not import them (ARCHITECTURE.md rule 4).
+    from kling_mcp.service.prepare.fields import unsafe_character
+
     value = value.strip()
     if not value:
         raise InvalidInputError(field, f"must not be empty; give {_FORMS}")
@@ -101,6 +104,8 @@ def prepare_image(field: str, value: str, policy: ImagePolicy, *, is_start: bool
 
 
 def _url(field: str, value: str) -> PreparedImage:
+    from kling_mcp.service.prepare.fields import MAX_URL_CHARS
+
     if len(value) > MAX_URL_CHARS:
         raise InvalidInputError(
             field,
