@@ -3,7 +3,8 @@ checks that the server publishes exactly these)."""
 
 GENERATE = "kling_generate_video_from_image"
 TEXT = "kling_generate_video_from_text"
+MOTION = "kling_generate_video_from_motion"
 GET = "kling_get_video_task"
 LIST = "kling_list_video_tasks"
-TOOLS = frozenset({GENERATE, TEXT, GET, LIST})
+TOOLS = frozenset({GENERATE, TEXT, MOTION, GET, LIST})
 WATCH = "kling_watch_video_task"  # app-only: listed to MCP Apps hosts, for the player view

@@ -10,7 +10,7 @@ from mcp_types import INVALID_PARAMS
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import EXAMPLE_PNG, stdio_params, text_of
-from tests.names import GENERATE, GET, LIST, TEXT
+from tests.names import GENERATE, GET, LIST, MOTION, TEXT
 
 pytestmark = pytest.mark.anyio
 
@@ -20,6 +20,7 @@ pytestmark = pytest.mark.anyio
 EXPECTED_HINTS: dict[str, tuple[bool, bool | None, bool, bool]] = {
     GENERATE: (False, False, False, True),  # creates a paid task at Kling: never idempotent
     TEXT: (False, False, False, True),
+    MOTION: (False, False, False, True),
     GET: (False, False, True, True),  # may save the video to disk (download): not read-only, but repeatable
     LIST: (True, None, True, False),  # reads the local journal only
 }

@@ -26,7 +26,7 @@ TERMINAL_STATUSES: frozenset[str] = frozenset({"succeed", "failed"})
 NO_STATUS = "unknown"
 """What a task is reported as when Kling's answer carries no readable `task_status`."""
 
-Endpoint = Literal["image2video", "text2video", "omni-video"]
+Endpoint = Literal["image2video", "text2video", "omni-video", "motion-control"]
 """The Kling video endpoint that serves a model; the path is `/v1/videos/{endpoint}`."""
 
 
@@ -236,4 +236,19 @@ class Text2VideoBody(_Body):
     external_task_id: str | None = None
 
 
-CreateBody = Image2VideoBody | Text2VideoBody | OmniVideoBody
+class MotionControlBody(_Body):
+    """`POST /v1/videos/motion-control` (kling-v2-6, kling-v3): the image's character moves as the reference video's
+    does; the video is as long as the reference. `video_url` is a URL only (Kling takes no inline video)."""
+
+    model_name: str
+    image_url: str
+    video_url: str
+    character_orientation: Literal["image", "video"]
+    keep_original_sound: Literal["yes", "no"] | None = None
+    mode: str
+    prompt: str | None = None
+    callback_url: str | None = None
+    external_task_id: str | None = None
+
+
+CreateBody = Image2VideoBody | Text2VideoBody | OmniVideoBody | MotionControlBody
