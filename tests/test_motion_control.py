@@ -10,10 +10,14 @@ from typing import Any
 
 import pytest
 from mcp import Client
+from mcp.shared.exceptions import MCPError
 
+from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
-from tests.conftest import EXAMPLE_PNG, journal_entry, make_settings, text_of
-from tests.names import GET, MOTION
+from kling_mcp.server.build import build_server
+from tests.conftest import EXAMPLE_PNG, FAST_RETRY, journal_entry, make_settings, text_of
+from tests.names import GENERATE, GET, MOTION
+from tests.tasks_support import legacy_request
 
 pytestmark = pytest.mark.anyio
 
@@ -162,3 +166,32 @@ async def test_the_task_is_journaled_and_found_again_at_motion_control(
     entry = journal_entry(make_settings(sandbox, tmp_path), created["task_id"])
     assert entry is not None and entry.endpoint == "motion-control" and entry.model == "kling-v2-6"
     assert entry.start_image == IMAGE and entry.duration is None and entry.prompt == ""
+
+
+async def test_as_an_mcp_task_it_creates_once_and_ends_with_the_normal_result(
+    settings: Settings, sandbox: SandboxServer
+) -> None:
+    arguments = {"image_url": IMAGE, "video_url": reference(sandbox, 5), "character_orientation": "image"}
+    async with Client(build_server(settings, retry_policy=FAST_RETRY), mode="legacy") as client:
+        created = await legacy_request(client, "tools/call", {"name": MOTION, "arguments": arguments, "task": {}})
+        handle = created["task"]["taskId"]
+        result = await legacy_request(client, "tasks/result", {"taskId": handle})
+        normal = await client.call_tool(GET, {"task_id": handle})
+    assert handle.startswith("kmcp-") and result["isError"] is False
+    assert result["structuredContent"] == normal.structured_content
+    assert result["structuredContent"]["result"]["status"] == "succeed"
+    [create] = sandbox.state.creates()
+    assert create.path == "/v1/videos/motion-control" and create.body is not None
+    assert create.body["external_task_id"] == handle
+
+
+async def test_a_refused_create_names_the_motion_tool_in_its_next_step(
+    settings: Settings, sandbox: SandboxServer
+) -> None:
+    sandbox.state.inject(create_error=1, create_error_code=1201)  # Kling refuses: no task, calling again is safe
+    arguments = {"image_url": IMAGE, "video_url": reference(sandbox, 5), "character_orientation": "video"}
+    async with Client(build_server(settings, retry_policy=FAST_RETRY), mode="legacy") as client:
+        with pytest.raises(MCPError) as refused:
+            await legacy_request(client, "tools/call", {"name": MOTION, "arguments": arguments, "task": {}})
+    assert f"calling {MOTION} again is safe" in refused.value.message, refused.value.message
+    assert GENERATE not in refused.value.message
