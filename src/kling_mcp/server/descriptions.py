@@ -5,6 +5,10 @@ from __future__ import annotations
 GENERATE_TOOL = "kling_generate_video_from_image"
 TEXT_TOOL = "kling_generate_video_from_text"
 MOTION_TOOL = "kling_generate_video_from_motion"
+CREATE_ELEMENT_TOOL = "kling_create_element"
+LIST_ELEMENTS_TOOL = "kling_list_elements"
+GET_ELEMENT_TOOL = "kling_get_element"
+DELETE_ELEMENT_TOOL = "kling_delete_element"
 GET_TOOL = "kling_get_video_task"
 LIST_TOOL = "kling_list_video_tasks"
 WATCH_TOOL = "kling_watch_video_task"  # app-only: the player's follow tool (server/apps.py)
@@ -85,3 +89,24 @@ INSTRUCTIONS = (
 WATCH_DESCRIPTION = """For the kling-mcp player view only: the state of one Kling video task, what it was asked to \
 make, when tasks like it usually finish and when to ask again. Waits up to wait_seconds for the task to finish. \
 Costs nothing at Kling."""
+
+CREATE_ELEMENT_DESCRIPTION = f"""Create a Kling custom element: a character or object made from images, kept at Kling \
+so videos can show the same one again (its element_id goes in a generate call's element_list, kling-v3).
+
+Give element_name (at most 20 characters), element_description (at most 100), frontal_image (a front view) and \
+refer_images (1 to 3 more views of the same subject); images take the same forms and checks as {GENERATE_TOOL}'s \
+(URL, base64, or a local file within the server's roots). Making an element is a task at Kling, usually seconds: \
+the call waits up to the smaller of `timeout` and the server's cap. If it returns before the element is made, look \
+it up with {GET_ELEMENT_TOOL} and the task_id it returned; do not create it again.
+
+Returns the element (structured `result`): element_id once made, status, task ids and the next step."""
+
+LIST_ELEMENTS_DESCRIPTION = """List your Kling custom elements from this server's journal (newest first; deleted ones \
+left out): their element_id, name and status. Costs nothing and does not contact Kling."""
+
+GET_ELEMENT_DESCRIPTION = f"""Look up one of your Kling custom elements by its element_id, or its creation by the \
+task_id / external_task_id {CREATE_ELEMENT_TOOL} returned: its status and, once made, its element_id. Asks Kling \
+(free)."""
+
+DELETE_ELEMENT_DESCRIPTION = """Delete one of your Kling custom elements at Kling, by element_id. It can no longer be \
+used in element_list; videos already made keep it. Cannot be undone."""
