@@ -424,3 +424,34 @@ MOTION_CASES = [
     ),
     Case("motion-callback-not-http", {"callback_url": "ftp://x.example.com"}, ("callback_url", "http(s) URL")),
 ]
+
+# --- custom elements (kling_create_element): differences from ELEMENT_BASE, refused before any request
+ELEMENT_BASE = {
+    "element_name": "Captain Mira",
+    "element_description": "a red-haired pilot",
+    "frontal_image": URL,
+    "refer_images": [END],
+}
+ELEMENT_CASES = [
+    Case("element-name-missing", {"element_name": DROP}, ("element_name", "required")),
+    Case("element-name-too-long", {"element_name": "x" * 21}, ("element_name", "at most 20")),
+    Case("element-name-blank", {"element_name": "\u200b "}, ("element_name", "blank")),
+    Case("element-description-missing", {"element_description": DROP}, ("element_description", "required")),
+    Case("element-description-too-long", {"element_description": "y" * 101}, ("element_description", "at most 100")),
+    Case("element-description-nul", {"element_description": "a pilot\x00"}, ("element_description", "U+0000")),
+    Case("element-frontal-missing", {"frontal_image": DROP}, ("frontal_image", "required")),
+    Case("element-refer-missing", {"refer_images": DROP}, ("refer_images", "required")),
+    Case("element-refer-empty", {"refer_images": []}, ("refer_images", "at least 1")),
+    Case("element-refer-four", {"refer_images": [END] * 4}, ("refer_images", "at most 3")),
+    Case("element-refer-not-list", {"refer_images": END}, ("refer_images", "valid list")),
+    Case("element-tag-unknown", {"tag_list": ["o_109"]}, ("tag_list", "o_101")),
+    Case("element-reference-type", {"reference_type": "video_refer"}, ("reference_type", "not a parameter")),
+    Case("element-frontal-gif", img(frontal_image=lambda i: b64(i.gif)), ("frontal_image", "got GIF")),
+    Case("element-refer-too-small", img(refer_images=lambda i: [b64(i.tiny_png)]), ("refer_images[1]", "300")),
+    Case(
+        "element-frontal-outside-roots",
+        img(frontal_image=lambda i: str(i.outside / "secret.png")),
+        ("frontal_image", "outside the directories"),
+        policy="roots",
+    ),
+]
