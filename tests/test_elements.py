@@ -4,6 +4,7 @@ Kling receives asserted field by field, the journal's record of who made which e
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from kling_mcp.service.describe.owners import local_owner
 from kling_mcp.service.journal import open_journal
 from tests.conftest import EXAMPLE_PNG, FAST_RETRY, text_of
 from tests.http_support import OTHER_TOKEN, TOKEN, connect
+from tests.journal_faults import corrupt
 from tests.names import CREATE_ELEMENT as CREATE
 from tests.names import DELETE_ELEMENT as DELETE
 from tests.names import GET_ELEMENT as GET
@@ -146,3 +148,23 @@ async def test_one_caller_never_sees_or_deletes_another_caller_s_element(
             alices = (await alice.call_tool(LIST, {})).structured_content
             assert alices is not None and [e["element_id"] for e in alices["elements"]] == [element_id]
     assert not [r for r in sandbox.state.requests if r.path == "/v1/general/delete-elements"]
+
+
+def test_creating_and_deleting_need_the_generate_scope_reading_the_read_scope() -> None:
+    from kling_mcp.server.tools import TOOL_SCOPES  # the HTTP scope gate's table
+
+    assert {name: TOOL_SCOPES[name] for name in (CREATE, LIST, GET, DELETE)} == {
+        CREATE: "kling:generate",
+        LIST: "kling:read",
+        GET: "kling:read",
+        DELETE: "kling:generate",
+    }
+
+
+async def test_an_element_the_journal_cannot_record_is_not_created(settings: Settings, sandbox: SandboxServer) -> None:
+    corrupt(Path(settings.resolved_journal()))
+    async with Client(build_server(settings, retry_policy=FAST_RETRY)) as client:
+        result = await client.call_tool(CREATE, ARGS)
+    text = text_of(result)
+    assert result.is_error and "nothing was sent to Kling" in text, text
+    assert sandbox.state.requests == []
