@@ -377,3 +377,81 @@ CASES = [
         policy="roots",
     ),
 ]
+
+# --- motion control (kling_generate_video_from_motion): differences from MOTION_BASE, refused before any request
+MOTION_BASE = {
+    "image_url": URL,
+    "video_url": "https://cdn.example.com/dance.mp4",
+    "character_orientation": "image",
+}
+MOTION_CASES = [
+    Case("motion-image-missing", {"image_url": DROP}, ("image_url", "required")),
+    Case("motion-video-missing", {"video_url": DROP}, ("video_url", "required")),
+    Case("motion-orientation-missing", {"character_orientation": DROP}, ("character_orientation", "required")),
+    Case(
+        "motion-orientation-unknown", {"character_orientation": "left"}, ("character_orientation", "'image' or 'video'")
+    ),
+    Case("motion-model-image2video-only", {"model": "kling-v2-master"}, ("model", "kling-v2-6", "kling-v3")),
+    Case("motion-model-omni", {"model": "kling-v3-omni"}, ("model", "kling-v2-6")),
+    Case("motion-mode-unknown", {"mode": "fast"}, ("mode", "'std' or 'pro'")),
+    Case("motion-duration-not-taken", {"duration": 5}, ("duration", "not a parameter", "video_url")),
+    Case("motion-start-image-name", {"start_image_url": URL}, ("start_image_url", "not a parameter", "image_url")),
+    Case("motion-keep-sound-on", {"keep_original_sound": "on"}, ("keep_original_sound", "true or false")),
+    Case("motion-keep-sound-number", {"keep_original_sound": 1}, ("keep_original_sound", "true or false")),
+    Case("motion-prompt-too-long", {"prompt": "x" * 2501}, ("prompt", "at most 2500")),
+    Case("motion-prompt-nul", {"prompt": "a dance\x00"}, ("prompt", "U+0000")),
+    Case("motion-video-local-path", {"video_url": "/home/me/dance.mp4"}, ("video_url", "http(s) URL", "local file")),
+    Case("motion-video-file-url", {"video_url": "file:///home/me/dance.mp4"}, ("video_url", "no uploaded or inline")),
+    Case("motion-video-base64", {"video_url": "AAAAIGZ0eXBpc29t"}, ("video_url", "http(s) URL")),
+    Case("motion-video-ftp", {"video_url": "ftp://cdn.example.com/dance.mp4"}, ("video_url", "http(s) URL")),
+    Case("motion-video-no-host", {"video_url": "https:///dance.mp4"}, ("video_url", "http(s) URL")),
+    Case("motion-video-space", {"video_url": "https://cdn.example.com/my dance.mp4"}, ("video_url", "whitespace")),
+    Case("motion-video-too-long", {"video_url": "https://cdn.example.com/" + "a" * 8200}, ("video_url", "8,192")),
+    Case("motion-image-gif", img(image_url=lambda i: b64(i.gif)), ("image_url", "jpg/jpeg or png", "got GIF")),
+    Case("motion-image-too-small", img(image_url=lambda i: b64(i.tiny_png)), ("image_url", "300")),
+    Case("motion-image-too-wide", img(image_url=lambda i: b64(i.wide_png)), ("image_url", "aspect")),
+    Case(
+        "motion-image-outside-roots",
+        img(image_url=lambda i: str(i.outside / "secret.png")),
+        ("image_url", "outside the directories"),
+        policy="roots",
+    ),
+    Case(
+        "motion-image-file-not-allowed",
+        img(image_url=lambda i: str(i.png_path)),
+        ("image_url", "local files are not readable"),
+        policy="none",
+    ),
+    Case("motion-callback-not-http", {"callback_url": "ftp://x.example.com"}, ("callback_url", "http(s) URL")),
+]
+
+# --- custom elements (kling_create_element): differences from ELEMENT_BASE, refused before any request
+ELEMENT_BASE = {
+    "element_name": "Captain Mira",
+    "element_description": "a red-haired pilot",
+    "frontal_image": URL,
+    "refer_images": [END],
+}
+ELEMENT_CASES = [
+    Case("element-name-missing", {"element_name": DROP}, ("element_name", "required")),
+    Case("element-name-too-long", {"element_name": "x" * 21}, ("element_name", "at most 20")),
+    Case("element-name-blank", {"element_name": "\u200b "}, ("element_name", "blank")),
+    Case("element-description-missing", {"element_description": DROP}, ("element_description", "required")),
+    Case("element-description-too-long", {"element_description": "y" * 101}, ("element_description", "at most 100")),
+    Case("element-description-nul", {"element_description": "a pilot\x00"}, ("element_description", "U+0000")),
+    Case("element-frontal-missing", {"frontal_image": DROP}, ("frontal_image", "required")),
+    Case("element-refer-missing", {"refer_images": DROP}, ("refer_images", "required")),
+    Case("element-refer-empty", {"refer_images": []}, ("refer_images", "at least 1")),
+    Case("element-refer-four", {"refer_images": [END] * 4}, ("refer_images", "at most 3")),
+    Case("element-refer-not-list", {"refer_images": END}, ("refer_images", "valid list")),
+    Case("element-tag-unknown", {"tag_list": ["o_109"]}, ("tag_list", "o_101")),
+    Case("element-reference-type", {"reference_type": "video_refer"}, ("reference_type", "not a parameter")),
+    Case("element-frontal-gif", img(frontal_image=lambda i: b64(i.gif)), ("frontal_image", "got GIF")),
+    Case("element-refer-too-small", img(refer_images=lambda i: [b64(i.tiny_png)]), ("refer_images[1]", "300")),
+    Case(
+        "element-frontal-outside-roots",
+        img(frontal_image=lambda i: str(i.outside / "secret.png")),
+        ("frontal_image", "outside the directories"),
+        policy="roots",
+    ),
+]

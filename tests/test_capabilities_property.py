@@ -16,11 +16,12 @@ from hypothesis import strategies as st
 
 from kling_mcp.api.capabilities import CAPABILITIES, ROWS, Capabilities, Feature, Mode
 from kling_mcp.api.combination import Wanted, check_combination
-from kling_mcp.sandbox import rules
+from kling_mcp.sandbox import kling3, rules
 from kling_mcp.service.failures import InvalidInputError, UnsupportedCombinationError
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.prepare.bodies import GenerateRequest, prepare_request
 from kling_mcp.service.prepare.image_request import VideoRequest
+from kling_mcp.service.prepare.motion_request import MotionRequest
 from kling_mcp.service.prepare.text_request import TextVideoRequest
 
 START = "https://images.example.com/start.png"
@@ -38,6 +39,9 @@ JUDGES = {
     "text2video": rules.text2video_error,
 }
 FLAGS: tuple[Feature, ...] = ("end_frame", "sound", "camera_control", "cfg_scale")
+# The rows with durations and features to combine; motion-control rows have neither (checked on their own below).
+FEATURE_ROWS = tuple(row for row in ROWS if row.endpoint != "motion-control")
+MOTION_ROWS = tuple(row for row in ROWS if row.endpoint == "motion-control")
 
 
 def wanted(mode: Mode, duration: int, flags: tuple[bool, ...]) -> Wanted:
@@ -72,6 +76,7 @@ def test_every_row_of_the_table_is_known_to_the_sandbox() -> None:
         "image2video": rules.IMAGE2VIDEO_MODELS,
         "omni-video": rules.OMNI_MODELS,
         "text2video": rules.TEXT2VIDEO_MODELS,
+        "motion-control": kling3.MOTION_MODELS,
     }
     assert set(CAPABILITIES) == {(model, endpoint) for endpoint, models in served.items() for model in models}
 
@@ -86,7 +91,7 @@ def test_table_and_sandbox_rules_agree_on_every_combination_the_table_is_sure_of
     disagreements, judged = [], 0
     flag_sets = list(itertools.product((False, True), repeat=len(FLAGS)))
     modes: tuple[Mode, ...] = ("std", "pro")
-    for row, mode, duration, combo in itertools.product(ROWS, modes, range(1, 17), flag_sets):
+    for row, mode, duration, combo in itertools.product(FEATURE_ROWS, modes, range(1, 17), flag_sets):
         if row.endpoint == "text2video" and combo[0]:
             continue  # text2video has no end frame to ask for
         if asks_kling(row, combo):
@@ -122,7 +127,7 @@ def request_of(
 @pytest.mark.slow  # a thousand bodies through the sandbox's rules
 @settings(max_examples=1000, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    row=st.sampled_from(ROWS),
+    row=st.sampled_from(FEATURE_ROWS),
     mode=st.sampled_from(("std", "pro")),
     duration=st.one_of(st.sampled_from((5, 10)), st.integers(3, 15)),
     end=st.sampled_from((False, True)),
@@ -156,9 +161,21 @@ def test_we_refuse_exactly_the_bodies_the_sandbox_refuses(
         assert table_ok == (sandbox_problem is None), f"table {'accepts' if table_ok else 'refuses'}: {sandbox_problem}"
 
 
-@pytest.mark.parametrize("row", ROWS, ids=[f"{r.model}@{r.endpoint}" for r in ROWS])
+@pytest.mark.parametrize("row", FEATURE_ROWS, ids=[f"{r.model}@{r.endpoint}" for r in FEATURE_ROWS])
 def test_each_row_has_a_combination_the_sandbox_accepts(row: Capabilities) -> None:
     """Guards against a vacuous agreement (both sides refusing everything for a model)."""
     request = request_of(row, "std", row.durations[0], False, None, "none", False)
     body = prepare_request(request, CHECK).body.model_dump(mode="json", exclude_none=True)
     assert JUDGES[row.endpoint](body) is None
+
+
+@pytest.mark.parametrize("mode", ["std", "pro"])
+@pytest.mark.parametrize("row", MOTION_ROWS, ids=[r.model for r in MOTION_ROWS])
+def test_each_motion_row_builds_a_body_the_sandbox_accepts(row: Capabilities, mode: str) -> None:
+    request = MotionRequest.model_validate(
+        {"image_url": START, "video_url": "https://cdn.example.com/dance.mp4", "character_orientation": "image"}
+        | {"model": row.model, "mode": mode}
+    )
+    prepared = prepare_request(request, CHECK)
+    assert prepared.endpoint == "motion-control" and prepared.judged is None
+    assert kling3.motion_control_error(prepared.body.model_dump(mode="json", exclude_none=True), {}) is None

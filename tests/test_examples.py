@@ -25,6 +25,7 @@ from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.service.journal import open_journal
 from tests.conftest import EXAMPLE_PNG, checkout_state, subprocess_env, text_of
 from tests.http_support import free_port
+from tests.names import TOOLS
 
 pytestmark = pytest.mark.anyio
 
@@ -62,7 +63,7 @@ async def test_claude_desktop_config_starts_the_server_from_this_virtual_environ
     params = StdioServerParameters(command=command, args=entry["args"], env={**entry["env"], "HOME": str(tmp_path)})
     async with Client(params, mode="legacy") as client:
         tools = await client.list_tools()
-    assert len(tools.tools) == 4
+    assert len(tools.tools) == len(TOOLS)
 
 
 @pytest.fixture

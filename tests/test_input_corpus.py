@@ -20,7 +20,7 @@ from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.build import build_server
 from kling_mcp.service.prepare.images import ImagePolicy
 from tests.conftest import FAST_RETRY, PROTOCOL_MODES, journal_entries, make_settings, text_of
-from tests.corpus_cases import CASES, DROP, URL, Case
+from tests.corpus_cases import CASES, DROP, ELEMENT_BASE, ELEMENT_CASES, MOTION_BASE, MOTION_CASES, URL, Case
 from tests.imaging import Images, build_images
 
 pytestmark = pytest.mark.anyio
@@ -28,7 +28,8 @@ pytestmark = pytest.mark.anyio
 
 def test_the_corpus_is_large_and_ids_are_unique() -> None:
     assert len(CASES) >= 50
-    assert len({c.id for c in CASES}) == len(CASES)
+    every = [c.id for c in (*CASES, *MOTION_CASES, *ELEMENT_CASES)]
+    assert len(set(every)) == len(every)
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +94,25 @@ async def test_bad_characters_are_refused_alike_on_both_journal_backends(
     assert text.endswith("No request was sent to Kling.")
     assert sandbox.state.requests == []
     assert journal_entries(settings) == []
+
+
+OTHER_TOOLS = [
+    ("kling_generate_video_from_motion", MOTION_BASE, MOTION_CASES),
+    ("kling_create_element", ELEMENT_BASE, ELEMENT_CASES),
+]
+
+
+@pytest.mark.parametrize(
+    ("tool", "base", "case"), [pytest.param(tool, base, c, id=c.id) for tool, base, cases in OTHER_TOOLS for c in cases]
+)
+async def test_bad_motion_and_element_input_is_refused_before_kling_is_called(
+    tool: str, base: dict[str, Any], case: Case, images: Images, settings: Settings, sandbox: SandboxServer
+) -> None:
+    args: dict[str, Any] = {**base, **(case.args(images) if callable(case.args) else case.args)}
+    async with connect(settings, policy_for(case.policy, images), "auto") as client:
+        result = await client.call_tool(tool, {k: v for k, v in args.items() if v is not DROP})
+    text = text_of(result)
+    assert result.is_error, text
+    for word in case.expect:
+        assert word.lower() in text.lower(), f"{word!r} not in {text!r}"
+    assert sandbox.state.requests == [], "a refused request must not reach Kling"

@@ -18,6 +18,7 @@ import pytest
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import EXAMPLE_PNG, subprocess_env
+from tests.names import TOOLS
 from tests.npm_support import INSPECTOR, node_major
 
 MIN_NODE_MAJOR = 18
@@ -54,12 +55,7 @@ def run_inspector(inspector: Path, settings: Settings, *method_args: str, **extr
 def test_inspector_lists_the_tools_with_schema_and_annotations(inspector: Path, settings: Settings) -> None:
     listed = run_inspector(inspector, settings, "--method", "tools/list")
     tools = {tool["name"]: tool for tool in listed["tools"]}
-    assert set(tools) == {
-        "kling_generate_video_from_image",
-        "kling_generate_video_from_text",
-        "kling_get_video_task",
-        "kling_list_video_tasks",
-    }
+    assert set(tools) == TOOLS
     generate = tools["kling_generate_video_from_image"]
     assert len(generate["inputSchema"]["properties"]) == 13
     assert generate["inputSchema"]["required"] == ["prompt"]

@@ -13,6 +13,7 @@ import pytest
 
 from kling_mcp.api.models import Task
 from kling_mcp.service.journal import CREATE_FAILED, CREATING, JournalEntry, TaskHandle, TaskJournal, open_journal
+from kling_mcp.service.journal.element_rows import ElementEntry
 from kling_mcp.service.journal.reopening import ReopeningJournal
 from kling_mcp.service.journal.schema import SCHEMA_VERSION
 
@@ -221,3 +222,38 @@ def test_a_relayed_status_is_claimed_once_and_never_goes_back(journal: TaskJourn
     with ThreadPoolExecutor(8) as pool:  # replicas claiming the same status at once: one wins
         claims = list(pool.map(lambda _: journal.claim_relay("kmcp-s", "succeed", terminal), range(8)))
     assert claims.count(True) == 1
+
+
+def test_elements_keep_their_owner_ids_and_deletion(journal: TaskJournal) -> None:
+    journal.record_element_intent(ElementEntry("kmcp-e1", "Mira", owner="alice", kling_host="https://k"))
+    journal.record_element_intent(ElementEntry("kmcp-e2", "Rook", owner="bob", kling_host="https://k"))
+    journal.record_element_intent(ElementEntry("kmcp-e3", "Old", owner="alice", kling_host="https://other"))
+    journal.record_element("kmcp-e1", "submitted", task_id="t-1")
+    journal.record_element("kmcp-e1", "succeed", element_id="el-1")  # a later answer keeps the task id
+    journal.record_element("kmcp-e2", "create_failed", message="Invalid parameter")
+
+    for any_id in ("el-1", "t-1", "kmcp-e1"):
+        found = journal.element(any_id)
+        assert found is not None, any_id
+        assert (found.external_task_id, found.task_id, found.element_id, found.status, found.owner) == (
+            "kmcp-e1",
+            "t-1",
+            "el-1",
+            "succeed",
+            "alice",
+        )
+    failed = journal.element("kmcp-e2")
+    assert failed is not None and failed.status_message == "Invalid parameter" and failed.element_id is None
+    assert journal.element("nope") is None
+
+    def names(**query: object) -> list[str]:
+        return [e.element_name for e in journal.elements(**query)]  # type: ignore[arg-type]
+
+    assert names(owner="alice", kling_host="https://k") == ["Mira"]
+    assert names(owner="alice") == ["Old", "Mira"]  # newest first
+    assert names(kling_host="https://k") == ["Rook", "Mira"]
+    journal.mark_element_deleted("el-1")
+    assert names(owner="alice", kling_host="https://k") == []
+    assert names(owner="alice", kling_host="https://k", deleted=True) == ["Mira"]
+    deleted = journal.element("el-1")
+    assert deleted is not None and deleted.deleted_at is not None

@@ -10,7 +10,7 @@ from mcp_types import INVALID_PARAMS
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import EXAMPLE_PNG, stdio_params, text_of
-from tests.names import GENERATE, GET, LIST, TEXT
+from tests.names import CREATE_ELEMENT, DELETE_ELEMENT, GENERATE, GET, GET_ELEMENT, LIST, LIST_ELEMENTS, MOTION, TEXT
 
 pytestmark = pytest.mark.anyio
 
@@ -20,8 +20,13 @@ pytestmark = pytest.mark.anyio
 EXPECTED_HINTS: dict[str, tuple[bool, bool | None, bool, bool]] = {
     GENERATE: (False, False, False, True),  # creates a paid task at Kling: never idempotent
     TEXT: (False, False, False, True),
+    MOTION: (False, False, False, True),
     GET: (False, False, True, True),  # may save the video to disk (download): not read-only, but repeatable
     LIST: (True, None, True, False),  # reads the local journal only
+    CREATE_ELEMENT: (False, False, False, True),  # a Kling task each call
+    LIST_ELEMENTS: (True, None, True, False),  # the local journal only
+    GET_ELEMENT: (False, False, True, True),  # records Kling's answer in the journal
+    DELETE_ELEMENT: (False, True, True, True),  # cannot be undone; deleting again changes nothing
 }
 
 

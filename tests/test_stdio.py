@@ -13,6 +13,7 @@ from mcp import Client
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import EXAMPLE_PNG, stdio_params, subprocess_env, text_of
+from tests.names import TOOLS
 
 # Every test here starts a server process.
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -39,7 +40,7 @@ async def test_missing_keys_do_not_crash_the_launch(settings: Settings, sandbox:
     params = stdio_params(settings, KLING_ACCESS_KEY="", KLING_SECRET_KEY="")
     async with Client(params, mode="legacy") as client:
         tools = await client.list_tools()
-        assert len(tools.tools) == 4
+        assert len(tools.tools) == len(TOOLS)
         result = await client.call_tool(
             "kling_generate_video_from_image", {"prompt": "x", "start_image_url": "https://example.com/a.png"}
         )

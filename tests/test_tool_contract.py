@@ -13,7 +13,7 @@ from kling_mcp.api.capabilities import ENDPOINTS
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.tools import BY_NAME, creator_of
 from tests.conftest import text_of
-from tests.names import GENERATE, LIST, TEXT, TOOLS
+from tests.names import GENERATE, LIST, MOTION, TEXT, TOOLS
 
 pytestmark = pytest.mark.anyio
 
@@ -334,6 +334,7 @@ def test_each_kling_endpoint_is_created_by_the_one_tool_its_declaration_names() 
         "image2video": GENERATE,
         "omni-video": GENERATE,
         "text2video": TEXT,
+        "motion-control": MOTION,
     }
 
 

@@ -46,7 +46,7 @@ class Capabilities:
 
     model: str
     endpoint: Endpoint
-    durations: tuple[int, ...]
+    durations: tuple[int, ...]  # empty: the endpoint takes no duration (motion control: the reference's length)
     features: Mapping[Feature, Rule] = field(default_factory=dict)
     modes: frozenset[Mode] = STD_PRO
 
@@ -65,6 +65,10 @@ def _t2v(model: str, durations: tuple[int, ...] = FIVE_OR_TEN, **features: Rule)
 
 def _omni(model: str, durations: tuple[int, ...], **features: Rule) -> Capabilities:
     return Capabilities(model, "omni-video", durations, features)  # type: ignore[arg-type]
+
+
+def _motion(model: str) -> Capabilities:
+    return Capabilities(model, "motion-control", ())
 
 
 # Source: Kling's capability map, as summarised in docs/kling-api.md. cfg_scale is documented as "not supported by
@@ -93,6 +97,9 @@ ROWS: tuple[Capabilities, ...] = (
     _t2v("kling-v2-5-turbo"),
     _t2v("kling-v2-6", sound=YES_IN_PRO),
     _t2v("kling-v3", THREE_TO_FIFTEEN, sound=YES, cfg_scale=UNKNOWN),
+    # motion-control: an image and a reference video; the video is as long as the reference, none of the features.
+    _motion("kling-v2-6"),
+    _motion("kling-v3"),
 )
 CAPABILITIES: dict[tuple[str, Endpoint], Capabilities] = {(row.model, row.endpoint): row for row in ROWS}
 # Pairs Kling refuses together on every model (docs/kling-api.md: end frame and camera control are exclusive).
@@ -102,7 +109,9 @@ DEFAULT_MODEL = "kling-v2-master"
 # The endpoints each generate tool may use, in the order a model is looked for.
 IMAGE_ENDPOINTS: tuple[Endpoint, ...] = ("image2video", "omni-video")
 TEXT_ENDPOINTS: tuple[Endpoint, ...] = ("text2video",)
-ENDPOINTS: tuple[Endpoint, ...] = (*IMAGE_ENDPOINTS, *TEXT_ENDPOINTS)
+MOTION_ENDPOINTS: tuple[Endpoint, ...] = ("motion-control",)
+ENDPOINTS: tuple[Endpoint, ...] = (*IMAGE_ENDPOINTS, *TEXT_ENDPOINTS, *MOTION_ENDPOINTS)
+MOTION_DEFAULT_MODEL = "kling-v2-6"  # the endpoint's first model; always sent, since Kling's own default is unsure
 ASPECT_RATIOS = ("16:9", "9:16", "1:1")
 CAMERA_TYPES = ("simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward")
 

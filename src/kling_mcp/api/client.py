@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import time
@@ -25,7 +26,7 @@ from kling_mcp.api.errors import (
     api_error,
     nothing_created,
 )
-from kling_mcp.api.models import CreateBody, Endpoint, Envelope, Task, parse_task
+from kling_mcp.api.models import CreateBody, ElementCreateBody, Envelope, Task, TaskEndpoint, parse_task
 from kling_mcp.api.retry import (
     DEFAULT_RETRY_POLICY,
     RetryPolicy,
@@ -46,9 +47,14 @@ T = TypeVar("T")
 MIN_REQUEST_TIMEOUT = 2.0
 
 
-def task_path(endpoint: Endpoint, task_id: str | None = None) -> str:
+# Endpoints outside /v1/videos/ (docs/kling-api.md); every other endpoint's path is `/v1/videos/{endpoint}`.
+PATHS: dict[str, str] = {"advanced-custom-elements": "/v1/general/advanced-custom-elements"}
+DELETE_ELEMENTS_PATH = "/v1/general/delete-elements"  # uncertain: one client calls it delete-advanced-elements
+
+
+def task_path(endpoint: TaskEndpoint, task_id: str | None = None) -> str:
     """The REST path of an endpoint's collection or of one task in it."""
-    base = f"/v1/videos/{endpoint}"
+    base = PATHS.get(endpoint, f"/v1/videos/{endpoint}")
     return f"{base}/{task_id}" if task_id else base
 
 
@@ -190,7 +196,9 @@ class KlingClient:
                 return read(await self._send("GET", path, params=params, deadline=deadline))
         raise AssertionError("unreachable")
 
-    async def create_task(self, endpoint: Endpoint, body: CreateBody, *, deadline: float | None = None) -> Task:
+    async def create_task(
+        self, endpoint: TaskEndpoint, body: CreateBody | ElementCreateBody, *, deadline: float | None = None
+    ) -> Task:
         """Create a task; every outcome is one of three: the task, `CreateRefusedError`, `CreateOutcomeUnknownError`.
 
         Refused means provably nothing was made (see `nothing_created`). After any other failure the task may
@@ -231,7 +239,7 @@ class KlingClient:
         raise AssertionError("unreachable")
 
     async def find_task(
-        self, endpoint: Endpoint, external_task_id: str, *, deadline: float | None = None
+        self, endpoint: TaskEndpoint, external_task_id: str, *, deadline: float | None = None
     ) -> Task | None:
         """The task created with this external_task_id, or None if Kling has none (one request, no retry)."""
         try:
@@ -240,17 +248,26 @@ class KlingClient:
             return None
         return parse_task(envelope.data)
 
-    async def get_task(self, endpoint: Endpoint, task_id: str, *, deadline: float | None = None) -> Task:
+    async def get_task(self, endpoint: TaskEndpoint, task_id: str, *, deadline: float | None = None) -> Task:
         """Query one task by Kling's task id (Kling also accepts the external_task_id here)."""
         return await self._call(task_path(endpoint, task_id), _task_of, deadline=deadline)
 
     async def list_tasks(
-        self, endpoint: Endpoint, *, page: int = 1, page_size: int = 30, deadline: float | None = None
+        self, endpoint: TaskEndpoint, *, page: int = 1, page_size: int = 30, deadline: float | None = None
     ) -> list[Task]:
         """One page of the account's tasks, newest first (page_size ≤ 500); entries without a task id are skipped."""
         return await self._call(
             task_path(endpoint), _tasks_of, params={"pageNum": page, "pageSize": page_size}, deadline=deadline
         )
+
+    async def delete_element(self, element_id: str, *, deadline: float | None = None) -> None:
+        """Delete one custom element (Kling answers 1203, `KlingNotFoundError`, for one it does not have)."""
+        payload = json.dumps({"element_id": element_id}).encode()
+        async for attempt in self._retrying(deadline):
+            with attempt:
+                await self._send("POST", DELETE_ELEMENTS_PATH, content=payload, deadline=deadline)
+                return
+        raise AssertionError("unreachable")
 
 
 def _refusal(exc: httpx.TransportError) -> str | None:

@@ -61,10 +61,10 @@ TEXTS: dict[Feature, FeatureText] = {
 
 @dataclass(frozen=True)
 class Wanted:
-    """What a request asks of a model: mode, duration and the features it uses."""
+    """What a request asks of a model: mode, duration (None: the endpoint takes none) and the features it uses."""
 
     mode: Mode
-    duration: int
+    duration: int | None
     features: frozenset[Feature]
 
 
@@ -95,7 +95,7 @@ def _basics(row: Capabilities, wanted: Wanted) -> list[Problem]:
     problems = []
     if wanted.mode not in row.modes:
         problems.append(Problem("mode", f"mode must be {_modes(row.modes)} for {row.model}; got {wanted.mode!r}"))
-    if wanted.duration not in row.durations:
+    if wanted.duration is not None and wanted.duration not in row.durations:
         message = f"duration must be {_durations(row.durations)} for {row.model}; got {wanted.duration}"
         problems.append(Problem("duration", message))
     return problems

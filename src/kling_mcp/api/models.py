@@ -26,8 +26,12 @@ TERMINAL_STATUSES: frozenset[str] = frozenset({"succeed", "failed"})
 NO_STATUS = "unknown"
 """What a task is reported as when Kling's answer carries no readable `task_status`."""
 
-Endpoint = Literal["image2video", "text2video", "omni-video"]
+Endpoint = Literal["image2video", "text2video", "omni-video", "motion-control"]
 """The Kling video endpoint that serves a model; the path is `/v1/videos/{endpoint}`."""
+ElementEndpoint = Literal["advanced-custom-elements"]
+"""Kling's custom elements: made by a task like a video's, at `/v1/general/advanced-custom-elements`."""
+TaskEndpoint = Endpoint | ElementEndpoint
+"""Any endpoint whose tasks the client creates, queries and lists."""
 
 
 # Nothing here is needed to list the tools, so pydantic builds these validators on first use rather than at import,
@@ -101,8 +105,18 @@ class Video(_Wire):
         return video
 
 
+class Element(_Wire):
+    """A custom element an element task made (`task_result.elements`)."""
+
+    element_id: str = Field(min_length=1)
+    element_name: str | None = None
+    element_description: str | None = None
+    reference_type: str | None = None
+
+
 class TaskResult(_Wire):
     videos: list[Video] = Field(default_factory=list)
+    elements: list[Element] = Field(default_factory=list)
 
 
 class TaskInfo(_Wire):
@@ -151,6 +165,11 @@ class Task(_Wire):
     def videos(self) -> list[Video]:
         """The finished videos (empty until the task succeeds)."""
         return self.task_result.videos if self.task_result else []
+
+    @property
+    def elements(self) -> list[Element]:
+        """The elements an element task made (empty until it succeeds)."""
+        return self.task_result.elements if self.task_result else []
 
     @property
     def is_terminal(self) -> bool:
@@ -236,4 +255,44 @@ class Text2VideoBody(_Body):
     external_task_id: str | None = None
 
 
-CreateBody = Image2VideoBody | Text2VideoBody | OmniVideoBody
+class MotionControlBody(_Body):
+    """`POST /v1/videos/motion-control` (kling-v2-6, kling-v3): the image's character moves as the reference video's
+    does; the video is as long as the reference. `video_url` is a URL only (Kling takes no inline video)."""
+
+    model_name: str
+    image_url: str
+    video_url: str
+    character_orientation: Literal["image", "video"]
+    keep_original_sound: Literal["yes", "no"] | None = None
+    mode: str
+    prompt: str | None = None
+    callback_url: str | None = None
+    external_task_id: str | None = None
+
+
+class ReferImage(_Body):
+    image_url: str
+
+
+class ElementImages(_Body):
+    frontal_image: str
+    refer_images: list[ReferImage]
+
+
+class ElementTag(_Body):
+    tag_id: str
+
+
+class ElementCreateBody(_Body):
+    """`POST /v1/general/advanced-custom-elements` with `reference_type` `image_refer`: a frontal image and 1-3 more."""
+
+    element_name: str
+    element_description: str
+    reference_type: Literal["image_refer"] = "image_refer"
+    element_image_list: ElementImages
+    tag_list: list[ElementTag] | None = None
+    callback_url: str | None = None
+    external_task_id: str | None = None
+
+
+CreateBody = Image2VideoBody | Text2VideoBody | OmniVideoBody | MotionControlBody

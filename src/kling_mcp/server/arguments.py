@@ -54,3 +54,34 @@ class WatchArguments(BaseModel):
     wait_seconds: Annotated[float, not_a_boolean("a number of seconds")] = Field(
         0, ge=0, le=WATCH_WAIT_SECONDS, description="Wait up to this long."
     )
+
+
+ElementId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class GetElementArguments(BaseModel):
+    """Arguments of kling_get_element."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    element_id: ElementId = Field(
+        description="The element's element_id, or the task_id / external_task_id its creation returned."
+    )
+
+
+class ListElementsArguments(BaseModel):
+    """Arguments of kling_list_elements."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: Annotated[int, not_a_boolean("a whole number")] = Field(
+        50, ge=1, le=200, description="How many elements to list."
+    )
+
+
+class DeleteElementArguments(BaseModel):
+    """Arguments of kling_delete_element."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    element_id: ElementId = Field(description="The element_id of one of your elements.")

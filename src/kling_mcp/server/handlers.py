@@ -15,15 +15,24 @@ from mcp_types import CallToolResult
 
 from kling_mcp.api.errors import KlingError
 from kling_mcp.server.access import GENERATE_SCOPE, READ_SCOPE, Caller, caller_of
-from kling_mcp.server.arguments import GetTaskArguments, ListTasksArguments, WatchArguments
+from kling_mcp.server.arguments import (
+    DeleteElementArguments,
+    GetElementArguments,
+    GetTaskArguments,
+    ListElementsArguments,
+    ListTasksArguments,
+    WatchArguments,
+)
 from kling_mcp.server.context import app_of
 from kling_mcp.server.descriptions import GET_TOOL, WATCH_TOOL
 from kling_mcp.server.replies import next_step_for, progress_of, saved, task_list_result, video_result, with_next_step
 from kling_mcp.server.tool_errors import to_tool_error
 from kling_mcp.server.tools import tool_taking
+from kling_mcp.service.custom_elements import ElementListOutput, ElementOutput
 from kling_mcp.service.describe.follow import FollowState, follow
 from kling_mcp.service.failures import InvalidInputError, JournalUnavailableError, TaskCallError
 from kling_mcp.service.prepare.bodies import GenerateRequest
+from kling_mcp.service.prepare.element_request import ElementRequest
 
 if TYPE_CHECKING:
     from kling_mcp.server.context import AppContext
@@ -108,3 +117,51 @@ async def watch_task(ctx: Context, arguments: WatchArguments) -> FollowState:
     except KlingError as exc:
         raise ToolError(str(exc)) from exc
     return state.model_copy(update={"result": with_next_step(state.result)})
+
+
+async def create_element(ctx: Context, request: ElementRequest) -> ElementOutput:
+    """Make one custom element from images (a Kling task, journaled before and after) and wait for it."""
+    app = app_of(ctx)
+    caller = caller_of(ctx)
+    caller.require(GENERATE_SCOPE, "creating a custom element")
+    try:
+        result = await (await app.service()).elements.create(request, owner=caller.viewer.owner)
+    except CREATE_FAILURES as exc:  # a failure after the create may have left names the ids (TaskCallError)
+        raise to_tool_error(exc, app) from exc
+    return ElementOutput(result=result)
+
+
+async def list_elements(ctx: Context, arguments: ListElementsArguments) -> ElementListOutput:
+    """The caller's elements from the journal."""
+    caller = caller_of(ctx)
+    caller.require(READ_SCOPE, "listing custom elements")
+    app = app_of(ctx)
+    try:
+        listed = await (await app.service()).elements.list(limit=arguments.limit, viewer=caller.viewer)
+    except JournalUnavailableError as exc:
+        raise to_tool_error(exc, app) from exc
+    return ElementListOutput(elements=listed)
+
+
+async def get_element(ctx: Context, arguments: GetElementArguments) -> ElementOutput:
+    """One of the caller's elements, refreshed from Kling."""
+    caller = caller_of(ctx)
+    caller.require(READ_SCOPE, "reading a custom element")
+    app = app_of(ctx)
+    try:
+        result = await (await app.service()).elements.get(arguments.element_id, viewer=caller.viewer)
+    except (KlingError, JournalUnavailableError) as exc:
+        raise to_tool_error(exc, app) from exc
+    return ElementOutput(result=result)
+
+
+async def delete_element(ctx: Context, arguments: DeleteElementArguments) -> ElementOutput:
+    """Delete one of the caller's elements at Kling."""
+    caller = caller_of(ctx)
+    caller.require(GENERATE_SCOPE, "deleting a custom element")
+    app = app_of(ctx)
+    try:
+        result = await (await app.service()).elements.delete(arguments.element_id, viewer=caller.viewer)
+    except (KlingError, JournalUnavailableError) as exc:
+        raise to_tool_error(exc, app) from exc
+    return ElementOutput(result=result)

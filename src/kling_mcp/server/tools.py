@@ -20,12 +20,22 @@ from mcp_types import ToolAnnotations
 from kling_mcp.server.access import GENERATE_SCOPE, READ_SCOPE
 from kling_mcp.server.apps import player_meta
 from kling_mcp.server.descriptions import (
+    CREATE_ELEMENT_DESCRIPTION,
+    CREATE_ELEMENT_TOOL,
+    DELETE_ELEMENT_DESCRIPTION,
+    DELETE_ELEMENT_TOOL,
     GENERATE_DESCRIPTION,
     GENERATE_TOOL,
     GET_DESCRIPTION,
+    GET_ELEMENT_DESCRIPTION,
+    GET_ELEMENT_TOOL,
     GET_TOOL,
     LIST_DESCRIPTION,
+    LIST_ELEMENTS_DESCRIPTION,
+    LIST_ELEMENTS_TOOL,
     LIST_TOOL,
+    MOTION_DESCRIPTION,
+    MOTION_TOOL,
     TEXT_DESCRIPTION,
     TEXT_TOOL,
     WATCH_DESCRIPTION,
@@ -59,6 +69,8 @@ class ToolDeclaration:
     open_world: bool
     player: Player = "none"
     task: TaskSupport = "none"
+    destructive: bool = False
+    """A tool that is not read-only and may destroy something (it cannot be undone)."""
     creates_on: str | None = None
     """The Kling endpoints whose tasks this tool creates: next steps ("do not call ... again") name it for them."""
 
@@ -71,7 +83,7 @@ class ToolDeclaration:
         return ToolAnnotations(
             title=self.title,
             read_only_hint=self.read_only,
-            destructive_hint=None if self.read_only else False,
+            destructive_hint=None if self.read_only else self.destructive,
             idempotent_hint=self.idempotent,
             open_world_hint=self.open_world,
         )
@@ -113,6 +125,21 @@ DECLARATIONS: tuple[ToolDeclaration, ...] = (
         task="create",
         creates_on="kling_mcp.api.capabilities:TEXT_ENDPOINTS",
     ),
+    ToolDeclaration(
+        MOTION_TOOL,
+        "Generate video by motion control (Kling)",
+        MOTION_DESCRIPTION,
+        GENERATE_SCOPE,
+        arguments="kling_mcp.service.prepare.motion_request:MotionRequest",
+        handler=f"{_HANDLERS}:generate",
+        output="kling_mcp.service.describe.task_results:VideoToolOutput",
+        read_only=False,
+        idempotent=False,
+        open_world=True,
+        player="shown",
+        task="create",
+        creates_on="kling_mcp.api.capabilities:MOTION_ENDPOINTS",
+    ),
     # Not read-only: with download=true (or KLING_MCP_DOWNLOAD_DIR) it writes the video file to disk.
     ToolDeclaration(
         GET_TOOL,
@@ -139,6 +166,56 @@ DECLARATIONS: tuple[ToolDeclaration, ...] = (
         read_only=True,
         idempotent=True,
         open_world=False,
+    ),
+    # Custom elements (Kling's "advanced custom elements"): owner-scoped like tasks; making one is a Kling task.
+    ToolDeclaration(
+        CREATE_ELEMENT_TOOL,
+        "Create custom element (Kling)",
+        CREATE_ELEMENT_DESCRIPTION,
+        GENERATE_SCOPE,
+        arguments="kling_mcp.service.prepare.element_request:ElementRequest",
+        handler=f"{_HANDLERS}:create_element",
+        output="kling_mcp.service.custom_elements:ElementOutput",
+        read_only=False,
+        idempotent=False,
+        open_world=True,
+    ),
+    ToolDeclaration(
+        LIST_ELEMENTS_TOOL,
+        "List custom elements (Kling)",
+        LIST_ELEMENTS_DESCRIPTION,
+        READ_SCOPE,
+        arguments="kling_mcp.server.arguments:ListElementsArguments",
+        handler=f"{_HANDLERS}:list_elements",
+        output="kling_mcp.service.custom_elements:ElementListOutput",
+        read_only=True,
+        idempotent=True,
+        open_world=False,
+    ),
+    ToolDeclaration(
+        GET_ELEMENT_TOOL,
+        "Get custom element (Kling)",
+        GET_ELEMENT_DESCRIPTION,
+        READ_SCOPE,
+        arguments="kling_mcp.server.arguments:GetElementArguments",
+        handler=f"{_HANDLERS}:get_element",
+        output="kling_mcp.service.custom_elements:ElementOutput",
+        read_only=False,  # records what Kling says in the journal, as kling_get_video_task does
+        idempotent=True,
+        open_world=True,
+    ),
+    ToolDeclaration(
+        DELETE_ELEMENT_TOOL,
+        "Delete custom element (Kling)",
+        DELETE_ELEMENT_DESCRIPTION,
+        GENERATE_SCOPE,
+        arguments="kling_mcp.server.arguments:DeleteElementArguments",
+        handler=f"{_HANDLERS}:delete_element",
+        output="kling_mcp.service.custom_elements:ElementOutput",
+        read_only=False,
+        idempotent=True,
+        open_world=True,
+        destructive=True,
     ),
     # App-only: the player calls it to follow a task; hosts keep it from their model.
     ToolDeclaration(

@@ -19,6 +19,7 @@ from kling_mcp.api.models import Endpoint, Task
 from kling_mcp.service.create.creating import MIN_CREATE_BUDGET_SECONDS, TaskCreator
 from kling_mcp.service.create.intents import IntentResolver
 from kling_mcp.service.create.recorder import JournalRecorder
+from kling_mcp.service.custom_elements import ElementService
 from kling_mcp.service.describe.owners import Viewer, operator
 from kling_mcp.service.describe.task_results import VideoTaskResult, from_entry, from_task, next_step_for
 from kling_mcp.service.failures import (
@@ -79,6 +80,7 @@ class VideoService:
         self.options = options
         self._clock = clock
         self.creator = TaskCreator(client, journal, self.recorder, options, clock=clock, kling_host=kling_host)
+        self.elements = ElementService(client, journal, options, clock=clock, kling_host=kling_host)
         self.poller = TaskPoller(client, coalesce_window=options.coalesce_window, clock=clock)
         self.waiter = TaskWaiter(
             self.poller,

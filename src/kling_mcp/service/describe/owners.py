@@ -10,10 +10,7 @@ from __future__ import annotations
 import getpass
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from kling_mcp.service.journal import JournalEntry
+from typing import Protocol
 
 LOCAL_PREFIX = "local:"
 
@@ -25,6 +22,13 @@ def local_owner() -> str:
     except (KeyError, OSError):  # no name for this uid (a bare container): the uid still tells users apart
         user = str(os.getuid())
     return f"{LOCAL_PREFIX}{user}"
+
+
+class Owned(Protocol):
+    """Anything the journal keeps with its owner: a task entry, an element."""
+
+    @property
+    def owner(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ class Viewer:
         """The owner a query must be limited to, or None for no limit."""
         return None if self.sees_all else self.owner
 
-    def may_see(self, entry: JournalEntry | None) -> bool:
+    def may_see(self, entry: Owned | None) -> bool:
         """Whether this entry exists for this viewer (entries from before owners existed: admins only)."""
         return entry is not None and (self.sees_all or entry.owner == self.owner)
 

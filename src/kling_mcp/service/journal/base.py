@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from kling_mcp.api.models import Task
+from kling_mcp.service.journal.element_rows import ElementEntry
 from kling_mcp.service.journal.entry import JournalEntry
 from kling_mcp.service.journal.handle import TaskHandle
 
@@ -104,4 +105,34 @@ class TaskJournal(Protocol):
 
     def cancel_handle(self, handle_id: str, at: float) -> None:
         """Mark a handle cancelled (a second cancellation keeps the first one's time)."""
+        ...
+
+    def record_element_intent(self, entry: ElementEntry) -> None:
+        """Write an element creation's intent before its create request is sent."""
+        ...
+
+    def record_element(
+        self,
+        external_task_id: str,
+        status: str,
+        *,
+        task_id: str | None = None,
+        element_id: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Store what Kling said of an element's creation (ids already known are kept)."""
+        ...
+
+    def mark_element_deleted(self, element_id: str) -> None:
+        """Note that the element was deleted at Kling."""
+        ...
+
+    def element(self, any_id: str) -> ElementEntry | None:
+        """The element with this element id, or whose creation has this task id or external task id."""
+        ...
+
+    def elements(
+        self, *, limit: int = 50, owner: str | None = None, kling_host: str | None = None, deleted: bool = False
+    ) -> list[ElementEntry]:
+        """The newest element creations first, optionally of one owner and one Kling API, deleted ones if asked."""
         ...

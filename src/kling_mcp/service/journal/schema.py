@@ -85,6 +85,23 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("ALTER TABLE tasks ADD COLUMN final_unit_deduction TEXT",),
     # 7: the last status relayed to the caller's callback_url, so every replica relays each status once.
     ("ALTER TABLE tasks ADD COLUMN relayed_status TEXT",),
+    # 8: custom elements (issue 23): who made which element, journaled before its create as tasks are.
+    (
+        """CREATE TABLE IF NOT EXISTS elements (
+            external_task_id TEXT PRIMARY KEY,
+            task_id          TEXT UNIQUE,
+            element_id       TEXT UNIQUE,
+            element_name     TEXT NOT NULL,
+            owner            TEXT,
+            kling_host       TEXT,
+            status           TEXT NOT NULL,
+            status_message   TEXT,
+            created_at       {float} NOT NULL,
+            updated_at       {float} NOT NULL,
+            deleted_at       {float}
+        )""",
+        "CREATE INDEX IF NOT EXISTS elements_by_owner ON elements (owner, created_at DESC)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

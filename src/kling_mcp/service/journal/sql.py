@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from kling_mcp.api.models import Task
 from kling_mcp.redaction import for_storage
+from kling_mcp.service.journal.element_rows import ElementQueries
 from kling_mcp.service.journal.entry import COLUMNS, JournalEntry, entry_from_row, entry_values, videos_json
 from kling_mcp.service.journal.handle import HANDLE_COLUMNS, TaskHandle, handle_from_row, handle_values
 from kling_mcp.service.journal.schema import SCHEMA_VERSION, VERSION_TABLE, Dialect, migration
@@ -44,7 +45,7 @@ class Cursor(Protocol):
     def fetchall(self) -> list[Any]: ...
 
 
-class SqlJournal(ABC):
+class SqlJournal(ElementQueries, ABC):
     """Every journal method as SQL; a subclass says how to get a cursor inside a transaction."""
 
     dialect: Dialect

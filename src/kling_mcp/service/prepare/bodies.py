@@ -13,12 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypedDict
 
-from kling_mcp.api.capabilities import IMAGE_ENDPOINTS, TEXT_ENDPOINTS, Feature
+from kling_mcp.api.capabilities import IMAGE_ENDPOINTS, MOTION_ENDPOINTS, TEXT_ENDPOINTS, Feature
 from kling_mcp.api.combination import Judged, Verdict, Wanted, judge
 from kling_mcp.api.models import (
     CreateBody,
     Endpoint,
     Image2VideoBody,
+    MotionControlBody,
     OmniImage,
     OmniVideoBody,
     Text2VideoBody,
@@ -28,6 +29,7 @@ from kling_mcp.service.journal import JournalEntry
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.prepare.image_request import VideoRequest
 from kling_mcp.service.prepare.images import PreparedImage, prepare_image
+from kling_mcp.service.prepare.motion_request import MotionRequest
 from kling_mcp.service.prepare.text_request import TextVideoRequest
 
 
@@ -62,11 +64,16 @@ def new_external_task_id() -> str:
     return f"kmcp-{uuid.uuid4().hex}"
 
 
-GenerateRequest = VideoRequest | TextVideoRequest
+YES_NO: dict[bool, Literal["yes", "no"]] = {True: "yes", False: "no"}
+GenerateRequest = VideoRequest | TextVideoRequest | MotionRequest
+"""A request that creates one paid Kling task (the tools whose declaration has `task="create"`)."""
+FeatureRequest = VideoRequest | TextVideoRequest
 
 
 def wanted_of(request: GenerateRequest, *, end_frame: bool = False) -> Wanted:
-    """The features a request asks of its model."""
+    """The features a request asks of its model (a motion-control request asks for none, and no duration)."""
+    if isinstance(request, MotionRequest):
+        return Wanted(request.mode, None, frozenset())
     used: dict[Feature, bool] = {
         "end_frame": end_frame,
         "sound": bool(request.generate_audio),
@@ -94,7 +101,7 @@ def _sound(verdict: Verdict, generate_audio: bool | None) -> Literal["on", "off"
     return "on" if generate_audio else "off"
 
 
-def _camera(request: GenerateRequest) -> dict[str, object] | None:
+def _camera(request: FeatureRequest) -> dict[str, object] | None:
     return request.camera_control.model_dump(exclude_none=True) if request.camera_control else None
 
 
@@ -120,7 +127,7 @@ class _Shared(TypedDict):
     external_task_id: str
 
 
-def _shared(request: GenerateRequest, verdict: Verdict, to: Addressing) -> _Shared:
+def _shared(request: FeatureRequest, verdict: Verdict, to: Addressing) -> _Shared:
     return _Shared(
         model_name=request.model,
         prompt=request.prompt,
@@ -168,7 +175,7 @@ def _entry(
         external_task_id=to.external_task_id,
         endpoint=endpoint,
         model=request.model,
-        prompt=request.prompt,
+        prompt=request.prompt or "",
         mode=request.mode,
         duration=request.effective_duration,
         start_image=frames.start.reference if frames.start else None,
@@ -211,8 +218,31 @@ def prepare_text_request(request: TextVideoRequest, options: ServiceOptions) -> 
     return PreparedRequest(endpoint, body, _entry(request, endpoint, to, Frames(), options), verdict.judged)
 
 
+def prepare_motion_request(request: MotionRequest, options: ServiceOptions) -> PreparedRequest:
+    """Check what can be checked locally (the model and mode by the table, the image's bytes) and build Kling's
+    motion-control body; the reference video's length is Kling's to judge (only it fetches the video)."""
+    verdict = _judged(request, MOTION_ENDPOINTS, options)
+    image = prepare_image("image_url", request.image_url, options.image_policy, is_start=True)
+    to = _addressing(request, options)
+    body = MotionControlBody(
+        model_name=request.model,
+        image_url=image.value,
+        video_url=request.video_url,
+        character_orientation=request.character_orientation,
+        keep_original_sound=None if request.keep_original_sound is None else YES_NO[request.keep_original_sound],
+        mode=request.mode,
+        prompt=request.prompt,
+        callback_url=to.callback_url,
+        external_task_id=to.external_task_id,
+    )
+    endpoint = verdict.row.endpoint
+    return PreparedRequest(endpoint, body, _entry(request, endpoint, to, Frames(image), options), verdict.judged)
+
+
 def prepare_request(request: GenerateRequest, options: ServiceOptions) -> PreparedRequest:
-    """The request's endpoint, body and journal entry, by its kind (image or text); sends nothing."""
+    """The request's endpoint, body and journal entry, by its kind (image, text or motion); sends nothing."""
     if isinstance(request, TextVideoRequest):
         return prepare_text_request(request, options)
+    if isinstance(request, MotionRequest):
+        return prepare_motion_request(request, options)
     return prepare_image_request(request, options)
