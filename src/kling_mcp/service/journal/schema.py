@@ -85,6 +85,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("ALTER TABLE tasks ADD COLUMN final_unit_deduction TEXT",),
     # 7: the last status relayed to the caller's callback_url, so every replica relays each status once.
     ("ALTER TABLE tasks ADD COLUMN relayed_status TEXT",),
+    # 8: what decides a task's price (its billing profile, `service/prepare/estimates.Profile.key`) and the units
+    # estimated before its create: estimates learn from what Kling charged earlier tasks of the same profile.
+    (
+        "ALTER TABLE tasks ADD COLUMN profile TEXT",
+        "ALTER TABLE tasks ADD COLUMN estimated_units {float}",
+        "CREATE INDEX IF NOT EXISTS tasks_by_billing_profile ON tasks (profile, status, created_at DESC)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
