@@ -14,6 +14,9 @@ from mcp_types import ElicitRequestParams, ElicitResult, ErrorData
 
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.build import build_server
+from kling_mcp.server.consent import question
+from kling_mcp.service.prepare.estimates import Estimate
+from kling_mcp.service.prepare.text_request import TextVideoRequest
 from tests.conftest import FAST_RETRY, PROTOCOL_MODES, journal_entries, journal_entry, make_settings, text_of
 from tests.names import GENERATE, TEXT
 from tests.tasks_support import SepTasksClient, legacy_request
@@ -62,7 +65,7 @@ async def test_an_approved_create_shows_the_final_settings_and_the_estimate_then
     [asked] = user.questions
     assert "Model: kling-v3, mode pro, 10 s, aspect ratio 16:9, sound on." in asked.message
     assert "Prompt: a paper boat drifting down a rainy street" in asked.message
-    assert "Estimated cost: 16 units (prior table)" in asked.message
+    assert "Estimated cost: 16 units (our price table)" in asked.message
     assert list(asked.requested_schema["properties"]) == ["approve"]  # type: ignore[union-attr]
     assert len(sandbox.state.creates()) == 1
     assert (task["status"], task["spend_approval"]) == ("succeed", "confirmed by the user")
@@ -151,7 +154,7 @@ async def test_the_estimate_learns_what_kling_charged_and_the_journal_keeps_it(
         "12",
     )
     assert (second["estimated_units"], second["estimate_basis"]) == (12.0, "learned from 1 task")
-    assert "Estimated cost: 12 units (learned from 1 task)" in user.questions[1].message
+    assert "Estimated cost: 12 units (what Kling charged for these settings before)" in user.questions[1].message
     assert (silent["estimated_units"], silent["estimate_basis"]) == (8.0, "prior table")
     assert "Estimated: 12 units, learned from 1 task.\nCost at Kling: 12 units." in text_of(answer)
     entry = journal_entry(make_settings(sandbox, tmp_path), second["task_id"])
@@ -205,3 +208,11 @@ async def test_a_task_call_from_a_client_that_cannot_ask_is_refused_under_always
             answer = await client.call_tool(GENERATE, IMAGE_ARGS)
         assert answer.is_error and "KLING_MCP_CONFIRM_SPEND=always" in text_of(answer)
     assert sandbox.state.creates() == []
+
+
+def test_the_question_stays_the_same_while_more_tasks_of_its_settings_finish() -> None:
+    """In 2026-07-28 the call runs again with the answer, which counts only for the question exactly as shown: a
+    task of the same settings finishing in between must not make the user answer twice."""
+    request = TextVideoRequest.model_validate(TEXT_ARGS)
+    assert question(request, Estimate(8.0, "learned", 3)) == question(request, Estimate(8.0, "learned", 4))
+    assert question(request, Estimate(8.0, "prior")) != question(request, Estimate(8.0, "learned", 1))

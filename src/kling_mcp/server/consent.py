@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from kling_mcp.server.context import AppContext
 
 PROMPT_SHOWN = 160  # characters of the prompt the question shows
+# The estimate's basis as the question words it: without the count of tasks, which may grow between the rounds of
+# one call (2026-07-28), and an answer counts only for the question exactly as it was shown.
+BASIS_SHOWN = {"learned": "what Kling charged for these settings before", "prior": "our price table"}
 CONFIRMED = "confirmed by the user"
 NOT_ASKED_OFF = "not asked: KLING_MCP_CONFIRM_SPEND=off"
 NOT_ASKED_CLIENT = "not asked: this client cannot ask the user (no MCP elicitation); KLING_MCP_CONFIRM_SPEND=auto"
@@ -79,7 +82,8 @@ def question(request: GenerateRequest, estimate: Estimate) -> str:
             f"Model: {request.model}, mode {request.mode}, {profile.duration} s, aspect ratio {ratio}, "
             f"sound {'on' if profile.sound else 'off'}.",
             f"Prompt: {prompt}",
-            f"Estimated cost: {_units(estimate.units)} ({estimate.basis}); Kling bills the task once it is created.",
+            f"Estimated cost: {_units(estimate.units)} ({BASIS_SHOWN[estimate.source]}); Kling bills the task once "
+            "it is created.",
             "Nothing is sent to Kling unless you approve.",
         ]
     )
