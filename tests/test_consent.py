@@ -12,12 +12,22 @@ from mcp.client.session import ClientRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp_types import ElicitRequestParams, ElicitResult, ErrorData
 
+from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.build import build_server
-from kling_mcp.server.consent import question
+from kling_mcp.server.consent import NOT_ASKED_CLIENT, question
 from kling_mcp.service.prepare.estimates import Estimate
 from kling_mcp.service.prepare.text_request import TextVideoRequest
-from tests.conftest import FAST_RETRY, PROTOCOL_MODES, journal_entries, journal_entry, make_settings, text_of
+from tests.conftest import (
+    FAST_RETRY,
+    PROTOCOL_MODES,
+    journal_entries,
+    journal_entry,
+    make_settings,
+    settled_journal_entry,
+    text_of,
+)
+from tests.http_support import TOKEN, connect, run_server
 from tests.names import GENERATE, TEXT
 from tests.tasks_support import SepTasksClient, legacy_request
 
@@ -145,6 +155,8 @@ async def test_the_estimate_learns_what_kling_charged_and_the_journal_keeps_it(
     user, arguments = User(), {**TEXT_ARGS, "generate_audio": True}
     async with _client(sandbox, tmp_path, "auto", user) as client:
         first = _result(await client.call_tool(TEXT, arguments))
+        # The finished status (and the charge) is written just after the call answers (the recorder's thread).
+        await settled_journal_entry(make_settings(sandbox, tmp_path), first["task_id"], "succeed")
         answer = await client.call_tool(TEXT, arguments)
         second = _result(answer)
         silent = _result(await client.call_tool(TEXT, TEXT_ARGS))  # another profile: still the prior
@@ -216,3 +228,25 @@ def test_the_question_stays_the_same_while_more_tasks_of_its_settings_finish() -
     request = TextVideoRequest.model_validate(TEXT_ARGS)
     assert question(request, Estimate(8.0, "learned", 3)) == question(request, Estimate(8.0, "learned", 4))
     assert question(request, Estimate(8.0, "prior")) != question(request, Estimate(8.0, "learned", 1))
+
+
+# --- over streamable HTTP -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("stateless", "mode", "asked"),
+    [(False, "legacy", True), (True, "legacy", False), (True, "auto", True)],
+    ids=["2025-session", "2025-stateless", "2026-stateless"],
+)
+async def test_over_http_the_question_reaches_every_client_that_can_take_it(
+    stateless: bool, mode: str, asked: bool, settings: Settings, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    """A stateless 2025-11-25 session keeps no client capabilities (nor a stream back for a question in the middle of
+    a call): that client cannot be asked (auto creates and says so); 2026-07-28 asks in the call's own answer."""
+    user = User()
+    with run_server(settings, tmp_path, *(["--stateless"] if stateless else []), KLING_MCP_AUTH_TOKEN=TOKEN) as server:
+        async with connect(server.mcp_url, mode=mode, elicitation_callback=user) as client:
+            task = _result(await client.call_tool(GENERATE, IMAGE_ARGS))
+    assert len(user.questions) == (1 if asked else 0) and len(sandbox.state.creates()) == 1
+    assert task["spend_approval"] == ("confirmed by the user" if asked else NOT_ASKED_CLIENT)

@@ -11,7 +11,7 @@ from kling_mcp.service.journal import open_journal
 from kling_mcp.service.prepare.estimates import Estimate, Profile, estimate, learned, prior, profile_of
 from kling_mcp.service.prepare.image_request import VideoRequest
 from kling_mcp.service.prepare.text_request import TextVideoRequest
-from tests.conftest import journal_entry, text_of
+from tests.conftest import settled_journal_entry, text_of
 from tests.names import TEXT
 
 
@@ -75,7 +75,7 @@ async def test_after_one_task_the_estimate_is_what_the_sandbox_charged(
         result = await client.call_tool(TEXT, arguments)
         assert not result.is_error, text_of(result)
         task_id = result.structured_content["result"]["task_id"]
-        entry = journal_entry(settings, task_id)
+        entry = await settled_journal_entry(settings, task_id, "succeed")  # written just after the call answers
         assert entry is not None and entry.final_unit_deduction == "12"  # the sandbox: 4 per 5 s x 2 x 1.5 for sound
         assert estimate(journal, profile, kling_host=sandbox.url) == Estimate(12.0, "learned", 1)
         assert estimate(journal, profile, kling_host="https://api-singapore.klingai.com") == Estimate(16.0, "prior")

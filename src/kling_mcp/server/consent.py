@@ -61,7 +61,8 @@ _PLANS = build_resolver_plans(_RESOLVED, {"question"})
 
 
 def client_can_ask(ctx: Context) -> bool:
-    """Whether the client declared it can put a form question to its user (as the SDK itself judges it)."""
+    """Whether the client declared it can put a form question to its user (as the SDK itself judges it). A
+    stateless 2025-11-25 HTTP session keeps no client capabilities, so such a client counts as one that cannot."""
     capabilities = ctx.client_capabilities
     elicitation = capabilities.elicitation if capabilities is not None else None
     return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
