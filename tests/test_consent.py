@@ -28,7 +28,7 @@ from tests.conftest import (
     text_of,
 )
 from tests.http_support import TOKEN, connect, run_server
-from tests.names import GENERATE, TEXT
+from tests.names import GENERATE, GET, TEXT
 from tests.tasks_support import SepTasksClient, legacy_request
 
 pytestmark = pytest.mark.anyio
@@ -72,6 +72,7 @@ async def test_an_approved_create_shows_the_final_settings_and_the_estimate_then
     user = User()
     async with _client(sandbox, tmp_path, mode, user) as client:
         task = _result(await client.call_tool(TEXT, {**TEXT_ARGS, "generate_audio": True}))
+        looked_up = _result(await client.call_tool(GET, {"task_id": task["task_id"]}))
     [asked] = user.questions
     assert "Model: kling-v3, mode pro, 10 s, aspect ratio 16:9, sound on." in asked.message
     assert "Prompt: a paper boat drifting down a rainy street" in asked.message
@@ -84,6 +85,7 @@ async def test_an_approved_create_shows_the_final_settings_and_the_estimate_then
         "prior table",
         "12",
     )
+    assert (looked_up["estimated_units"], looked_up["final_unit_deduction"]) == (16.0, "12")  # kept in the journal
 
 
 @pytest.mark.parametrize("mode", PROTOCOL_MODES)
