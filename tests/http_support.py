@@ -16,6 +16,7 @@ import httpx
 import httpx2
 from mcp import Client
 from mcp.client.extension import ClientExtension
+from mcp.client.session import ElicitationFnT
 from mcp.client.streamable_http import streamable_http_client
 
 from kling_mcp.config import Settings
@@ -122,6 +123,7 @@ async def connect(
     mode: str = "auto",
     headers: dict[str, str] | None = None,
     extensions: Sequence[ClientExtension] = (),
+    elicitation_callback: ElicitationFnT | None = None,
 ) -> AsyncIterator[Client]:
     """A real MCP client over streamable HTTP, sending the bearer token (and any other headers)."""
     sent = dict(headers or {})
@@ -133,6 +135,7 @@ async def connect(
             streamable_http_client(url, http_client=http),
             mode=mode,
             extensions=list(extensions),
+            elicitation_callback=elicitation_callback,
         ) as client,
     ):
         yield client

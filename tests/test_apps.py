@@ -21,6 +21,7 @@ from kling_mcp.server.apps import KLING_MEDIA_DOMAINS, PLAYER_URI, loopback_orig
 from kling_mcp.server.build import build_server
 from kling_mcp.server.context import options_from
 from kling_mcp.server.runtime import open_runtime
+from kling_mcp.service.create.creating import Approval
 from kling_mcp.service.describe.follow import follow
 from kling_mcp.service.describe.owners import Viewer
 from kling_mcp.service.failures import TaskNotFoundError
@@ -248,7 +249,8 @@ async def test_follow_sees_only_the_viewers_own_tasks(settings: Settings) -> Non
     async with AsyncExitStack() as stack:
         runtime = await open_runtime(settings, options_from(settings), stack, FAST_RETRY)
         request = VideoRequest.model_validate({**ARGS, "timeout": 5})
-        outcome = await runtime.service.generate(request, owner="oauth:alice")
+        approval = Approval(await runtime.service.estimate(request), "test")
+        outcome = await runtime.service.generate(request, approval=approval, owner="oauth:alice")
         task_id = outcome.result.task_id
         assert task_id is not None
         mine = await follow(runtime.service, task_id, 0, viewer=Viewer(owner="oauth:alice"))

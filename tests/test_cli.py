@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from kling_mcp import __version__
+from kling_mcp.cli.check import spend_rule
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import subprocess_env
@@ -51,6 +52,7 @@ def test_check_with_the_right_keys(settings: Settings, sandbox: SandboxServer, t
     assert f"Kling API: {sandbox.url}" in done.stdout
     assert f"task journal: {settings.resolved_journal()}" in done.stdout
     assert "keeps up to 10000 journal writes in memory" in done.stdout  # the policy while the journal is down
+    assert "clients that cannot ask create WITHOUT confirmation" in done.stdout  # KLING_MCP_CONFIRM_SPEND=auto
     # One cheap authenticated request: a one-item page of the task list, nothing created.
     [request] = sandbox.state.requests
     assert (request.method, request.path, request.query) == (
@@ -250,3 +252,18 @@ def test_the_demo_does_not_ask_for_keys_that_are_set(capsys: pytest.CaptureFixtu
     with_keys, without = capsys.readouterr().out.split("Done.")[1:]
     assert "Configure KLING_ACCESS_KEY" not in with_keys and "kling-mcp check" in with_keys
     assert "Configure KLING_ACCESS_KEY and KLING_SECRET_KEY" in without
+
+
+@pytest.mark.parametrize(
+    ("mode", "said"),
+    [
+        ("auto", "clients that cannot ask create WITHOUT confirmation"),
+        ("always", "clients that cannot ask are refused and nothing is sent"),
+        ("off", "never asks"),
+    ],
+)
+def test_check_says_what_the_spend_rule_does_for_clients_that_cannot_ask(
+    settings: Settings, mode: str, said: str
+) -> None:
+    line = spend_rule(settings.model_copy(update={"confirm_spend": mode}))
+    assert line.startswith(f"• spending (KLING_MCP_CONFIRM_SPEND={mode}): ") and said in line

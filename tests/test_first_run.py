@@ -69,6 +69,10 @@ KEPT_WRITES = (
     "  while it is down, the server keeps up to 10000 journal writes in memory and retries them until they land; "
     "past that it drops the oldest status refreshes (Kling keeps them), never a created task's id"
 )
+SPENDING = (
+    "• spending (KLING_MCP_CONFIRM_SPEND=auto): asks the user before each paid create where the client can ask (MCP "
+    "elicitation); clients that cannot ask create WITHOUT confirmation (set always to refuse them)"
+)
 
 
 def _help(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
@@ -133,6 +137,7 @@ def test_check_says_what_it_checked_before_its_verdict(
         f"• task journal: {settings.journal}",
         KEPT_WRITES,
         "• videos are not saved (KLING_MCP_DOWNLOAD_DIR unset)",
+        SPENDING,
         "✓ Kling accepted the keys; the account has no image2video tasks yet.",
     ]
 
@@ -152,7 +157,8 @@ def test_check_without_keys_still_says_what_it_checked(
         KEPT_WRITES,
         f"• videos saved to: {tmp_path / 'videos'} (made on the first save)",
     ]
-    assert lines[5].startswith("✗ Kling credentials are not configured: set KLING_ACCESS_KEY and KLING_SECRET_KEY")
+    assert lines[5] == SPENDING
+    assert lines[6].startswith("✗ Kling credentials are not configured: set KLING_ACCESS_KEY and KLING_SECRET_KEY")
     assert sandbox.state.requests == []
 
 
@@ -170,7 +176,8 @@ def test_check_in_sandbox_mode_says_what_it_checked(
         "• videos are not saved (KLING_MCP_DOWNLOAD_DIR unset)",
     ]
     assert "built-in sandbox" in lines[0]
-    assert lines[5].startswith("✓ Sandbox mode")
+    assert lines[5] == SPENDING
+    assert lines[6].startswith("✓ Sandbox mode")
 
 
 def test_check_refuses_a_download_folder_that_is_a_file_and_contacts_no_one(
@@ -185,6 +192,7 @@ def test_check_refuses_a_download_folder_that_is_a_file_and_contacts_no_one(
     assert lines[4:] == [
         f"✗ videos saved to: {a_file / 'kling'}: cannot save there ({a_file} is a file, not a folder).",
         "  What to do: set KLING_MCP_DOWNLOAD_DIR to a folder this user can write (it is made if missing).",
+        SPENDING,
         "– Kling not contacted: fix the ✗ above first (the server refuses paid calls it cannot journal or save).",
     ]
     assert sandbox.state.requests == []

@@ -24,6 +24,7 @@ from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.context import options_from
 from kling_mcp.server.runtime import open_runtime
+from kling_mcp.service.create.creating import Approval
 from kling_mcp.service.create.recorder import MAX_UNCLASSIFIED_FAILURES, JournalRecorder
 from kling_mcp.service.describe.owners import Viewer
 from kling_mcp.service.failures import OwnerUncheckedError, TaskNotFoundError
@@ -47,7 +48,9 @@ def _gets(sandbox: SandboxServer) -> int:
 async def _made_task(settings: Settings) -> str:
     async with AsyncExitStack() as stack:
         runtime = await open_runtime(settings, options_from(settings), stack, FAST_RETRY)
-        outcome = await runtime.service.generate(VideoRequest.model_validate({**ARGS, "timeout": 5}), owner="oauth:al")
+        request = VideoRequest.model_validate({**ARGS, "timeout": 5})
+        approval = Approval(await runtime.service.estimate(request), "test")
+        outcome = await runtime.service.generate(request, approval=approval, owner="oauth:al")
         assert outcome.result.task_id is not None
         return outcome.result.task_id
 

@@ -204,7 +204,7 @@ async def test_view_follows_a_long_task_and_plays_the_video(host: tuple[Host, Sa
     await seen.shot("2-playing")
 
     details = await view.locator("#details").text_content() or ""
-    assert task["task_id"] in details and "10 units (charged by Kling)" in details
+    assert task["task_id"] in details and "10 units (charged by Kling); estimated 10 units" in details
     assert await view.locator("#details a").get_attribute("href") == state["src"]
     assert await view.locator("#retention").is_visible()
 

@@ -123,6 +123,15 @@ class Settings(EnvironmentSettings):
         validation_alias="KLING_MCP_POLL_MAX_INTERVAL",
         description="Longest gap between two task queries (seconds).",
     )
+    confirm_spend: Literal["auto", "always", "off"] = Field(
+        "auto",
+        validation_alias="KLING_MCP_CONFIRM_SPEND",
+        description=(
+            "Ask the user before each paid create, showing the settings and the estimated cost (docs/spending.md): "
+            "`auto` asks clients that can answer (MCP elicitation) and creates without asking for clients that "
+            "cannot; `always` refuses a create, sending nothing, when the client cannot ask; `off` never asks."
+        ),
+    )
     skip_capability_check: bool = Field(
         False,
         validation_alias="KLING_MCP_SKIP_CAPABILITY_CHECK",

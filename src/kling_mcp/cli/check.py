@@ -110,6 +110,20 @@ def _check_download_dir(settings: Settings, say: Say) -> bool:
     return True
 
 
+# What KLING_MCP_CONFIRM_SPEND does, above all for clients that cannot ask their user (docs/spending.md).
+SPEND_RULES = {
+    "auto": "asks the user before each paid create where the client can ask (MCP elicitation); clients that cannot "
+    "ask create WITHOUT confirmation (set always to refuse them)",
+    "always": "asks the user before each paid create; clients that cannot ask are refused and nothing is sent",
+    "off": "never asks: every paid create goes ahead without confirmation",
+}
+
+
+def spend_rule(settings: Settings) -> str:
+    """The line `check` prints about confirming spends."""
+    return f"• spending (KLING_MCP_CONFIRM_SPEND={settings.confirm_spend}): {SPEND_RULES[settings.confirm_spend]}"
+
+
 def _describe(settings: Settings, say: Say) -> bool:
     """Print what is being checked: Kling host, access key, journal, download folder. False if one of them fails."""
     if settings.sandbox:
@@ -121,6 +135,7 @@ def _describe(settings: Settings, say: Say) -> bool:
         say(f"• access key: {key} (secret key {'set' if settings.secret_key else 'not set'})")
     journal_ok = _check_journal(settings, say)
     saving_ok = _check_download_dir(settings, say)
+    say(spend_rule(settings))
     return journal_ok and saving_ok
 
 

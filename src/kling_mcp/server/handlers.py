@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from mcp.server.apps import client_supports_apps
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult
+from mcp_types import CallToolResult, InputRequiredResult
 
 from kling_mcp.api.errors import KlingError
 from kling_mcp.server.access import GENERATE_SCOPE, READ_SCOPE, Caller, caller_of
@@ -23,16 +23,20 @@ from kling_mcp.server.arguments import (
     ListTasksArguments,
     WatchArguments,
 )
+from kling_mcp.server.consent import approve
 from kling_mcp.server.context import app_of
 from kling_mcp.server.descriptions import GET_TOOL, WATCH_TOOL
 from kling_mcp.server.replies import next_step_for, progress_of, saved, task_list_result, video_result, with_next_step
 from kling_mcp.server.tool_errors import to_tool_error
 from kling_mcp.server.tools import tool_taking
+from kling_mcp.service.create.creating import Approval
 from kling_mcp.service.custom_elements import ElementListOutput, ElementOutput
 from kling_mcp.service.describe.follow import FollowState, follow
+from kling_mcp.service.describe.task_results import VideoTaskResult
 from kling_mcp.service.failures import InvalidInputError, JournalUnavailableError, TaskCallError
 from kling_mcp.service.prepare.bodies import GenerateRequest
 from kling_mcp.service.prepare.element_request import ElementRequest
+from kling_mcp.service.video import Outcome
 
 if TYPE_CHECKING:
     from kling_mcp.server.context import AppContext
@@ -40,27 +44,52 @@ if TYPE_CHECKING:
 CREATE_FAILURES = (InvalidInputError, KlingError, JournalUnavailableError)
 
 
-async def generate(ctx: Context, request: GenerateRequest) -> CallToolResult:
-    """Create one paid task and wait for it within the call's cap."""
+async def generate(ctx: Context, request: GenerateRequest) -> CallToolResult | InputRequiredResult:
+    """Create one paid task, once the spend is approved (`server/consent.py`), and wait for it within the call's cap."""
     app = app_of(ctx)
     caller = caller_of(ctx)
     caller.require(GENERATE_SCOPE, "creating a video (a paid Kling task)")
+    approval = await _approval(ctx, app, request)
+    if not isinstance(approval, Approval):
+        return approval
     try:
-        outcome = await (await app.service()).generate(request, progress_of(ctx), owner=caller.viewer.owner)
+        outcome = await (await app.service()).generate(
+            request, progress_of(ctx), approval=approval, owner=caller.viewer.owner
+        )
     except CREATE_FAILURES as exc:
         raise create_error(exc, request, app) from exc
     return video_result(await saved(app, outcome, None, request.effective_timeout), ctx)
 
 
-async def start_task(app: AppContext, caller: Caller, request: GenerateRequest) -> str:
-    """`generate` for an MCP task (`server/tasks/`): the same checks and errors, the task created once and not
-    waited for (the MCP task follows it). Returns its external_task_id."""
+async def start_task(
+    ctx: Context, app: AppContext, caller: Caller, request: GenerateRequest
+) -> str | CallToolResult | InputRequiredResult:
+    """`generate` for an MCP task (`server/tasks/`): the same checks, approval and errors, the task created once and
+    not waited for (the MCP task follows it). Returns its external_task_id, or what `generate` returns instead of
+    creating (the user's refusal, or the question itself)."""
     caller.require(GENERATE_SCOPE, "creating a video (a paid Kling task)")
+    approval = await _approval(ctx, app, request)
+    if not isinstance(approval, Approval):
+        return approval
     try:
-        begun = await (await app.runtime()).service.creator.start(request, owner=caller.viewer.owner)
+        begun = await (await app.runtime()).service.creator.start(request, approval=approval, owner=caller.viewer.owner)
     except CREATE_FAILURES as exc:
         raise create_error(exc, request, app) from exc
     return begun.external_task_id
+
+
+async def _approval(
+    ctx: Context, app: AppContext, request: GenerateRequest
+) -> Approval | CallToolResult | InputRequiredResult:
+    """The spend's approval; else the answer to give instead of creating: the user's refusal (a normal result,
+    nothing sent) or the question (2026-07-28). Bad arguments are refused before anyone is asked."""
+    try:
+        approval = await approve(ctx, app, request)
+    except CREATE_FAILURES as exc:
+        raise create_error(exc, request, app) from exc
+    if isinstance(approval, VideoTaskResult):
+        return video_result(Outcome(approval, 0.0), ctx)
+    return approval
 
 
 def create_error(exc: Exception, request: GenerateRequest, app: AppContext) -> ToolError:

@@ -42,7 +42,7 @@ def next_step_for(status: str, task_id: str | None, external_task_id: str | None
         )
     if status == "never_created":
         return f"Kling never created this task and nothing was billed: calling {creator} again is safe."
-    if status in ("succeed", "failed"):  # steps that name no tool
+    if status in ("succeed", "failed", "declined"):  # steps that name no tool
         return results.next_step_for(status, task_id, external_task_id)
     if task_id is None:
         return f"It is not yet known whether Kling created this task. Call {get_call} and wait_seconds=30; {again}"
@@ -53,7 +53,11 @@ def with_next_step(result: VideoTaskResult) -> VideoTaskResult:
     """The result whose `next_step` names our tools where it names one ("do not call ... again", "calling ... again
     is safe"), the creator being the tool that made its task: a model warned off the wrong tool might call the right
     one again and pay twice. A task of unknown endpoint (journaled before endpoints were) is the image tool's."""
-    if result.status in ("succeed", "failed"):  # their next steps name no tool (and a download may have set them)
+    if result.status in (
+        "succeed",
+        "failed",
+        "declined",
+    ):  # their next steps name no tool (and a download may have set them)
         return result
     creator = creator_of(result.endpoint) or GENERATE_TOOL
     step = next_step_for(result.status, result.task_id, result.external_task_id, creator=creator)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import anyio
@@ -16,7 +16,7 @@ from kling_mcp.api.capabilities import ENDPOINTS, endpoint_named
 from kling_mcp.api.client import KlingClient
 from kling_mcp.api.errors import KlingNotFoundError, describe_cause
 from kling_mcp.api.models import Endpoint, Task
-from kling_mcp.service.create.creating import MIN_CREATE_BUDGET_SECONDS, TaskCreator
+from kling_mcp.service.create.creating import MIN_CREATE_BUDGET_SECONDS, Approval, TaskCreator
 from kling_mcp.service.create.intents import IntentResolver
 from kling_mcp.service.create.recorder import JournalRecorder
 from kling_mcp.service.custom_elements import ElementService
@@ -33,6 +33,7 @@ from kling_mcp.service.failures import (
 from kling_mcp.service.journal import JournalEntry, TaskJournal, describe_journal_error
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.prepare.bodies import GenerateRequest
+from kling_mcp.service.prepare.estimates import Estimate, estimate, prior, profile_of
 from kling_mcp.service.wait.poller import TaskPoller
 from kling_mcp.service.wait.waiting import ProgressFn, TaskWaiter
 
@@ -105,11 +106,28 @@ class VideoService:
         """
         return self.waiter.wrap_up()
 
+    async def estimate(self, request: GenerateRequest) -> Estimate:
+        """What creating this request is expected to cost (one journal query, in a worker thread); when the
+        journal cannot be read, the prior table's figure (the create itself will then say what is wrong)."""
+        profile = profile_of(request)
+        try:
+            return await anyio.to_thread.run_sync(
+                lambda: estimate(self._journal, profile, kling_host=self.kling_host), limiter=self.recorder.readers
+            )
+        except Exception as exc:
+            logger.warning("estimate from the prior table: journal unreadable (%s)", describe_journal_error(exc).text)
+            return prior(profile)
+
     def _budget(self, requested: float) -> float:
         return max(0.0, min(requested, self.options.max_wait_seconds))
 
     async def generate(
-        self, request: GenerateRequest, progress: ProgressFn | None = None, *, owner: str | None = None
+        self,
+        request: GenerateRequest,
+        progress: ProgressFn | None = None,
+        *,
+        approval: Approval,
+        owner: str | None = None,
     ) -> Outcome:
         """Create the task once (see `TaskCreator.start`) and wait for it up to min(timeout, the server's cap).
 
@@ -119,13 +137,14 @@ class VideoService:
         budget = self._budget(request.effective_timeout)
         deadline = started + budget
         create_deadline = started + max(budget, MIN_CREATE_BUDGET_SECONDS)
-        begun = await self.creator.start(request, create_deadline=create_deadline, owner=owner)
+        begun = await self.creator.start(request, approval=approval, create_deadline=create_deadline, owner=owner)
         task = begun.task
         try:
             task = await self.waiter.wait(begun.endpoint, task, started, deadline, progress, begun.profile)
-            return self._finish(
+            outcome = self._finish(
                 task, request.model, started, begun.external_task_id, begun.journal_warning, begun.endpoint
             )
+            return with_approval(outcome, approval)
         except TaskFailedError:
             raise
         except Exception as exc:  # the task exists and is paid for: whatever broke, hand back its ids
@@ -188,7 +207,10 @@ class VideoService:
         profile = (entry.model, entry.mode, entry.duration) if entry and entry.model else None
         task = await self.waiter.wait(endpoint, task, started, deadline, progress, profile)
         model = entry.model if entry and entry.model else None
-        return self._finish(task, model, started, external_id, warning, endpoint)
+        outcome = self._finish(task, model, started, external_id, warning, endpoint)
+        if entry is None or entry.estimated_units is None:
+            return outcome
+        return replace(outcome, result=outcome.result.model_copy(update={"estimated_units": entry.estimated_units}))
 
     async def _entry(self, any_id: str) -> tuple[JournalEntry | None, str | None]:
         """The journal's entry for the id; when the journal cannot be read, none and a note (Kling is still asked)."""
@@ -237,6 +259,16 @@ class VideoService:
             raise TaskFailedError(task, external_id)
         result = replace_warning(from_task(task, model, external_id, endpoint), warning)
         return Outcome(result, self._clock() - started)
+
+
+def with_approval(outcome: Outcome, approval: Approval) -> Outcome:
+    """The outcome with the estimate shown before its create and how the spend was approved."""
+    update = {
+        "estimated_units": approval.estimate.units,
+        "estimate_basis": approval.estimate.basis,
+        "spend_approval": approval.how,
+    }
+    return replace(outcome, result=outcome.result.model_copy(update=update))
 
 
 def replace_warning(result: VideoTaskResult, warning: str | None) -> VideoTaskResult:

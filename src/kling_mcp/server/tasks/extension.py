@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import anyio.to_thread
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.extension import Extension, MethodBinding
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp_types import (
@@ -17,6 +18,7 @@ from mcp_types import (
     METHOD_NOT_FOUND,
     CallToolRequestParams,
     CallToolResult,
+    InputRequiredResult,
     PaginatedRequestParams,
     RequestParams,
     TextContent,
@@ -108,9 +110,9 @@ class Tasks(Extension):
             arguments = None
         caller = caller_for(token_of(ctx.request))
         if arguments is None:
-            created: Created | CallToolResult | None = None
+            created: Created | CallToolResult | InputRequiredResult | None = None
         elif params.name in CREATING_TOOLS:
-            created = await self._start_generate(ctx, arguments, caller)
+            created = await self._start_generate(ctx, params, arguments, caller)
         else:
             created = await self._start_wait(runtime, arguments, is_legacy, caller)
         if created is None:  # nothing to wait for, or arguments the tool itself must judge: a normal call
@@ -118,6 +120,8 @@ class Tasks(Extension):
             if is_legacy and isinstance(result, CallToolResult) and result.is_error:
                 _refuse(result)
             return result
+        if isinstance(created, InputRequiredResult):
+            return created  # the spend's question (2026-07-28): the client calls again with the answer
         if isinstance(created, CallToolResult):
             return _refuse(created) if is_legacy else created
         handle_id, external_task_id, download = created
@@ -141,16 +145,25 @@ class Tasks(Extension):
         return CallToolResult(content=[TextContent(type="text", text="task created")])  # replaced by the offer
 
     async def _start_generate(
-        self, ctx: ServerRequestContext[Any, Any], request: GenerateRequest, caller: Caller
-    ) -> Created | CallToolResult | None:
+        self,
+        ctx: ServerRequestContext[Any, Any],
+        params: CallToolRequestParams,
+        request: GenerateRequest,
+        caller: Caller,
+    ) -> Created | CallToolResult | InputRequiredResult | None:
         from kling_mcp.server.handlers import start_task  # loaded with the first call, as the tools' handlers are
 
         if not caller.holds(GENERATE_SCOPE):
             return None  # the tool refuses it, saying which scope is missing
-        try:  # the generate tool's own start: the same checks and errors, the task created once
-            external_task_id = await start_task(app_of(ctx), caller, request)
+        # The tool's own Context, so the spend is approved as in a plain call (server/consent.py).
+        context = Context(request_context=ctx, mcp_server=self._results.server, input_params=params)
+        try:  # the generate tool's own start: the same checks, approval and errors, the task created once
+            started = await start_task(context, app_of(ctx), caller, request)
         except ToolError as exc:
             return CallToolResult(content=[TextContent(type="text", text=str(exc))], is_error=True)
+        if not isinstance(started, str):
+            return started  # not created: the user's refusal, or the question
+        external_task_id = started
         # The handle id is our external_task_id: idempotent, and it finds the Kling task in every tool.
         return external_task_id, external_task_id, None
 

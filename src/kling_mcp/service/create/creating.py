@@ -28,12 +28,22 @@ from kling_mcp.service.failures import TaskCallError, judged_refusal
 from kling_mcp.service.journal import CREATE_FAILED, UNKNOWN, TaskJournal
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.prepare.bodies import GenerateRequest, prepare_request
+from kling_mcp.service.prepare.estimates import Estimate
 from kling_mcp.service.wait.waiting import Profile
 
 logger = logging.getLogger(__name__)
 
 # A create gets at least this long for its retries, even when the caller's wait is shorter.
 MIN_CREATE_BUDGET_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Approval:
+    """Why a create may spend: its estimate, and how the spend was approved (the server asks the user, or says why
+    it did not). Every create takes one, so no path can create without going through the rule that makes it."""
+
+    estimate: Estimate
+    how: str  # e.g. "confirmed by the user", "not asked: KLING_MCP_CONFIRM_SPEND=off"
 
 
 @dataclass(frozen=True)
@@ -70,10 +80,15 @@ class TaskCreator:
         self._uploads = anyio.CapacityLimiter(options.max_concurrent_uploads)
 
     async def start(
-        self, request: GenerateRequest, *, create_deadline: float | None = None, owner: str | None = None
+        self,
+        request: GenerateRequest,
+        *,
+        approval: Approval,
+        create_deadline: float | None = None,
+        owner: str | None = None,
     ) -> Started:
         """Create the task once (owned by `owner`, default the local user), journaled before and after the create
-        request; does not wait for the video.
+        request, with its `approval`'s estimate; does not wait for the video.
 
         Refused before anything is sent if the intent cannot be journaled (`JournalUnavailableError`); after the
         create request may have left, every failure is a `TaskCallError` naming the task's ids.
@@ -90,6 +105,7 @@ class TaskCreator:
             prepared = prepare_request(request, options)
             prepared.entry.kling_host = self._kling_host
             prepared.entry.owner = owner or local_owner()
+            prepared.entry.estimated_units = approval.estimate.units
             endpoint, external_id = prepared.endpoint, prepared.entry.external_task_id
             await self._recorder.intent(prepared.entry)  # refuses the call, before any request, if it cannot
             # Shielded: a cancelled call must still learn and record the id of a task it may have paid for.

@@ -15,10 +15,13 @@ if TYPE_CHECKING:
 ResultStatus = Literal[
     "submitted", "processing", "succeed", "failed", "creating", "create_failed", "unknown", "never_created"
 ]
-"""The statuses a result can have: Kling's four and kling-mcp's own (see docs/journal.md)."""
+"""The statuses a task can have: Kling's four and kling-mcp's own (see docs/journal.md)."""
 
+# A generate call's status when the user did not approve the spend: no task, nothing sent (docs/spending.md). Not a
+# task's status, so never in the journal (nor a filter of the list tool).
+DECLINED = "declined"
 # Statuses after which nothing more will happen to the call's task.
-DONE_STATUSES = frozenset({"succeed", "failed", "create_failed", "never_created"})
+DONE_STATUSES = frozenset({"succeed", "failed", "create_failed", "never_created", DECLINED})
 
 VIDEO_RETENTION_NOTE = "Kling deletes generated videos after 30 days: download them if you want to keep them."
 SAVED_RETENTION_NOTE = "Kling deletes its copy after 30 days; the saved file stays."
@@ -47,7 +50,8 @@ class VideoTaskResult(BaseModel):
     # `| str`: a status Kling adds later is passed on as it is (with `done` false), not refused.
     status: ResultStatus | str = Field(
         description="submitted → processing → succeed | failed; or kling-mcp's creating, unknown, create_failed, "
-        "never_created. Another value is a status Kling added that kling-mcp does not know yet."
+        "never_created; or declined (the user did not approve the spend: nothing was sent). Another value is a "
+        "status Kling added that kling-mcp does not know yet."
     )
     status_message: str | None = Field(
         None, description="Kling's status message (the reason when failed), and notes on anything unexpected."
@@ -58,6 +62,19 @@ class VideoTaskResult(BaseModel):
     updated_at: str | None = Field(None, description="When Kling last updated the task (ISO 8601, UTC).")
     final_unit_deduction: str | None = Field(
         None, description="What Kling charged for the task, in its units (set once Kling reports it)."
+    )
+    estimated_units: float | None = Field(
+        None,
+        description="What kling-mcp estimated the task would cost, in Kling's units, before creating it "
+        "(compare final_unit_deduction).",
+    )
+    estimate_basis: str | None = Field(
+        None, description="What the estimate rests on: 'learned from N tasks' of the same settings, or 'prior table'."
+    )
+    spend_approval: str | None = Field(
+        None,
+        description="How the spend was approved: 'confirmed by the user', or why nobody was asked "
+        "(KLING_MCP_CONFIRM_SPEND, or a client that cannot ask); on 'declined', what the user answered.",
     )
     done: bool = Field(description="True when the task has finished (succeed or failed).")
     next_step: str = Field(description="What to do next, in one sentence.")
@@ -122,9 +139,32 @@ def next_step_for(status: str, task_id: str | None, external_task_id: str | None
         )
     if status == "never_created":
         return "Kling never created this task and nothing was billed: creating it again is safe."
+    if status == DECLINED:
+        return DECLINED_STEP
     if task_id is None:
         return f"It is not yet known whether Kling created this task: {look_up}, waiting 30 s; {again}"
     return f"The video is not ready yet: {look_up} in 30-60 s; {again}"
+
+
+DECLINED_STEP = (
+    "The user did not approve this spend: nothing was sent to Kling and nothing was charged. Do not try again on "
+    "your own; ask the user what they want (other settings, or no video)."
+)
+
+
+def declined(model: str, answer: str, estimate_units: float, basis: str) -> VideoTaskResult:
+    """The result of a create the user did not approve (`answer`: declined, or cancelled): no task, no charge."""
+    return VideoTaskResult(
+        task_id=None,
+        status=DECLINED,
+        status_message=f"The user {answer} the spend; no request was sent to Kling.",
+        model=model,
+        estimated_units=estimate_units,
+        estimate_basis=basis,
+        spend_approval=answer,
+        done=True,
+        next_step=DECLINED_STEP,
+    )
 
 
 def _media_url(url: str | None) -> str | None:
@@ -183,6 +223,7 @@ def from_entry(entry: JournalEntry) -> VideoTaskResult:
         created_at=_iso_ms(entry.kling_created_ms) or _iso_ms(int(entry.created_at * 1000)),
         updated_at=_iso_ms(entry.kling_updated_ms) or _iso_ms(int(entry.updated_at * 1000)),
         final_unit_deduction=entry.final_unit_deduction,
+        estimated_units=entry.estimated_units,
         done=status in DONE_STATUSES,
         next_step=next_step_for(status, entry.task_id, entry.external_task_id),
     ).made_at(entry.endpoint)
@@ -211,6 +252,9 @@ def summary(result: VideoTaskResult, *, waited: float | None = None, wait_note: 
     ids = [f"{name}={value}" for name, value in named if value]
     head = f"Kling task ({', '.join([*ids, result.model or 'unknown model'])}): {result.status}"
     cost = [f"Cost at Kling: {_units(result.final_unit_deduction)}."] if result.final_unit_deduction else []
+    if result.estimated_units is not None:
+        basis = f", {result.estimate_basis}" if result.estimate_basis else ""
+        cost.insert(0, f"Estimated: {_units(f'{result.estimated_units:g}')}{basis}.")
     journal = [result.journal_warning] if result.journal_warning else []
     if result.status == "succeed":
         urls = "\n".join(f"- {v.url}{_saved_note(v)}" for v in result.videos) or "- (no video URL returned)"

@@ -102,6 +102,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX IF NOT EXISTS elements_by_owner ON elements (owner, created_at DESC)",
     ),
+    # 9: what decides a task's price (its billing profile, `service/prepare/estimates.Profile.key`) and the units
+    # estimated before its create: estimates learn from what Kling charged earlier tasks of the same profile.
+    (
+        "ALTER TABLE tasks ADD COLUMN profile TEXT",
+        "ALTER TABLE tasks ADD COLUMN estimated_units {float}",
+        "CREATE INDEX IF NOT EXISTS tasks_by_billing_profile ON tasks (profile, status, created_at DESC)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

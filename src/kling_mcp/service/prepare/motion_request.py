@@ -75,6 +75,10 @@ def _yes_or_no(value: Any) -> Any:
     raise PydanticCustomError("not_a_boolean", "must be true or false (Kling's yes or no)")
 
 
+# The longest reference video Kling takes, by character_orientation (docs/kling-api.md): the output is as long.
+LONGEST_REFERENCE_SECONDS = {"image": 10, "video": 30}
+
+
 class MotionRequest(BaseModel):
     """Arguments of kling_generate_motion_control; each field is a top-level tool parameter."""
 
@@ -113,6 +117,12 @@ class MotionRequest(BaseModel):
     def effective_duration(self) -> None:
         """None: the video is as long as the reference video, which only Kling measures."""
         return None
+
+    @property
+    def longest_seconds(self) -> int:
+        """The longest video this request can make: the longest reference Kling takes for its orientation (the
+        price of the unknown length is estimated at this, so an estimate errs high, never low)."""
+        return LONGEST_REFERENCE_SECONDS[self.character_orientation]
 
     @property
     def effective_timeout(self) -> float:
