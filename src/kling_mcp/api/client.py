@@ -13,6 +13,7 @@ import httpx
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_base, retry_if_exception
 
+from kling_mcp.api.account import COSTS_PATH, ResourcePack, parse_packs
 from kling_mcp.api.errors import (
     CreateOutcomeUnknownError,
     CreateRefusedError,
@@ -251,6 +252,13 @@ class KlingClient:
         return await self._call(
             task_path(endpoint), _tasks_of, params={"pageNum": page, "pageSize": page_size}, deadline=deadline
         )
+
+    async def account_packs(self, *, start_ms: int, end_ms: int, deadline: float | None = None) -> list[ResourcePack]:
+        """The account's resource packs purchased between `start_ms` and `end_ms` (`GET /account/costs`, free).
+
+        Not retried: Kling allows one query a second, and the caller (`service/limits/credits.py`) paces them."""
+        params = {"start_time": start_ms, "end_time": end_ms}
+        return parse_packs((await self._send("GET", COSTS_PATH, params=params, deadline=deadline)).data)
 
 
 def _refusal(exc: httpx.TransportError) -> str | None:

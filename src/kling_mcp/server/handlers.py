@@ -23,12 +23,13 @@ from kling_mcp.server.tool_errors import to_tool_error
 from kling_mcp.server.tools import tool_taking
 from kling_mcp.service.describe.follow import FollowState, follow
 from kling_mcp.service.failures import InvalidInputError, JournalUnavailableError, TaskCallError
+from kling_mcp.service.limits.spend import SpendLimitError
 from kling_mcp.service.prepare.bodies import GenerateRequest
 
 if TYPE_CHECKING:
     from kling_mcp.server.context import AppContext
 
-CREATE_FAILURES = (InvalidInputError, KlingError, JournalUnavailableError)
+CREATE_FAILURES = (InvalidInputError, KlingError, JournalUnavailableError, SpendLimitError)
 
 
 async def generate(ctx: Context, request: GenerateRequest) -> CallToolResult:

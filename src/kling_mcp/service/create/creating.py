@@ -26,6 +26,9 @@ from kling_mcp.service.describe.owners import local_owner
 from kling_mcp.service.describe.task_results import next_step_for
 from kling_mcp.service.failures import TaskCallError, judged_refusal
 from kling_mcp.service.journal import CREATE_FAILED, UNKNOWN, TaskJournal
+from kling_mcp.service.journal.ledger import SpendCheck, SpendLimitReached
+from kling_mcp.service.limits.estimate import estimate_units
+from kling_mcp.service.limits.spend import SpendLimitError
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.prepare.bodies import GenerateRequest, prepare_request
 from kling_mcp.service.wait.waiting import Profile
@@ -91,7 +94,11 @@ class TaskCreator:
             prepared.entry.kling_host = self._kling_host
             prepared.entry.owner = owner or local_owner()
             endpoint, external_id = prepared.endpoint, prepared.entry.external_task_id
-            await self._recorder.intent(prepared.entry)  # refuses the call, before any request, if it cannot
+            spend = SpendCheck(options.spend_limit, estimate_units(request))
+            try:  # refuses the call, before any request, if it cannot be journaled or would pass the spend limit
+                await self._recorder.intent(prepared.entry, spend)
+            except SpendLimitReached as exc:
+                raise SpendLimitError(exc.spending, exc.estimate) from None
             # Shielded: a cancelled call must still learn and record the id of a task it may have paid for.
             with anyio.CancelScope(shield=True):
                 try:

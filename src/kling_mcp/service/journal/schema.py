@@ -19,6 +19,7 @@ class Dialect:
     same: str  # null-safe equality: SQLite's `IS`, PostgreSQL's `IS NOT DISTINCT FROM`
     float_type: str
     bigint_type: str
+    owner_lock: str = ""  # a statement serialising one owner's spend checks (SQLite: BEGIN IMMEDIATE does already)
 
     def render(self, sql: str) -> str:
         """Shared SQL (with `?` placeholders) in this dialect."""
@@ -27,7 +28,12 @@ class Dialect:
 
 SQLITE = Dialect("sqlite", param="?", same="IS", float_type="REAL", bigint_type="INTEGER")
 POSTGRESQL = Dialect(
-    "postgresql", param="%s", same="IS NOT DISTINCT FROM", float_type="DOUBLE PRECISION", bigint_type="BIGINT"
+    "postgresql",
+    param="%s",
+    same="IS NOT DISTINCT FROM",
+    float_type="DOUBLE PRECISION",
+    bigint_type="BIGINT",
+    owner_lock="SELECT pg_advisory_xact_lock(?)",
 )
 
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS journal_schema (version INTEGER NOT NULL)"
@@ -85,6 +91,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("ALTER TABLE tasks ADD COLUMN final_unit_deduction TEXT",),
     # 7: the last status relayed to the caller's callback_url, so every replica relays each status once.
     ("ALTER TABLE tasks ADD COLUMN relayed_status TEXT",),
+    # 8: spend limits (service/limits/): the units a create was expected to cost, counted until Kling's own charge
+    # (final_unit_deduction) is known; and the per-owner limits an operator set (`kling-mcp spend-limit`).
+    (
+        "ALTER TABLE tasks ADD COLUMN estimated_units {float}",
+        """CREATE TABLE IF NOT EXISTS spend_limits (
+            owner  TEXT PRIMARY KEY,
+            units  {float} NOT NULL,
+            set_at {float} NOT NULL
+        )""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
