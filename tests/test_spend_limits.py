@@ -169,3 +169,21 @@ def test_racing_intents_on_two_journal_connections_pass_the_limit_once(shared_jo
     finally:
         for journal in journals:
             journal.close()
+
+
+def test_the_operator_sets_and_clears_an_owners_limit_with_the_command(
+    sandbox: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kling_mcp.cli.limits import run_spend_limit
+
+    settings = make_settings(sandbox, tmp_path, KLING_MCP_SPEND_LIMIT=50)
+    assert run_spend_limit(settings, "token:ci", 500.0) == 0
+    assert "token:ci: 500 units per 24 h" in capsys.readouterr().out
+    journal = open_journal(settings.resolved_journal())
+    try:
+        assert journal.spending("token:ci", 50.0, window=24 * 3600).limit == 500.0
+        assert run_spend_limit(settings, "token:ci", None, clear=True) == 0
+        assert journal.spending("token:ci", 50.0, window=24 * 3600).limit == 50.0
+    finally:
+        journal.close()
+    assert run_spend_limit(settings, "token:ci", -1.0) == 2

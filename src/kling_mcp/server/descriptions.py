@@ -6,6 +6,7 @@ GENERATE_TOOL = "kling_generate_video_from_image"
 TEXT_TOOL = "kling_generate_video_from_text"
 GET_TOOL = "kling_get_video_task"
 LIST_TOOL = "kling_list_video_tasks"
+CREDITS_TOOL = "kling_get_credits"
 WATCH_TOOL = "kling_watch_video_task"  # app-only: the player's follow tool (server/apps.py)
 
 COST_AND_TIME = f"""Cost and time: every call creates one paid Kling task (more credits for 'pro', longer durations \
@@ -70,3 +71,9 @@ INSTRUCTIONS = (
 WATCH_DESCRIPTION = """For the kling-mcp player view only: the state of one Kling video task, what it was asked to \
 make, when tasks like it usually finish and when to ask again. Waits up to wait_seconds for the task to finish. \
 Costs nothing at Kling."""
+
+CREDITS_DESCRIPTION = """Show the Kling account's remaining credits: each resource pack (units bought, units left, \
+status, expiry) and the units left in the online ones, plus what you spent in the last 24 h and your spend limit, \
+if the server sets one. Costs nothing and creates nothing. Kling's remaining figures lag up to 12 hours behind \
+spending. Use it before generating many videos, or after a create failed with Kling error 1102 (packs used up: top \
+up at Kling)."""

@@ -20,6 +20,8 @@ from mcp_types import ToolAnnotations
 from kling_mcp.server.access import GENERATE_SCOPE, READ_SCOPE
 from kling_mcp.server.apps import player_meta
 from kling_mcp.server.descriptions import (
+    CREDITS_DESCRIPTION,
+    CREDITS_TOOL,
     GENERATE_DESCRIPTION,
     GENERATE_TOOL,
     GET_DESCRIPTION,
@@ -139,6 +141,18 @@ DECLARATIONS: tuple[ToolDeclaration, ...] = (
         read_only=True,
         idempotent=True,
         open_world=False,
+    ),
+    ToolDeclaration(
+        CREDITS_TOOL,
+        "Kling account credits",
+        CREDITS_DESCRIPTION,
+        READ_SCOPE,
+        arguments="kling_mcp.server.arguments:CreditsArguments",
+        handler=f"{_HANDLERS}:get_credits",
+        output="kling_mcp.service.limits.credits:CreditsOutput",
+        read_only=True,
+        idempotent=True,
+        open_world=True,
     ),
     # App-only: the player calls it to follow a task; hosts keep it from their model.
     ToolDeclaration(
