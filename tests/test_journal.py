@@ -221,3 +221,23 @@ def test_a_relayed_status_is_claimed_once_and_never_goes_back(journal: TaskJourn
     with ThreadPoolExecutor(8) as pool:  # replicas claiming the same status at once: one wins
         claims = list(pool.map(lambda _: journal.claim_relay("kmcp-s", "succeed", terminal), range(8)))
     assert claims.count(True) == 1
+
+
+def test_charges_are_per_billing_profile_newest_first_and_only_of_succeeded_tasks(journal: TaskJournal) -> None:
+    runs = [
+        ("e", "text2video/kling-v3/pro/10s/sound", "succeed", "not a number"),
+        ("a", "text2video/kling-v3/pro/10s/sound", "succeed", "16"),
+        ("b", "text2video/kling-v3/pro/10s/sound", "succeed", "12.5"),
+        ("c", "text2video/kling-v3/pro/10s/silent", "succeed", "8"),
+        ("d", "text2video/kling-v3/pro/10s/sound", "failed", "0"),
+    ]
+    for name, profile, status, units in runs:
+        journal.record_intent(_entry(f"kmcp-{name}", profile=profile, estimated_units=9.5))
+        task = _task(f"T{name}", f"kmcp-{name}", status=status).model_copy(update={"final_unit_deduction": units})
+        journal.record_task(task, f"kmcp-{name}")
+    assert journal.charges("text2video/kling-v3/pro/10s/sound") == [12.5, 16.0]
+    assert journal.charges("text2video/kling-v3/pro/10s/sound", limit=1) == [12.5]
+    assert journal.charges("text2video/kling-v3/pro/10s/silent") == [8.0]
+    assert journal.charges("text2video/kling-v3/std/10s/silent") == []
+    entry = journal.get("Ta")
+    assert entry is not None and (entry.profile, entry.estimated_units) == ("text2video/kling-v3/pro/10s/sound", 9.5)

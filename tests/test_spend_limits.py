@@ -25,11 +25,16 @@ from tests.names import LIST, TEXT
 
 pytestmark = pytest.mark.anyio
 
-# kling-v2-6 std 5 s: the prior estimates 4 units (service/limits/estimate.py); the sandbox charges 1.5
-# (docs/kling-api.md's table).
-ARGS: dict[str, Any] = {"prompt": "a lantern sways", "model": "kling-v2-6", "mode": "std", "duration": 5}
-ESTIMATE = 4.0
-CHARGED = 1.5
+# kling-v2-6 pro 5 s with sound: the prior table estimates 5 units (service/prepare/estimates.py: 2.5 × 2 for
+# sound); the sandbox charges 3.75 (docs/kling-api.md: 2.5 × 1.5), which later estimates learn.
+ARGS: dict[str, Any] = {
+    "prompt": "a lantern sways",
+    "model": "kling-v2-6",
+    "mode": "pro",
+    "duration": 5,
+    "generate_audio": True,
+}
+RACE_ESTIMATE = 4.0
 
 
 def _ids(result: Any) -> str:
@@ -39,11 +44,11 @@ def _ids(result: Any) -> str:
 async def test_a_create_over_the_limit_is_refused_before_anything_is_sent(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
-    settings = make_settings(sandbox, tmp_path, KLING_MCP_SPEND_LIMIT=6)
+    settings = make_settings(sandbox, tmp_path, KLING_MCP_SPEND_LIMIT=8)
     async with Client(build_server(settings, retry_policy=FAST_RETRY)) as client:
         first = await client.call_tool(TEXT, ARGS)
         assert not first.is_error, text_of(first)
-        # Kling's charge (1.5) replaces the estimate (4) once known: 1.5 + 4 fits in 6, where 4 + 4 would not.
+        # Kling's charge (3.75) replaces the estimate (5) once known: 3.75 + 3.75 fits in 8, where 5 + 3.75 would not.
         await settled_journal_entry(settings, _ids(first), "succeed")
         second = await client.call_tool(TEXT, ARGS)
         assert not second.is_error, text_of(second)
@@ -51,19 +56,19 @@ async def test_a_create_over_the_limit_is_refused_before_anything_is_sent(
         third = await client.call_tool(TEXT, ARGS)
     assert third.is_error
     text = text_of(third)
-    assert f"{local_owner()} has spent 3 of 6 units in the last 24 h (KLING_MCP_SPEND_LIMIT" in text, text
-    assert "estimated at 4 units" in text and "Room for it frees up at " in text, text
+    assert f"{local_owner()} has spent 7.5 of 8 units in the last 24 h (KLING_MCP_SPEND_LIMIT" in text, text
+    assert "estimated at 3.75 units" in text and "Room for it frees up at " in text, text
     assert "No request was sent to Kling and nothing was billed" in text
     assert len(sandbox.state.tasks) == 2, "the refused create reached Kling"
 
 
 async def test_running_tasks_count_at_their_estimate(sandbox: SandboxServer, tmp_path: Path) -> None:
     sandbox.state.config.run_seconds = 30.0  # the first task is still running when the second call comes
-    settings = make_settings(sandbox, tmp_path, KLING_MCP_SPEND_LIMIT=7, KLING_MCP_MAX_WAIT=0.2)
+    settings = make_settings(sandbox, tmp_path, KLING_MCP_SPEND_LIMIT=9, KLING_MCP_MAX_WAIT=0.2)
     async with Client(build_server(settings, retry_policy=FAST_RETRY)) as client:
         assert not (await client.call_tool(TEXT, ARGS)).is_error
         refused = await client.call_tool(TEXT, ARGS)
-    assert refused.is_error and "has spent 4 of 7 units" in text_of(refused), text_of(refused)
+    assert refused.is_error and "has spent 5 of 9 units" in text_of(refused), text_of(refused)
     assert len(sandbox.state.tasks) == 1
 
 
@@ -100,8 +105,8 @@ async def test_an_operators_limit_for_one_owner_overrides_the_default(sandbox: S
     settings = make_settings(sandbox, tmp_path)  # no default limit
     journal = open_journal(settings.resolved_journal())
     try:
-        journal.set_spend_limit(local_owner(), 3.0)
-        assert journal.spend_limits() == {local_owner(): 3.0}
+        journal.set_spend_limit(local_owner(), 4.0)
+        assert journal.spend_limits() == {local_owner(): 4.0}
     finally:
         journal.close()
     async with Client(build_server(settings, retry_policy=FAST_RETRY)) as client:
@@ -153,7 +158,7 @@ def test_racing_intents_on_two_journal_connections_pass_the_limit_once(shared_jo
         entry = JournalEntry(f"kmcp-race-{i}", "text2video", "kling-v2-6", "p", owner="token:alice")
         barrier.wait()
         try:
-            journals[i % 2].record_intent(entry, SpendCheck(5.0, ESTIMATE))
+            journals[i % 2].record_intent(entry, SpendCheck(5.0, RACE_ESTIMATE))
             written.append(entry.external_task_id)
         except SpendLimitReached:
             pass
@@ -165,7 +170,7 @@ def test_racing_intents_on_two_journal_connections_pass_the_limit_once(shared_jo
         for thread in threads:
             thread.join()
         assert len(written) == 1, written
-        assert journals[0].spending("token:alice", 5.0, window=24 * 3600).spent == ESTIMATE
+        assert journals[0].spending("token:alice", 5.0, window=24 * 3600).spent == RACE_ESTIMATE
     finally:
         for journal in journals:
             journal.close()

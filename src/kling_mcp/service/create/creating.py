@@ -27,10 +27,10 @@ from kling_mcp.service.describe.task_results import next_step_for
 from kling_mcp.service.failures import TaskCallError, judged_refusal
 from kling_mcp.service.journal import CREATE_FAILED, UNKNOWN, TaskJournal
 from kling_mcp.service.journal.ledger import SpendCheck, SpendLimitReached
-from kling_mcp.service.limits.estimate import estimate_units
 from kling_mcp.service.limits.spend import SpendLimitError
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.prepare.bodies import GenerateRequest, prepare_request
+from kling_mcp.service.prepare.estimates import Estimate, estimate, prior, profile_of
 from kling_mcp.service.wait.waiting import Profile
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class TaskCreator:
             prepared.entry.kling_host = self._kling_host
             prepared.entry.owner = owner or local_owner()
             endpoint, external_id = prepared.endpoint, prepared.entry.external_task_id
-            spend = SpendCheck(options.spend_limit, estimate_units(request))
+            spend = SpendCheck(options.spend_limit, (await self._estimate(request)).units)
             try:  # refuses the call, before any request, if it cannot be journaled or would pass the spend limit
                 await self._recorder.intent(prepared.entry, spend)
             except SpendLimitReached as exc:
@@ -109,6 +109,15 @@ class TaskCreator:
         logger.info("created Kling task %s (%s, %s)", task.task_id, request.model, endpoint)
         profile = (request.model, request.mode, request.effective_duration)
         return Started(endpoint, task, external_id, profile, warning)
+
+    async def _estimate(self, request: GenerateRequest) -> Estimate:
+        """What this create is expected to cost (learned from the journal, else the prior table)."""
+        profile = profile_of(request)
+        learn = partial(estimate, self._journal, profile, kling_host=self._kling_host)
+        try:
+            return await anyio.to_thread.run_sync(learn, limiter=self._recorder.readers)
+        except Exception:  # a journal that cannot be read refuses the intent next, with the reason; else the prior
+            return prior(profile)
 
     async def _create(
         self,

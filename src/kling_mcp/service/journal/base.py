@@ -92,6 +92,11 @@ class TaskJournal(Protocol):
         only of one Kling API (plus entries older than the record of hosts)."""
         ...
 
+    def charges(self, profile: str, *, limit: int = 20, kling_host: str | None = None) -> list[float]:
+        """Units Kling charged the latest succeeded tasks of one billing profile (newest first), optionally only
+        of one Kling API (as `durations`)."""
+        ...
+
     def recent(
         self,
         *,

@@ -43,7 +43,8 @@ class JournalEntry:
     callback_url: str | None = None  # the caller's own, which kling-mcp relays Kling's callbacks to
     owner: str | None = None  # who made the call (see service.owners); None for entries older than owners
     relayed_status: str | None = None  # the last status relayed to callback_url (see service.callbacks)
-    estimated_units: float | None = None  # what the create was expected to cost (spend limits, service/limits/)
+    profile: str | None = None  # what decides its price (`service/prepare/estimates.Profile.key`); None before
+    estimated_units: float | None = None  # the units estimated before its create (None before estimates)
 
 
 # The columns of the `tasks` table, in the order `entry_values` gives them.
@@ -69,6 +70,7 @@ COLUMNS = (
     "callback_url",
     "owner",
     "relayed_status",
+    "profile",
     "estimated_units",
 )
 

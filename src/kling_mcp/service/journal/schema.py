@@ -91,10 +91,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("ALTER TABLE tasks ADD COLUMN final_unit_deduction TEXT",),
     # 7: the last status relayed to the caller's callback_url, so every replica relays each status once.
     ("ALTER TABLE tasks ADD COLUMN relayed_status TEXT",),
-    # 8: spend limits (service/limits/): the units a create was expected to cost, counted until Kling's own charge
-    # (final_unit_deduction) is known; and the per-owner limits an operator set (`kling-mcp spend-limit`).
+    # 8: what decides a task's price (its billing profile, `service/prepare/estimates.Profile.key`) and the units
+    # estimated before its create: estimates learn from what Kling charged earlier tasks of the same profile.
     (
+        "ALTER TABLE tasks ADD COLUMN profile TEXT",
         "ALTER TABLE tasks ADD COLUMN estimated_units {float}",
+        "CREATE INDEX IF NOT EXISTS tasks_by_billing_profile ON tasks (profile, status, created_at DESC)",
+    ),
+    # 9: spend limits (service/limits/): the per-owner limits an operator set (`kling-mcp spend-limit`). What an
+    # owner spent is read from `tasks` (final_unit_deduction, else estimated_units).
+    (
         """CREATE TABLE IF NOT EXISTS spend_limits (
             owner  TEXT PRIMARY KEY,
             units  {float} NOT NULL,

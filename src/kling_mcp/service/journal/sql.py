@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -242,6 +243,20 @@ class SqlJournal(ABC):
         )
         return [float(r["seconds"]) for r in rows]
 
+    def charges(self, profile: str, *, limit: int = 20, kling_host: str | None = None) -> list[float]:
+        """Units Kling charged the latest succeeded tasks of one billing profile (newest first).
+
+        With `kling_host`, only tasks of that Kling API: a sandbox's prices must not teach what Kling charges.
+        A charge that is not a number is skipped.
+        """
+        host, params = _host_filter(kling_host)
+        rows = self._select(
+            "SELECT final_unit_deduction AS units FROM tasks WHERE profile=? AND status='succeed' "
+            f"AND final_unit_deduction IS NOT NULL{host} ORDER BY created_at DESC LIMIT ?",
+            (profile, *params, limit),
+        )
+        return [units for units in (_units(r["units"]) for r in rows) if units is not None]
+
     def recent(
         self,
         *,
@@ -294,6 +309,15 @@ class SqlJournal(ABC):
                 "UPDATE task_handles SET cancelled_at=? WHERE handle_id=? AND cancelled_at IS NULL",
                 (at, handle_id),
             )
+
+
+def _units(text: str) -> float | None:
+    """A `final_unit_deduction` as a number, None when it is not one."""
+    try:
+        units = float(text)
+    except ValueError:
+        return None
+    return units if math.isfinite(units) and units >= 0 else None
 
 
 def _host_filter(kling_host: str | None) -> tuple[str, tuple[object, ...]]:

@@ -26,6 +26,7 @@ from kling_mcp.api.models import (
 from kling_mcp.service.failures import InvalidInputError, UnsupportedCombinationError
 from kling_mcp.service.journal import JournalEntry
 from kling_mcp.service.options import ServiceOptions
+from kling_mcp.service.prepare.estimates import profile_of
 from kling_mcp.service.prepare.image_request import VideoRequest
 from kling_mcp.service.prepare.images import PreparedImage, prepare_image
 from kling_mcp.service.prepare.text_request import TextVideoRequest
@@ -174,6 +175,7 @@ def _entry(
         start_image=frames.start.reference if frames.start else None,
         end_image=frames.end.reference if frames.end else None,
         callback_url=request.callback_url if options.callback_url_for is not None else None,
+        profile=profile_of(request).key,
     )
 
 

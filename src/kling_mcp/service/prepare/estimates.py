@@ -1,0 +1,118 @@
+"""What a create will cost, before it is sent: learned from what Kling charged earlier tasks of the same profile.
+
+Kling charges by model, mode, length and audio (`final_unit_deduction`, in its units). Tasks of one billing
+profile cost the same, so one finished task of a profile tells what the next will cost: the estimate is the median
+of the latest charges the journal holds for it (as the poll schedule learns durations, `service/wait/schedule.py`).
+A profile never seen falls back to `PRIOR_UNITS_PER_5S`, our own reading of Kling's published price list, rounded
+up where unsure (docs/spending.md): an estimate that errs should err high, since it is shown to someone deciding to pay.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from kling_mcp.api.capabilities import IMAGE_ENDPOINTS, TEXT_ENDPOINTS, row_for
+from kling_mcp.service.prepare.text_request import TextVideoRequest
+
+if TYPE_CHECKING:
+    from kling_mcp.service.journal.base import TaskJournal
+    from kling_mcp.service.prepare.image_request import VideoRequest
+
+# Units for 5 s of video by (model, mode), charged pro rata to the length. Ours, not Kling's: see docs/spending.md.
+PRIOR_UNITS_PER_5S: dict[tuple[str, str], float] = {
+    ("kling-v1", "std"): 1.0,
+    ("kling-v1", "pro"): 3.5,
+    ("kling-v1-5", "std"): 2.0,
+    ("kling-v1-5", "pro"): 3.5,
+    ("kling-v1-6", "std"): 2.0,
+    ("kling-v1-6", "pro"): 3.5,
+    ("kling-v2-master", "std"): 10.0,
+    ("kling-v2-master", "pro"): 10.0,
+    ("kling-v2-1", "std"): 2.0,
+    ("kling-v2-1", "pro"): 3.5,
+    ("kling-v2-1-master", "std"): 10.0,
+    ("kling-v2-1-master", "pro"): 10.0,
+    ("kling-v2-5-turbo", "std"): 1.5,
+    ("kling-v2-5-turbo", "pro"): 2.5,
+    ("kling-v2-6", "std"): 1.5,
+    ("kling-v2-6", "pro"): 2.5,
+    ("kling-v3", "std"): 3.0,
+    ("kling-v3", "pro"): 4.0,
+    ("kling-v3-omni", "std"): 3.0,
+    ("kling-v3-omni", "pro"): 4.0,
+    ("kling-video-o1", "std"): 3.0,
+    ("kling-video-o1", "pro"): 4.0,
+}
+# A model the table does not know is priced like the dearest one: never under-estimated.
+UNKNOWN_MODEL_UNITS_PER_5S = max(PRIOR_UNITS_PER_5S.values())
+# Kling charges more for native audio; we assume twice (Kling's list shows up to that), to err high.
+SOUND_FACTOR = 2.0
+# How many of a profile's latest charges the estimate looks at.
+HISTORY = 20
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What decides a task's price. `extras` names any further billing dimension (a storyboard, a specified
+    voice) so that tasks with it never teach the price of tasks without it."""
+
+    endpoint: str
+    model: str
+    mode: str
+    duration: int
+    sound: bool = False
+    extras: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """The profile as the journal stores it (`tasks.profile`), e.g. `image2video/kling-v3/pro/10s/sound`."""
+        parts = [self.endpoint, self.model, self.mode, f"{self.duration}s", "sound" if self.sound else "silent"]
+        return "/".join([*parts, *sorted(self.extras)])
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The units a create is expected to cost, and what the number rests on."""
+
+    units: float
+    source: Literal["learned", "prior"]
+    samples: int = 0  # how many finished tasks of the profile it was learned from
+
+    @property
+    def basis(self) -> str:
+        """In words: "learned from 3 tasks" or "prior table"."""
+        if self.source == "prior":
+            return "prior table"
+        return f"learned from {self.samples} task{'s' if self.samples != 1 else ''}"
+
+
+def profile_of(request: VideoRequest | TextVideoRequest) -> Profile:
+    """The billing profile of a validated generate request (its endpoint as the capability table chooses it)."""
+    endpoints = TEXT_ENDPOINTS if isinstance(request, TextVideoRequest) else IMAGE_ENDPOINTS
+    try:
+        endpoint: str = row_for(request.model, endpoints).endpoint
+    except KeyError:  # a model the table does not serve is still priced (as the first endpoint's)
+        endpoint = endpoints[0]
+    return Profile(endpoint, request.model, request.mode, request.effective_duration, bool(request.generate_audio))
+
+
+def prior(profile: Profile) -> Estimate:
+    """The estimate for a profile never seen: the prior table, pro rata to the length, more with sound."""
+    per_5s = PRIOR_UNITS_PER_5S.get((profile.model, profile.mode), UNKNOWN_MODEL_UNITS_PER_5S)
+    units = per_5s * profile.duration / 5 * (SOUND_FACTOR if profile.sound else 1.0)
+    return Estimate(round(units, 3), "prior")
+
+
+def learned(charges: list[float]) -> Estimate | None:
+    """The estimate from a profile's latest charges (newest first): their median; None without any."""
+    if not charges:
+        return None
+    return Estimate(round(statistics.median(charges), 3), "learned", len(charges))
+
+
+def estimate(journal: TaskJournal, profile: Profile, *, kling_host: str | None = None) -> Estimate:
+    """The units a create of this profile is expected to cost: learned from the journal (one query; only tasks of
+    `kling_host`'s Kling when given), else the prior table. Blocking: async callers run it in a worker thread."""
+    return learned(journal.charges(profile.key, limit=HISTORY, kling_host=kling_host)) or prior(profile)

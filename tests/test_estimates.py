@@ -1,0 +1,83 @@
+"""Estimates of what a create will cost: the prior table for a profile never seen, then what Kling charged."""
+
+from __future__ import annotations
+
+import pytest
+from mcp import Client
+
+from kling_mcp.config import Settings
+from kling_mcp.sandbox.runner import SandboxServer
+from kling_mcp.service.journal import open_journal
+from kling_mcp.service.prepare.estimates import Estimate, Profile, estimate, learned, prior, profile_of
+from kling_mcp.service.prepare.image_request import VideoRequest
+from kling_mcp.service.prepare.text_request import TextVideoRequest
+from tests.conftest import journal_entry, text_of
+from tests.names import TEXT
+
+
+@pytest.mark.parametrize(
+    ("request_", "key"),
+    [
+        (VideoRequest(prompt="a cat", start_image_url="https://x/a.png"), "image2video/kling-v2-master/std/5s/silent"),
+        (
+            VideoRequest(prompt="a cat", start_image_url="https://x/a.png", model="kling-v3-omni", duration=7),
+            "omni-video/kling-v3-omni/std/7s/silent",
+        ),
+        (
+            TextVideoRequest(prompt="a cat", model="kling-v3", mode="pro", duration=10, generate_audio=True),
+            "text2video/kling-v3/pro/10s/sound",
+        ),
+        (
+            TextVideoRequest(prompt="a cat", model="kling-v2-6", generate_audio=False),
+            "text2video/kling-v2-6/std/5s/silent",
+        ),
+    ],
+)
+def test_a_request_s_profile_names_every_billing_dimension(request_: VideoRequest | TextVideoRequest, key: str) -> None:
+    assert profile_of(request_).key == key
+
+
+@pytest.mark.parametrize(
+    ("profile", "units"),
+    [
+        (Profile("image2video", "kling-v2-master", "std", 5), 10.0),
+        (Profile("image2video", "kling-v2-master", "pro", 10), 20.0),
+        (Profile("text2video", "kling-v3", "pro", 10, sound=True), 16.0),
+        (Profile("image2video", "kling-v1", "std", 5), 1.0),
+        (Profile("omni-video", "kling-v3-omni", "std", 3), 1.8),
+        (Profile("image2video", "kling-v9-future", "std", 5), 10.0),  # unknown: priced like the dearest
+    ],
+)
+def test_the_prior_table_prices_a_profile_never_seen(profile: Profile, units: float) -> None:
+    assert prior(profile) == Estimate(units, "prior")
+    assert prior(profile).basis == "prior table"
+
+
+def test_what_was_charged_wins_over_the_prior_its_median() -> None:
+    assert learned([]) is None
+    assert learned([4.0]) == Estimate(4.0, "learned", 1)
+    assert learned([4.0, 6.0, 100.0]) == Estimate(6.0, "learned", 3)
+    assert learned([4.0]).basis == "learned from 1 task"  # type: ignore[union-attr]
+    assert learned([4.0, 5.0]).basis == "learned from 2 tasks"  # type: ignore[union-attr]
+
+
+@pytest.mark.anyio
+async def test_after_one_task_the_estimate_is_what_the_sandbox_charged(
+    client: Client, sandbox: SandboxServer, settings: Settings
+) -> None:
+    """A real create against the sandbox: its charge (the sandbox's own price table) teaches the estimate, which
+    before it came from our prior table; the sandbox's Kling only (another API's tasks teach nothing)."""
+    arguments = {"prompt": "a cat", "model": "kling-v3", "mode": "pro", "duration": 10, "generate_audio": True}
+    profile = profile_of(TextVideoRequest.model_validate(arguments))
+    journal = open_journal(settings.resolved_journal())
+    try:
+        assert estimate(journal, profile) == Estimate(16.0, "prior")
+        result = await client.call_tool(TEXT, arguments)
+        assert not result.is_error, text_of(result)
+        task_id = result.structured_content["result"]["task_id"]
+        entry = journal_entry(settings, task_id)
+        assert entry is not None and entry.final_unit_deduction == "12"  # the sandbox: 4 per 5 s x 2 x 1.5 for sound
+        assert estimate(journal, profile, kling_host=sandbox.url) == Estimate(12.0, "learned", 1)
+        assert estimate(journal, profile, kling_host="https://api-singapore.klingai.com") == Estimate(16.0, "prior")
+    finally:
+        journal.close()
