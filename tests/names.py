@@ -11,5 +11,6 @@ LIST_ELEMENTS = "kling_list_elements"
 GET_ELEMENT = "kling_get_element"
 DELETE_ELEMENT = "kling_delete_element"
 ELEMENT_TOOLS = frozenset({CREATE_ELEMENT, LIST_ELEMENTS, GET_ELEMENT, DELETE_ELEMENT})
-TOOLS = frozenset({GENERATE, TEXT, MOTION, GET, LIST}) | ELEMENT_TOOLS
+CREDITS = "kling_get_credits"
+TOOLS = frozenset({GENERATE, TEXT, MOTION, GET, LIST, CREDITS}) | ELEMENT_TOOLS
 WATCH = "kling_watch_video_task"  # app-only: listed to MCP Apps hosts, for the player view

@@ -10,7 +10,18 @@ from mcp_types import INVALID_PARAMS
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import EXAMPLE_PNG, stdio_params, text_of
-from tests.names import CREATE_ELEMENT, DELETE_ELEMENT, GENERATE, GET, GET_ELEMENT, LIST, LIST_ELEMENTS, MOTION, TEXT
+from tests.names import (
+    CREATE_ELEMENT,
+    CREDITS,
+    DELETE_ELEMENT,
+    GENERATE,
+    GET,
+    GET_ELEMENT,
+    LIST,
+    LIST_ELEMENTS,
+    MOTION,
+    TEXT,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -27,6 +38,7 @@ EXPECTED_HINTS: dict[str, tuple[bool, bool | None, bool, bool]] = {
     LIST_ELEMENTS: (True, None, True, False),  # the local journal only
     GET_ELEMENT: (False, False, True, True),  # records Kling's answer in the journal
     DELETE_ELEMENT: (False, True, True, True),  # cannot be undone; deleting again changes nothing
+    CREDITS: (True, None, True, True),  # asks Kling for the account's packs; changes nothing
 }
 
 

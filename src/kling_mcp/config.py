@@ -173,6 +173,17 @@ class Settings(EnvironmentSettings):
             "its own network (the cloud metadata service, admin ports). See docs/deploying-http.md."
         ),
     )
+    spend_limit: float | None = Field(
+        None,
+        gt=0,
+        validation_alias="KLING_MCP_SPEND_LIMIT",
+        description=(
+            "Units each owner (OAuth subject, static-token label, local user) may spend per rolling 24 h. A create "
+            "that would pass it (spent, counting running tasks at their estimate, plus this create's estimate) is "
+            "refused before anything is sent. Unset: no limit, except per-owner limits set with `kling-mcp "
+            "spend-limit` (docs/limits.md)."
+        ),
+    )
     log_level: LogLevel = Field(
         "INFO",
         validation_alias="KLING_MCP_LOG_LEVEL",

@@ -14,6 +14,7 @@ import httpx
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_base, retry_if_exception
 
+from kling_mcp.api.account import COSTS_PATH, ResourcePack, parse_packs
 from kling_mcp.api.errors import (
     CreateOutcomeUnknownError,
     CreateRefusedError,
@@ -268,6 +269,13 @@ class KlingClient:
                 await self._send("POST", DELETE_ELEMENTS_PATH, content=payload, deadline=deadline)
                 return
         raise AssertionError("unreachable")
+
+    async def account_packs(self, *, start_ms: int, end_ms: int, deadline: float | None = None) -> list[ResourcePack]:
+        """The account's resource packs purchased between `start_ms` and `end_ms` (`GET /account/costs`, free).
+
+        Not retried: Kling allows one query a second, and the caller (`service/limits/credits.py`) paces them."""
+        params = {"start_time": start_ms, "end_time": end_ms}
+        return parse_packs((await self._send("GET", COSTS_PATH, params=params, deadline=deadline)).data)
 
 
 def _refusal(exc: httpx.TransportError) -> str | None:

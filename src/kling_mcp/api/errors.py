@@ -29,7 +29,11 @@ ERROR_CODES: dict[int, CodeInfo] = {
     1004: CodeInfo("token_time", "the token has expired: check the server's clock"),
     1100: CodeInfo("account", "the Kling account has an exception: contact Kling support"),
     1101: CodeInfo("account", "the Kling account is in arrears: top up the account"),
-    1102: CodeInfo("account", "the resource pack is used up or expired: buy or renew a resource pack at Kling"),
+    1102: CodeInfo(
+        "account",
+        "the account's resource packs are used up or expired: top up (buy or renew a resource pack at Kling); "
+        "nothing was created or billed",
+    ),
     1103: CodeInfo("permission", "this account has no access to this resource or model: pick another model"),
     1200: CodeInfo("invalid_request", "Kling rejected the request as invalid"),
     1201: CodeInfo("invalid_request", "Kling rejected a parameter"),

@@ -48,6 +48,11 @@ COMMANDS = (
         "Opens the task journal, checks the download folder, then lists one task at Kling with your keys (nothing "
         "is created or billed). Exit code 0: ready to generate videos.",
     ),
+    (
+        "spend-limit",
+        "List, set or clear an owner's own spend limit (units per 24 h) in the task journal.",
+        "Overrides KLING_MCP_SPEND_LIMIT for that owner on every replica sharing the journal (docs/limits.md).",
+    ),
 )
 
 
@@ -104,7 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", title="commands (without one: serve MCP)", metavar="COMMAND")
     for name, summary, details in COMMANDS:
         commands.add_parser(name, help=summary, description=f"{summary} {details}")
-    sandbox, demo, check = (commands.choices[name] for name, _, _ in COMMANDS)
+    sandbox, demo, check, spend_limit = (commands.choices[name] for name, _, _ in COMMANDS)
+    spend_limit.add_argument("owner", nargs="?", help="The owner (token:<label>, oauth:<subject>, local:<user>).")
+    spend_limit.add_argument("units", nargs="?", type=float, help="Units per 24 h (omit with --clear).")
+    spend_limit.add_argument("--clear", action="store_true", help="Remove the owner's own limit.")
     sandbox.add_argument(
         "--host", dest="sandbox_host", metavar="HOST", default="127.0.0.1", help="Bind address (default %(default)s)."
     )
@@ -130,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=4.0,
         help="How long the sandbox task runs (default %(default)g s).",
     )
-    for command in (sandbox, demo, check):
+    for command in (sandbox, demo, check, spend_limit):
         # Also after the subcommand (`kling-mcp check --log-level debug`); SUPPRESS keeps a value given before it.
         _add_log_level(command, argparse.SUPPRESS)
     return parser
@@ -258,6 +266,10 @@ def _run(args: argparse.Namespace, settings: Settings, http: HttpSettings, token
         from kling_mcp.cli.check import run_check
 
         return run_check(settings)
+    if args.command == "spend-limit":
+        from kling_mcp.cli.limits import run_spend_limit
+
+        return run_spend_limit(settings, args.owner, args.units, clear=args.clear)
     if http.transport == "streamable-http":
         from kling_mcp.http.app import serve_http
         from kling_mcp.http.security import HttpSecurityError

@@ -64,7 +64,11 @@ def build_http_app(
     """The streamable HTTP app for these settings; raises `HttpSecurityError` on an unsafe exposure."""
     check_exposure(http, tokens)
     contexts: list[AppContext] = []
-    gate = CallGate(http.max_concurrent_calls, wrap_up=lambda: sum(c.wrap_up() for c in contexts))
+    gate = CallGate(
+        http.max_concurrent_calls,
+        wrap_up=lambda: sum(c.wrap_up() for c in contexts),
+        per_owner=http.max_calls_per_owner,
+    )
     auth = authentication(http, tokens, settings.public_url)
     secrets = [t.get_secret_value() for t in tokens]
     if http.oauth_client_secret is not None:

@@ -89,6 +89,13 @@ class HttpSettings(EnvironmentSettings):
     max_concurrent_calls: int = Field(
         DEFAULT_MAX_CONCURRENT_CALLS, ge=1, validation_alias="KLING_MCP_MAX_CONCURRENT_CALLS"
     )
+    max_calls_per_owner: int | None = Field(
+        None,
+        ge=1,
+        validation_alias="KLING_MCP_MAX_CALLS_PER_OWNER",
+        description="Tool calls and MCP task waits one owner may have running at once (default: a quarter of "
+        "KLING_MCP_MAX_CONCURRENT_CALLS, at least 1).",
+    )
     shutdown_grace_seconds: float = Field(
         DEFAULT_SHUTDOWN_GRACE_SECONDS, ge=0, validation_alias="KLING_MCP_SHUTDOWN_GRACE"
     )
@@ -179,6 +186,7 @@ FLAGS = {
     "file_roots": "--file-root",
     "max_body_bytes": "--max-body-bytes",
     "max_concurrent_calls": "--max-concurrent-calls",
+    "max_calls_per_owner": "--max-calls-per-owner",
     "shutdown_grace_seconds": "--shutdown-grace",
     "header_timeout_seconds": "--header-timeout",
     "body_timeout_seconds": "--body-timeout",
@@ -240,6 +248,12 @@ def add_http_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add("max_body_bytes", "Largest request body in bytes (default 16 MiB).", metavar="BYTES", type=int)
     add("max_concurrent_calls", "Tool calls running at once; more are refused (default 64).", metavar="N", type=int)
+    add(
+        "max_calls_per_owner",
+        "Tool calls and MCP task waits one owner may run at once (default a quarter of the above).",
+        metavar="N",
+        type=int,
+    )
     add(
         "shutdown_grace_seconds",
         "Seconds running tool calls may finish in after SIGTERM or Ctrl-C (default 30).",

@@ -43,6 +43,12 @@ class ListTasksArguments(BaseModel):
     status: ResultStatus | None = Field(None, description="Only tasks with this last known status.")
 
 
+class CreditsArguments(BaseModel):
+    """Arguments of kling_get_credits: none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class WatchArguments(BaseModel):
     """Arguments of the player's app-only follow tool (kling_watch_video_task)."""
 

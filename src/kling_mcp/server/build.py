@@ -11,6 +11,7 @@ from kling_mcp import __version__
 from kling_mcp.config import Settings
 from kling_mcp.redaction import Redactor
 from kling_mcp.server.apps import PlayerApps, hide_app_only_tools
+from kling_mcp.server.call_gate import CallGate
 from kling_mcp.server.context import AppContext, make_lifespan
 from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL, INSTRUCTIONS, LIST_TOOL
 from kling_mcp.server.edge import DeclaredOnly, Edge
@@ -77,7 +78,7 @@ def build_server(
         if on_context is not None:
             on_context(app)
 
-    tasks = Tasks()
+    tasks = Tasks(next((e for e in extensions if isinstance(e, CallGate)), None))
     tools = build_tools()
     server = KlingServer(
         name=SERVER_NAME,

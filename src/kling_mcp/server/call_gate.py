@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import anyio
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.extension import Extension
 from mcp_types import CallToolRequestParams, CallToolResult, TextContent
+
+from kling_mcp.server.access import caller_for, token_of
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +25,11 @@ BUSY_MESSAGE = (
     "kling-mcp is busy: {limit} tool calls are already running on this server (KLING_MCP_MAX_CONCURRENT_CALLS). "
     "This call did nothing: no Kling task was created and nothing was billed. Wait a few seconds and call again."
 )
+OWNER_BUSY_MESSAGE = (
+    "kling-mcp is busy for {owner}: {limit} of this caller's tool calls and MCP task waits are already running "
+    "(KLING_MCP_MAX_CALLS_PER_OWNER), and the server keeps the other slots for other callers. This call did nothing: "
+    "no Kling task was created and nothing was billed. Wait for one of them to finish, then call again."
+)
 DRAINING_MESSAGE = (
     "kling-mcp is shutting down and takes no new calls. This call did nothing: no Kling task was created and "
     "nothing was billed. Call again in a moment (another replica, or this server after its restart, will answer)."
@@ -31,6 +39,19 @@ CUT_SHORT_MESSAGE = (
     "in the task journal: call kling_list_video_tasks, then kling_get_video_task with the task_id. Do not generate "
     "again."
 )
+
+
+def fair_share(limit: int) -> int:
+    """One owner's default share of the process's call slots: a quarter, at least one."""
+    return max(1, limit // 4)
+
+
+class OwnerBusyError(Exception):
+    """One owner already has its share of call slots running; nothing was done."""
+
+    def __init__(self, owner: str, limit: int) -> None:
+        self.owner = owner
+        super().__init__(OWNER_BUSY_MESSAGE.format(owner=owner, limit=limit))
 
 
 def _refusal(text: str) -> CallToolResult:
@@ -46,10 +67,14 @@ class CallGate(Extension):
 
     identifier = "io.github.kling-mcp/call-gate"
 
-    def __init__(self, limit: int, wrap_up: Callable[[], object] | None = None) -> None:
+    def __init__(
+        self, limit: int, wrap_up: Callable[[], object] | None = None, *, per_owner: int | None = None
+    ) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         self.limit = limit
+        self.per_owner = min(limit, per_owner or fair_share(limit))
+        self._owners: dict[str, int] = {}
         self.wrap_up = wrap_up  # asks running calls to answer now (with their task id) before any is cancelled
         self.draining = False
         self._scopes: set[anyio.CancelScope] = set()
@@ -61,7 +86,29 @@ class CallGate(Extension):
 
     def settings(self) -> dict[str, Any]:
         """Advertised to clients under capabilities.extensions."""
-        return {"maxConcurrentToolCalls": self.limit}
+        return {"maxConcurrentToolCalls": self.limit, "maxConcurrentToolCallsPerOwner": self.per_owner}
+
+    @contextmanager
+    def owner_slot(self, owner: str) -> Iterator[None]:
+        """Hold one of `owner`'s slots (a tool call, or a `tasks/result` wait); `OwnerBusyError` if none is free."""
+        if not self._claim(owner):
+            raise OwnerBusyError(owner, self.per_owner)
+        try:
+            yield
+        finally:
+            self._release(owner)
+
+    def _claim(self, owner: str) -> bool:
+        if self._owners.get(owner, 0) >= self.per_owner:
+            logger.warning("refused a call of %s: %d of its calls already running (its share)", owner, self.per_owner)
+            return False
+        self._owners[owner] = self._owners.get(owner, 0) + 1
+        return True
+
+    def _release(self, owner: str) -> None:
+        self._owners[owner] -= 1
+        if not self._owners[owner]:
+            del self._owners[owner]
 
     async def intercept_tool_call(
         self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], call_next: CallNext
@@ -72,12 +119,18 @@ class CallGate(Extension):
         if len(self._scopes) >= self.limit:
             logger.warning("refused %s: %d tool calls already running (the limit)", params.name, self.limit)
             return _refusal(BUSY_MESSAGE.format(limit=self.limit))
-        with anyio.CancelScope() as scope:
-            self._scopes.add(scope)
-            try:
-                return await call_next(ctx)
-            finally:
-                self._scopes.discard(scope)
+        owner = caller_for(token_of(ctx.request)).viewer.owner
+        if not self._claim(owner):
+            return _refusal(OWNER_BUSY_MESSAGE.format(owner=owner, limit=self.per_owner))
+        try:
+            with anyio.CancelScope() as scope:
+                self._scopes.add(scope)
+                try:
+                    return await call_next(ctx)
+                finally:
+                    self._scopes.discard(scope)
+        finally:
+            self._release(owner)
         return _refusal(CUT_SHORT_MESSAGE)  # reached only when drain() cancelled the call
 
     async def wait_idle(self, timeout: float, *, give_up: Callable[[], bool] | None = None) -> bool:

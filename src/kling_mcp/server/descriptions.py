@@ -11,6 +11,7 @@ GET_ELEMENT_TOOL = "kling_get_element"
 DELETE_ELEMENT_TOOL = "kling_delete_element"
 GET_TOOL = "kling_get_video_task"
 LIST_TOOL = "kling_list_video_tasks"
+CREDITS_TOOL = "kling_get_credits"
 WATCH_TOOL = "kling_watch_video_task"  # app-only: the player's follow tool (server/apps.py)
 
 COST_AND_TIME = f"""Cost and time: every call creates one paid Kling task (more credits for 'pro', longer durations \
@@ -110,3 +111,9 @@ task_id / external_task_id {CREATE_ELEMENT_TOOL} returned: its status and, once 
 
 DELETE_ELEMENT_DESCRIPTION = """Delete one of your Kling custom elements at Kling, by element_id. It can no longer be \
 used in element_list; videos already made keep it. Cannot be undone."""
+
+CREDITS_DESCRIPTION = """Show the Kling account's remaining credits: each resource pack (units bought, units left, \
+status, expiry) and the units left in the online ones, plus what you spent in the last 24 h and your spend limit, \
+if the server sets one. Costs nothing and creates nothing. Kling's remaining figures lag up to 12 hours behind \
+spending. Use it before generating many videos, or after a create failed with Kling error 1102 (packs used up: top \
+up at Kling)."""

@@ -6,8 +6,10 @@ Loaded on a server's first tool call, not at start: listing the tools needs only
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
+import anyio.to_thread
 from mcp.server.apps import client_supports_apps
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -16,6 +18,7 @@ from mcp_types import CallToolResult, InputRequiredResult
 from kling_mcp.api.errors import KlingError
 from kling_mcp.server.access import GENERATE_SCOPE, READ_SCOPE, Caller, caller_of
 from kling_mcp.server.arguments import (
+    CreditsArguments,
     DeleteElementArguments,
     GetElementArguments,
     GetTaskArguments,
@@ -34,6 +37,9 @@ from kling_mcp.service.custom_elements import ElementListOutput, ElementOutput
 from kling_mcp.service.describe.follow import FollowState, follow
 from kling_mcp.service.describe.task_results import VideoTaskResult
 from kling_mcp.service.failures import InvalidInputError, JournalUnavailableError, TaskCallError
+from kling_mcp.service.journal.ledger import WINDOW_SECONDS
+from kling_mcp.service.limits.credits import CreditsOutput, OwnerSpend
+from kling_mcp.service.limits.spend import SpendLimitError
 from kling_mcp.service.prepare.bodies import GenerateRequest
 from kling_mcp.service.prepare.element_request import ElementRequest
 from kling_mcp.service.video import Outcome
@@ -41,7 +47,7 @@ from kling_mcp.service.video import Outcome
 if TYPE_CHECKING:
     from kling_mcp.server.context import AppContext
 
-CREATE_FAILURES = (InvalidInputError, KlingError, JournalUnavailableError)
+CREATE_FAILURES = (InvalidInputError, KlingError, JournalUnavailableError, SpendLimitError)
 
 
 async def generate(ctx: Context, request: GenerateRequest) -> CallToolResult | InputRequiredResult:
@@ -194,3 +200,25 @@ async def delete_element(ctx: Context, arguments: DeleteElementArguments) -> Ele
     except (KlingError, JournalUnavailableError) as exc:
         raise to_tool_error(exc, app) from exc
     return ElementOutput(result=result)
+
+
+async def get_credits(ctx: Context, arguments: CreditsArguments) -> CreditsOutput:
+    """The account's resource packs (Kling's `GET /account/costs`, paced and cached), and the caller's own spend."""
+    del arguments  # the tool takes none
+    caller = caller_of(ctx)
+    caller.require(READ_SCOPE, "reading the account's credits")
+    app = app_of(ctx)
+    runtime = await app.runtime()
+    try:
+        credits = await runtime.credits.read()
+    except KlingError as exc:
+        raise to_tool_error(exc, app) from exc
+    owner = caller.viewer.owner
+    try:
+        spending = await anyio.to_thread.run_sync(
+            partial(runtime.journal.spending, owner, app.settings.spend_limit, window=WINDOW_SECONDS)
+        )
+    except Exception:  # the journal's trouble is reported by the tools that need it; the credits stand alone
+        return credits
+    spend = OwnerSpend(owner=owner, spent_units=round(spending.spent, 3), limit_units=spending.limit)
+    return credits.model_copy(update={"your_spend": spend})

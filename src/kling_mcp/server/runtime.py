@@ -29,6 +29,7 @@ from kling_mcp.service.callbacks.relay import CallbackHub
 from kling_mcp.service.describe.download import VideoDownloader
 from kling_mcp.service.journal import TaskJournal, open_journal
 from kling_mcp.service.journal.reopening import ReopeningJournal
+from kling_mcp.service.limits.credits import CreditsReader
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.video import VideoService
 from kling_mcp.service.wait.tracking import TaskTracker
@@ -46,6 +47,7 @@ class Runtime:
     base_url: str
     journal: TaskJournal
     tracker: TaskTracker
+    credits: CreditsReader
     callbacks: CallbackHub | None = None
 
 
@@ -97,7 +99,7 @@ async def open_runtime(
             return service.poller.hurry(task_id) + tracker.hurry(task_id)
 
         callbacks = await open_hub(settings, journal, client, hurry, stack)
-    return Runtime(service, downloader, base_url, journal, tracker, callbacks)
+    return Runtime(service, downloader, base_url, journal, tracker, CreditsReader(client), callbacks)
 
 
 def _kling_target(settings: Settings, stack: AsyncExitStack) -> tuple[str, JwtSigner]:

@@ -22,6 +22,8 @@ from kling_mcp.server.apps import player_meta
 from kling_mcp.server.descriptions import (
     CREATE_ELEMENT_DESCRIPTION,
     CREATE_ELEMENT_TOOL,
+    CREDITS_DESCRIPTION,
+    CREDITS_TOOL,
     DELETE_ELEMENT_DESCRIPTION,
     DELETE_ELEMENT_TOOL,
     GENERATE_DESCRIPTION,
@@ -216,6 +218,18 @@ DECLARATIONS: tuple[ToolDeclaration, ...] = (
         idempotent=True,
         open_world=True,
         destructive=True,
+    ),
+    ToolDeclaration(
+        CREDITS_TOOL,
+        "Kling account credits",
+        CREDITS_DESCRIPTION,
+        READ_SCOPE,
+        arguments="kling_mcp.server.arguments:CreditsArguments",
+        handler=f"{_HANDLERS}:get_credits",
+        output="kling_mcp.service.limits.credits:CreditsOutput",
+        read_only=True,
+        idempotent=True,
+        open_world=True,
     ),
     # App-only: the player calls it to follow a task; hosts keep it from their model.
     ToolDeclaration(

@@ -23,3 +23,4 @@ class ServiceOptions:
     # With Kling's callbacks served: the callback_url a create sends for its external_task_id (callbacks/addresses.py).
     callback_url_for: Callable[[str], str] | None = None
     relay_to_private: bool = False  # then: relay to a caller's callback_url on a private address too
+    spend_limit: float | None = None  # units per owner per 24 h (Settings.spend_limit); overrides: journal

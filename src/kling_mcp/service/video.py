@@ -137,7 +137,9 @@ class VideoService:
         budget = self._budget(request.effective_timeout)
         deadline = started + budget
         create_deadline = started + max(budget, MIN_CREATE_BUDGET_SECONDS)
-        begun = await self.creator.start(request, approval=approval, create_deadline=create_deadline, owner=owner)
+        begun = await self.creator.start(
+            request, approval=approval, create_deadline=create_deadline, owner=owner, wait_deadline=deadline
+        )
         task = begun.task
         try:
             task = await self.waiter.wait(begun.endpoint, task, started, deadline, progress, begun.profile)

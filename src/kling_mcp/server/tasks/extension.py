@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio.to_thread
@@ -27,6 +28,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import Field
 
 from kling_mcp.server.access import GENERATE_SCOPE, Caller, caller_for, token_of
+from kling_mcp.server.call_gate import CallGate, OwnerBusyError
 from kling_mcp.server.context import app_of
 from kling_mcp.server.model_tool import parsed_arguments
 from kling_mcp.server.tasks import legacy, wire
@@ -66,14 +68,19 @@ def _client_declared_extension(ctx: ServerRequestContext[Any, Any]) -> bool:
     return bool(capabilities and capabilities.extensions and wire.EXTENSION_ID in capabilities.extensions)
 
 
+# JSON-RPC error of a `tasks/result` refused because its owner has no call slot free (implementation-defined range).
+BUSY = -32001
+
+
 class Tasks(Extension):
     """The tasks protocol for the tools declared with task support (`server/tools.py`): those that create a paid
     task, and the get tool with a wait."""
 
     identifier = wire.EXTENSION_ID
 
-    def __init__(self) -> None:
+    def __init__(self, gate: CallGate | None = None) -> None:
         self._results = ResultRunner()
+        self._gate = gate  # HTTP: a `tasks/result` wait holds one of its owner's call slots, as a tool call does
 
     def attach(self, server: MCPServer[Any]) -> None:
         """Give the extension its server (to run the get tool) and install the 2025-11-25 middleware."""
@@ -200,7 +207,13 @@ class Tasks(Extension):
     async def _result(self, ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> dict[str, Any]:
         """2025-11-25 tasks/result: block until the task ends, then answer what the tool call would have."""
         _, handle = await find(ctx, params.task_id)
-        result = await self._results.wait(ctx, handle)
+        owner = caller_for(token_of(ctx.request)).viewer.owner
+        slot: AbstractContextManager[None] = nullcontext() if self._gate is None else self._gate.owner_slot(owner)
+        try:
+            with slot:
+                result = await self._results.wait(ctx, handle)
+        except OwnerBusyError as exc:  # nothing waited for: the task runs on, and tasks/get still answers
+            raise MCPError(code=BUSY, message=str(exc)) from None
         return wire.with_related_task(wire_result(ctx, result), handle.handle_id)
 
     async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> dict[str, Any]:

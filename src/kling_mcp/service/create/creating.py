@@ -26,6 +26,9 @@ from kling_mcp.service.describe.owners import local_owner
 from kling_mcp.service.describe.task_results import next_step_for
 from kling_mcp.service.failures import TaskCallError, judged_refusal
 from kling_mcp.service.journal import CREATE_FAILED, UNKNOWN, TaskJournal
+from kling_mcp.service.journal.ledger import SpendCheck, SpendLimitReached
+from kling_mcp.service.limits.account_queue import AccountQueue
+from kling_mcp.service.limits.spend import SpendLimitError
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.prepare.bodies import GenerateRequest, prepare_request
 from kling_mcp.service.prepare.estimates import Estimate
@@ -78,6 +81,8 @@ class TaskCreator:
         self._clock = clock
         self._kling_host = kling_host
         self._uploads = anyio.CapacityLimiter(options.max_concurrent_uploads)
+        # A slot frees up when a running task ends: ask again no sooner than a task's status is polled.
+        self._account = AccountQueue(clock=clock, first_pause=options.schedule.min_interval)
 
     async def start(
         self,
@@ -86,6 +91,7 @@ class TaskCreator:
         approval: Approval,
         create_deadline: float | None = None,
         owner: str | None = None,
+        wait_deadline: float | None = None,
     ) -> Started:
         """Create the task once (owned by `owner`, default the local user), journaled before and after the create
         request, with its `approval`'s estimate; does not wait for the video.
@@ -95,6 +101,8 @@ class TaskCreator:
         """
         if create_deadline is None:
             create_deadline = self._clock() + MIN_CREATE_BUDGET_SECONDS
+        # How long a create may wait in line for Kling's account concurrency: as long as its caller waits.
+        in_line_until = create_deadline if wait_deadline is None else min(create_deadline, wait_deadline)
         # Bodies with inline images are megabytes each: bound how many exist at once, and drop each after its create.
         limiter: AbstractAsyncContextManager[Any] = self._uploads if request.carries_inline_images else nullcontext()
         options = self._options
@@ -107,12 +115,18 @@ class TaskCreator:
             prepared.entry.owner = owner or local_owner()
             prepared.entry.estimated_units = approval.estimate.units
             endpoint, external_id = prepared.endpoint, prepared.entry.external_task_id
-            await self._recorder.intent(prepared.entry)  # refuses the call, before any request, if it cannot
+            spend = SpendCheck(options.spend_limit, approval.estimate.units)  # the estimate the user approved
+            try:  # refuses the call, before any request, if it cannot be journaled or would pass the spend limit
+                await self._recorder.intent(prepared.entry, spend)
+            except SpendLimitReached as exc:
+                raise SpendLimitError(exc.spending, exc.estimate) from None
             # Shielded: a cancelled call must still learn and record the id of a task it may have paid for.
             with anyio.CancelScope(shield=True):
                 try:
                     judged = (prepared.judged, request.model) if prepared.judged else None
-                    task, warning = await self._create(endpoint, prepared.body, external_id, create_deadline, judged)
+                    task, warning = await self._create(
+                        endpoint, prepared.body, external_id, (create_deadline, in_line_until), judged
+                    )
                 finally:
                     del prepared
         logger.info("created Kling task %s (%s, %s)", task.task_id, request.model, endpoint)
@@ -124,14 +138,19 @@ class TaskCreator:
         endpoint: Endpoint,
         body: CreateBody,
         external_id: str,
-        deadline: float,
+        deadlines: tuple[float, float],
         judged: tuple[Judged, str] | None = None,
     ) -> tuple[Task, str | None]:
         """The created task and any journal warning; refused and unknown outcomes are journaled and raised with ids.
 
+        `deadlines`: the create's own (its retries), and until when it may wait in line while Kling's account
+        concurrency is full (`service/limits/account_queue.py`).
+
         `judged`: what the capability table left to Kling, and the model, to explain a refusal by it."""
-        try:
-            task = await self._client.create_task(endpoint, body, deadline=deadline)
+        deadline, in_line_until = deadlines
+        send = partial(self._client.create_task, endpoint, body, deadline=deadline)
+        try:  # while Kling's account concurrency is full (1303), in line with the other creates, while the caller waits
+            task = await self._account.create(send, external_id, in_line_until)
         except (CreateRefusedError, CreateOutcomeUnknownError) as exc:
             status = CREATE_FAILED if isinstance(exc, CreateRefusedError) else UNKNOWN
             write = partial(self._journal.record_status, external_id, status, str(exc))

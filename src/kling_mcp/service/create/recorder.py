@@ -25,6 +25,7 @@ import anyio.to_thread
 
 from kling_mcp.service.failures import JournalUnavailableError
 from kling_mcp.service.journal import JournalEntry, TaskJournal, describe_journal_error
+from kling_mcp.service.journal.ledger import SpendCheck, SpendLimitReached
 
 logger = logging.getLogger(__name__)
 
@@ -72,10 +73,13 @@ class JournalRecorder:
         self._writers = anyio.CapacityLimiter(64)
         self._last_problem = ""
 
-    async def intent(self, entry: JournalEntry) -> None:
-        """Write a call's intent; if the journal cannot take it, refuse the call (nothing has been sent)."""
+    async def intent(self, entry: JournalEntry, spend: SpendCheck | None = None) -> None:
+        """Write a call's intent; if the journal cannot take it, refuse the call (nothing has been sent). With
+        `spend`, `SpendLimitReached` (nothing written) when it would pass its owner's limit."""
         try:
-            await anyio.to_thread.run_sync(self.journal.record_intent, entry, limiter=self._writers)
+            await anyio.to_thread.run_sync(self.journal.record_intent, entry, spend, limiter=self._writers)
+        except SpendLimitReached:
+            raise
         except Exception as exc:
             raise JournalUnavailableError(self.journal.where, describe_journal_error(exc), writing=True) from exc
 

@@ -9,6 +9,7 @@ from kling_mcp.api.models import Task
 from kling_mcp.service.journal.element_rows import ElementEntry
 from kling_mcp.service.journal.entry import JournalEntry
 from kling_mcp.service.journal.handle import TaskHandle
+from kling_mcp.service.journal.ledger import SpendCheck, Spending
 
 # How long a write waits for another writer's lock before it fails as "locked" (seconds), whatever the backend.
 DEFAULT_WRITE_WAIT = 30.0
@@ -37,8 +38,21 @@ class TaskJournal(Protocol):
         """The number of the last schema migration this journal has applied."""
         ...
 
-    def record_intent(self, entry: JournalEntry) -> None:
-        """Write a call's intent before its create request is sent."""
+    def record_intent(self, entry: JournalEntry, spend: SpendCheck | None = None) -> None:
+        """Write a call's intent before its create request is sent; with `spend`, atomically refuse it
+        (`SpendLimitReached`, nothing written) when its owner's spend plus the estimate would pass the limit."""
+        ...
+
+    def spending(self, owner: str, default_limit: float | None, *, window: float) -> Spending:
+        """`owner`'s spend within the last `window` seconds, and the limit that applies to it."""
+        ...
+
+    def set_spend_limit(self, owner: str, units: float | None) -> None:
+        """Set `owner`'s own spend limit, or with None remove it (the default applies again)."""
+        ...
+
+    def spend_limits(self) -> dict[str, float]:
+        """Every owner's own spend limit (the operator's overrides)."""
         ...
 
     def record_task(

@@ -19,6 +19,7 @@ class Dialect:
     same: str  # null-safe equality: SQLite's `IS`, PostgreSQL's `IS NOT DISTINCT FROM`
     float_type: str
     bigint_type: str
+    owner_lock: str = ""  # a statement serialising one owner's spend checks (SQLite: BEGIN IMMEDIATE does already)
 
     def render(self, sql: str) -> str:
         """Shared SQL (with `?` placeholders) in this dialect."""
@@ -27,7 +28,12 @@ class Dialect:
 
 SQLITE = Dialect("sqlite", param="?", same="IS", float_type="REAL", bigint_type="INTEGER")
 POSTGRESQL = Dialect(
-    "postgresql", param="%s", same="IS NOT DISTINCT FROM", float_type="DOUBLE PRECISION", bigint_type="BIGINT"
+    "postgresql",
+    param="%s",
+    same="IS NOT DISTINCT FROM",
+    float_type="DOUBLE PRECISION",
+    bigint_type="BIGINT",
+    owner_lock="SELECT pg_advisory_xact_lock(?)",
 )
 
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS journal_schema (version INTEGER NOT NULL)"
@@ -108,6 +114,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE tasks ADD COLUMN profile TEXT",
         "ALTER TABLE tasks ADD COLUMN estimated_units {float}",
         "CREATE INDEX IF NOT EXISTS tasks_by_billing_profile ON tasks (profile, status, created_at DESC)",
+    ),
+    # 10: spend limits (service/limits/): the per-owner limits an operator set (`kling-mcp spend-limit`). What an
+    # owner spent is read from `tasks` (final_unit_deduction, else estimated_units).
+    (
+        """CREATE TABLE IF NOT EXISTS spend_limits (
+            owner  TEXT PRIMARY KEY,
+            units  {float} NOT NULL,
+            set_at {float} NOT NULL
+        )""",
     ),
 )
 

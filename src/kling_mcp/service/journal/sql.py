@@ -14,6 +14,7 @@ from kling_mcp.redaction import for_storage
 from kling_mcp.service.journal.element_rows import ElementQueries
 from kling_mcp.service.journal.entry import COLUMNS, JournalEntry, entry_from_row, entry_values, videos_json
 from kling_mcp.service.journal.handle import HANDLE_COLUMNS, TaskHandle, handle_from_row, handle_values
+from kling_mcp.service.journal.ledger import SpendCheck, Spending, SpendLimitReached, owner_lock_key, units_of
 from kling_mcp.service.journal.schema import SCHEMA_VERSION, VERSION_TABLE, Dialect, migration
 
 _COLUMN_LIST = ", ".join(COLUMNS)
@@ -91,12 +92,54 @@ class SqlJournal(ElementQueries, ABC):
         rows = self._select("SELECT MAX(version) AS version FROM journal_schema")
         return int(rows[0]["version"] or 0)
 
-    def record_intent(self, entry: JournalEntry) -> None:
-        """Write a call's intent before its create request is sent."""
+    def record_intent(self, entry: JournalEntry, spend: SpendCheck | None = None) -> None:
+        """Write a call's intent before its create request is sent.
+
+        With `spend`, in the same transaction (one owner's checks take turns: two replicas cannot both pass the
+        limit): raise `SpendLimitReached`, writing nothing, if the owner's spend plus the estimate would pass the
+        limit; else the intent carries the estimate and counts from now on."""
         entry.created_at = entry.updated_at = time.time()
         with self._transaction() as cursor:
+            if spend is not None and entry.owner is not None:
+                entry.estimated_units = spend.estimate
+                if self.dialect.owner_lock:
+                    self._execute(cursor, self.dialect.owner_lock, (owner_lock_key(entry.owner),))
+                spending = self._spending(cursor, entry.owner, spend.default_limit, entry.created_at, spend.window)
+                if not spending.allows(spend.estimate):
+                    raise SpendLimitReached(spending, spend.estimate)
             placeholders = ", ".join("?" * len(COLUMNS))
             self._execute(cursor, f"INSERT INTO tasks ({_COLUMN_LIST}) VALUES ({placeholders})", _stored_entry(entry))
+
+    def spending(self, owner: str, default_limit: float | None, *, window: float) -> Spending:
+        """`owner`'s spend within the last `window` seconds, and the limit that applies to it."""
+        with self._reading() as cursor:
+            return self._spending(cursor, owner, default_limit, time.time(), window)
+
+    def _spending(self, cursor: Cursor, owner: str, default_limit: float | None, now: float, window: float) -> Spending:
+        rows = self._execute(cursor, "SELECT units FROM spend_limits WHERE owner=?", (owner,)).fetchall()
+        limit = float(rows[0]["units"]) if rows else default_limit
+        charged = self._execute(
+            cursor,
+            "SELECT created_at, status, final_unit_deduction, estimated_units FROM tasks WHERE owner=? "
+            "AND created_at>=? ORDER BY created_at",
+            (owner, now - window),
+        ).fetchall()
+        charges = tuple((float(r["created_at"]), units_of(r)) for r in charged)
+        spent = sum(units for _, units in charges)
+        return Spending(owner, limit, spent, charges, window, overridden=bool(rows))
+
+    def set_spend_limit(self, owner: str, units: float | None) -> None:
+        """Set `owner`'s own spend limit (units per window), or with None remove it (the default applies again)."""
+        with self._transaction() as cursor:
+            self._execute(cursor, "DELETE FROM spend_limits WHERE owner=?", (owner,))
+            if units is not None:
+                insert = "INSERT INTO spend_limits (owner, units, set_at) VALUES (?, ?, ?)"
+                self._execute(cursor, insert, (owner, units, time.time()))
+
+    def spend_limits(self) -> dict[str, float]:
+        """Every owner's own spend limit (the operator's overrides of KLING_MCP_SPEND_LIMIT)."""
+        rows = self._select("SELECT owner, units FROM spend_limits ORDER BY owner")
+        return {r["owner"]: float(r["units"]) for r in rows}
 
     def record_task(
         self,
