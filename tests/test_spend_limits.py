@@ -20,7 +20,7 @@ from kling_mcp.service.describe.owners import local_owner
 from kling_mcp.service.journal import open_journal
 from kling_mcp.service.journal.ledger import Spending
 from kling_mcp.service.limits.spend import SpendLimitError
-from tests.conftest import FAST_RETRY, make_settings, settled_journal_entry, text_of
+from tests.conftest import FAST_RETRY, make_settings, settled_journal_entry, stdio_params, text_of
 from tests.names import LIST, TEXT
 
 pytestmark = pytest.mark.anyio
@@ -97,6 +97,32 @@ async def test_two_servers_sharing_a_journal_cannot_both_pass_the_limit_and_a_re
     assert len(sandbox.state.tasks) == 1
     async with Client(build_server(settings, retry_policy=FAST_RETRY)) as restarted:
         again = await restarted.call_tool(TEXT, ARGS)
+    assert again.is_error and "Spend limit reached" in text_of(again), text_of(again)
+    assert len(sandbox.state.tasks) == 1
+
+
+@pytest.mark.slow
+async def test_two_server_processes_sharing_a_journal_pass_the_limit_once_and_a_third_is_refused(
+    sandbox: SandboxServer, tmp_path: Path, shared_journal: str
+) -> None:
+    # Real processes (`python -m kling_mcp` over stdio), as replicas or two desktop clients on one journal would be.
+    settings = make_settings(sandbox, tmp_path, KLING_MCP_JOURNAL=shared_journal)
+    params = stdio_params(settings, KLING_MCP_SPEND_LIMIT="5", KLING_MCP_CONFIRM_SPEND="off")
+    results: list[Any] = []
+    async with Client(params) as one, Client(params) as two:
+        for client in (one, two):  # each process opens its journal before the creates race
+            assert not (await client.call_tool(LIST, {})).is_error
+
+        async def call(client: Client) -> None:
+            results.append(await client.call_tool(TEXT, ARGS))
+
+        async with anyio.create_task_group() as group:
+            for client in (one, two) * 3:
+                group.start_soon(call, client)
+    assert [r.is_error for r in results].count(False) == 1, [text_of(r) for r in results]
+    assert all("Spend limit reached" in text_of(r) for r in results if r.is_error)
+    async with Client(params) as third:
+        again = await third.call_tool(TEXT, ARGS)
     assert again.is_error and "Spend limit reached" in text_of(again), text_of(again)
     assert len(sandbox.state.tasks) == 1
 
