@@ -168,3 +168,55 @@ async def test_an_element_the_journal_cannot_record_is_not_created(settings: Set
     text = text_of(result)
     assert result.is_error and "nothing was sent to Kling" in text, text
     assert sandbox.state.requests == []
+
+
+@pytest.mark.slow  # the kept write is retried every 5 s
+async def test_a_write_after_the_element_exists_is_kept_until_the_journal_takes_it(
+    sandbox: SandboxServer, settings: Settings, tmp_path: Path
+) -> None:
+    import anyio
+
+    from kling_mcp.sandbox.state import SandboxConfig
+    from tests.conftest import make_settings
+    from tests.journal_faults import lock_held_by_another_process
+
+    sandbox.state.config = SandboxConfig(queue_seconds=0.5, run_seconds=1.0)  # the element is made 1.5 s after
+    settings = make_settings(sandbox, tmp_path, KLING_MCP_JOURNAL_WAIT=0.2)
+    path = Path(settings.resolved_journal())
+    results: list[Any] = []
+    async with Client(build_server(settings, retry_policy=FAST_RETRY)) as client:
+
+        async def create() -> None:
+            results.append(await client.call_tool(CREATE, ARGS))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(create)
+            with anyio.fail_after(10):
+                while not _newest_element_task(path):  # the create's answer is journaled: now the journal locks
+                    await anyio.sleep(0.02)
+            with lock_held_by_another_process(path, 4.0) as holder:
+                while not results:
+                    await anyio.sleep(0.05)
+                holder.wait()
+        element = element_of(results[0])  # the element is the caller's all the same, with a warning
+        assert "keeps retrying" in element["status_message"], element
+        with anyio.fail_after(15):  # the recorder's background retry lands the element's id
+            while _element_id(path, element["external_task_id"]) != element["element_id"]:
+                await anyio.sleep(0.2)
+
+
+def _newest_element_task(path: Path) -> str | None:
+    journal = open_journal(path)
+    try:
+        return next((entry.task_id for entry in journal.elements()), None)
+    finally:
+        journal.close()
+
+
+def _element_id(path: Path, external_task_id: str) -> str | None:
+    journal = open_journal(path)
+    try:
+        entry = journal.element(external_task_id)
+        return entry.element_id if entry else None
+    finally:
+        journal.close()

@@ -36,6 +36,7 @@ from kling_mcp.api.models import (
     ReferImage,
     Task,
 )
+from kling_mcp.service.create.recorder import JournalRecorder
 from kling_mcp.service.describe.owners import Viewer, local_owner, operator
 from kling_mcp.service.failures import JournalUnavailableError, TaskCallError
 from kling_mcp.service.journal import CREATE_FAILED, UNKNOWN, TaskJournal, describe_journal_error
@@ -127,6 +128,7 @@ class ElementService:
         self,
         client: KlingClient,
         journal: TaskJournal,
+        recorder: JournalRecorder,
         options: ServiceOptions,
         *,
         clock: Callable[[], float] = time.monotonic,
@@ -134,18 +136,15 @@ class ElementService:
     ) -> None:
         self._client = client
         self._journal = journal
+        self._recorder = recorder
         self._options = options
         self._clock = clock
         self._kling_host = kling_host
 
-    async def _write(self, write: Callable[[], None]) -> str | None:
-        """A journal write after the create request may have left: never raised, returned as a warning."""
-        try:
-            await anyio.to_thread.run_sync(write)
-        except Exception as exc:
-            problem = describe_journal_error(exc)
-            return f"The task journal at {self._journal.where} could not record this ({problem.text})."
-        return None
+    async def _write(self, external_id: str, write: Callable[[], None]) -> str | None:
+        """A journal write after the create request may have left: kept and retried by the shared recorder until
+        it lands (the element is its owner's only through the journal); a warning for the caller meanwhile."""
+        return await self._recorder.write(external_id, write)
 
     async def create(self, request: ElementRequest, *, owner: str | None = None) -> ElementResult:
         """Make an element from images, once, and wait for it within min(timeout, the server's cap)."""
@@ -194,7 +193,8 @@ class ElementService:
             task = await self._client.create_task(ELEMENTS, body, deadline=deadline)
         except (CreateRefusedError, CreateOutcomeUnknownError) as exc:
             status = CREATE_FAILED if isinstance(exc, CreateRefusedError) else UNKNOWN
-            warning = await self._write(partial(self._journal.record_element, external_id, status, message=str(exc)))
+            record = partial(self._journal.record_element, external_id, status, message=str(exc))
+            warning = await self._write(external_id, record)
             entry = ElementEntry(external_id, "", status=status)
             raise TaskCallError(
                 str(exc),
@@ -203,7 +203,9 @@ class ElementService:
                 next_step=_step(status, entry),
                 journal_warning=warning,
             ) from exc
-        await self._write(partial(self._journal.record_element, external_id, task.status, task_id=task.task_id))
+        # A failed write is kept and retried; the caller hears of it with the element's final write (`_record`).
+        record = partial(self._journal.record_element, external_id, task.status, task_id=task.task_id)
+        await self._write(external_id, record)
         logger.info("created Kling element task %s", task.task_id)
         return task
 
@@ -226,7 +228,7 @@ class ElementService:
             element_id=element_id,
             message=entry.status_message,
         )
-        warning = await self._write(write)
+        warning = await self._write(entry.external_task_id, write)
         result = result_of(entry)
         if warning:
             result.status_message = " ".join(filter(None, [result.status_message, warning]))
