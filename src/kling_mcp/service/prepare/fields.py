@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlparse
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -260,6 +260,109 @@ CallbackUrl = Annotated[
     Field(description="Webhook callback URL for asynchronous notifications (http or https)."),
 ]
 
+# Kling 3.0 (issue 23; docs/kling-api.md): storyboards, elements and voices. Which model takes them is the
+# capability table's; what follows are the rules of the fields themselves, whatever the model.
+MAX_SHOTS = 6
+MAX_SHOT_PROMPT_CHARS = 512
+MAX_ELEMENTS = 3
+MAX_VOICES = 2
+VOICE_TAG = re.compile(r"<<<voice_(\d+)>>>")
+ShotType = Literal["customize", "intelligence"]
+
+
+class _ListItem(BaseModel):
+    """An item of a list argument: a JSON object, whose example the error shows when something else is sent."""
+
+    model_config = ConfigDict(extra="forbid")
+    example: ClassVar[str]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _an_object(cls, value: Any) -> Any:
+        if not isinstance(value, dict | BaseModel):
+            raise ValueError(f"must be an object such as {cls.example}")
+        return value
+
+
+class Shot(_ListItem):
+    """One shot of a storyboard: what it shows and how long it lasts."""
+
+    example = '{"prompt": "...", "duration": 5}'
+
+    prompt: Annotated[
+        str,
+        Field(min_length=1, max_length=MAX_SHOT_PROMPT_CHARS),
+        _visible("the shot's prompt"),
+        _safe_text("the shot's prompt"),
+    ]
+    duration: Annotated[int, a_number("a whole number of seconds", whole=True), Field(ge=1, le=15)]
+
+
+class ElementReference(_ListItem):
+    """An element (a character or object made with Kling's element endpoints) to keep the same in the video."""
+
+    example = '{"element_id": "..."}'
+
+    element_id: Annotated[str, Field(min_length=1, max_length=64), _visible("element_id"), _safe_text("element_id")]
+
+
+class VoiceReference(_ListItem):
+    """A Kling voice, referred to in the prompt as <<<voice_1>>> (the first of the list), <<<voice_2>>>."""
+
+    example = '{"voice_id": "..."}'
+
+    voice_id: Annotated[str, Field(min_length=1, max_length=64), _visible("voice_id"), _safe_text("voice_id")]
+
+
+MultiPrompt = Annotated[
+    Annotated[list[Shot], Field(min_length=1, max_length=MAX_SHOTS)] | None,
+    Field(
+        description="Storyboard (kling-v3): 1-6 shots in order, each {prompt (at most 512 characters), duration "
+        "(whole seconds)}; the durations add up to the video's duration (left out, duration is their sum).",
+    ),
+]
+ShotTypeArgument = Annotated[
+    ShotType | None,
+    BeforeValidator(blank_to_none),
+    Field(description="'customize' (default with multi_prompt: your shots) or 'intelligence' (Kling cuts the shots)."),
+]
+ElementList = Annotated[
+    Annotated[list[ElementReference], Field(min_length=1, max_length=MAX_ELEMENTS)] | None,
+    Field(description='Up to 3 elements to keep consistent, e.g. [{"element_id": "123"}].'),
+]
+VoiceList = Annotated[
+    Annotated[list[VoiceReference], Field(min_length=1, max_length=MAX_VOICES)] | None,
+    Field(
+        description='Up to 2 voices, [{"voice_id": "..."}], named in the prompt as <<<voice_1>>>, <<<voice_2>>>. '
+        "Turns audio on unless generate_audio is false; costs more (Kling's 'with specified voice' price).",
+    ),
+]
+
+
+def _shot_problems(arguments: VideoArguments) -> None:
+    """The storyboard's own rules: a customized one needs its shots, and they fill the video's duration."""
+    shots = arguments.multi_prompt
+    if shots is None:
+        if arguments.shot_type == "customize":
+            raise ValueError("multi_prompt is required when shot_type is 'customize' (1-6 shots)")
+        return
+    total = sum(shot.duration for shot in shots)
+    if arguments.duration is not None and total != arguments.duration:
+        raise ValueError(
+            f"multi_prompt: the shots' durations add up to {total} s but duration is {arguments.duration}; make "
+            "them equal, or leave duration out"
+        )
+
+
+def _voice_problems(arguments: VideoArguments, prompts: list[str]) -> None:
+    """Every <<<voice_N>>> in the prompts names a voice of voice_list."""
+    voices = len(arguments.voice_list or ())
+    for text in prompts:
+        for tag in VOICE_TAG.findall(text):
+            if not 1 <= int(tag) <= voices:
+                held = f"voice_list holds {voices} voice{'s' * (voices > 1)}" if voices else "no voice_list was given"
+                raise ValueError(f"voice_list: the prompt refers to <<<voice_{tag}>>> but {held}")
+
 
 class VideoArguments(BaseModel):
     """What every video tool's arguments share: unknown names refused, the parameters both generate tools take
@@ -281,13 +384,39 @@ class VideoArguments(BaseModel):
     negative_prompt: NegativePrompt = None
     cfg_scale: CfgScale = None
     camera_control: CameraControlArgument = None
+    multi_prompt: MultiPrompt = None
+    shot_type: ShotTypeArgument = None
+    element_list: ElementList = None
+    voice_list: VoiceList = None
     timeout: Timeout = None
     callback_url: CallbackUrl = None
 
+    @model_validator(mode="after")
+    def _kling3_rules(self) -> VideoArguments:
+        _shot_problems(self)
+        prompt = getattr(self, "prompt", None)
+        prompts = [prompt] if isinstance(prompt, str) else []
+        _voice_problems(self, prompts + [shot.prompt for shot in self.multi_prompt or ()])
+        return self
+
     @property
     def effective_duration(self) -> int:
-        """The duration to send: the caller's, or 5 seconds."""
-        return self.duration if self.duration is not None else 5
+        """The duration to send: the caller's, a storyboard's total, or 5 seconds."""
+        if self.duration is not None:
+            return self.duration
+        return sum(shot.duration for shot in self.multi_prompt) if self.multi_prompt else 5
+
+    @property
+    def storyboard(self) -> bool:
+        """Whether the video is a storyboard (Kling's `multi_shot`): shots given, or a shot type chosen."""
+        return self.multi_prompt is not None or self.shot_type is not None
+
+    @property
+    def wants_audio(self) -> bool | None:
+        """generate_audio as asked; left out, a voice_list turns audio on (a voice is speech)."""
+        if self.generate_audio is None and self.voice_list:
+            return True
+        return self.generate_audio
 
     @property
     def effective_timeout(self) -> float:
