@@ -152,7 +152,8 @@ async def test_voices_with_audio_off_are_sent_as_asked_for_kling_to_judge(
     assert result.is_error and "voice_list requires sound on" in text_of(result)
 
 
-async def test_voices_on_v2_6_are_for_kling_to_judge(client: Client, sandbox: SandboxServer) -> None:
+@pytest.mark.parametrize("tool", [TEXT, GENERATE])
+async def test_voices_on_v2_6_are_for_kling_to_judge(client: Client, sandbox: SandboxServer, tool: str) -> None:
     """The table does not know (v2-6 is reported to take voices): sent, and Kling's refusal explained as such."""
     arguments = {
         "prompt": "<<<voice_1>>> sings",
@@ -160,7 +161,9 @@ async def test_voices_on_v2_6_are_for_kling_to_judge(client: Client, sandbox: Sa
         "mode": "pro",
         "voice_list": [{"voice_id": "v1"}],
     }
-    result = await client.call_tool(TEXT, arguments)
+    if tool == GENERATE:
+        arguments["start_image_url"] = IMAGE_URL
+    result = await client.call_tool(tool, arguments)
     _, body = sent(sandbox)
     assert (body["model_name"], body["sound"], body["voice_list"]) == ("kling-v2-6", "on", [{"voice_id": "v1"}])
     text = text_of(result)
