@@ -385,7 +385,11 @@ CASES = [
         {"model": "kling-v3", "duration": 10, "multi_prompt": [SHOT_3, SHOT_4]},
         ("multi_prompt", "add up to 7 s", "duration is 10"),
     ),
-    Case("storyboard-empty", {"model": "kling-v3", "multi_prompt": []}, ("multi_prompt", "at least 1 item")),
+    Case(
+        "storyboard-empty-customized",
+        {"model": "kling-v3", "multi_prompt": [], "shot_type": "customize"},  # [] is "no shots"
+        ("multi_prompt", "required", "customize"),
+    ),
     Case("storyboard-seven-shots", {"model": "kling-v3", "multi_prompt": [SHOT_2] * 7}, ("multi_prompt", "at most 6")),
     Case(
         "storyboard-shot-prompt-too-long",
@@ -435,7 +439,7 @@ CASES = [
     ),
     # --- elements
     Case("elements-four", {"model": "kling-v3", "element_list": [ELEMENT] * 4}, ("element_list", "at most 3")),
-    Case("elements-empty-id", {"model": "kling-v3", "element_list": [{"element_id": ""}]}, ("element_id", "1 char")),
+    Case("elements-empty-id", {"model": "kling-v3", "element_list": [{"element_id": ""}]}, ("element_id", "blank")),
     Case("elements-bare-ids", {"model": "kling-v3", "element_list": ["8812"]}, ("element_list.0", "object")),
     Case(
         "elements-on-v2-6",

@@ -27,7 +27,7 @@ from kling_mcp.service.failures import TaskNotFoundError
 from kling_mcp.service.journal import JournalEntry, open_journal
 from kling_mcp.service.prepare.image_request import VideoRequest
 from tests.conftest import FAST_RETRY, PROTOCOL_MODES, settled_journal_entry, text_of
-from tests.names import GENERATE, GET, TEXT, WATCH
+from tests.names import GENERATE, GET, MODELS, TEXT, WATCH
 
 pytestmark = pytest.mark.anyio
 
@@ -107,7 +107,7 @@ def test_only_a_loopback_kling_host_is_added_to_the_csp(url: str, origin: str | 
 
 async def test_clients_without_apps_see_the_tools_they_saw_before(client: Client) -> None:
     tools = await _tools(client)
-    assert set(tools) == {GENERATE, "kling_generate_video_from_text", GET, "kling_list_video_tasks"}
+    assert set(tools) == {GENERATE, "kling_generate_video_from_text", GET, "kling_list_video_tasks", MODELS}
     refused = await client.call_tool(WATCH, {"task_id": "anything"})
     assert refused.is_error and GET in text_of(refused)
 

@@ -10,7 +10,7 @@ from mcp_types import INVALID_PARAMS
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import EXAMPLE_PNG, stdio_params, text_of
-from tests.names import GENERATE, GET, LIST, TEXT
+from tests.names import GENERATE, GET, LIST, MODELS, TEXT
 
 pytestmark = pytest.mark.anyio
 
@@ -22,6 +22,7 @@ EXPECTED_HINTS: dict[str, tuple[bool, bool | None, bool, bool]] = {
     TEXT: (False, False, False, True),
     GET: (False, False, True, True),  # may save the video to disk (download): not read-only, but repeatable
     LIST: (True, None, True, False),  # reads the local journal only
+    MODELS: (True, None, True, False),  # reads the capability table only
 }
 
 

@@ -15,8 +15,12 @@ from typing import Any
 import httpx
 import pytest
 from mcp import Client
+from mcp.client.extension import advertise
+from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 from mcp_types import Tool
 
+from kling_mcp.config import Settings
+from kling_mcp.server.build import build_server
 from kling_mcp.server.model_tool import flat_schema
 from kling_mcp.service.prepare.image_request import VideoRequest
 from tests.names import LIST as LIST_TOOL
@@ -189,11 +193,20 @@ def test_flat_schema_inlines_the_camera_control_object() -> None:
     ]
     [config, no_config] = as_object["properties"]["config"]["anyOf"]
     assert no_config == {"type": "null"}
-    assert config["properties"]["zoom"] == {
-        "default": 0,
-        "maximum": 10,
-        "minimum": -10,
-        "title": "Zoom",
-        "type": "number",
-    }
+    assert config["properties"]["zoom"] == {"default": 0, "maximum": 10, "minimum": -10, "type": "number"}
     assert as_object["additionalProperties"] is False and config["additionalProperties"] is False
+
+
+# The compact JSON of the `tools/list` result before issue 23 (4 tools for a plain client, 5 for an MCP Apps host,
+# each repeating a 3.5 kB output schema): the listing with the Kling 3.0 parameters in is to be half of it at most.
+LISTING_BEFORE = {"plain": 30_498, "apps": 36_986}
+
+
+@pytest.mark.parametrize("host", ["plain", "apps"])
+async def test_the_listing_is_half_what_it_was(host: str, settings: Settings) -> None:
+    extensions = [advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})] if host == "apps" else []
+    async with Client(build_server(settings), extensions=extensions) as client:
+        listed = await client.list_tools()
+    size = len(listed.model_dump_json(by_alias=True, exclude_none=True))
+    assert size <= LISTING_BEFORE[host] // 2, f"tools/list is {size:,} bytes for a {host} client"
+    assert "multi_prompt" in listed.tools[0].input_schema["properties"]

@@ -113,6 +113,8 @@ IMAGE_ENDPOINTS: tuple[Endpoint, ...] = ("image2video", "omni-video")
 TEXT_ENDPOINTS: tuple[Endpoint, ...] = ("text2video",)
 ENDPOINTS: tuple[Endpoint, ...] = (*IMAGE_ENDPOINTS, *TEXT_ENDPOINTS)
 ASPECT_RATIOS = ("16:9", "9:16", "1:1")
+# The endpoints with an aspect_ratio field; image2video has none (the video keeps the image's ratio).
+ASPECT_RATIO_ENDPOINTS: frozenset[Endpoint] = frozenset({"omni-video", "text2video"})
 CAMERA_TYPES = ("simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward")
 
 

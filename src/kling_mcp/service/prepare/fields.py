@@ -19,6 +19,8 @@ from kling_mcp.api.capabilities import ASPECT_RATIOS, CAMERA_TYPES, DEFAULT_MODE
 from kling_mcp.config import blank_to_none
 
 MAX_PROMPT_CHARS = 2500
+# Where a description sends the caller for what each model takes (server/descriptions.py names the tool).
+MODELS = "kling_list_models"
 # Longest URL taken (image or callback), in characters. Presigned storage URLs (S3 with a session token, GCS, Azure
 # SAS) run to 1-3k characters, so 2,048 would refuse real ones; 8,192 is about the longest request line common HTTP
 # servers accept (Apache 8,190, nginx 8k buffers), so a longer URL could not be fetched anyway. It also bounds what
@@ -28,7 +30,7 @@ DEFAULT_TIMEOUT_SECONDS = 300.0
 MAX_TIMEOUT_SECONDS = 3600.0
 
 CameraType = Literal[CAMERA_TYPES]  # type: ignore[valid-type]
-AspectRatio = Literal[ASPECT_RATIOS]  # type: ignore[valid-type]
+AspectRatio = Annotated[Literal[ASPECT_RATIOS], Field(description="Video shape.")]  # type: ignore[valid-type]
 AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
 
 Axis = Annotated[float, Field(ge=-10, le=10)]
@@ -133,8 +135,8 @@ class CameraControl(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: CameraType = Field(description="Camera move: simple (set one axis in config) or a preset move.")
-    config: CameraConfig | None = Field(None, description="For type 'simple' only: exactly one non-zero axis.")
+    type: CameraType
+    config: CameraConfig | None = None  # for type 'simple' only: exactly one non-zero axis
 
     @model_validator(mode="after")
     def _config_matches_type(self) -> CameraControl:
@@ -198,66 +200,52 @@ def _http_url(value: Any) -> Any:
 OptionalText = Annotated[str | None, BeforeValidator(blank_to_none)]
 
 
+def _none_when_empty(value: Any) -> Any:
+    """An empty list means "none", as an empty string does (strict clients send every argument)."""
+    return None if value == [] else value
+
+
 Prompt = Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS), _visible("prompt"), _safe_text("prompt")]
 NegativePrompt = Annotated[
     Annotated[str, Field(max_length=MAX_PROMPT_CHARS)] | None,
     BeforeValidator(blank_to_none),
     _visible("negative_prompt"),
     _safe_text("negative_prompt"),
-    Field(description="Things to avoid in the video. At most 2500 characters."),
+    Field(description="What to avoid."),
 ]
-Mode = Annotated[
-    Literal["std", "pro"],
-    Field(description="Generation mode. 'std' (standard, default, 720p) or 'pro' (higher quality, 1080p)."),
-]
+Mode = Annotated[Literal["std", "pro"], Field(description="pro: 1080p, dearer.")]
 # Constraints sit on the number inside `| None`: on the union itself pydantic would not publish them as JSON Schema.
 Duration = Annotated[
     Annotated[int, Field(ge=3, le=15)] | None,
     a_number("a whole number of seconds", whole=True),
-    Field(
-        description="Video duration in seconds. For kling-v3/kling-v3-omni: 3-15 (integer). Other models: 5 or 10. "
-        "Default 5. A whole number (or a string of digits).",
-    ),
+    Field(description="Seconds (default 5): 5 or 10; v3: 3-15."),
 ]
 GenerateAudio = Annotated[
     bool | None,
     BeforeValidator(_a_boolean),
-    Field(
-        description="Whether to generate audio synchronously. Supported by kling-v3, kling-v3-omni, and kling-v2-6 "
-        "(pro mode only). true or false only."
-    ),
+    Field(description="Audio (Kling's sound)."),
 ]
 CfgScale = Annotated[
     Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None,
     a_number("a number from 0 to 1"),
-    Field(
-        description="Classifier-free guidance scale, 0 to 1 (Kling's default 0.5). Higher values follow the prompt "
-        "more strictly. The kling-v1 family supports it, the v2 models do not; for kling-v3 Kling decides.",
-    ),
+    Field(description="Prompt adherence, 0-1."),
 ]
 CameraControlArgument = Annotated[
     CameraControl | None,
     BeforeValidator(_parse_json_object, json_schema_input_type=str | CameraControl | None),
 ]
-CAMERA_CONTROL_HELP = (
-    'Camera control as JSON string, e.g. {"type": "simple", "config": {"zoom": 5}} (simple: exactly one non-zero '
-    'axis of horizontal, vertical, pan, tilt, roll, zoom, each -10..10) or {"type": "forward_up"} (also down_back, '
-    "right_turn_forward, left_turn_forward)."
-)
+CAMERA_CONTROL_HELP = "simple: one non-zero axis in config."
 Timeout = Annotated[
     Annotated[float, Field(ge=0, le=MAX_TIMEOUT_SECONDS, allow_inf_nan=False)] | None,
     a_number("a number of seconds"),
     Field(
-        description="How long, in seconds, this call may wait for the video. The server waits at most its own cap "
-        "per call (default 50 s); left out, timeout is 300, so the cap applies. If the video is not ready in time "
-        "the call returns the task id (not an error) and kling_get_video_task fetches it later. 0 returns as soon "
-        "as the task is created.",
+        description="The server waits at most its own cap per call (default 50 s). 0: return once created.",
     ),
 ]
 CallbackUrl = Annotated[
     str | None,
     BeforeValidator(_http_url),
-    Field(description="Webhook callback URL for asynchronous notifications (http or https)."),
+    Field(description="Webhook URL."),
 ]
 
 # Kling 3.0 (issue 23; docs/kling-api.md): storyboards, elements and voices. Which model takes them is the
@@ -295,7 +283,7 @@ class Shot(_ListItem):
         _visible("the shot's prompt"),
         _safe_text("the shot's prompt"),
     ]
-    duration: Annotated[int, a_number("a whole number of seconds", whole=True), Field(ge=1, le=15)]
+    duration: Annotated[Annotated[int, Field(ge=1, le=15)], a_number("a whole number of seconds", whole=True)]
 
 
 class ElementReference(_ListItem):
@@ -303,7 +291,7 @@ class ElementReference(_ListItem):
 
     example = '{"element_id": "..."}'
 
-    element_id: Annotated[str, Field(min_length=1, max_length=64), _visible("element_id"), _safe_text("element_id")]
+    element_id: Annotated[str, _visible("element_id"), _safe_text("element_id")]
 
 
 class VoiceReference(_ListItem):
@@ -311,31 +299,28 @@ class VoiceReference(_ListItem):
 
     example = '{"voice_id": "..."}'
 
-    voice_id: Annotated[str, Field(min_length=1, max_length=64), _visible("voice_id"), _safe_text("voice_id")]
+    voice_id: Annotated[str, _visible("voice_id"), _safe_text("voice_id")]
 
 
 MultiPrompt = Annotated[
-    Annotated[list[Shot], Field(min_length=1, max_length=MAX_SHOTS)] | None,
-    Field(
-        description="Storyboard (kling-v3): 1-6 shots in order, each {prompt (at most 512 characters), duration "
-        "(whole seconds)}; the durations add up to the video's duration (left out, duration is their sum).",
-    ),
+    Annotated[list[Shot], Field(max_length=MAX_SHOTS)] | None,
+    BeforeValidator(_none_when_empty),
+    Field(description="Storyboard shots; durations sum to duration."),
 ]
 ShotTypeArgument = Annotated[
     ShotType | None,
     BeforeValidator(blank_to_none),
-    Field(description="'customize' (default with multi_prompt: your shots) or 'intelligence' (Kling cuts the shots)."),
+    Field(description="customize (default) or intelligence (Kling cuts)."),
 ]
 ElementList = Annotated[
-    Annotated[list[ElementReference], Field(min_length=1, max_length=MAX_ELEMENTS)] | None,
-    Field(description='Up to 3 elements to keep consistent, e.g. [{"element_id": "123"}].'),
+    Annotated[list[ElementReference], Field(max_length=MAX_ELEMENTS)] | None,
+    BeforeValidator(_none_when_empty),
+    Field(description="Elements to keep consistent."),
 ]
 VoiceList = Annotated[
-    Annotated[list[VoiceReference], Field(min_length=1, max_length=MAX_VOICES)] | None,
-    Field(
-        description='Up to 2 voices, [{"voice_id": "..."}], named in the prompt as <<<voice_1>>>, <<<voice_2>>>. '
-        "Turns audio on unless generate_audio is false; costs more (Kling's 'with specified voice' price).",
-    ),
+    Annotated[list[VoiceReference], Field(max_length=MAX_VOICES)] | None,
+    BeforeValidator(_none_when_empty),
+    Field(description="<<<voice_1>>>, <<<voice_2>>> in the prompt; audio on; priced 'with specified voice'."),
 ]
 
 
