@@ -447,6 +447,12 @@ CASES = [
         ("element_list", "not supported by kling-v2-6", "kling-v3"),
     ),
     # --- voices
+    # Kling's own name for audio is `sound`; the tools keep the spec's `generate_audio` (sent as `sound`).
+    Case(
+        "voices-sound-by-klings-name",
+        {"model": "kling-v3", "sound": "on"},
+        ("sound", "not a parameter", "generate_audio"),
+    ),
     Case("voices-three", {"model": "kling-v3", "voice_list": [VOICE] * 3}, ("voice_list", "at most 2")),
     Case(
         "voices-tag-past-the-list",

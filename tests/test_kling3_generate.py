@@ -99,6 +99,20 @@ async def test_an_intelligence_storyboard_from_an_image_leaves_the_cuts_to_kling
     }
 
 
+async def test_intelligence_with_shots_is_for_kling_to_judge(client: Client, sandbox: SandboxServer) -> None:
+    """Whether Kling takes shots with shot_type intelligence is not documented: sent as asked, Kling's answer shown."""
+    shots = [{"prompt": "a wave", "duration": 5}]
+    arguments = {"prompt": "the sea", "model": "kling-v3", "shot_type": "intelligence", "multi_prompt": shots}
+    result = await client.call_tool(TEXT, arguments)
+    _, body = sent(sandbox)
+    assert (body["shot_type"], body["multi_prompt"]) == (
+        "intelligence",
+        [{"index": 1, "prompt": "a wave", "duration": "5"}],
+    )
+    assert result.is_error and "multi_prompt must be empty when shot_type is intelligence" in text_of(result)
+    assert not sandbox.state.tasks
+
+
 async def test_elements_reach_image2video_by_id(client: Client, sandbox: SandboxServer) -> None:
     keeper, lamp = made_element(sandbox), made_element(sandbox)
     arguments = {
