@@ -62,7 +62,7 @@ async def test_claude_desktop_config_starts_the_server_from_this_virtual_environ
     params = StdioServerParameters(command=command, args=entry["args"], env={**entry["env"], "HOME": str(tmp_path)})
     async with Client(params, mode="legacy") as client:
         tools = await client.list_tools()
-    assert len(tools.tools) == 4
+    assert len(tools.tools) == 5
 
 
 @pytest.fixture

@@ -83,7 +83,7 @@ async def _normal_client_meanwhile(server: HttpServer, done: Callable[[], bool])
     async with httpx.AsyncClient(timeout=10) as http:
         while not done():
             async with connect(server.mcp_url, token=None) as client:
-                assert len((await client.list_tools()).tools) == 4
+                assert len((await client.list_tools()).tools) == 5
             assert (await http.get(f"{server.base_url}/healthz")).status_code == 200
             served += 1
     return served

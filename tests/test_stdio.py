@@ -39,7 +39,7 @@ async def test_missing_keys_do_not_crash_the_launch(settings: Settings, sandbox:
     params = stdio_params(settings, KLING_ACCESS_KEY="", KLING_SECRET_KEY="")
     async with Client(params, mode="legacy") as client:
         tools = await client.list_tools()
-        assert len(tools.tools) == 4
+        assert len(tools.tools) == 5
         result = await client.call_tool(
             "kling_generate_video_from_image", {"prompt": "x", "start_image_url": "https://example.com/a.png"}
         )
