@@ -216,5 +216,6 @@ def test_readme_http_snippets_run_as_written(settings: Settings, tmp_path: Path)
             server.wait(timeout=30)
     assert done.returncode == 0, done.stderr + (tmp_path / "server.log").read_text()
     assert done.stdout.strip() == (
-        "kling_generate_video_from_image, kling_generate_video_from_text, kling_get_video_task, kling_list_video_tasks"
+        "kling_generate_video_from_image, kling_generate_video_from_text, kling_get_video_task, "
+        "kling_list_video_tasks, kling_list_models"
     )
