@@ -193,7 +193,7 @@ def test_flat_schema_inlines_the_camera_control_object() -> None:
     ]
     [config, no_config] = as_object["properties"]["config"]["anyOf"]
     assert no_config == {"type": "null"}
-    assert config["properties"]["zoom"] == {"default": 0, "maximum": 10, "minimum": -10, "type": "number"}
+    assert config["properties"]["zoom"] == {"maximum": 10, "minimum": -10, "type": "number"}
     assert as_object["additionalProperties"] is False and config["additionalProperties"] is False
 
 

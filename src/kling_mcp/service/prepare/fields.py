@@ -117,10 +117,16 @@ def not_a_boolean(what: str) -> BeforeValidator:
     return BeforeValidator(check)
 
 
+def _no_defaults(schema: dict[str, Any]) -> None:
+    # An axis left out is 0, as for Kling; six "default": 0 in every listing tell a client nothing more.
+    for axis in schema["properties"].values():
+        axis.pop("default", None)
+
+
 class CameraConfig(BaseModel):
     """Axes of a `simple` camera move: exactly one of them non-zero, each in [-10, 10]."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_no_defaults)
 
     horizontal: Axis = 0
     vertical: Axis = 0
@@ -310,7 +316,7 @@ MultiPrompt = Annotated[
 ShotTypeArgument = Annotated[
     ShotType | None,
     BeforeValidator(blank_to_none),
-    Field(description="customize (default) or intelligence (Kling cuts)."),
+    Field(description="intelligence: Kling cuts the shots."),
 ]
 ElementList = Annotated[
     Annotated[list[ElementReference], Field(max_length=MAX_ELEMENTS)] | None,
