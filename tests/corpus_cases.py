@@ -16,6 +16,9 @@ URL = "https://images.example.com/start.png"
 END = "https://images.example.com/end.png"
 DROP = object()  # removes an argument of the valid base request
 CAMERA_ZOOM = '{"type": "simple", "config": {"zoom": 5}}'
+SHOT_2, SHOT_3, SHOT_4 = ({"prompt": f"shot of {n} s", "duration": n} for n in (2, 3, 4))
+ELEMENT = {"element_id": "8812"}
+VOICE = {"voice_id": "v_anna"}
 Args = Callable[[Images], dict[str, Any]]
 
 
@@ -375,6 +378,106 @@ CASES = [
         img(start_image_url=lambda i: str(i.outside / "nope.png")),
         ("outside the directories",),
         policy="roots",
+    ),
+    # --- storyboards (multi_prompt / shot_type)
+    Case(
+        "storyboard-durations-disagree",
+        {"model": "kling-v3", "duration": 10, "multi_prompt": [SHOT_3, SHOT_4]},
+        ("multi_prompt", "add up to 7 s", "duration is 10"),
+    ),
+    Case(
+        "storyboard-empty-customized",
+        {"model": "kling-v3", "multi_prompt": [], "shot_type": "customize"},  # [] is "no shots"
+        ("multi_prompt", "required", "customize"),
+    ),
+    Case("storyboard-seven-shots", {"model": "kling-v3", "multi_prompt": [SHOT_2] * 7}, ("multi_prompt", "at most 6")),
+    Case(
+        "storyboard-shot-prompt-too-long",
+        {"model": "kling-v3", "multi_prompt": [{"prompt": "x" * 513, "duration": 5}]},
+        ("multi_prompt.0.prompt", "at most 512"),
+    ),
+    Case(
+        "storyboard-shot-prompt-blank",
+        {"model": "kling-v3", "multi_prompt": [{"prompt": "\u200b ", "duration": 5}]},
+        ("multi_prompt.0.prompt", "blank"),
+    ),
+    Case(
+        "storyboard-shot-duration-zero",
+        {"model": "kling-v3", "multi_prompt": [SHOT_4, {"prompt": "b", "duration": 0}]},
+        ("multi_prompt.1.duration", "greater than or equal to 1"),
+    ),
+    Case(
+        "storyboard-shot-duration-text",
+        {"model": "kling-v3", "multi_prompt": [{"prompt": "a", "duration": "5s"}]},
+        ("multi_prompt.0.duration", "whole number"),
+    ),
+    Case(
+        "storyboard-shot-without-duration",
+        {"model": "kling-v3", "multi_prompt": [{"prompt": "a"}]},
+        ("multi_prompt.0.duration", "required"),
+    ),
+    Case(
+        "storyboard-shot-unknown-field",
+        {"model": "kling-v3", "multi_prompt": [{"prompt": "a", "duration": 5, "camera": "pan"}]},
+        ("multi_prompt.0.camera", "not permitted"),
+    ),
+    Case(
+        "storyboard-total-too-long",
+        {"model": "kling-v3", "multi_prompt": [SHOT_4] * 4},
+        ("duration", "3-15", "kling-v3", "got 16"),
+    ),
+    Case(
+        "storyboard-customize-without-shots",
+        {"model": "kling-v3", "shot_type": "customize"},
+        ("multi_prompt", "required", "customize"),
+    ),
+    Case("storyboard-shot-type-unknown", {"model": "kling-v3", "shot_type": "auto"}, ("shot_type", "intelligence")),
+    Case(
+        "storyboard-on-v2-master",
+        {"multi_prompt": [SHOT_2, SHOT_3]},
+        ("multi_prompt", "not supported by kling-v2-master", "kling-v3"),
+    ),
+    # --- elements
+    Case("elements-four", {"model": "kling-v3", "element_list": [ELEMENT] * 4}, ("element_list", "at most 3")),
+    Case("elements-empty-id", {"model": "kling-v3", "element_list": [{"element_id": ""}]}, ("element_id", "blank")),
+    Case("elements-bare-ids", {"model": "kling-v3", "element_list": ["8812"]}, ("element_list.0", "object")),
+    Case(
+        "elements-on-v2-6",
+        {"model": "kling-v2-6", "element_list": [ELEMENT]},
+        ("element_list", "not supported by kling-v2-6", "kling-v3"),
+    ),
+    # --- voices
+    # Kling's own name for audio is `sound`; the tools keep the spec's `generate_audio` (sent as `sound`).
+    Case(
+        "voices-sound-by-klings-name",
+        {"model": "kling-v3", "sound": "on"},
+        ("sound", "not a parameter", "generate_audio"),
+    ),
+    Case("voices-three", {"model": "kling-v3", "voice_list": [VOICE] * 3}, ("voice_list", "at most 2")),
+    Case(
+        "voices-tag-past-the-list",
+        {"model": "kling-v3", "prompt": "<<<voice_2>>> says hello", "voice_list": [VOICE]},
+        ("<<<voice_2>>>", "voice_list holds 1"),
+    ),
+    Case(
+        "voices-tag-without-list",
+        {"model": "kling-v3", "prompt": "<<<voice_1>>> says hello"},
+        ("<<<voice_1>>>", "no voice_list"),
+    ),
+    Case(
+        "voices-tag-in-a-shot",
+        {
+            "model": "kling-v3",
+            "voice_list": [VOICE],
+            "multi_prompt": [{"prompt": "<<<voice_3>>> sings", "duration": 5}],
+        },
+        ("<<<voice_3>>>", "voice_list holds 1"),
+    ),
+    Case("voices-empty-id", {"model": "kling-v3", "voice_list": [{"voice_id": " "}]}, ("voice_id", "blank")),
+    Case(
+        "voices-on-v2-master",
+        {"voice_list": [VOICE], "prompt": "<<<voice_1>>> says hello"},
+        ("voice_list", "not supported by kling-v2-master"),
     ),
 ]
 

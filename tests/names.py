@@ -12,5 +12,6 @@ GET_ELEMENT = "kling_get_element"
 DELETE_ELEMENT = "kling_delete_element"
 ELEMENT_TOOLS = frozenset({CREATE_ELEMENT, LIST_ELEMENTS, GET_ELEMENT, DELETE_ELEMENT})
 CREDITS = "kling_get_credits"
-TOOLS = frozenset({GENERATE, TEXT, MOTION, GET, LIST, CREDITS}) | ELEMENT_TOOLS
+MODELS = "kling_list_models"
+TOOLS = frozenset({GENERATE, TEXT, MOTION, GET, LIST, CREDITS, MODELS}) | ELEMENT_TOOLS
 WATCH = "kling_watch_video_task"  # app-only: listed to MCP Apps hosts, for the player view

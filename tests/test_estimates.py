@@ -31,6 +31,18 @@ from tests.names import TEXT
             TextVideoRequest(prompt="a cat", model="kling-v2-6", generate_audio=False),
             "text2video/kling-v2-6/std/5s/silent",
         ),
+        (  # a storyboard is priced apart; its length is the shots' sum
+            TextVideoRequest.model_validate(
+                {"prompt": "a cat", "model": "kling-v3", "multi_prompt": [{"prompt": "sits", "duration": 3}] * 2}
+            ),
+            "text2video/kling-v3/std/6s/silent/storyboard",
+        ),
+        (  # a specified voice turns sound on and is priced apart
+            TextVideoRequest.model_validate(
+                {"prompt": "<<<voice_1>>> says hi", "model": "kling-v3", "voice_list": [{"voice_id": "v1"}]}
+            ),
+            "text2video/kling-v3/std/5s/sound/voices",
+        ),
     ],
 )
 def test_a_request_s_profile_names_every_billing_dimension(request_: VideoRequest | TextVideoRequest, key: str) -> None:

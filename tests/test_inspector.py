@@ -57,7 +57,7 @@ def test_inspector_lists_the_tools_with_schema_and_annotations(inspector: Path, 
     tools = {tool["name"]: tool for tool in listed["tools"]}
     assert set(tools) == TOOLS
     generate = tools["kling_generate_video_from_image"]
-    assert len(generate["inputSchema"]["properties"]) == 13
+    assert len(generate["inputSchema"]["properties"]) == 13 + 4  # the spec's, and issue 23's storyboard/elements/voices
     assert generate["inputSchema"]["required"] == ["prompt"]
     assert generate["outputSchema"]["required"] == ["result"]
     assert generate["annotations"]["readOnlyHint"] is False

@@ -19,6 +19,7 @@ from tests.names import (
     GET_ELEMENT,
     LIST,
     LIST_ELEMENTS,
+    MODELS,
     MOTION,
     TEXT,
 )
@@ -39,6 +40,7 @@ EXPECTED_HINTS: dict[str, tuple[bool, bool | None, bool, bool]] = {
     GET_ELEMENT: (False, False, True, True),  # records Kling's answer in the journal
     DELETE_ELEMENT: (False, True, True, True),  # cannot be undone; deleting again changes nothing
     CREDITS: (True, None, True, True),  # asks Kling for the account's packs; changes nothing
+    MODELS: (True, None, True, False),  # reads the capability table only
 }
 
 

@@ -77,8 +77,14 @@ def _probe_server() -> MCPServer[Any]:
 async def test_a_result_is_checked_against_the_output_model_as_the_sdk_would(mode: str) -> None:
     async with Client(_probe_server(), mode=mode) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-        assert tools["probe"].output_schema == tools["native"].output_schema
-        assert tools["probe"].input_schema["properties"] == {"answer": {"title": "Answer", "type": "string"}}
+        # The published schemas are the models' own, without what tells a client nothing (titles, docstrings).
+        assert tools["native"].output_schema == ProbeOutput.model_json_schema()
+        assert tools["probe"].output_schema == {
+            "properties": {"task_id": {"type": "string"}, "status": {"type": "string"}},
+            "required": ["task_id", "status"],
+            "type": "object",
+        }
+        assert tools["probe"].input_schema["properties"] == {"answer": {"type": "string"}}
 
         ours, sdk = await client.call_tool("probe", {"answer": "model"}), await client.call_tool("native", {})
         assert not ours.is_error
@@ -108,7 +114,8 @@ def test_the_sdk_hands_a_model_tool_its_raw_arguments_and_passes_its_result_thro
     assert tool.fn_metadata.convert_result(result) is result, (
         "FuncMetadata.convert_result no longer passes a CallToolResult through when no output_model is set"
     )
-    assert tool.output_schema == ProbeOutput.model_json_schema(), "Tool.output_schema no longer reads FuncMetadata"
+    published = published_schemas(Binding(ProbeArguments, _handler, ProbeOutput))["output"]
+    assert tool.output_schema == published, "Tool.output_schema no longer reads FuncMetadata"
 
 
 def test_the_low_level_server_is_where_serve_stdio_finds_it() -> None:

@@ -136,7 +136,7 @@ def test_a_stdio_server_answers_every_malformed_request_and_keeps_serving(settin
         assert time.monotonic() - started < 10
         send(b'{"jsonrpc":"2.0","id":99,"method":"tools/list"}')
         tools = json.loads(_read_line(proc, 10) or b"{}")
-        assert tools["id"] == 99 and len(tools["result"]["tools"]) == 4, "the server must keep serving"
+        assert tools["id"] == 99 and len(tools["result"]["tools"]) == 5, "the server must keep serving"
     finally:
         proc.stdin.close()
         proc.wait(timeout=20)

@@ -25,6 +25,10 @@ PARAMETERS = {
     "generate_audio",
     "cfg_scale",
     "camera_control",
+    "multi_prompt",
+    "shot_type",
+    "element_list",
+    "voice_list",
     "timeout",
     "callback_url",
 }

@@ -32,6 +32,8 @@ SPEC_PARAMETERS = {
     "timeout",
     "callback_url",
 }
+# Kling 3.0 (issue 23): storyboards, elements and voices, after the spec's 13.
+KLING3_PARAMETERS = {"multi_prompt", "shot_type", "element_list", "voice_list"}
 IMAGE_URL = "https://images.example.com/start.png"
 END_URL = "https://images.example.com/end.png"
 
@@ -41,7 +43,7 @@ async def test_generate_tool_has_the_13_spec_parameters_at_top_level(client: Cli
     assert set(tools) == TOOLS
     tool = tools["kling_generate_video_from_image"]
     schema = tool.input_schema
-    assert set(schema["properties"]) == SPEC_PARAMETERS
+    assert set(schema["properties"]) == SPEC_PARAMETERS | KLING3_PARAMETERS
     assert schema["required"] == ["prompt"]
     assert schema["properties"]["model"]["default"] == "kling-v2-master"
     assert schema["properties"]["mode"]["enum"] == ["std", "pro"]

@@ -15,10 +15,16 @@ from typing import Any
 import httpx
 import pytest
 from mcp import Client
+from mcp.client.extension import advertise
+from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 from mcp_types import Tool
 
+from kling_mcp.config import Settings
+from kling_mcp.server.build import build_server
 from kling_mcp.server.model_tool import flat_schema
 from kling_mcp.service.prepare.image_request import VideoRequest
+from tests.names import GENERATE, TEXT, WATCH
+from tests.names import GET as GET_TOOL
 from tests.names import LIST as LIST_TOOL
 
 pytestmark = pytest.mark.anyio
@@ -189,11 +195,28 @@ def test_flat_schema_inlines_the_camera_control_object() -> None:
     ]
     [config, no_config] = as_object["properties"]["config"]["anyOf"]
     assert no_config == {"type": "null"}
-    assert config["properties"]["zoom"] == {
-        "default": 0,
-        "maximum": 10,
-        "minimum": -10,
-        "title": "Zoom",
-        "type": "number",
-    }
+    assert config["properties"]["zoom"] == {"maximum": 10, "minimum": -10, "type": "number"}
     assert as_object["additionalProperties"] is False and config["additionalProperties"] is False
+
+
+# The compact JSON of the `tools/list` result before issue 23 (4 tools for a plain client, 5 for an MCP Apps host,
+# each repeating a 3.5 kB output schema): those tools, with the Kling 3.0 parameters in, are to take half of it at
+# most; and the whole listing, with the tools issues 22 and 23 added (motion, elements, credits, models), no more
+# than those 4 (or 5) took before.
+LISTING_BEFORE = {"plain": 30_498, "apps": 36_986}
+TOOLS_BEFORE = {GENERATE, TEXT, GET_TOOL, LIST_TOOL, WATCH}
+
+
+@pytest.mark.parametrize("host", ["plain", "apps"])
+async def test_the_listing_is_half_what_it_was(host: str, settings: Settings) -> None:
+    extensions = [advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})] if host == "apps" else []
+    async with Client(build_server(settings), extensions=extensions) as client:
+        listed = await client.list_tools()
+    size = len(listed.model_dump_json(by_alias=True, exclude_none=True))
+    before = [tool for tool in listed.tools if tool.name in TOOLS_BEFORE]
+    assert len(before) == (5 if host == "apps" else 4)
+    kept = sum(len(tool.model_dump_json(by_alias=True, exclude_none=True)) for tool in before)
+    assert kept <= LISTING_BEFORE[host] // 2, f"the tools there before take {kept:,} bytes for a {host} client"
+    assert size <= LISTING_BEFORE[host], f"tools/list is {size:,} bytes for a {host} client"
+    assert all("multi_prompt" in tool.input_schema["properties"] for tool in before if tool.name in (GENERATE, TEXT))
+    assert "multi_prompt" in listed.tools[0].input_schema["properties"]

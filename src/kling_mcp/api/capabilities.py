@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # a start lists the tools (their model enums come from here) 
 
 Mode = Literal["std", "pro"]
 Support = Literal["yes", "no", "unknown"]
-Feature = Literal["end_frame", "sound", "camera_control", "cfg_scale"]
+Feature = Literal["end_frame", "sound", "camera_control", "cfg_scale", "multi_shot", "element_list", "voice_list"]
 
 STD_PRO: frozenset[Mode] = frozenset({"std", "pro"})
 PRO: frozenset[Mode] = frozenset({"pro"})
@@ -76,6 +76,9 @@ def _motion(model: str) -> Capabilities:
 # has no cfg_scale or camera_control fields at all. The sandbox reads the same notes apart from this table
 # (tests/test_capabilities_property.py keeps the two in step where this table is sure).
 V1_CAMERA = Rule("yes", durations=(5,))
+# The 3.0 additions (issue 23, docs/kling-api.md): storyboards (multi_shot), elements and voices on kling-v3.
+KLING3: dict[str, Rule] = {"multi_shot": YES, "element_list": YES, "voice_list": YES}
+OMNI_KLING3: dict[str, Rule] = dict.fromkeys(KLING3, UNKNOWN)
 ROWS: tuple[Capabilities, ...] = (
     _i2v("kling-v1", end_frame=Rule("yes", durations=(5,)), camera_control=V1_CAMERA, cfg_scale=YES),
     _i2v("kling-v1-5", end_frame=YES_IN_PRO, camera_control=Rule("yes", PRO, (5,)), cfg_scale=YES),
@@ -84,19 +87,25 @@ ROWS: tuple[Capabilities, ...] = (
     _i2v("kling-v2-1", end_frame=YES_IN_PRO),
     _i2v("kling-v2-1-master"),
     _i2v("kling-v2-5-turbo", end_frame=YES_IN_PRO),
-    _i2v("kling-v2-6", end_frame=Rule("yes", PRO, not_with=frozenset({"sound"})), sound=YES_IN_PRO),
-    _i2v("kling-v3", THREE_TO_FIFTEEN, end_frame=YES, sound=YES, cfg_scale=UNKNOWN),
-    _omni("kling-v3-omni", THREE_TO_FIFTEEN, end_frame=YES, sound=YES),
+    _i2v(
+        "kling-v2-6",
+        end_frame=Rule("yes", PRO, not_with=frozenset({"sound"})),
+        sound=YES_IN_PRO,
+        voice_list=UNKNOWN,  # reported to take voices too
+    ),
+    _i2v("kling-v3", THREE_TO_FIFTEEN, end_frame=YES, sound=YES, cfg_scale=UNKNOWN, **KLING3),
+    # The 3.0 additions on the omni endpoint are in Kling's docs without their exact fields there: Kling judges.
+    _omni("kling-v3-omni", THREE_TO_FIFTEEN, end_frame=YES, sound=YES, **OMNI_KLING3),
     # Less certain: durations and audio of kling-video-o1 are not in the capability map.
-    _omni("kling-video-o1", FIVE_OR_TEN, end_frame=YES),
+    _omni("kling-video-o1", FIVE_OR_TEN, end_frame=YES, element_list=UNKNOWN),
     # text2video: "as for image2video" per model; which models serve it is itself less certain (kling-api.md).
     _t2v("kling-v1", camera_control=V1_CAMERA, cfg_scale=YES),
     _t2v("kling-v1-6", cfg_scale=YES),
     _t2v("kling-v2-master"),
     _t2v("kling-v2-1-master"),
     _t2v("kling-v2-5-turbo"),
-    _t2v("kling-v2-6", sound=YES_IN_PRO),
-    _t2v("kling-v3", THREE_TO_FIFTEEN, sound=YES, cfg_scale=UNKNOWN),
+    _t2v("kling-v2-6", sound=YES_IN_PRO, voice_list=UNKNOWN),
+    _t2v("kling-v3", THREE_TO_FIFTEEN, sound=YES, cfg_scale=UNKNOWN, **KLING3),
     # motion-control: an image and a reference video; the video is as long as the reference, none of the features.
     _motion("kling-v2-6"),
     _motion("kling-v3"),
@@ -113,6 +122,8 @@ MOTION_ENDPOINTS: tuple[Endpoint, ...] = ("motion-control",)
 ENDPOINTS: tuple[Endpoint, ...] = (*IMAGE_ENDPOINTS, *TEXT_ENDPOINTS, *MOTION_ENDPOINTS)
 MOTION_DEFAULT_MODEL = "kling-v2-6"  # the endpoint's first model; always sent, since Kling's own default is unsure
 ASPECT_RATIOS = ("16:9", "9:16", "1:1")
+# The endpoints with an aspect_ratio field; image2video has none (the video keeps the image's ratio).
+ASPECT_RATIO_ENDPOINTS: frozenset[Endpoint] = frozenset({"omni-video", "text2video"})
 CAMERA_TYPES = ("simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward")
 
 

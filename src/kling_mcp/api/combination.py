@@ -56,6 +56,27 @@ TEXTS: dict[Feature, FeatureText] = {
     "cfg_scale": FeatureText(
         "cfg_scale", "cfg_scale", "cfg_scale", "leave cfg_scale unset", "leave it unset, or use a model that takes it"
     ),
+    "multi_shot": FeatureText(
+        "multi_prompt",
+        "a storyboard (multi_prompt / shot_type)",
+        "a storyboard",
+        "drop multi_prompt and shot_type",
+        "drop multi_prompt and shot_type, or use a model with storyboards",
+    ),
+    "element_list": FeatureText(
+        "element_list",
+        "element_list",
+        "element_list",
+        "drop element_list",
+        "drop it, or use a model with elements",
+    ),
+    "voice_list": FeatureText(
+        "voice_list",
+        "voice_list",
+        "voice_list",
+        "drop voice_list",
+        "drop it, or use a model with voices",
+    ),
 }
 
 

@@ -202,6 +202,22 @@ def parse_task(data: object) -> Task:
         return task
 
 
+class Shot(_Body):
+    """One shot of a storyboard (`multi_prompt`): its place (from 1), prompt and whole seconds as a string."""
+
+    index: int
+    prompt: str
+    duration: str
+
+
+class ElementItem(_Body):
+    element_id: str
+
+
+class VoiceItem(_Body):
+    voice_id: str
+
+
 class Image2VideoBody(_Body):
     """`POST /v1/videos/image2video`. `model_name` is always sent: Kling's own default (kling-v1) differs from ours."""
 
@@ -215,6 +231,11 @@ class Image2VideoBody(_Body):
     duration: str | None = None
     sound: Literal["on", "off"] | None = None
     camera_control: dict[str, Any] | None = None
+    multi_shot: bool | None = None
+    shot_type: str | None = None
+    multi_prompt: list[Shot] | None = None
+    element_list: list[ElementItem] | None = None
+    voice_list: list[VoiceItem] | None = None
     callback_url: str | None = None
     external_task_id: str | None = None
 
@@ -235,6 +256,11 @@ class OmniVideoBody(_Body):
     duration: str | None = None
     sound: Literal["on", "off"] | None = None
     aspect_ratio: str | None = None
+    multi_shot: bool | None = None
+    shot_type: str | None = None
+    multi_prompt: list[Shot] | None = None
+    element_list: list[ElementItem] | None = None
+    voice_list: list[VoiceItem] | None = None
     callback_url: str | None = None
     external_task_id: str | None = None
 
@@ -251,6 +277,11 @@ class Text2VideoBody(_Body):
     duration: str | None = None
     sound: Literal["on", "off"] | None = None
     camera_control: dict[str, Any] | None = None
+    multi_shot: bool | None = None
+    shot_type: str | None = None
+    multi_prompt: list[Shot] | None = None
+    element_list: list[ElementItem] | None = None
+    voice_list: list[VoiceItem] | None = None
     callback_url: str | None = None
     external_task_id: str | None = None
 

@@ -20,15 +20,14 @@ class GetTaskArguments(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     task_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = Field(
-        description="task_id (or external_task_id) of the task."
+        description="task_id or external_task_id."
     )
     wait_seconds: Annotated[float, not_a_boolean("a number of seconds")] = Field(
-        0, ge=0, le=3600, description="Wait up to this long for the task to finish (capped by the server)."
+        0, ge=0, le=3600, description="Seconds to wait (server cap)."
     )
     download: bool | None = Field(
         None,
-        description="Also save the finished MP4 on the server's disk and return its local_path (true), or not "
-        "(false). Default: the server's setting (KLING_MCP_DOWNLOAD_DIR).",
+        description="Save the MP4 on the server (default: if KLING_MCP_DOWNLOAD_DIR is set).",
     )
 
 
@@ -37,10 +36,18 @@ class ListTasksArguments(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    limit: Annotated[int, not_a_boolean("a whole number")] = Field(
-        20, ge=1, le=200, description="How many tasks to list."
+    limit: Annotated[int, not_a_boolean("a whole number")] = Field(20, ge=1, le=200, description="How many.")
+    status: ResultStatus | None = Field(None, description="Only this status.")
+
+
+class ModelsArguments(BaseModel):
+    """Arguments of kling_list_models."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] | None = Field(
+        None, description="Only this model."
     )
-    status: ResultStatus | None = Field(None, description="Only tasks with this last known status.")
 
 
 class CreditsArguments(BaseModel):
@@ -55,7 +62,7 @@ class WatchArguments(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     task_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = Field(
-        description="task_id (or external_task_id) of the task."
+        description="task_id or external_task_id."
     )
     wait_seconds: Annotated[float, not_a_boolean("a number of seconds")] = Field(
         0, ge=0, le=WATCH_WAIT_SECONDS, description="Wait up to this long."

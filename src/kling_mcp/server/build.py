@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.resources import FunctionResource
 
 from kling_mcp import __version__
 from kling_mcp.config import Settings
@@ -13,7 +14,14 @@ from kling_mcp.redaction import Redactor
 from kling_mcp.server.apps import PlayerApps, hide_app_only_tools
 from kling_mcp.server.call_gate import CallGate
 from kling_mcp.server.context import AppContext, make_lifespan
-from kling_mcp.server.descriptions import GENERATE_TOOL, GET_TOOL, INSTRUCTIONS, LIST_TOOL
+from kling_mcp.server.descriptions import (
+    CAPABILITIES_DESCRIPTION,
+    CAPABILITIES_URI,
+    GENERATE_TOOL,
+    GET_TOOL,
+    INSTRUCTIONS,
+    LIST_TOOL,
+)
 from kling_mcp.server.edge import DeclaredOnly, Edge
 from kling_mcp.server.stdio_transport import DEFAULT_MAX_MESSAGE_BYTES, serve_stdio
 from kling_mcp.server.tasks import Tasks
@@ -92,6 +100,24 @@ def build_server(
         tools=tools,
         middleware=[edge, DeclaredOnly(tool.name for tool in tools), hide_app_only_tools, player.settle_listing],
     )
+    server.add_resource(
+        FunctionResource(
+            uri=CAPABILITIES_URI,
+            name="capabilities",
+            title="Kling models and what each takes",
+            description=CAPABILITIES_DESCRIPTION,
+            mime_type="application/json",
+            fn=capabilities_json,
+        )
+    )
     tasks.attach(server)  # its middleware runs inside the edge, so task answers are scrubbed too
     server.max_message_bytes = max_message_bytes
     return server
+
+
+async def capabilities_json() -> str:
+    """The `kling://capabilities` resource: what `kling_list_models` returns for every model."""
+    from kling_mcp.server.tools import creator_of
+    from kling_mcp.service.describe.catalog import catalog
+
+    return catalog(creator_of).model_dump_json(indent=1)

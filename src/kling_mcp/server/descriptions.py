@@ -13,71 +13,37 @@ GET_TOOL = "kling_get_video_task"
 LIST_TOOL = "kling_list_video_tasks"
 CREDITS_TOOL = "kling_get_credits"
 WATCH_TOOL = "kling_watch_video_task"  # app-only: the player's follow tool (server/apps.py)
+MODELS_TOOL = "kling_list_models"
+CAPABILITIES_URI = "kling://capabilities"
 
-COST_AND_TIME = f"""Cost and time: every call creates one paid Kling task (more credits for 'pro', longer durations \
-and audio). Videos usually take 30 s to several minutes. The call waits for the video up to the smaller of \
-`timeout` and the server's cap (default 50 s), reporting progress meanwhile. If the video is not ready by then it \
-returns the task_id with status 'submitted' or 'processing' - that is not an error: call {GET_TOOL} with that \
-task_id and wait_seconds=50, again until `done` is true. Never call this tool again for the same video: that would \
-pay for a second task."""
+COST_AND_TIME = f"""One paid Kling task per call; 30 s to several minutes. Not ready in time: the task_id returns; \
+call {GET_TOOL} with that task_id and wait_seconds=50 until `done`. Never call this tool again for the same video: \
+that pays twice. Kling deletes videos after 30 days."""
 
-RETURNS = """Returns:
-Task ID and generated video information including URLs and state (structured `result`). Show the video URL to the \
-user: Kling deletes videos after 30 days. When the server saves videos (KLING_MCP_DOWNLOAD_DIR), each video's \
-local_path says where."""
+KLING3 = f"Per model (v3: storyboards, elements, voices): {MODELS_TOOL}."
 
-GENERATE_DESCRIPTION = f"""Generate AI video by animating a start image, end image, or both. Describe motion and \
-transitions in a prompt. Supports various models and durations; the video keeps the image's aspect ratio (only the \
-omni models, kling-v3-omni and kling-video-o1, take aspect_ratio).
+GENERATE_DESCRIPTION = f"""Generate AI video by animating a start image, end image, or both. The video keeps the \
+image's aspect ratio. {KLING3}
 
-Generate AI video using reference images as start and/or end frames. This allows you to control the video by \
-specifying what the first frame and/or last frame should look like. Kling will generate smooth motion between them.
-Use this when:
-- You have a specific image you want to animate
-- You want to create a video transition between two images
-- You need precise control over the video's visual content
-At least one of start_image_url or end_image_url must be provided.
+{COST_AND_TIME}"""
 
-{COST_AND_TIME}
+TEXT_DESCRIPTION = f"""Generate AI video from a text prompt alone (from an image: {GENERATE_TOOL}). {KLING3}
 
-{RETURNS}"""
+{COST_AND_TIME}"""
 
-TEXT_DESCRIPTION = f"""Generate AI video from a text prompt alone: no image needed. Describe the subject, setting, \
-motion, camera and style; choose the aspect ratio (16:9, 9:16 or 1:1).
+GET_DESCRIPTION = """Check a task a generate tool made (also after it timed out, or in a later session). Costs \
+nothing at Kling. download=true also saves the MP4 on the server. A failed task is an error with \
+Kling's reason."""
 
-Use this when there is no picture to start from; to animate an existing image, or to move between two images, use \
-{GENERATE_TOOL}.
+MOTION_DESCRIPTION = f"""Generate AI video by motion control: the character in image_url (forms as for \
+{GENERATE_TOOL}) performs the motion of the reference video at video_url (http(s) only, mp4/mov). \
+character_orientation 'image' takes a 3-10 s reference, 'video' 3-30 s; the video is as long as the reference and \
+billed for that length.
 
-{COST_AND_TIME}
+{COST_AND_TIME}"""
 
-{RETURNS}"""
-
-MOTION_DESCRIPTION = f"""Generate AI video by motion control: the character in an image performs the motion of a \
-reference video (dance, gestures, actions), at Kling's motion-control endpoint (kling-v2-6 or kling-v3).
-
-Give image_url (the character: a URL, base64, or a local file as for {GENERATE_TOOL}) and video_url (the reference \
-video: an http(s) URL Kling can fetch, mp4 or mov; Kling takes no local video here), and character_orientation: \
-'image' keeps the image's orientation (reference 3-10 s), 'video' follows the video's (3-30 s). The result is as long \
-as the reference video, and is billed for that length. keep_original_sound keeps the reference's sound; an optional \
-prompt adds scene or style details.
-
-{COST_AND_TIME}
-
-{RETURNS}"""
-
-GET_DESCRIPTION = f"""Check a Kling video task created by {GENERATE_TOOL}, {TEXT_TOOL} or {MOTION_TOOL}; \
-optionally wait for it and save the video.
-
-Pass the task_id (or external_task_id) that the generate tool returned, also after that call timed out or the client \
-restarted. With wait_seconds > 0 the call waits up to that long (capped by the server, default 50 s) for the video; \
-if the task is still not done, call again. Costs nothing at Kling. Returns the same structured task object: status, \
-and the video URLs once status is 'succeed'. With download=true the finished MP4 is also saved on the server's disk \
-and its path returned as local_path (Kling deletes videos after 30 days). A failed task is reported as an error \
-with Kling's reason."""
-
-LIST_DESCRIPTION = """List recent Kling video tasks from this server's task journal (newest first), including tasks \
-from earlier sessions or calls that timed out: use it to find a task_id you no longer have. Costs nothing and does \
-not contact Kling; use kling_get_video_task for a task's current state."""
+LIST_DESCRIPTION = """Recent Kling video tasks in this server's journal (newest first, any session): find a lost \
+task_id. Costs nothing; does not contact Kling."""
 
 INSTRUCTIONS = (
     "Generates videos with Kling from still images, from a text prompt, or from an image and a reference video's "
@@ -117,3 +83,10 @@ status, expiry) and the units left in the online ones, plus what you spent in th
 if the server sets one. Costs nothing and creates nothing. Kling's remaining figures lag up to 12 hours behind \
 spending. Use it before generating many videos, or after a create failed with Kling error 1102 (packs used up: top \
 up at Kling)."""
+
+MODELS_DESCRIPTION = f"""What each Kling model takes (tool, modes, durations, aspect ratios, arguments); also the \
+resource {CAPABILITIES_URI}. Costs nothing."""
+
+CAPABILITIES_DESCRIPTION = (
+    "What each Kling model takes (modes, durations, aspect ratios, arguments), from the capability table; JSON."
+)

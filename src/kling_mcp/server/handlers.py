@@ -24,16 +24,18 @@ from kling_mcp.server.arguments import (
     GetTaskArguments,
     ListElementsArguments,
     ListTasksArguments,
+    ModelsArguments,
     WatchArguments,
 )
 from kling_mcp.server.consent import approve
 from kling_mcp.server.context import app_of
-from kling_mcp.server.descriptions import GET_TOOL, WATCH_TOOL
+from kling_mcp.server.descriptions import GET_TOOL, MODELS_TOOL, WATCH_TOOL
 from kling_mcp.server.replies import next_step_for, progress_of, saved, task_list_result, video_result, with_next_step
-from kling_mcp.server.tool_errors import to_tool_error
-from kling_mcp.server.tools import tool_taking
+from kling_mcp.server.tool_errors import invalid_input_text, to_tool_error
+from kling_mcp.server.tools import creator_of, tool_taking
 from kling_mcp.service.create.creating import Approval
 from kling_mcp.service.custom_elements import ElementListOutput, ElementOutput
+from kling_mcp.service.describe.catalog import ModelCatalog, catalog
 from kling_mcp.service.describe.follow import FollowState, follow
 from kling_mcp.service.describe.task_results import VideoTaskResult
 from kling_mcp.service.failures import InvalidInputError, JournalUnavailableError, TaskCallError
@@ -222,3 +224,15 @@ async def get_credits(ctx: Context, arguments: CreditsArguments) -> CreditsOutpu
         return credits
     spend = OwnerSpend(owner=owner, spent_units=round(spending.spent, 3), limit_units=spending.limit)
     return credits.model_copy(update={"your_spend": spend})
+
+
+async def list_models(ctx: Context, arguments: ModelsArguments) -> ModelCatalog:
+    """What each model takes, read off the capability table (contacts nothing)."""
+    caller_of(ctx).require(READ_SCOPE, "listing the models")
+    found = catalog(creator_of, arguments.model)
+    if not found.models:
+        known = ", ".join(dict.fromkeys(entry.model for entry in catalog(creator_of).models))
+        raise ToolError(
+            invalid_input_text(f"model {arguments.model!r} is not one the tools reach; known: {known}", MODELS_TOOL)
+        )
+    return found

@@ -65,9 +65,33 @@ def flat_schema(model: type[BaseModel]) -> dict[str, Any]:
     """
     schema = model.model_json_schema(by_alias=True)
     definitions = schema.pop("$defs", {})
-    inlined = _inline(schema, definitions, ())
+    inlined = _inline(lean(schema), lean(definitions), ())
     assert isinstance(inlined, dict)
     return inlined
+
+
+def lean(node: Any, *, descriptions: bool = True) -> Any:
+    """A schema without what tells a client nothing and every `tools/list` pays for (docs/tool-schemas.md): the
+    titles pydantic derives from names, `"default": null` on optional fields, and the descriptions of models (their
+    docstrings, written for us); with `descriptions=False` (an output's schema) no descriptions and no defaults at
+    all. A key of `properties` is a name, kept."""
+    if isinstance(node, list):
+        return [lean(item, descriptions=descriptions) for item in node]
+    if not isinstance(node, dict):
+        return node
+    kept: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("properties", "$defs"):
+            kept[key] = {name: lean(schema, descriptions=descriptions) for name, schema in value.items()}
+        elif (
+            key == "title"
+            or (key == "default" and (value is None or not descriptions))
+            or (key == "description" and (not descriptions or "properties" in node))
+        ):
+            continue
+        else:
+            kept[key] = lean(value, descriptions=descriptions)
+    return kept
 
 
 def _inline(node: Any, definitions: dict[str, Any], seen: tuple[str, ...]) -> Any:
@@ -88,8 +112,30 @@ def _inline(node: Any, definitions: dict[str, Any], seen: tuple[str, ...]) -> An
 
 @functools.cache
 def _output_schema(output: type[BaseModel]) -> dict[str, Any]:
-    # Three tools return the same model: its schema is made once, not once per tool.
-    return output.model_json_schema(by_alias=True)
+    # Three tools return the same model: its schema is made once, not once per tool. A result is described by the
+    # tool's description and its text; the schema is for checking it, so it carries no descriptions.
+    schema = _compact(lean(output.model_json_schema(by_alias=True), descriptions=False))
+    assert isinstance(schema, dict)
+    return schema
+
+
+def _compact(node: Any) -> Any:
+    """An output schema's unions in their short forms: `T | None` as `{"type": [T, "null"]}`, and a string that may
+    be one of some names or any other string as a string (the names say nothing a client checks)."""
+    if isinstance(node, list):
+        return [_compact(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _compact(value) for key, value in node.items()}
+    branches = node.get("anyOf")
+    if isinstance(branches, list) and all(isinstance(b, dict) and set(b) <= {"type", "enum"} for b in branches):
+        types = list(dict.fromkeys(b["type"] for b in branches if "type" in b))
+        if all("type" in b for b in branches) and (
+            len(types) < len(branches) or not any("enum" in b for b in branches)
+        ):
+            node.pop("anyOf")
+            node["type"] = types[0] if len(types) == 1 else types
+    return node
 
 
 def checked_output(output: type[BaseModel], result: Any) -> CallToolResult | InputRequiredResult:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from kling_mcp.api.errors import KlingConnectionError
-from kling_mcp.server.descriptions import LIST_TOOL
+from kling_mcp.server.descriptions import LIST_TOOL, MODELS_TOOL
 from kling_mcp.service.failures import InvalidInputError
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 NOTHING_SENT = "No request was sent to Kling."
 # Tools that never contact Kling: for them "no request was sent" would suggest that one might have been.
 NOTHING_DONE = "Nothing was done."
-LOCAL_TOOLS = frozenset({LIST_TOOL})
+LOCAL_TOOLS = frozenset({LIST_TOOL, MODELS_TOOL})
 # pydantic says "Input should be ..."; our messages say "`field` must be ...".
 _SHOULD = re.compile(r"^(?:Input|String|Value|List|Dictionary|Object|Decimal|Number|Tuple|Set) should ")
 

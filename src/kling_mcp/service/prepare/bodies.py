@@ -17,12 +17,15 @@ from kling_mcp.api.capabilities import IMAGE_ENDPOINTS, MOTION_ENDPOINTS, TEXT_E
 from kling_mcp.api.combination import Judged, Verdict, Wanted, judge
 from kling_mcp.api.models import (
     CreateBody,
+    ElementItem,
     Endpoint,
     Image2VideoBody,
     MotionControlBody,
     OmniImage,
     OmniVideoBody,
+    Shot,
     Text2VideoBody,
+    VoiceItem,
 )
 from kling_mcp.service.failures import InvalidInputError, UnsupportedCombinationError
 from kling_mcp.service.journal import JournalEntry
@@ -77,9 +80,12 @@ def wanted_of(request: GenerateRequest, *, end_frame: bool = False) -> Wanted:
         return Wanted(request.mode, None, frozenset())
     used: dict[Feature, bool] = {
         "end_frame": end_frame,
-        "sound": bool(request.generate_audio),
+        "sound": bool(request.wants_audio),
         "camera_control": request.camera_control is not None,
         "cfg_scale": request.cfg_scale is not None,
+        "multi_shot": request.storyboard,
+        "element_list": request.element_list is not None,
+        "voice_list": request.voice_list is not None,
     }
     return Wanted(request.mode, request.effective_duration, frozenset(f for f, on in used.items() if on))
 
@@ -124,18 +130,36 @@ class _Shared(TypedDict):
     mode: str
     duration: str
     sound: Literal["on", "off"] | None
+    multi_shot: bool | None
+    shot_type: str | None
+    multi_prompt: list[Shot] | None
+    element_list: list[ElementItem] | None
+    voice_list: list[VoiceItem] | None
     callback_url: str | None
     external_task_id: str
 
 
+def _shots(request: FeatureRequest) -> list[Shot] | None:
+    """The storyboard's shots in order, numbered from 1, each duration a string as Kling's `duration` is."""
+    if request.multi_prompt is None:
+        return None
+    return [Shot(index=n, prompt=s.prompt, duration=str(s.duration)) for n, s in enumerate(request.multi_prompt, 1)]
+
+
 def _shared(request: FeatureRequest, verdict: Verdict, to: Addressing) -> _Shared:
+    storyboard = request.storyboard
     return _Shared(
         model_name=request.model,
         prompt=request.prompt,
         negative_prompt=request.negative_prompt,
         mode=request.mode,
         duration=str(request.effective_duration),
-        sound=_sound(verdict, request.generate_audio),
+        sound=_sound(verdict, request.wants_audio),
+        multi_shot=True if storyboard else None,
+        shot_type=(request.shot_type or "customize") if storyboard else None,
+        multi_prompt=_shots(request),
+        element_list=[ElementItem(element_id=e.element_id) for e in request.element_list or ()] or None,
+        voice_list=[VoiceItem(voice_id=v.voice_id) for v in request.voice_list or ()] or None,
         callback_url=to.callback_url,
         external_task_id=to.external_task_id,
     )

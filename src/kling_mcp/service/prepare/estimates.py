@@ -106,11 +106,16 @@ def profile_of(request: VideoRequest | TextVideoRequest | MotionRequest) -> Prof
         endpoint: str = row_for(request.model, endpoints).endpoint
     except KeyError:  # a model the table does not serve is still priced (as the first endpoint's)
         endpoint = endpoints[0]
-    return Profile(endpoint, request.model, request.mode, request.effective_duration, bool(request.generate_audio))
+    # A storyboard and a specified voice are billing dimensions of their own (Kling prices "with specified voice"
+    # apart): tasks with them never teach the price of tasks without.
+    extras = (("storyboard",) if request.storyboard else ()) + (("voices",) if request.voice_list else ())
+    duration, sound = request.effective_duration, bool(request.wants_audio)
+    return Profile(endpoint, request.model, request.mode, duration, sound, extras)
 
 
 def prior(profile: Profile) -> Estimate:
-    """The estimate for a profile never seen: the prior table, pro rata to the length, more with sound."""
+    """The estimate for a profile never seen: the prior table, pro rata to the length, more with sound (a voice is
+    sound: `SOUND_FACTOR` already errs above Kling's published "with specified voice" price)."""
     per_5s = PRIOR_UNITS_PER_5S.get((profile.model, profile.mode), UNKNOWN_MODEL_UNITS_PER_5S)
     units = per_5s * profile.duration / 5 * (SOUND_FACTOR if profile.sound else 1.0)
     return Estimate(round(units, 3), "prior")

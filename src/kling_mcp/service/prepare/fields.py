@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlparse
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -19,6 +19,8 @@ from kling_mcp.api.capabilities import ASPECT_RATIOS, CAMERA_TYPES, DEFAULT_MODE
 from kling_mcp.config import blank_to_none
 
 MAX_PROMPT_CHARS = 2500
+# Where a description sends the caller for what each model takes (server/descriptions.py names the tool).
+MODELS = "kling_list_models"
 # Longest URL taken (image or callback), in characters. Presigned storage URLs (S3 with a session token, GCS, Azure
 # SAS) run to 1-3k characters, so 2,048 would refuse real ones; 8,192 is about the longest request line common HTTP
 # servers accept (Apache 8,190, nginx 8k buffers), so a longer URL could not be fetched anyway. It also bounds what
@@ -28,7 +30,7 @@ DEFAULT_TIMEOUT_SECONDS = 300.0
 MAX_TIMEOUT_SECONDS = 3600.0
 
 CameraType = Literal[CAMERA_TYPES]  # type: ignore[valid-type]
-AspectRatio = Literal[ASPECT_RATIOS]  # type: ignore[valid-type]
+AspectRatio = Annotated[Literal[ASPECT_RATIOS], Field(description="Video shape.")]  # type: ignore[valid-type]
 AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
 
 Axis = Annotated[float, Field(ge=-10, le=10)]
@@ -115,10 +117,16 @@ def not_a_boolean(what: str) -> BeforeValidator:
     return BeforeValidator(check)
 
 
+def _no_defaults(schema: dict[str, Any]) -> None:
+    # An axis left out is 0, as for Kling; six "default": 0 in every listing tell a client nothing more.
+    for axis in schema["properties"].values():
+        axis.pop("default", None)
+
+
 class CameraConfig(BaseModel):
     """Axes of a `simple` camera move: exactly one of them non-zero, each in [-10, 10]."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_no_defaults)
 
     horizontal: Axis = 0
     vertical: Axis = 0
@@ -133,8 +141,8 @@ class CameraControl(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: CameraType = Field(description="Camera move: simple (set one axis in config) or a preset move.")
-    config: CameraConfig | None = Field(None, description="For type 'simple' only: exactly one non-zero axis.")
+    type: CameraType
+    config: CameraConfig | None = None  # for type 'simple' only: exactly one non-zero axis
 
     @model_validator(mode="after")
     def _config_matches_type(self) -> CameraControl:
@@ -198,67 +206,153 @@ def _http_url(value: Any) -> Any:
 OptionalText = Annotated[str | None, BeforeValidator(blank_to_none)]
 
 
+def _none_when_empty(value: Any) -> Any:
+    """An empty list means "none", as an empty string does (strict clients send every argument)."""
+    return None if value == [] else value
+
+
 Prompt = Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS), _visible("prompt"), _safe_text("prompt")]
 NegativePrompt = Annotated[
     Annotated[str, Field(max_length=MAX_PROMPT_CHARS)] | None,
     BeforeValidator(blank_to_none),
     _visible("negative_prompt"),
     _safe_text("negative_prompt"),
-    Field(description="Things to avoid in the video. At most 2500 characters."),
+    Field(description="What to avoid."),
 ]
-Mode = Annotated[
-    Literal["std", "pro"],
-    Field(description="Generation mode. 'std' (standard, default, 720p) or 'pro' (higher quality, 1080p)."),
-]
+Mode = Annotated[Literal["std", "pro"], Field(description="pro: 1080p, dearer.")]
 # Constraints sit on the number inside `| None`: on the union itself pydantic would not publish them as JSON Schema.
 Duration = Annotated[
     Annotated[int, Field(ge=3, le=15)] | None,
     a_number("a whole number of seconds", whole=True),
-    Field(
-        description="Video duration in seconds. For kling-v3/kling-v3-omni: 3-15 (integer). Other models: 5 or 10. "
-        "Default 5. A whole number (or a string of digits).",
-    ),
+    Field(description="Seconds (default 5): 5 or 10; v3: 3-15."),
 ]
 GenerateAudio = Annotated[
     bool | None,
     BeforeValidator(_a_boolean),
-    Field(
-        description="Whether to generate audio synchronously. Supported by kling-v3, kling-v3-omni, and kling-v2-6 "
-        "(pro mode only). true or false only."
-    ),
+    Field(description="Audio (Kling's sound)."),
 ]
 CfgScale = Annotated[
     Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None,
     a_number("a number from 0 to 1"),
-    Field(
-        description="Classifier-free guidance scale, 0 to 1 (Kling's default 0.5). Higher values follow the prompt "
-        "more strictly. The kling-v1 family supports it, the v2 models do not; for kling-v3 Kling decides.",
-    ),
+    Field(description="Prompt adherence, 0-1."),
 ]
 CameraControlArgument = Annotated[
     CameraControl | None,
     BeforeValidator(_parse_json_object, json_schema_input_type=str | CameraControl | None),
 ]
-CAMERA_CONTROL_HELP = (
-    'Camera control as JSON string, e.g. {"type": "simple", "config": {"zoom": 5}} (simple: exactly one non-zero '
-    'axis of horizontal, vertical, pan, tilt, roll, zoom, each -10..10) or {"type": "forward_up"} (also down_back, '
-    "right_turn_forward, left_turn_forward)."
-)
+CAMERA_CONTROL_HELP = "simple: one non-zero axis in config."
 Timeout = Annotated[
     Annotated[float, Field(ge=0, le=MAX_TIMEOUT_SECONDS, allow_inf_nan=False)] | None,
     a_number("a number of seconds"),
     Field(
-        description="How long, in seconds, this call may wait for the video. The server waits at most its own cap "
-        "per call (default 50 s); left out, timeout is 300, so the cap applies. If the video is not ready in time "
-        "the call returns the task id (not an error) and kling_get_video_task fetches it later. 0 returns as soon "
-        "as the task is created.",
+        description="The server waits at most its own cap per call (default 50 s). 0: return once created.",
     ),
 ]
 CallbackUrl = Annotated[
     str | None,
     BeforeValidator(_http_url),
-    Field(description="Webhook callback URL for asynchronous notifications (http or https)."),
+    Field(description="Webhook URL."),
 ]
+
+# Kling 3.0 (issue 23; docs/kling-api.md): storyboards, elements and voices. Which model takes them is the
+# capability table's; what follows are the rules of the fields themselves, whatever the model.
+MAX_SHOTS = 6
+MAX_SHOT_PROMPT_CHARS = 512
+MAX_ELEMENTS = 3
+MAX_VOICES = 2
+VOICE_TAG = re.compile(r"<<<voice_(\d+)>>>")
+ShotType = Literal["customize", "intelligence"]
+
+
+class _ListItem(BaseModel):
+    """An item of a list argument: a JSON object, whose example the error shows when something else is sent."""
+
+    model_config = ConfigDict(extra="forbid")
+    example: ClassVar[str]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _an_object(cls, value: Any) -> Any:
+        if not isinstance(value, dict | BaseModel):
+            raise ValueError(f"must be an object such as {cls.example}")
+        return value
+
+
+class Shot(_ListItem):
+    """One shot of a storyboard: what it shows and how long it lasts."""
+
+    example = '{"prompt": "...", "duration": 5}'
+
+    prompt: Annotated[
+        str,
+        Field(min_length=1, max_length=MAX_SHOT_PROMPT_CHARS),
+        _visible("the shot's prompt"),
+        _safe_text("the shot's prompt"),
+    ]
+    duration: Annotated[Annotated[int, Field(ge=1, le=15)], a_number("a whole number of seconds", whole=True)]
+
+
+class ElementReference(_ListItem):
+    """An element (a character or object made with Kling's element endpoints) to keep the same in the video."""
+
+    example = '{"element_id": "..."}'
+
+    element_id: Annotated[str, _visible("element_id"), _safe_text("element_id")]
+
+
+class VoiceReference(_ListItem):
+    """A Kling voice, referred to in the prompt as <<<voice_1>>> (the first of the list), <<<voice_2>>>."""
+
+    example = '{"voice_id": "..."}'
+
+    voice_id: Annotated[str, _visible("voice_id"), _safe_text("voice_id")]
+
+
+MultiPrompt = Annotated[
+    Annotated[list[Shot], Field(max_length=MAX_SHOTS)] | None,
+    BeforeValidator(_none_when_empty),
+    Field(description="Storyboard shots; durations sum to duration."),
+]
+ShotTypeArgument = Annotated[
+    ShotType | None,
+    BeforeValidator(blank_to_none),
+    Field(description="intelligence: Kling cuts the shots."),
+]
+ElementList = Annotated[
+    Annotated[list[ElementReference], Field(max_length=MAX_ELEMENTS)] | None,
+    BeforeValidator(_none_when_empty),
+    Field(description="Elements to keep consistent."),
+]
+VoiceList = Annotated[
+    Annotated[list[VoiceReference], Field(max_length=MAX_VOICES)] | None,
+    BeforeValidator(_none_when_empty),
+    Field(description="<<<voice_1>>>, <<<voice_2>>> in the prompt; audio on; priced 'with specified voice'."),
+]
+
+
+def _shot_problems(arguments: VideoArguments) -> None:
+    """The storyboard's own rules: a customized one needs its shots, and they fill the video's duration."""
+    shots = arguments.multi_prompt
+    if shots is None:
+        if arguments.shot_type == "customize":
+            raise ValueError("multi_prompt is required when shot_type is 'customize' (1-6 shots)")
+        return
+    total = sum(shot.duration for shot in shots)
+    if arguments.duration is not None and total != arguments.duration:
+        raise ValueError(
+            f"multi_prompt: the shots' durations add up to {total} s but duration is {arguments.duration}; make "
+            "them equal, or leave duration out"
+        )
+
+
+def _voice_problems(arguments: VideoArguments, prompts: list[str]) -> None:
+    """Every <<<voice_N>>> in the prompts names a voice of voice_list."""
+    voices = len(arguments.voice_list or ())
+    for text in prompts:
+        for tag in VOICE_TAG.findall(text):
+            if not 1 <= int(tag) <= voices:
+                held = f"voice_list holds {voices} voice{'s' * (voices > 1)}" if voices else "no voice_list was given"
+                raise ValueError(f"voice_list: the prompt refers to <<<voice_{tag}>>> but {held}")
 
 
 class VideoArguments(BaseModel):
@@ -281,13 +375,39 @@ class VideoArguments(BaseModel):
     negative_prompt: NegativePrompt = None
     cfg_scale: CfgScale = None
     camera_control: CameraControlArgument = None
+    multi_prompt: MultiPrompt = None
+    shot_type: ShotTypeArgument = None
+    element_list: ElementList = None
+    voice_list: VoiceList = None
     timeout: Timeout = None
     callback_url: CallbackUrl = None
 
+    @model_validator(mode="after")
+    def _kling3_rules(self) -> VideoArguments:
+        _shot_problems(self)
+        prompt = getattr(self, "prompt", None)
+        prompts = [prompt] if isinstance(prompt, str) else []
+        _voice_problems(self, prompts + [shot.prompt for shot in self.multi_prompt or ()])
+        return self
+
     @property
     def effective_duration(self) -> int:
-        """The duration to send: the caller's, or 5 seconds."""
-        return self.duration if self.duration is not None else 5
+        """The duration to send: the caller's, a storyboard's total, or 5 seconds."""
+        if self.duration is not None:
+            return self.duration
+        return sum(shot.duration for shot in self.multi_prompt) if self.multi_prompt else 5
+
+    @property
+    def storyboard(self) -> bool:
+        """Whether the video is a storyboard (Kling's `multi_shot`): shots given, or a shot type chosen."""
+        return self.multi_prompt is not None or self.shot_type is not None
+
+    @property
+    def wants_audio(self) -> bool | None:
+        """generate_audio as asked; left out, a voice_list turns audio on (a voice is speech)."""
+        if self.generate_audio is None and self.voice_list:
+            return True
+        return self.generate_audio
 
     @property
     def effective_timeout(self) -> float:
