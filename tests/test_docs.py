@@ -217,6 +217,6 @@ def test_readme_http_snippets_run_as_written(settings: Settings, tmp_path: Path)
     assert done.returncode == 0, done.stderr + (tmp_path / "server.log").read_text()
     assert done.stdout.strip() == (
         "kling_generate_video_from_image, kling_generate_video_from_text, kling_generate_video_from_motion, "
-        "kling_get_video_task, kling_list_video_tasks, kling_create_element, kling_list_elements, kling_get_element, "
-        "kling_delete_element, kling_get_credits, kling_list_models"
+        "kling_get_video_task, kling_list_video_tasks, kling_list_models, kling_create_element, kling_list_elements, "
+        "kling_get_element, kling_delete_element, kling_get_credits"
     )
