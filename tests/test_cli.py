@@ -136,6 +136,8 @@ def test_demo_prints_a_finished_video_whose_file_is_still_there(settings: Settin
     assert "progress" in out and "processing · " in out
     assert re.search(r"task \S+ succeeded\n", out), out
     assert " is succeed" not in out
+    # What it was expected to cost, next to what the sandbox charged (kling-v2-master std 5 s: 10 units both).
+    assert "   cost: estimated 10 units (prior table), charged 10 units (sandbox units, no money)\n" in out, out
     # Every path the demo prints exists after it ended: the video it says it saved, and the folder it names.
     [saved] = re.findall(r"saved by the server \(KLING_MCP_DOWNLOAD_DIR\): (\S+) \([\d,]+ bytes, MP4\)", out)
     assert Path(saved).read_bytes()[4:8] == b"ftyp"

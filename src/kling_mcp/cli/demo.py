@@ -85,6 +85,12 @@ def _report(result: CallToolResult, elapsed: float, *, keys_set: bool = False) -
     task = result.structured_content["result"]
     status = STATUS_WORDS.get(task["status"], task["status"])
     _say(f"4. Finished in {elapsed:.1f} s: task {task['task_id']} {status}")
+    if task.get("estimated_units") is not None:
+        charged = task.get("final_unit_deduction")
+        _say(
+            f"   cost: estimated {task['estimated_units']:g} units ({task.get('estimate_basis')}), "
+            + (f"charged {charged} units (sandbox units, no money)" if charged else "not charged yet")
+        )
     for video in task["videos"]:
         _say(f"   video: {video['url']} (the sandbox serves it while the demo runs)")
         if video.get("local_path"):
