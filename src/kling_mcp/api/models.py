@@ -218,19 +218,16 @@ class VoiceItem(_Body):
     voice_id: str
 
 
-class Image2VideoBody(_Body):
-    """`POST /v1/videos/image2video`. `model_name` is always sent: Kling's own default (kling-v1) differs from ours."""
+class _VideoBody(_Body):
+    """What every video create body takes (image2video, omni-video, text2video): the model, the prompt, length and
+    sound, the Kling 3.0 storyboard, elements and voices, and the callback and our idempotency key."""
 
     model_name: str
-    image: str | None = None
-    image_tail: str | None = None
     prompt: str | None = None
     negative_prompt: str | None = None
-    cfg_scale: float | None = None
     mode: str | None = None
     duration: str | None = None
     sound: Literal["on", "off"] | None = None
-    camera_control: dict[str, Any] | None = None
     multi_shot: bool | None = None
     shot_type: str | None = None
     multi_prompt: list[Shot] | None = None
@@ -238,6 +235,15 @@ class Image2VideoBody(_Body):
     voice_list: list[VoiceItem] | None = None
     callback_url: str | None = None
     external_task_id: str | None = None
+
+
+class Image2VideoBody(_VideoBody):
+    """`POST /v1/videos/image2video`. `model_name` is always sent: Kling's own default (kling-v1) differs from ours."""
+
+    image: str | None = None
+    image_tail: str | None = None
+    cfg_scale: float | None = None
+    camera_control: dict[str, Any] | None = None
 
 
 class OmniImage(_Body):
@@ -245,45 +251,20 @@ class OmniImage(_Body):
     type: Literal["first_frame", "end_frame"]
 
 
-class OmniVideoBody(_Body):
+class OmniVideoBody(_VideoBody):
     """`POST /v1/videos/omni-video` (kling-v3-omni, kling-video-o1); its shape is less certain than image2video's."""
 
-    model_name: str
-    prompt: str | None = None
-    negative_prompt: str | None = None
     image_list: list[OmniImage] = Field(default_factory=list)
-    mode: str | None = None
-    duration: str | None = None
-    sound: Literal["on", "off"] | None = None
     aspect_ratio: str | None = None
-    multi_shot: bool | None = None
-    shot_type: str | None = None
-    multi_prompt: list[Shot] | None = None
-    element_list: list[ElementItem] | None = None
-    voice_list: list[VoiceItem] | None = None
-    callback_url: str | None = None
-    external_task_id: str | None = None
 
 
-class Text2VideoBody(_Body):
+class Text2VideoBody(_VideoBody):
     """`POST /v1/videos/text2video`: image2video's fields without images, and `aspect_ratio` (16:9, 9:16, 1:1)."""
 
-    model_name: str
     prompt: str
-    negative_prompt: str | None = None
     cfg_scale: float | None = None
-    mode: str | None = None
     aspect_ratio: str | None = None
-    duration: str | None = None
-    sound: Literal["on", "off"] | None = None
     camera_control: dict[str, Any] | None = None
-    multi_shot: bool | None = None
-    shot_type: str | None = None
-    multi_prompt: list[Shot] | None = None
-    element_list: list[ElementItem] | None = None
-    voice_list: list[VoiceItem] | None = None
-    callback_url: str | None = None
-    external_task_id: str | None = None
 
 
 class MotionControlBody(_Body):
