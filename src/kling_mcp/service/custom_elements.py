@@ -121,6 +121,20 @@ def result_of(entry: ElementEntry) -> ElementResult:
     )
 
 
+def recording(journal: TaskJournal, external_task_id: str, task: Task) -> Callable[[], None]:
+    """The journal write of what Kling said of an element's creation: its task, status, message, the element made."""
+    element_id = task.elements[0].element_id if task.elements else None
+    message = task.task_status_msg or None
+    return partial(
+        journal.record_element,
+        external_task_id,
+        task.status,
+        task_id=task.task_id,
+        element_id=element_id,
+        message=message,
+    )
+
+
 class ElementService:
     """Custom elements at Kling, each creation journaled before and after its create request, owner-scoped."""
 
@@ -220,15 +234,7 @@ class ElementService:
         element_id = task.elements[0].element_id if task.elements else None
         entry.task_id, entry.status, entry.element_id = task.task_id, task.status, element_id or entry.element_id
         entry.status_message = task.task_status_msg or None
-        write = partial(
-            self._journal.record_element,
-            entry.external_task_id,
-            task.status,
-            task_id=task.task_id,
-            element_id=element_id,
-            message=entry.status_message,
-        )
-        warning = await self._write(entry.external_task_id, write)
+        warning = await self._write(entry.external_task_id, recording(self._journal, entry.external_task_id, task))
         result = result_of(entry)
         if warning:
             result.status_message = " ".join(filter(None, [result.status_message, warning]))

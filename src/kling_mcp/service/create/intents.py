@@ -4,7 +4,8 @@ An intent stays `creating` when the process died during its create, `unknown` wh
 learnt. Kling is the only one who knows whether the task exists. If it finds none by the external_task_id, that may
 just be its lookup lagging the create (or a create still in flight in another process), so only after a grace
 period (`KLING_MCP_STALE_INTENT_AFTER`) is the intent declared `never_created`: terminal, nothing billed, safe to
-create again. The same resolution runs for `kling_get_video_task` and, at start, for every open intent (`sweep`).
+create again. The same resolution runs for `kling_get_video_task` and, at start, for every open intent (`sweep`):
+a video task's, and a custom element's (its creation is a task at Kling, queried by external_task_id the same way).
 """
 
 from __future__ import annotations
@@ -14,15 +15,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Generic, Protocol, TypeVar
 
 import anyio
 
 from kling_mcp.api.capabilities import endpoint_named
 from kling_mcp.api.client import KlingClient
 from kling_mcp.api.errors import KlingError
-from kling_mcp.api.models import Endpoint, Task
+from kling_mcp.api.models import Task, TaskEndpoint
 from kling_mcp.service.create.recorder import JournalRecorder
-from kling_mcp.service.journal import CREATING, NEVER_CREATED, UNKNOWN, JournalEntry, TaskJournal
+from kling_mcp.service.custom_elements import ELEMENTS, recording
+from kling_mcp.service.journal import CREATING, NEVER_CREATED, UNKNOWN, TaskJournal
+from kling_mcp.service.journal.element_rows import ElementEntry
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +37,26 @@ SWEEP_LIMIT = 200
 SWEEP_RETRY_SECONDS = 5.0
 
 
+class OpenIntent(Protocol):
+    """What the resolver reads of an intent: a video task's journal entry or a custom element's."""
+
+    external_task_id: str
+    task_id: str | None
+    kling_host: str | None
+    status: str
+    status_message: str | None
+    created_at: float
+
+
+IntentT = TypeVar("IntentT", bound=OpenIntent)
+
+
 @dataclass(frozen=True)
-class Resolution:
+class Resolution(Generic[IntentT]):
     """What Kling said about an intent: its task, or the (possibly updated) entry and why nothing more is known."""
 
-    entry: JournalEntry
-    endpoint: Endpoint
+    entry: IntentT
+    endpoint: TaskEndpoint
     task: Task | None = None
     note: str | None = None
 
@@ -68,7 +86,7 @@ class IntentResolver:
         self._wall_clock = wall_clock
         self._born = wall_clock()  # intents written after this are this process's own, still in flight
 
-    async def resolve(self, entry: JournalEntry, endpoint: Endpoint, deadline: float) -> Resolution:
+    async def resolve(self, entry: IntentT, endpoint: TaskEndpoint, deadline: float) -> Resolution[IntentT]:
         """Ask Kling by the entry's external_task_id until it answers with a task, the grace ends, or the deadline."""
         while True:
             try:
@@ -76,8 +94,7 @@ class IntentResolver:
             except KlingError as exc:
                 return Resolution(entry, endpoint, note=f"did not wait: Kling could not be asked ({exc})")
             if task is not None:
-                write = partial(self._journal.record_task, task, entry.external_task_id, endpoint, self._kling_host)
-                self._recorder.defer(entry.external_task_id, write, essential=True)  # the id of a created task
+                self._recorder.defer(entry.external_task_id, self._adoption(entry, endpoint, task), essential=True)
                 return Resolution(entry, endpoint, task=task)
             if entry.status not in OPEN_STATUSES:
                 return Resolution(entry, endpoint, note="did not wait: no task exists for this call")
@@ -95,7 +112,13 @@ class IntentResolver:
                 )
             await anyio.sleep(min(self._poll, remaining))
 
-    async def _retire(self, entry: JournalEntry, age: float) -> JournalEntry:
+    def _adoption(self, entry: OpenIntent, endpoint: TaskEndpoint, task: Task) -> Callable[[], None]:
+        """The journal write that records the task Kling made for the intent (the id of a created task)."""
+        if isinstance(entry, ElementEntry):
+            return recording(self._journal, entry.external_task_id, task)
+        return partial(self._journal.record_task, task, entry.external_task_id, endpoint, self._kling_host)
+
+    async def _retire(self, entry: IntentT, age: float) -> IntentT:
         """Mark the intent never created (Kling has no task by its external_task_id after the grace period)."""
         message = (
             f"Kling still had no task with external_task_id {entry.external_task_id} {age:.0f} s after the create "
@@ -103,7 +126,10 @@ class IntentResolver:
             "Kling and nothing was billed."
         )
         logger.info("intent %s declared never created", entry.external_task_id)
-        write = partial(self._journal.record_status, entry.external_task_id, NEVER_CREATED, message)
+        if isinstance(entry, ElementEntry):
+            write = partial(self._journal.record_element, entry.external_task_id, NEVER_CREATED, message=message)
+        else:
+            write = partial(self._journal.record_status, entry.external_task_id, NEVER_CREATED, message)
         await self._recorder.write(entry.external_task_id, write)
         entry.status, entry.status_message = NEVER_CREATED, message
         return entry
@@ -131,20 +157,26 @@ class IntentResolver:
         if failures:
             logger.info("task journal readable again after %d failed attempts: sweeping open intents", failures)
         resolved = 0
-        for entry in entries:
-            endpoint: Endpoint = endpoint_named(entry.endpoint) or "image2video"
+        for entry, endpoint in entries:
             outcome = await self.resolve(entry, endpoint, deadline=self._clock())
             resolved += outcome.task is not None or outcome.entry.status == NEVER_CREATED
         if entries:
             logger.info("start-up sweep: %d of %d open intents resolved", resolved, len(entries))
         return resolved
 
-    def _open_intents(self) -> list[JournalEntry]:
-        entries = [
-            e
-            for status in OPEN_STATUSES
-            for e in self._journal.recent(limit=SWEEP_LIMIT, status=status, kling_host=self._kling_host)
-        ]
+    def _open_intents(self) -> list[tuple[OpenIntent, TaskEndpoint]]:
+        """The open intents of video tasks and of custom elements, each with the endpoint Kling knows it by."""
+        entries: list[tuple[OpenIntent, TaskEndpoint]] = []
+        host = self._kling_host
+        for status in OPEN_STATUSES:
+            for task in self._journal.recent(limit=SWEEP_LIMIT, status=status, kling_host=host):
+                entries.append((task, endpoint_named(task.endpoint) or "image2video"))
+            for element in self._journal.elements(limit=SWEEP_LIMIT, status=status, kling_host=host):
+                entries.append((element, ELEMENTS))
         # Another Kling API's intents (a sandbox's, the other site's) would all look "never created" here.
-        mine = (None, self._kling_host)
-        return [e for e in entries if e.task_id is None and e.created_at < self._born and e.kling_host in mine]
+        mine = (None, host)
+        return [
+            (e, endpoint)
+            for e, endpoint in entries
+            if e.task_id is None and e.created_at < self._born and e.kling_host in mine
+        ]

@@ -151,7 +151,14 @@ class TaskJournal(Protocol):
         ...
 
     def elements(
-        self, *, limit: int = 50, owner: str | None = None, kling_host: str | None = None, deleted: bool = False
+        self,
+        *,
+        limit: int = 50,
+        owner: str | None = None,
+        kling_host: str | None = None,
+        deleted: bool = False,
+        status: str | None = None,
     ) -> list[ElementEntry]:
-        """The newest element creations first, optionally of one owner and one Kling API, deleted ones if asked."""
+        """The newest element creations first, optionally of one owner, one Kling API and one status, deleted ones if
+        asked."""
         ...

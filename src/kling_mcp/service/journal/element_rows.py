@@ -113,11 +113,18 @@ class ElementQueries:
         return ElementEntry(**rows[0]) if rows else None
 
     def elements(
-        self, *, limit: int = 50, owner: str | None = None, kling_host: str | None = None, deleted: bool = False
+        self,
+        *,
+        limit: int = 50,
+        owner: str | None = None,
+        kling_host: str | None = None,
+        deleted: bool = False,
+        status: str | None = None,
     ) -> list[ElementEntry]:
-        """The newest element creations first, optionally of one owner and one Kling API, deleted ones if asked."""
+        """The newest element creations first, optionally of one owner, one Kling API and one status, deleted ones if
+        asked."""
         query, params = f"SELECT {_LIST} FROM elements WHERE 1=1", list[object]()
-        for column, value in (("owner", owner), ("kling_host", kling_host)):
+        for column, value in (("owner", owner), ("kling_host", kling_host), ("status", status)):
             if value is not None:
                 query += f" AND {column}=?"
                 params.append(value)
