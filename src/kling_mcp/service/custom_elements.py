@@ -39,7 +39,7 @@ from kling_mcp.api.models import (
 from kling_mcp.service.create.recorder import JournalRecorder
 from kling_mcp.service.describe.owners import Viewer, local_owner, operator
 from kling_mcp.service.failures import JournalUnavailableError, TaskCallError
-from kling_mcp.service.journal import CREATE_FAILED, UNKNOWN, TaskJournal, describe_journal_error
+from kling_mcp.service.journal import CREATE_FAILED, NEVER_CREATED, UNKNOWN, TaskJournal, describe_journal_error
 from kling_mcp.service.journal.element_rows import ElementEntry
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.prepare.bodies import new_external_task_id
@@ -51,8 +51,10 @@ logger = logging.getLogger(__name__)
 ELEMENTS: ElementEndpoint = "advanced-custom-elements"
 DELETED = "deleted"
 ElementStatus = Literal[
-    "submitted", "processing", "succeed", "failed", "creating", "create_failed", "unknown", "deleted"
+    "submitted", "processing", "succeed", "failed", "creating", "create_failed", "unknown", "never_created", "deleted"
 ]
+# Nothing more will happen to a creation in one of these (besides its deletion).
+FINISHED = ("succeed", "failed", CREATE_FAILED, NEVER_CREATED, DELETED)
 
 
 class ElementResult(BaseModel):
@@ -64,7 +66,8 @@ class ElementResult(BaseModel):
     element_name: str | None = Field(None, description="Its name.")
     status: ElementStatus | str = Field(
         description="The creation's status: submitted → processing → succeed | failed; kling-mcp's creating, "
-        "unknown, create_failed; deleted once deleted."
+        "unknown, create_failed, never_created (Kling never received the create: nothing made, safe to create "
+        "again); deleted once deleted."
     )
     status_message: str | None = Field(None, description="Kling's message (the reason when failed).")
     task_id: str | None = Field(None, description="Kling's id of the creation task; also accepted to look it up.")
@@ -101,6 +104,8 @@ def _step(status: str, entry: ElementEntry) -> str:
         return f"Use element_id {entry.element_id!r} in element_list of a generate call (kling-v3)."
     if status == DELETED:
         return "The element was deleted; it can no longer be used."
+    if status == NEVER_CREATED:
+        return "Kling never received this creation, so no element was made: creating it again is safe."
     if status in ("failed", CREATE_FAILED):
         return "No element was made: fix the problem stated with it, then creating it again is safe."
     return f"The element is not made yet: look it up again with {ref!r} in a few seconds; do not create it again."
@@ -116,7 +121,7 @@ def result_of(entry: ElementEntry) -> ElementResult:
         status_message=entry.status_message,
         task_id=entry.task_id,
         external_task_id=entry.external_task_id,
-        done=status in ("succeed", "failed", CREATE_FAILED, DELETED),
+        done=status in FINISHED,
         next_step=_step(status, entry),
     )
 

@@ -1,0 +1,139 @@
+"""The start-up sweep resolves custom-element intents an earlier process left open, through the real server against
+the sandbox and a real journal of each backend: a creation Kling made (by its external_task_id) is adopted with its
+element id; one Kling answers it never received becomes `never_created` once past the grace period, and not while
+Kling cannot be asked; a fresh intent is left alone."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+
+from kling_mcp.config import Settings
+from kling_mcp.sandbox.runner import SandboxServer
+from kling_mcp.server.build import build_server
+from kling_mcp.service.describe.owners import local_owner
+from kling_mcp.service.journal import open_journal
+from kling_mcp.service.journal.element_rows import ElementEntry
+from tests.conftest import FAST_RETRY, make_settings, text_of
+from tests.names import LIST_ELEMENTS as LIST
+from tests.sandbox_http import answer, finished, signed
+
+pytestmark = pytest.mark.anyio
+
+ELEMENTS = "/v1/general/advanced-custom-elements"
+BODY: dict[str, Any] = {
+    "element_name": "Captain Mira",
+    "element_description": "a red-haired pilot in a blue flight suit",
+    "reference_type": "image_refer",
+    "element_image_list": {
+        "frontal_image": "https://images.example.com/hero-front.png",
+        "refer_images": [{"image_url": "https://images.example.com/hero-side.png"}],
+    },
+}
+GRACE = 6.0  # KLING_MCP_STALE_INTENT_AFTER: the least allowed with KLING_MCP_HTTP_TIMEOUT=1
+
+
+def _journal_intent(location: str, external_task_id: str, kling_host: str) -> ElementEntry:
+    """An element creation's intent as a process that died right after writing it left it."""
+    journal = open_journal(location)
+    try:
+        entry = ElementEntry(external_task_id, BODY["element_name"], owner=local_owner(), kling_host=kling_host)
+        journal.record_element_intent(entry)
+        return entry
+    finally:
+        journal.close()
+
+
+def _listed(result: Any, external_task_id: str) -> dict[str, Any]:
+    assert result.structured_content is not None, text_of(result)
+    [element] = [e for e in result.structured_content["elements"] if e["external_task_id"] == external_task_id]
+    return dict(element)
+
+
+async def _settled(client: Client, external_task_id: str) -> dict[str, Any]:
+    """The element as the server lists it once the sweep has moved it out of `creating` (or after 10 s)."""
+    deadline = time.monotonic() + 10
+    while True:
+        element = _listed(await client.call_tool(LIST, {}), external_task_id)
+        if element["status"] != "creating" or time.monotonic() > deadline:
+            return element
+        await anyio.sleep(0.05)
+
+
+async def _after_the_sweep_asked(client: Client, sandbox: SandboxServer, external_task_id: str) -> dict[str, Any]:
+    """The element as listed a while after the sweep asked Kling for it (the first call opens the runtime)."""
+    await client.call_tool(LIST, {})
+    path = f"{ELEMENTS}/{external_task_id}"
+    for _ in range(200):
+        if any(r.method == "GET" and r.path == path for r in sandbox.state.requests):
+            break
+        await anyio.sleep(0.05)
+    else:
+        raise AssertionError("the start-up sweep never asked Kling for the element")
+    await anyio.sleep(0.5)  # time for a (wrong) write to land
+    return _listed(await client.call_tool(LIST, {}), external_task_id)
+
+
+async def test_an_element_intent_whose_create_reached_kling_is_adopted_at_the_next_start(
+    sandbox: SandboxServer, tmp_path: Path, shared_journal: str
+) -> None:
+    external = "kmcp-element-made"
+    _journal_intent(shared_journal, external, sandbox.url)
+    with signed(sandbox) as http:  # the create reached Kling; its answer died with the process
+        _, code, data, message = answer(http.post(ELEMENTS, json={**BODY, "external_task_id": external}))
+        assert code == 0, message
+        made = finished(http, f"{ELEMENTS}/{data['task_id']}")
+    [made_element] = made["task_result"]["elements"]
+    settings = make_settings(sandbox, tmp_path, KLING_MCP_JOURNAL=shared_journal)
+    async with Client(build_server(settings, retry_policy=FAST_RETRY)) as client:
+        element = await _settled(client, external)
+    assert element["status"] == "succeed" and element["done"] is True, element
+    assert element["element_id"] == made_element["element_id"] and element["task_id"] == made["task_id"]
+    assert element["element_id"] in element["next_step"]
+    assert len(sandbox.state.creates()) == 1, "the sweep only asks; it never creates"
+
+
+@pytest.mark.slow
+async def test_an_element_intent_kling_never_received_becomes_never_created_only_on_klings_word(
+    sandbox: SandboxServer, tmp_path: Path, shared_journal: str
+) -> None:
+    external = "kmcp-element-lost"
+    entry = _journal_intent(shared_journal, external, sandbox.url)
+    settings = make_settings(
+        sandbox,
+        tmp_path,
+        KLING_MCP_JOURNAL=shared_journal,
+        KLING_MCP_HTTP_TIMEOUT=1,
+        KLING_MCP_STALE_INTENT_AFTER=GRACE,
+    )
+    await anyio.sleep(max(0.0, entry.created_at + GRACE - time.time()) + 0.2)  # past the grace period
+    # A start whose lookup Kling refuses (rate limited) learns nothing: the intent stays open.
+    sandbox.state.inject(rate_limit=1, retry_after=0.1)
+    async with Client(build_server(settings, retry_policy=FAST_RETRY)) as client:
+        unasked = await _after_the_sweep_asked(client, sandbox, external)
+    assert sandbox.state.fault_hits["rate_limit"] == 1
+    assert unasked["status"] == "creating" and unasked["done"] is False, unasked
+    # The next start asks again, Kling answers it has no such task: never created, safe to create again.
+    sandbox.state.requests.clear()
+    async with Client(build_server(settings, retry_policy=FAST_RETRY)) as client:
+        element = await _settled(client, external)
+    assert element["status"] == "never_created" and element["done"] is True, element
+    assert "nothing was billed" in element["status_message"] and external in element["status_message"]
+    assert "safe" in element["next_step"] and element["element_id"] is None
+    assert [r.path for r in sandbox.state.requests if r.path.startswith(ELEMENTS)] == [f"{ELEMENTS}/{external}"]
+    assert sandbox.state.creates() == []
+
+
+async def test_a_fresh_element_intent_is_left_open(sandbox: SandboxServer, tmp_path: Path, shared_journal: str) -> None:
+    external = "kmcp-element-in-flight"
+    _journal_intent(shared_journal, external, sandbox.url)
+    settings: Settings = make_settings(sandbox, tmp_path, KLING_MCP_JOURNAL=shared_journal)  # grace: 600 s
+    async with Client(build_server(settings, retry_policy=FAST_RETRY)) as client:
+        element = await _after_the_sweep_asked(client, sandbox, external)
+    assert element["status"] == "creating" and element["done"] is False, element
+    assert "do not create it again" in element["next_step"]
