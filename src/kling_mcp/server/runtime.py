@@ -86,7 +86,8 @@ async def open_runtime(
     service.recorder.start()
     stack.callback(service.recorder.stop)  # registered after journal.close, so it runs first
     if background is not None:
-        # Writes lost when an earlier process died are re-learnt from Kling: every open intent is resolved once.
+        # Writes lost when an earlier process died are re-learnt from Kling: every open intent (a video task's or an
+        # element's) is resolved once.
         sweep = anyio.CancelScope()
         stack.callback(sweep.cancel)  # registered last, so it stops before the HTTP client and journal close
         background.start_soon(_sweep, service, sweep)

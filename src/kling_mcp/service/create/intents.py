@@ -135,7 +135,8 @@ class IntentResolver:
         return entry
 
     async def sweep(self, *, retry_interval: float = SWEEP_RETRY_SECONDS) -> int:
-        """Resolve the open intents earlier processes left (at start): adopt tasks Kling made, retire the unseen.
+        """Resolve the open intents (video tasks', elements') earlier processes left (at start): adopt tasks Kling
+        made, retire the unseen.
 
         While the journal cannot be read (a database still starting, say) it is tried again every `retry_interval`
         seconds until it answers: the sweep is not skipped for good because the journal was down at the first call.
