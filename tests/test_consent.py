@@ -28,7 +28,7 @@ from tests.conftest import (
     text_of,
 )
 from tests.http_support import TOKEN, connect, run_server
-from tests.names import GENERATE, GET, MOTION, TEXT
+from tests.names import GENERATE, GET, LIST, MOTION, TEXT
 from tests.tasks_support import SepTasksClient, legacy_request
 
 pytestmark = pytest.mark.anyio
@@ -73,6 +73,7 @@ async def test_an_approved_create_shows_the_final_settings_and_the_estimate_then
     async with _client(sandbox, tmp_path, mode, user) as client:
         task = _result(await client.call_tool(TEXT, {**TEXT_ARGS, "generate_audio": True}))
         looked_up = _result(await client.call_tool(GET, {"task_id": task["task_id"]}))
+        listed = await client.call_tool(LIST, {})
     [asked] = user.questions
     assert "Model: kling-v3, mode pro, 10 s, aspect ratio 16:9, sound on." in asked.message
     assert "Prompt: a paper boat drifting down a rainy street" in asked.message
@@ -86,6 +87,10 @@ async def test_an_approved_create_shows_the_final_settings_and_the_estimate_then
         "12",
     )
     assert (looked_up["estimated_units"], looked_up["final_unit_deduction"]) == (16.0, "12")  # kept in the journal
+    # Who approved the spend is kept with the task: a later look-up and the list say it (the team's audit trail).
+    assert looked_up["spend_approval"] == "confirmed by the user"
+    assert listed.structured_content is not None
+    assert [t["spend_approval"] for t in listed.structured_content["result"]] == ["confirmed by the user"]
 
 
 @pytest.mark.parametrize("mode", PROTOCOL_MODES)

@@ -210,9 +210,11 @@ class VideoService:
         task = await self.waiter.wait(endpoint, task, started, deadline, progress, profile)
         model = entry.model if entry and entry.model else None
         outcome = self._finish(task, model, started, external_id, warning, endpoint)
-        if entry is None or entry.estimated_units is None:
+        if entry is None:
             return outcome
-        return replace(outcome, result=outcome.result.model_copy(update={"estimated_units": entry.estimated_units}))
+        kept = {"estimated_units": entry.estimated_units, "spend_approval": entry.spend_approval}  # from the create
+        update = {name: value for name, value in kept.items() if value is not None}
+        return replace(outcome, result=outcome.result.model_copy(update=update))
 
     async def _entry(self, any_id: str) -> tuple[JournalEntry | None, str | None]:
         """The journal's entry for the id; when the journal cannot be read, none and a note (Kling is still asked)."""

@@ -114,6 +114,7 @@ class TaskCreator:
             prepared.entry.kling_host = self._kling_host
             prepared.entry.owner = owner or local_owner()
             prepared.entry.estimated_units = approval.estimate.units
+            prepared.entry.spend_approval = approval.how
             endpoint, external_id = prepared.endpoint, prepared.entry.external_task_id
             spend = SpendCheck(options.spend_limit, approval.estimate.units)  # the estimate the user approved
             try:  # refuses the call, before any request, if it cannot be journaled or would pass the spend limit

@@ -224,6 +224,7 @@ def from_entry(entry: JournalEntry) -> VideoTaskResult:
         updated_at=_iso_ms(entry.kling_updated_ms) or _iso_ms(int(entry.updated_at * 1000)),
         final_unit_deduction=entry.final_unit_deduction,
         estimated_units=entry.estimated_units,
+        spend_approval=entry.spend_approval,
         done=status in DONE_STATUSES,
         next_step=next_step_for(status, entry.task_id, entry.external_task_id),
     ).made_at(entry.endpoint)

@@ -45,6 +45,7 @@ class JournalEntry:
     relayed_status: str | None = None  # the last status relayed to callback_url (see service.callbacks)
     profile: str | None = None  # what decides its price (`service/prepare/estimates.Profile.key`); None before
     estimated_units: float | None = None  # the units estimated before its create (None before estimates)
+    spend_approval: str | None = None  # how its spend was approved (`Approval.how`); None before it was kept
 
 
 # The columns of the `tasks` table, in the order `entry_values` gives them.
@@ -72,6 +73,7 @@ COLUMNS = (
     "relayed_status",
     "profile",
     "estimated_units",
+    "spend_approval",
 )
 
 

@@ -124,6 +124,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             set_at {float} NOT NULL
         )""",
     ),
+    # 11: how each task's spend was approved ("confirmed by the user", "not asked: ..."): the team's audit trail.
+    ("ALTER TABLE tasks ADD COLUMN spend_approval TEXT",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
