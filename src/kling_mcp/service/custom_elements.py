@@ -4,7 +4,9 @@ Creating one is a task at Kling, so it gets a video task's care: the intent is j
 (a journal that cannot be written refuses the call, nothing sent), the create is idempotent (`KlingClient.create_task`
 looks the task up by `external_task_id` before sending again), and every outcome is journaled with the ids the
 caller gets back on every path. Elements belong to their creator: every view filters by owner (`Viewer`), another
-owner's element answers like an unknown one, and an admin sees all.
+owner's element answers like an unknown one, and an admin sees all. A creation the journal knows only by its intent
+(the process died mid-create, or the create's outcome was unknown) is settled by the video tasks' `IntentResolver`:
+on a look-up, and for at most `LIST_RESOLVE_LIMIT` stale rows of a list.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import anyio
 import anyio.to_thread
@@ -46,8 +48,14 @@ from kling_mcp.service.prepare.bodies import new_external_task_id
 from kling_mcp.service.prepare.element_request import ElementRequest
 from kling_mcp.service.prepare.images import prepare_image
 
+if TYPE_CHECKING:  # intents.py imports this module (ELEMENTS, recording); the resolver is handed in
+    from kling_mcp.service.create.intents import IntentResolver, Resolution
+
 logger = logging.getLogger(__name__)
 
+# How many stale intent-only rows one list settles at Kling (one free GET each, by external_task_id); the rest keep
+# the journal's word ("not yet known") until a later list, a look-up or the next start settles them.
+LIST_RESOLVE_LIMIT = 3
 ELEMENTS: ElementEndpoint = "advanced-custom-elements"
 DELETED = "deleted"
 ElementStatus = Literal[
@@ -108,6 +116,11 @@ def _step(status: str, entry: ElementEntry) -> str:
         return "Kling never received this creation, so no element was made: creating it again is safe."
     if status in ("failed", CREATE_FAILED):
         return "No element was made: fix the problem stated with it, then creating it again is safe."
+    if entry.task_id is None:
+        return (
+            f"It is not yet known whether Kling received this creation: look it up again with {ref!r} in a minute; "
+            "do not create it again, which could make a second element."
+        )
     return f"The element is not made yet: look it up again with {ref!r} in a few seconds; do not create it again."
 
 
@@ -150,12 +163,14 @@ class ElementService:
         recorder: JournalRecorder,
         options: ServiceOptions,
         *,
+        intents: IntentResolver,
         clock: Callable[[], float] = time.monotonic,
         kling_host: str | None = None,
     ) -> None:
         self._client = client
         self._journal = journal
         self._recorder = recorder
+        self._intents = intents  # the one judge of intents without a task id, shared with the video tasks
         self._options = options
         self._clock = clock
         self._kling_host = kling_host
@@ -260,16 +275,42 @@ class ElementService:
         entry = await self._visible(any_id, viewer)
         if entry.deleted_at is not None:
             return result_of(entry)
+        if entry.task_id is None:  # only the intent is journaled: found at Kling, or retired after the grace
+            if not self._intents.judges(entry):
+                return result_of(entry)  # made against another Kling API: this one cannot say
+            return await self._answer(entry, await self._resolve(entry))
         try:
-            task = await self._client.get_task(
-                ELEMENTS, entry.task_id or entry.external_task_id, deadline=self._clock() + 30.0
-            )
+            task = await self._client.get_task(ELEMENTS, entry.task_id, deadline=self._clock() + 30.0)
         except KlingNotFoundError:
             return result_of(entry)  # not (yet) at Kling: the journal's word, with its next step
         return await self._record(entry, task)
 
+    async def _resolve(self, entry: ElementEntry) -> Resolution[ElementEntry]:
+        """The intent settled by the resolver, without waiting: adopted, retired (grace over) or left open."""
+        return await self._intents.resolve(entry, ELEMENTS, deadline=self._clock())
+
+    async def _answer(self, entry: ElementEntry, resolution: Resolution[ElementEntry]) -> ElementResult:
+        if resolution.task is not None:  # Kling made it: its task id, status and element id are journaled now
+            return await self._record(entry, resolution.task)
+        result = result_of(resolution.entry)
+        if result.done:
+            return result
+        if resolution.error is not None:
+            why = (
+                f"Kling could not be asked whether it received this creation ({describe_cause(resolution.error)}): "
+                "the outcome is unknown, and the element may exist."
+            )
+        else:
+            why = resolution.note or "Kling does not know this creation yet."
+        result.status_message = " ".join(filter(None, [result.status_message, why]))
+        return result
+
     async def list(self, *, limit: int = 50, viewer: Viewer | None = None) -> list[ElementResult]:
-        """The viewer's elements from the journal (an admin's: everyone's), newest first; no Kling request."""
+        """The viewer's elements from the journal (an admin's: everyone's), newest first.
+
+        Kling is asked only about stale creations known by their intent alone, at most `LIST_RESOLVE_LIMIT` per
+        list and none more once Kling could not be asked; the others show the journal's word.
+        """
         owner = (viewer or operator()).owner_filter
         try:
             entries = await anyio.to_thread.run_sync(
@@ -277,7 +318,16 @@ class ElementService:
             )
         except Exception as exc:
             raise JournalUnavailableError(self._journal.where, describe_journal_error(exc), writing=False) from exc
-        return [result_of(entry) for entry in entries]
+        results: list[ElementResult] = []
+        asks = LIST_RESOLVE_LIMIT
+        for entry in entries:
+            if asks > 0 and self._intents.is_due(entry):
+                resolution = await self._resolve(entry)
+                asks = 0 if resolution.error is not None else asks - 1
+                results.append(await self._answer(entry, resolution))
+            else:
+                results.append(result_of(entry))
+        return results
 
     async def delete(self, element_id: str, *, viewer: Viewer | None = None) -> ElementResult:
         """Delete one of the viewer's elements at Kling and note it in the journal."""

@@ -81,7 +81,9 @@ class VideoService:
         self.options = options
         self._clock = clock
         self.creator = TaskCreator(client, journal, self.recorder, options, clock=clock, kling_host=kling_host)
-        self.elements = ElementService(client, journal, self.recorder, options, clock=clock, kling_host=kling_host)
+        self.elements = ElementService(
+            client, journal, self.recorder, options, intents=self.intents, clock=clock, kling_host=kling_host
+        )
         self.poller = TaskPoller(client, coalesce_window=options.coalesce_window, clock=clock)
         self.waiter = TaskWaiter(
             self.poller,

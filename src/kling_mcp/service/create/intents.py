@@ -4,8 +4,9 @@ An intent stays `creating` when the process died during its create, `unknown` wh
 learnt. Kling is the only one who knows whether the task exists. If it finds none by the external_task_id, that may
 just be its lookup lagging the create (or a create still in flight in another process), so only after a grace
 period (`KLING_MCP_STALE_INTENT_AFTER`) is the intent declared `never_created`: terminal, nothing billed, safe to
-create again. The same resolution runs for `kling_get_video_task` and, at start, for every open intent (`sweep`):
-a video task's, and a custom element's (its creation is a task at Kling, queried by external_task_id the same way).
+create again. The same resolution runs for `kling_get_video_task`, for `kling_get_element` (and for a few stale rows
+of each `kling_list_elements`) and, at start, for every open intent (`sweep`): a video task's, and a custom
+element's (its creation is a task at Kling, queried by external_task_id the same way).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class Resolution(Generic[IntentT]):
     endpoint: TaskEndpoint
     task: Task | None = None
     note: str | None = None
+    error: KlingError | None = None  # why Kling could not be asked: whether it made the task is still unknown
 
 
 class IntentResolver:
@@ -92,7 +94,7 @@ class IntentResolver:
             try:
                 task = await self._client.find_task(endpoint, entry.external_task_id, deadline=deadline)
             except KlingError as exc:
-                return Resolution(entry, endpoint, note=f"did not wait: Kling could not be asked ({exc})")
+                return Resolution(entry, endpoint, note=f"did not wait: Kling could not be asked ({exc})", error=exc)
             if task is not None:
                 self._recorder.defer(entry.external_task_id, self._adoption(entry, endpoint, task), essential=True)
                 return Resolution(entry, endpoint, task=task)
@@ -111,6 +113,17 @@ class IntentResolver:
                     "never created",
                 )
             await anyio.sleep(min(self._poll, remaining))
+
+    def judges(self, entry: OpenIntent) -> bool:
+        """True for an intent made against this resolver's Kling API (or before hosts were journaled): another
+        Kling API's would look never created here."""
+        return entry.kling_host in (None, self._kling_host)
+
+    def is_due(self, entry: OpenIntent) -> bool:
+        """True for an open intent without a task id, this resolver's to judge, past its grace period: one look-up by
+        its external_task_id now settles it (adopted, or never created) unless Kling cannot be asked."""
+        stale = self._wall_clock() - entry.created_at >= self._grace
+        return entry.task_id is None and entry.status in OPEN_STATUSES and self.judges(entry) and stale
 
     def _adoption(self, entry: OpenIntent, endpoint: TaskEndpoint, task: Task) -> Callable[[], None]:
         """The journal write that records the task Kling made for the intent (the id of a created task)."""
