@@ -81,6 +81,8 @@ class GeneralRoutes:
         early, _ = await self.common(request)
         if early is not None:
             return early
+        if self.state.take_fault("query_server_error"):  # as a video task's query
+            return envelope(5000, "Server internal error", status=500)
         task = self.state.elements.find(request.path_params["task_id"])
         if task is None:
             return refusal(1203, "Resource does not exist: element task not found")
