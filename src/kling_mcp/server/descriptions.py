@@ -69,7 +69,8 @@ it up with {GET_ELEMENT_TOOL} and the task_id it returned; do not create it agai
 Returns the element (structured `result`): element_id once made, status, task ids and the next step."""
 
 LIST_ELEMENTS_DESCRIPTION = """List your Kling custom elements from this server's journal (newest first; deleted ones \
-left out): their element_id, name and status. Costs nothing and does not contact Kling."""
+left out): their element_id, name and status. Costs nothing; asks Kling (free) only about up to 3 creations whose \
+outcome is still unknown long after they were attempted."""
 
 GET_ELEMENT_DESCRIPTION = f"""Look up one of your Kling custom elements by its element_id, or its creation by the \
 task_id / external_task_id {CREATE_ELEMENT_TOOL} returned: its status and, once made, its element_id. Asks Kling \
