@@ -8,10 +8,14 @@ from typing import Any
 
 import pytest
 from mcp import Client
+from mcp.client.extension import advertise
+from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 
+from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
-from tests.conftest import text_of
-from tests.names import GET, LIST, MOTION, TEXT
+from kling_mcp.server.build import build_server
+from tests.conftest import FAST_RETRY, text_of
+from tests.names import GET, LIST, MOTION, TEXT, WATCH
 
 pytestmark = pytest.mark.anyio
 
@@ -76,3 +80,19 @@ async def test_a_motion_tasks_reference_is_in_the_look_ups_without_its_credentia
     assert found["made_from"] == expected
     assert listed is not None and listed["result"][0]["made_from"] == expected
     assert "hunter2" not in str(found) + str(listed)
+
+
+async def test_the_players_follow_tool_shows_the_shots_of_a_failed_storyboard(
+    settings: Settings, sandbox: SandboxServer
+) -> None:
+    sandbox.state.inject(fail_tasks=1)
+    sandbox.state.config.run_seconds = 0.25
+    apps = [advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})]
+    async with Client(build_server(settings, retry_policy=FAST_RETRY), extensions=apps) as client:
+        arguments = {"prompt": "a stormy evening", "model": "kling-v3", "multi_prompt": SHOTS, "timeout": 0.05}
+        created = task_of(await client.call_tool(TEXT, arguments))
+        state = await client.call_tool(WATCH, {"task_id": created["task_id"], "wait_seconds": 5})
+    assert state.structured_content is not None, text_of(state)
+    result = state.structured_content["result"]
+    assert result["status"] == "failed"
+    assert result["made_from"]["shots"] == SHOTS and result["made_from"]["shot_type"] == "customize"

@@ -99,8 +99,8 @@ class VideoTaskResult(BaseModel):
         description="How the spend was approved: 'confirmed by the user', or why nobody was asked "
         "(KLING_MCP_CONFIRM_SPEND, or a client that cannot ask); on 'declined', what the user answered.",
     )
-    # Published as a bare object: its shape (README, docs/tool-schemas.md) in each of the five tools' output schemas would cost
-    # every `tools/list` 2 kB (tests/test_tool_schemas.py bounds it); the model still types it here.
+    # Published as a bare object (docs/tool-schemas.md): its shape in each of the five tools' output schemas would
+    # cost every `tools/list` 2 kB (tests/test_tool_schemas.py bounds it); the model still types it here.
     made_from: Annotated[MadeFrom | None, WithJsonSchema({"type": ["object", "null"]})] = Field(
         None, description="A storyboard's shots, or a motion task's reference video (look-ups of journaled tasks)."
     )
