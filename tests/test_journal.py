@@ -14,6 +14,7 @@ import pytest
 from kling_mcp.api.models import Task
 from kling_mcp.service.journal import CREATE_FAILED, CREATING, JournalEntry, TaskHandle, TaskJournal, open_journal
 from kling_mcp.service.journal.element_rows import ElementEntry
+from kling_mcp.service.journal.entry import StoryboardShot, TaskSettings
 from kling_mcp.service.journal.reopening import ReopeningJournal
 from kling_mcp.service.journal.schema import SCHEMA_VERSION
 
@@ -277,3 +278,29 @@ def test_charges_are_per_billing_profile_newest_first_and_only_of_succeeded_task
     assert journal.charges("text2video/kling-v3/std/10s/silent") == []
     entry = journal.get("Ta")
     assert entry is not None and (entry.profile, entry.estimated_units) == ("text2video/kling-v3/pro/10s/sound", 9.5)
+
+
+def test_what_a_task_was_made_from_is_kept_in_order_and_scrubbed(journal: TaskJournal) -> None:
+    shots: list[StoryboardShot] = [
+        {"prompt": 'a "quoted" cat at ftp://x", "@ <img src=x onerror=alert(1)>', "duration": 2},
+        {"prompt": "ñ — the same cat, 🐈", "duration": 3},
+        {"prompt": "x" * 512, "duration": 5},
+    ]
+    journal.record_intent(_entry("kmcp-board", settings={"shots": shots, "shot_type": "customize"}))
+    motion: TaskSettings = {
+        "reference_video_url": "https://user:hunter2@cdn.example/dance.mp4?sig=eyJhbGciOi.eyJzdWIi.c2ln",
+        "character_orientation": "video",
+        "keep_original_sound": False,
+    }
+    journal.record_intent(_entry("kmcp-motion", endpoint="motion-control", settings=motion))
+    journal.record_intent(_entry("kmcp-plain"))
+    journal.record_task(_task("T-board", "kmcp-board"), "kmcp-board")  # Kling's answer leaves the settings alone
+    board = journal.get("T-board")
+    assert board is not None and board.settings == {"shots": shots, "shot_type": "customize"}
+    moved = journal.get("kmcp-motion")
+    assert moved is not None and moved.settings == {
+        "reference_video_url": "https://cdn.example/dance.mp4?sig=[REDACTED]",
+        "character_orientation": "video",
+        "keep_original_sound": False,
+    }
+    assert [e.settings is None for e in journal.recent()] == [True, False, False]

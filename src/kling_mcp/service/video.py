@@ -21,7 +21,7 @@ from kling_mcp.service.create.intents import IntentResolver
 from kling_mcp.service.create.recorder import JournalRecorder
 from kling_mcp.service.custom_elements import ElementService
 from kling_mcp.service.describe.owners import Viewer, operator
-from kling_mcp.service.describe.task_results import VideoTaskResult, from_entry, from_task, next_step_for
+from kling_mcp.service.describe.task_results import VideoTaskResult, from_entry, from_task, made_from, next_step_for
 from kling_mcp.service.failures import (
     JournalUnavailableError,
     OwnerUncheckedError,
@@ -214,7 +214,8 @@ class VideoService:
         outcome = self._finish(task, model, started, external_id, warning, endpoint)
         if entry is None:
             return outcome
-        kept = {"estimated_units": entry.estimated_units, "spend_approval": entry.spend_approval}  # from the create
+        kept: dict[str, object] = {"estimated_units": entry.estimated_units, "spend_approval": entry.spend_approval}
+        kept["made_from"] = made_from(entry.settings)  # these three from the create
         update = {name: value for name, value in kept.items() if value is not None}
         return replace(outcome, result=outcome.result.model_copy(update=update))
 

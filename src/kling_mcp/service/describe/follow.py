@@ -19,7 +19,7 @@ import anyio.to_thread
 from pydantic import BaseModel, Field
 
 from kling_mcp.service.describe.owners import Viewer
-from kling_mcp.service.describe.task_results import VideoTaskResult, from_task
+from kling_mcp.service.describe.task_results import VideoTaskResult, from_task, made_from
 from kling_mcp.service.failures import TaskFailedError
 from kling_mcp.service.journal import JournalEntry
 from kling_mcp.service.prepare.images import MAX_IMAGE_BYTES, ImagePolicy
@@ -126,6 +126,7 @@ async def follow(
     except TaskFailedError as exc:
         entry = await anyio.to_thread.run_sync(service.journal.get, any_id)
         result = from_task(exc.task, entry.model if entry and entry.model else None)
+        result.made_from = made_from(entry.settings) if entry else None  # as a look-up shows it
     entry = await anyio.to_thread.run_sync(service.journal.get, any_id)
     request = await anyio.to_thread.run_sync(_request, entry, service.options.image_policy)
     profile = (entry.model, entry.mode, entry.duration) if entry is not None and entry.model else None

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import BaseModel, Field, PrivateAttr, WithJsonSchema
 
 from kling_mcp.api.models import TERMINAL_STATUSES, Task, is_media_url
 
 if TYPE_CHECKING:
     from kling_mcp.service.journal import JournalEntry
+    from kling_mcp.service.journal.entry import TaskSettings
 
 ResultStatus = Literal[
     "submitted", "processing", "succeed", "failed", "creating", "create_failed", "unknown", "never_created"
@@ -40,6 +41,28 @@ class VideoFile(BaseModel):
     download_error: str | None = Field(
         None, description="Why saving the MP4 on the server failed; the url still works until Kling deletes it."
     )
+
+
+class StoryboardShot(BaseModel):
+    """One shot of the storyboard a task was made from."""
+
+    prompt: str
+    duration: int = Field(description="Seconds.")
+
+
+class MadeFrom(BaseModel):
+    """What a task was made from besides its prompt and images, as the journal kept it at the create."""
+
+    shots: list[StoryboardShot] | None = Field(None, description="The storyboard's shots, in order.")
+    shot_type: str | None = Field(None, description="customize, or intelligence (Kling cut the shots).")
+    reference_video_url: str | None = Field(None, description="Motion control: the video whose motion was copied.")
+    character_orientation: str | None = Field(None, description="Motion control: image or video.")
+    keep_original_sound: bool | None = Field(None, description="Motion control: the reference's sound kept.")
+
+
+def made_from(settings: TaskSettings | None) -> MadeFrom | None:
+    """The journaled settings as the tools show them (None when the task was made from its prompt and images)."""
+    return MadeFrom.model_validate(settings) if settings else None
 
 
 class VideoTaskResult(BaseModel):
@@ -75,6 +98,11 @@ class VideoTaskResult(BaseModel):
         None,
         description="How the spend was approved: 'confirmed by the user', or why nobody was asked "
         "(KLING_MCP_CONFIRM_SPEND, or a client that cannot ask); on 'declined', what the user answered.",
+    )
+    # Published as a bare object (docs/tool-schemas.md): its shape in each of the five tools' output schemas would
+    # cost every `tools/list` 2 kB (tests/test_tool_schemas.py bounds it); the model still types it here.
+    made_from: Annotated[MadeFrom | None, WithJsonSchema({"type": ["object", "null"]})] = Field(
+        None, description="A storyboard's shots, or a motion task's reference video (look-ups of journaled tasks)."
     )
     done: bool = Field(description="True when the task has finished (succeed or failed).")
     next_step: str = Field(description="What to do next, in one sentence.")
@@ -225,6 +253,7 @@ def from_entry(entry: JournalEntry) -> VideoTaskResult:
         final_unit_deduction=entry.final_unit_deduction,
         estimated_units=entry.estimated_units,
         spend_approval=entry.spend_approval,
+        made_from=made_from(entry.settings),
         done=status in DONE_STATUSES,
         next_step=next_step_for(status, entry.task_id, entry.external_task_id),
     ).made_at(entry.endpoint)

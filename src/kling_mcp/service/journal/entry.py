@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from kling_mcp.api.models import Task
 
@@ -15,6 +15,25 @@ CREATE_FAILED = "create_failed"
 UNKNOWN = "unknown"
 # The create never reached Kling: Kling still had no task with the external_task_id after the grace period.
 NEVER_CREATED = "never_created"
+
+
+class StoryboardShot(TypedDict):
+    """One shot of a storyboard as journaled: its prompt and whole seconds, in the storyboard's order."""
+
+    prompt: str
+    duration: int
+
+
+class TaskSettings(TypedDict, total=False):
+    """What a task was made from beyond the columns (JSON in `settings`): a storyboard's shots, a motion reference.
+
+    New keys may be added without a migration; a reader ignores the ones it does not know."""
+
+    shots: list[StoryboardShot]
+    shot_type: str
+    reference_video_url: str
+    character_orientation: Literal["image", "video"]
+    keep_original_sound: bool
 
 
 @dataclass
@@ -46,6 +65,7 @@ class JournalEntry:
     profile: str | None = None  # what decides its price (`service/prepare/estimates.Profile.key`); None before
     estimated_units: float | None = None  # the units estimated before its create (None before estimates)
     spend_approval: str | None = None  # how its spend was approved (`Approval.how`); None before it was kept
+    settings: TaskSettings | None = None  # what it was made from beyond the columns; None before it was kept
 
 
 # The columns of the `tasks` table, in the order `entry_values` gives them.
@@ -74,13 +94,15 @@ COLUMNS = (
     "profile",
     "estimated_units",
     "spend_approval",
+    "settings",
 )
 
 
 def entry_values(entry: JournalEntry) -> tuple[object, ...]:
-    """An entry as one row of `tasks`, in `COLUMNS` order (videos as JSON text)."""
+    """An entry as one row of `tasks`, in `COLUMNS` order (videos and settings as JSON text)."""
     values = {name: getattr(entry, name) for name in COLUMNS}
     values["videos"] = json.dumps(entry.videos)
+    values["settings"] = json.dumps(entry.settings) if entry.settings else None
     return tuple(values[name] for name in COLUMNS)
 
 
@@ -88,6 +110,7 @@ def entry_from_row(row: Mapping[str, Any]) -> JournalEntry:
     """A row of `tasks` (a mapping of column to value) as an entry."""
     values = dict(row)
     values["videos"] = json.loads(values["videos"] or "[]")
+    values["settings"] = json.loads(values["settings"]) if values.get("settings") else None
     return JournalEntry(**values)
 
 

@@ -126,6 +126,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 11: how each task's spend was approved ("confirmed by the user", "not asked: ..."): the team's audit trail.
     ("ALTER TABLE tasks ADD COLUMN spend_approval TEXT",),
+    # 12: what a task was made from beyond the columns, as JSON (`entry.TaskSettings`): a storyboard's shots and
+    # shot_type, a motion task's reference video, orientation and sound. Later settings join it without a migration.
+    ("ALTER TABLE tasks ADD COLUMN settings TEXT",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

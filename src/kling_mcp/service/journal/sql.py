@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from abc import ABC, abstractmethod
@@ -29,8 +30,20 @@ def _stored(value: object) -> object:
     return for_storage(value) if isinstance(value, str) else value
 
 
+def _scrubbed(value: object) -> object:
+    """A JSON-like value with every string in it as `_stored` keeps text (a reference video's `user:pass@` too)."""
+    if isinstance(value, dict):
+        return {key: _scrubbed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(item) for item in value]
+    return _stored(value)
+
+
 def _stored_entry(entry: JournalEntry) -> list[object]:
-    return [v if name in _UNSCRUBBED else _stored(v) for name, v in zip(COLUMNS, entry_values(entry), strict=True)]
+    values = [v if name in _UNSCRUBBED else _stored(v) for name, v in zip(COLUMNS, entry_values(entry), strict=True)]
+    # The settings' strings one by one: scrubbing their JSON text whole could reach across a string's quotes.
+    values[COLUMNS.index("settings")] = json.dumps(_scrubbed(entry.settings)) if entry.settings else None
+    return values
 
 
 _HANDLE_COLUMN_LIST = ", ".join(HANDLE_COLUMNS)

@@ -29,8 +29,10 @@ from kling_mcp.api.models import (
 )
 from kling_mcp.service.failures import InvalidInputError, UnsupportedCombinationError
 from kling_mcp.service.journal import JournalEntry
+from kling_mcp.service.journal.entry import StoryboardShot, TaskSettings
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.prepare.estimates import profile_of
+from kling_mcp.service.prepare.fields import MAX_SHOT_PROMPT_CHARS, MAX_SHOTS
 from kling_mcp.service.prepare.image_request import VideoRequest
 from kling_mcp.service.prepare.images import PreparedImage, prepare_image
 from kling_mcp.service.prepare.motion_request import MotionRequest
@@ -193,6 +195,26 @@ IMAGE_BUILDERS: dict[Endpoint, Callable[[VideoRequest, _Shared, Frames], CreateB
 }
 
 
+def settings_of(request: GenerateRequest) -> TaskSettings | None:
+    """What the journal keeps of a request beyond its columns, so look-ups and the player can show what the task was
+    made from: a storyboard's shots (bounded as the arguments are) and shot type, a motion task's reference video."""
+    settings = TaskSettings()
+    if isinstance(request, MotionRequest):
+        settings["reference_video_url"] = request.video_url  # an http(s) URL (never inline); scrubbed when stored
+        settings["character_orientation"] = request.character_orientation
+        if request.keep_original_sound is not None:
+            settings["keep_original_sound"] = request.keep_original_sound
+        return settings
+    if request.multi_prompt:
+        settings["shots"] = [
+            StoryboardShot(prompt=shot.prompt[:MAX_SHOT_PROMPT_CHARS], duration=shot.duration)
+            for shot in request.multi_prompt[:MAX_SHOTS]
+        ]
+    if request.storyboard:
+        settings["shot_type"] = request.shot_type or "customize"  # as `_shared` sends it
+    return settings or None
+
+
 def _entry(
     request: GenerateRequest, endpoint: Endpoint, to: Addressing, frames: Frames, options: ServiceOptions
 ) -> JournalEntry:
@@ -207,6 +229,7 @@ def _entry(
         end_image=frames.end.reference if frames.end else None,
         callback_url=request.callback_url if options.callback_url_for is not None else None,
         profile=profile_of(request).key,
+        settings=settings_of(request),
     )
 
 
