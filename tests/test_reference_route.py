@@ -124,7 +124,7 @@ async def test_a_file_changed_or_swapped_since_it_was_lent_is_not_served(
     assert answer.status_code == 404 and b"not for Kling" not in answer.content
 
 
-async def test_without_a_registry_yet_every_token_gets_404(tmp_path: Path) -> None:
+async def test_without_a_registry_yet_every_token_gets_404() -> None:
     app = Starlette(routes=[Route(ROUTE, reference_endpoint(lambda: None), methods=METHODS)])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC) as client:
         assert (await client.get("/kling/reference/anything-at-all-0123456789")).status_code == 404
