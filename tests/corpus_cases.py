@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tests.imaging import Images, b64, data_uri
+from tests.video_files import SAMPLE_MP4, write_video
 
 URL = "https://images.example.com/start.png"
 END = "https://images.example.com/end.png"
@@ -28,6 +30,18 @@ class Case:
     args: dict[str, Any] | Args
     expect: tuple[str, ...]
     policy: str = "stdio"  # "stdio" (any local file), "none" (no local files), "roots" (only under `inside`)
+    # ... and "lend" (only under `inside`, with a public URL to lend reference videos at), "stdio-lend", "none-lend"
+
+
+def copy_bytes(data: bytes, path: Path) -> Path:
+    """Write `data` at `path` and return the path."""
+    path.write_bytes(data)
+    return path
+
+
+def copy_to(source: Path, path: Path) -> Path:
+    """Copy a file to `path` and return the path."""
+    return copy_bytes(source.read_bytes(), path)
 
 
 def img(**make: Callable[[Images], Any]) -> Args:
@@ -503,9 +517,68 @@ MOTION_CASES = [
     Case("motion-keep-sound-number", {"keep_original_sound": 1}, ("keep_original_sound", "true or false")),
     Case("motion-prompt-too-long", {"prompt": "x" * 2501}, ("prompt", "at most 2500")),
     Case("motion-prompt-nul", {"prompt": "a dance\x00"}, ("prompt", "U+0000")),
-    Case("motion-video-local-path", {"video_url": "/home/me/dance.mp4"}, ("video_url", "http(s) URL", "local file")),
-    Case("motion-video-file-url", {"video_url": "file:///home/me/dance.mp4"}, ("video_url", "no uploaded or inline")),
-    Case("motion-video-base64", {"video_url": "AAAAIGZ0eXBpc29t"}, ("video_url", "http(s) URL")),
+    # A local reference video needs a public URL this server lends it at (stdio has none): refused, saying what to do.
+    Case(
+        "motion-video-local-no-public-url",
+        {"video_url": "/home/me/dance.mp4"},
+        ("video_url", "local file", "no public URL", "http(s) URL", "KLING_MCP_PUBLIC_URL"),
+    ),
+    Case("motion-video-file-url", {"video_url": "file:///home/me/dance.mp4"}, ("video_url", "KLING_MCP_PUBLIC_URL")),
+    Case("motion-video-file-url-other-host", {"video_url": "file://nas/dance.mp4"}, ("video_url", "this machine")),
+    Case("motion-video-base64", {"video_url": "AAAAIGZ0eXBpc29t"}, ("video_url", "http(s) URL", "base64")),
+    Case("motion-video-data-uri", {"video_url": "data:video/mp4;base64,AAAA"}, ("video_url", "data: URI")),
+    # With a public URL ("lend": a server that lends files under `inside`), the file itself is checked first.
+    Case(
+        "motion-video-outside-roots",
+        img(video_url=lambda i: str(write_video(i.outside / "dance.mp4", 5))),
+        ("video_url", "outside the directories"),
+        policy="lend",
+    ),
+    Case(
+        "motion-video-too-short",
+        img(video_url=lambda i: str(copy_to(SAMPLE_MP4, i.inside / "sample.mp4"))),
+        ("video_url", "at least 3 s", "is 2 s"),
+        policy="lend",
+    ),
+    Case(
+        "motion-video-too-long-for-image",
+        img(video_url=lambda i: str(write_video(i.inside / "long.mp4", 10.5, moov_last=True))),
+        ("video_url", "at most 10 s", "character_orientation 'image'", "is 10.5 s"),
+        policy="lend",
+    ),
+    Case(
+        "motion-video-too-long-for-video",
+        img(
+            video_url=lambda i: str(write_video(i.inside / "longer.mp4", 31, version=1)),
+            character_orientation=lambda _: "video",
+        ),
+        ("video_url", "at most 30 s", "is 31 s"),
+        policy="lend",
+    ),
+    Case(
+        "motion-video-not-mp4",
+        img(video_url=lambda i: str(i.png_path)),
+        ("video_url", "must be an mp4 or mov video", "not an MP4 or MOV"),
+        policy="stdio-lend",
+    ),
+    Case(
+        "motion-video-no-header",
+        img(video_url=lambda i: str(copy_bytes(SAMPLE_MP4.read_bytes()[:32], i.inside / "cut.mp4"))),
+        ("video_url", "mp4 or mov", "no moov"),
+        policy="lend",
+    ),
+    Case(
+        "motion-video-missing-file",
+        img(video_url=lambda i: str(i.inside / "gone.mp4")),
+        ("video_url", "not found"),
+        policy="lend",
+    ),
+    Case(
+        "motion-video-not-allowed",
+        img(video_url=lambda i: str(write_video(i.inside / "five.mp4", 5))),
+        ("video_url", "local files are not readable", "http(s) URL of the video"),
+        policy="none-lend",
+    ),
     Case("motion-video-ftp", {"video_url": "ftp://cdn.example.com/dance.mp4"}, ("video_url", "http(s) URL")),
     Case("motion-video-no-host", {"video_url": "https:///dance.mp4"}, ("video_url", "http(s) URL")),
     Case("motion-video-space", {"video_url": "https://cdn.example.com/my dance.mp4"}, ("video_url", "whitespace")),

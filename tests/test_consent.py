@@ -17,6 +17,7 @@ from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.build import build_server
 from kling_mcp.server.consent import NOT_ASKED_CLIENT, question
 from kling_mcp.service.prepare.estimates import Estimate
+from kling_mcp.service.prepare.images import ImagePolicy
 from kling_mcp.service.prepare.text_request import TextVideoRequest
 from tests.conftest import (
     FAST_RETRY,
@@ -30,6 +31,7 @@ from tests.conftest import (
 from tests.http_support import TOKEN, connect, run_server
 from tests.names import GENERATE, GET, LIST, MOTION, TEXT
 from tests.tasks_support import SepTasksClient, legacy_request
+from tests.video_files import write_video
 
 pytestmark = pytest.mark.anyio
 
@@ -282,3 +284,26 @@ async def test_a_motion_control_create_is_asked_with_its_length_bounded_by_the_r
     assert task["estimated_units"] == 9
     creates = [r for r in sandbox.state.requests if r.method == "POST" and r.path == "/v1/videos/motion-control"]
     assert len(creates) == 1
+
+
+async def test_a_local_reference_is_asked_and_priced_at_the_length_read_from_the_file(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    """A local reference video (lent to Kling at the public URL) has a known length: no "at most" ceiling."""
+    user = User()
+    video = write_video(tmp_path / "clips" / "dance.mp4", 7.5, moov_last=True)
+    settings = make_settings(sandbox, tmp_path, KLING_MCP_PUBLIC_URL="http://127.0.0.1:9")
+    server = build_server(
+        settings, image_policy=ImagePolicy(roots=(video.parent,)), retry_policy=FAST_RETRY, serve_callbacks=True
+    )
+    arguments = {"image_url": "https://images.example.com/dancer.png", "video_url": str(video)}
+    async with Client(server, elicitation_callback=user) as client:
+        task = _result(await client.call_tool(MOTION, {**arguments, "character_orientation": "image", "timeout": 0}))
+    [asked] = user.questions
+    assert "as long as the reference video (7.5 s), framed as the image" in asked.message, asked.message
+    assert "Estimated cost: 2.4 units (our price table)" in asked.message  # 1.5 per 5 s, for 8 whole seconds
+    assert task["estimated_units"] == 2.4
+    [create] = sandbox.state.creates()
+    assert create.body is not None and create.body["video_url"].startswith("http://127.0.0.1:9/kling/reference/")
+    entry = journal_entry(settings, task["task_id"])
+    assert entry is not None and entry.profile == "motion-control/kling-v2-6/std/8s/silent"

@@ -42,7 +42,7 @@ def policy_for(name: str, images: Images) -> ImagePolicy:
         "stdio": ImagePolicy(),
         "none": ImagePolicy(allow_local_files=False),
         "roots": ImagePolicy(roots=(images.inside,)),
-    }[name]
+    }[name.removesuffix("-lend").replace("lend", "roots")]
 
 
 @pytest.fixture(params=PROTOCOL_MODES)
@@ -51,8 +51,12 @@ def mode(request: pytest.FixtureRequest) -> str:
 
 
 @asynccontextmanager
-async def connect(settings: Settings, policy: ImagePolicy, mode: str) -> AsyncIterator[Client]:
-    async with Client(build_server(settings, image_policy=policy, retry_policy=FAST_RETRY), mode=mode) as client:
+async def connect(settings: Settings, policy: ImagePolicy, mode: str, *, lends: bool = False) -> AsyncIterator[Client]:
+    """A server with this file policy; `lends`: with a public URL, so it lends local reference videos to Kling."""
+    if lends:
+        settings = settings.model_copy(update={"public_url": "http://127.0.0.1:9"})
+    server = build_server(settings, image_policy=policy, retry_policy=FAST_RETRY, serve_callbacks=lends)
+    async with Client(server, mode=mode) as client:
         yield client
 
 
@@ -109,7 +113,8 @@ async def test_bad_motion_and_element_input_is_refused_before_kling_is_called(
     tool: str, base: dict[str, Any], case: Case, images: Images, settings: Settings, sandbox: SandboxServer
 ) -> None:
     args: dict[str, Any] = {**base, **(case.args(images) if callable(case.args) else case.args)}
-    async with connect(settings, policy_for(case.policy, images), "auto") as client:
+    lends = case.policy.endswith("lend")
+    async with connect(settings, policy_for(case.policy, images), "auto", lends=lends) as client:
         result = await client.call_tool(tool, {k: v for k, v in args.items() if v is not DROP})
     text = text_of(result)
     assert result.is_error, text

@@ -69,6 +69,7 @@ _CREDENTIALS = st.sampled_from(
     [
         JWT, "Bearer abc.def-1234567", "bearer " + "x" * 24, "Authorization: opaque", "AUTHORIZATION='Basic dXNl'",
         "PassWord = hunter22", "postgresql://kling:s3cret@db/tasks", "/kling/callback/kmcp-1/" + "A1b2" * 5,
+        "/kling/reference/" + "Zq-_9" * 9,
     ]
 )  # fmt: skip
 

@@ -2,7 +2,7 @@
 
 It removes JWTs (every token signed for Kling is one), bearer credentials, `Authorization` header values, database
 passwords (in a URL or a `password=` setting), and the exact values of the secrets the process was configured with
-(the Kling secret key, the HTTP bearer tokens), and the token in a Kling callback address.
+(the Kling secret key, the HTTP bearer tokens), and the token in a Kling callback address or a lent video's address.
 """
 
 from __future__ import annotations
@@ -31,11 +31,13 @@ _PATTERNS = (
     # The token in a Kling callback address (service/callbacks/addresses.py): the address is the callback's only
     # credential.
     re.compile(r"(/kling/callback/[^/\s]+/)[A-Za-z0-9_-]{16,}"),
+    # The token in the address of a reference video lent to Kling (service/prepare/reference_video.py): its only key.
+    re.compile(r"(/kling/reference/)[A-Za-z0-9_-]{16,}"),
 )
 
 # Every pattern above needs one of these (a literal, or a URL with a password), and one search for them is far
 # cheaper than six substitutions: most strings (a tool list's thousand schema words, a video URL) hold none.
-_NEEDS = re.compile(r"eyJ|://[^/@\s:]*:[^@\s/]*@|/kling/callback/|(?i:password|authorization|bearer)")
+_NEEDS = re.compile(r"eyJ|://[^/@\s:]*:[^@\s/]*@|/kling/callback/|/kling/reference/|(?i:password|authorization|bearer)")
 
 
 class Redactor:

@@ -106,7 +106,8 @@ def _add_routes(
     gate: CallGate,
     contexts: list[AppContext],
 ) -> None:
-    """The routes beside the MCP endpoint: the resource metadata, /healthz, and the one Kling's callbacks reach."""
+    """The routes beside the MCP endpoint: the resource metadata, /healthz, and the ones Kling reaches (its
+    callbacks, and the reference videos lent to it)."""
     if auth is not None and auth.resource is not None:
         for route in auth.resource.routes():  # outside authentication: clients read it to learn how to sign in
             server.custom_route(route.path, methods=["GET", "OPTIONS"], include_in_schema=False)(route.endpoint)
@@ -124,6 +125,10 @@ def _add_routes(
 
         endpoint = callback_endpoint(callback_address(settings), contexts)
         server.custom_route(ROUTE, methods=["POST"], include_in_schema=False)(endpoint)
+        from kling_mcp.http import reference_route
+
+        lent = reference_route.reference_endpoint(lambda: contexts[-1].options.lent_files if contexts else None)
+        server.custom_route(reference_route.ROUTE, methods=reference_route.METHODS, include_in_schema=False)(lent)
 
 
 def _guard(app: Starlette, http: HttpSettings, auth: Authentication) -> None:

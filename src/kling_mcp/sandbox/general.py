@@ -15,6 +15,7 @@ from starlette.routing import Route
 from kling_mcp.sandbox.elements import element_create_error, new_element_task
 from kling_mcp.sandbox.envelope import MAX_PAGE_SIZE, envelope, refusal
 from kling_mcp.sandbox.kling3 import REFERENCE_PATH
+from kling_mcp.sandbox.references import with_seconds
 from kling_mcp.sandbox.state import SandboxState
 
 Common = Callable[[Request], Awaitable[tuple[Response | None, dict[str, Any] | None]]]
@@ -130,9 +131,10 @@ class GeneralRoutes:
         return JSONResponse({"packs": packs, "concurrency_limit": self.state.config.concurrency_limit})
 
     async def reference_video(self, request: Request) -> Response:
-        if not REFERENCE_PATH.match(request.url.path):
+        if not (match := REFERENCE_PATH.match(request.url.path)):
             return Response(status_code=404)
-        return Response(self.video_bytes, media_type="video/mp4")
+        # A video whose header says the length its name does, so fetching it (references.py) reads that length.
+        return Response(with_seconds(self.video_bytes, float(match.group(1))), media_type="video/mp4")
 
     def routes(self) -> list[Route]:
         """The routes this module serves."""

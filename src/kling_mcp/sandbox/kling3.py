@@ -30,8 +30,9 @@ MOTION_DEFAULT_MODEL = "kling-v2-6"  # uncertain: the endpoint predates v3; with
 # The longest reference video per `character_orientation`, and the shortest Kling takes.
 MOTION_MAX_SECONDS = {"image": 10.0, "video": 30.0}
 MOTION_MIN_SECONDS = 3.0
-# How the sandbox knows a reference video's length without fetching it: a URL whose path is
-# /sandbox/reference/<seconds>s.mp4 (on any host; the sandbox serves it) says it; any other URL is this long.
+# How the sandbox knows a reference video's length when it does not fetch it (references.py fetches those on
+# loopback): a URL whose path is /sandbox/reference/<seconds>s.mp4 (on any host; the sandbox serves it) says it;
+# any other URL is this long.
 REFERENCE_PATH = re.compile(r"^/sandbox/reference/(\d+(?:\.\d+)?)s\.(?:mp4|mov)$")
 DEFAULT_REFERENCE_SECONDS = 5.0
 

@@ -19,8 +19,9 @@ from starlette.types import Receive, Scope, Send
 from kling_mcp.sandbox.envelope import CODE_MESSAGES, MAX_PAGE_SIZE, envelope, http_status_for, refusal
 from kling_mcp.sandbox.general import GeneralRoutes
 from kling_mcp.sandbox.kling3 import kling3_error, motion_control_error
+from kling_mcp.sandbox.references import fetch_seconds, on_loopback
 from kling_mcp.sandbox.rules import image2video_error, omni_video_error, text2video_error
-from kling_mcp.sandbox.state import RecordedRequest, SandboxState
+from kling_mcp.sandbox.state import RecordedRequest, ReferenceFetch, SandboxState
 
 # Each endpoint of docs/kling-api.md, with the sandbox's reading of what Kling refuses there.
 VALIDATORS: dict[str, Callable[[dict[str, Any]], str | None]] = {
@@ -160,6 +161,8 @@ class SandboxRoutes:
         if self.state.take_fault("create_error"):
             code = self.state.faults.create_error_code
             return envelope(code, CODE_MESSAGES.get(code, "error"), status=http_status_for(code))
+        if endpoint == "motion-control":
+            await self.fetch_reference(body)
         problem = self.validate(endpoint, body)
         if problem is not None:
             return envelope(1201, f"Invalid parameter: {problem}", status=400)
@@ -184,13 +187,20 @@ class SandboxRoutes:
     def validate(self, endpoint: str, body: dict[str, Any]) -> str | None:
         """Why Kling would refuse this create body: the endpoint's rules, then the 3.0 additions."""
         if endpoint == "motion-control":
-            return motion_control_error(body, self.state.config.reference_videos)
+            return motion_control_error(body, self.state.reference_lengths())
         if problem := VALIDATORS[endpoint](body):
             return problem
         if endpoint == "omni-video":
             return None  # the omni endpoint's storyboards and elements are not modelled yet
         now = self.state.clock()
         return kling3_error(body, lambda element_id: self.state.elements.exists(element_id, now))
+
+    async def fetch_reference(self, body: dict[str, Any]) -> None:
+        """Fetch a motion request's reference video on loopback and note its length, as Kling fetches it."""
+        url = body.get("video_url")
+        if isinstance(url, str) and on_loopback(url):
+            status, seconds = await fetch_seconds(url)
+            self.state.note_fetch(ReferenceFetch(url, status, seconds))
 
     async def refused_read(self, request: Request) -> Response | None:
         """The answer to a GET that is refused (unknown endpoint, auth, rate limit, injected 5xx), or None."""

@@ -94,6 +94,16 @@ class SentCallback:
     forged: bool = False
 
 
+@dataclass(frozen=True)
+class ReferenceFetch:
+    """A motion-control reference video the sandbox fetched: its URL, the HTTP status (None: no answer) and the
+    length its header gave (None: not read)."""
+
+    url: str
+    http_status: int | None
+    seconds: float | None
+
+
 @dataclass
 class SandboxTask:
     task_id: str
@@ -131,6 +141,7 @@ class SandboxState:
     seen_tokens: set[str] = field(default_factory=set)  # every Authorization token presented so far
     expired_tokens: set[str] = field(default_factory=set)  # tokens a `token_expired` fault has expired
     callbacks: list[SentCallback] = field(default_factory=list)
+    reference_fetches: list[ReferenceFetch] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     account: Account = field(default_factory=Account)  # its resource packs: `account.set_remaining(units, now)`
     elements: ElementStore = field(default_factory=ElementStore)
@@ -190,12 +201,24 @@ class SandboxState:
             self.expired_tokens.clear()
             self.seen_tokens.clear()
             self.callbacks.clear()
+            self.reference_fetches.clear()
             self.account = Account(default_packs(self.clock()))
             self.elements = ElementStore()
 
     def record(self, request: RecordedRequest) -> None:
         with self.lock:
             self.requests.append(request)
+
+    def note_fetch(self, fetch: ReferenceFetch) -> None:
+        """Remember a reference video fetched (its length then counts for its URL)."""
+        with self.lock:
+            self.reference_fetches.append(fetch)
+
+    def reference_lengths(self) -> dict[str, float]:
+        """Reference video URL → seconds: what a fetch read, else what a test named in `config.reference_videos`."""
+        with self.lock:
+            read = {f.url: f.seconds for f in self.reference_fetches if f.seconds is not None}
+        return {**self.config.reference_videos, **read}
 
     def creates(self) -> list[RecordedRequest]:
         """The create (POST) requests received so far."""
@@ -205,7 +228,7 @@ class SandboxState:
     def refusal(self, endpoint: str, body: dict[str, Any]) -> int | None:
         """1102 if the packs cannot pay for this valid body, 1303 if the account's task slots are all taken."""
         now = self.clock()
-        price = price_units(charge_for(endpoint, body, self.config.reference_videos))
+        price = price_units(charge_for(endpoint, body, self.reference_lengths()))
         with self.lock:
             if self.account.usable(now) < price:
                 return 1102
@@ -216,7 +239,7 @@ class SandboxState:
     def add_task(self, endpoint: str, body: dict[str, Any]) -> SandboxTask:
         """Create a task from a valid body, charged at once to the packs; it starts `submitted`."""
         now = self.clock()
-        charge = charge_for(endpoint, body, self.config.reference_videos)
+        charge = charge_for(endpoint, body, self.reference_lengths())
         model, mode, duration = model_of(endpoint, body), charge.mode, f"{charge.seconds:g}"
         total = self.config.duration_of(model, mode, duration)
         queue = min(self.config.queue_seconds, total / 2)

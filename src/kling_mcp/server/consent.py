@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
+import anyio.to_thread
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resolve import (
@@ -30,6 +31,7 @@ from kling_mcp.service.describe.task_results import VideoTaskResult, declined
 from kling_mcp.service.prepare.bodies import GenerateRequest, prepare_request
 from kling_mcp.service.prepare.estimates import UP_TO, Estimate, profile_of
 from kling_mcp.service.prepare.motion_request import MotionRequest
+from kling_mcp.service.prepare.reference_video import reference_seconds_of
 
 if TYPE_CHECKING:
     from kling_mcp.server.context import AppContext
@@ -73,13 +75,15 @@ def _units(units: float) -> str:
     return f"{units:g} unit{'' if units == 1 else 's'}"
 
 
-def question(request: GenerateRequest, estimate: Estimate) -> str:
-    """What the user is shown: the settings that will be sent, the prompt's start and the estimated cost."""
-    profile = profile_of(request)
+def question(request: GenerateRequest, estimate: Estimate, reference_seconds: float | None = None) -> str:
+    """What the user is shown: the settings that will be sent, the prompt's start and the estimated cost (a motion
+    request's with the length this server read from its local reference, `reference_seconds`, when it did)."""
+    profile = profile_of(request, reference_seconds)
     text = request.prompt or ""
     prompt = text if len(text) <= PROMPT_SHOWN else text[: PROMPT_SHOWN - 1] + "…"
     if isinstance(request, MotionRequest):  # as long as the reference video, shaped as the image
-        shape = f"as long as the reference video (at most {profile.duration} s), framed as the image"
+        length = f"{reference_seconds:g} s" if reference_seconds is not None else f"at most {profile.duration} s"
+        shape = f"as long as the reference video ({length}), framed as the image"
         sound = f"the reference's sound {'kept' if request.keep_original_sound else 'not kept'}"
     else:
         ratio = "as the image" if profile.endpoint == "image2video" else request.aspect_ratio
@@ -123,7 +127,9 @@ async def approve(
             raise refused_without_asking(estimate)
         return Approval(estimate, NOT_ASKED_CLIENT)
     prepare_request(request, app.options)  # every local check first: nobody is asked to approve a doomed request
-    resolved = await resolve_arguments(_RESOLVED, _PLANS, {"question": question(request, estimate)}, ctx)
+    seconds = await anyio.to_thread.run_sync(reference_seconds_of, request, app.options)
+    asked = question(request, estimate, seconds)
+    resolved = await resolve_arguments(_RESOLVED, _PLANS, {"question": asked}, ctx)
     if isinstance(resolved, InputRequiredResult):
         return resolved
     answer: ElicitationResult[SpendApproval] = resolved["answer"]

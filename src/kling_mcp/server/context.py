@@ -78,16 +78,19 @@ def options_from(
 ) -> ServiceOptions:
     """The use case's knobs from the settings; `serve_callbacks` when this server answers Kling's callbacks."""
     schedule = PollSchedule(min_interval=settings.poll_min_interval, max_interval=settings.poll_max_interval)
-    callback_url_for = None
+    callback_url_for = lent_files = None
     if serve_callbacks and settings.public_url:
         from kling_mcp.server.callback_setup import callback_address, safety_net
+        from kling_mcp.service.prepare.reference_video import LentFiles
 
         callback_url_for = callback_address(settings).url_for
         schedule = safety_net(settings)
+        lent_files = LentFiles(settings.public_url)
     return ServiceOptions(
         max_wait_seconds=settings.max_wait_seconds,
         schedule=schedule,
         callback_url_for=callback_url_for,
+        lent_files=lent_files,
         relay_to_private=settings.relay_to_private_addresses,
         image_policy=image_policy or ImagePolicy(),
         skip_capability_check=settings.skip_capability_check,

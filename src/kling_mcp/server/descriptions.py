@@ -36,7 +36,8 @@ nothing at Kling. download=true also saves the MP4 on the server. A failed task 
 Kling's reason."""
 
 MOTION_DESCRIPTION = f"""Generate AI video by motion control: the character in image_url (forms as for \
-{GENERATE_TOOL}) performs the motion of the reference video at video_url (http(s) only, mp4/mov). \
+{GENERATE_TOOL}) performs the motion of the reference video at video_url (mp4/mov: an http(s) URL, or a local file \
+inside the file roots when the server has a public URL to lend it to Kling). \
 character_orientation 'image' takes a 3-10 s reference, 'video' 3-30 s; the video is as long as the reference and \
 billed for that length.
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from kling_mcp.service.prepare.images import ImagePolicy
 from kling_mcp.service.wait.schedule import PollSchedule
+
+if TYPE_CHECKING:  # loads with the first call (it brings the argument types): the start must not (rule 4)
+    from kling_mcp.service.prepare.reference_video import LentFiles
 
 
 @dataclass(frozen=True)
@@ -22,5 +26,7 @@ class ServiceOptions:
     stale_intent_seconds: float = 600.0  # see Settings.stale_intent_seconds
     # With Kling's callbacks served: the callback_url a create sends for its external_task_id (callbacks/addresses.py).
     callback_url_for: Callable[[str], str] | None = None
+    # With a public URL: the local reference videos lent to Kling (reference_video.py); None: a local one is refused.
+    lent_files: LentFiles | None = None
     relay_to_private: bool = False  # then: relay to a caller's callback_url on a private address too
     spend_limit: float | None = None  # units per owner per 24 h (Settings.spend_limit); overrides: journal

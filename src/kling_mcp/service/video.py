@@ -34,6 +34,7 @@ from kling_mcp.service.journal import JournalEntry, TaskJournal, describe_journa
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.prepare.bodies import GenerateRequest
 from kling_mcp.service.prepare.estimates import Estimate, estimate, prior, profile_of
+from kling_mcp.service.prepare.reference_video import reference_seconds_of
 from kling_mcp.service.wait.poller import TaskPoller
 from kling_mcp.service.wait.waiting import ProgressFn, TaskWaiter
 
@@ -111,7 +112,11 @@ class VideoService:
     async def estimate(self, request: GenerateRequest) -> Estimate:
         """What creating this request is expected to cost (one journal query, in a worker thread); when the
         journal cannot be read, the prior table's figure (the create itself will then say what is wrong)."""
-        profile = profile_of(request)
+        try:
+            seconds = await anyio.to_thread.run_sync(reference_seconds_of, request, self.options)
+        except Exception:  # not worth failing the estimate: priced at the longest reference instead
+            seconds = None
+        profile = profile_of(request, seconds)
         try:
             return await anyio.to_thread.run_sync(
                 lambda: estimate(self._journal, profile, kling_host=self.kling_host), limiter=self.recorder.readers

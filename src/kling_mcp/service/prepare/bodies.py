@@ -36,6 +36,7 @@ from kling_mcp.service.prepare.fields import MAX_SHOT_PROMPT_CHARS, MAX_SHOTS
 from kling_mcp.service.prepare.image_request import VideoRequest
 from kling_mcp.service.prepare.images import PreparedImage, prepare_image
 from kling_mcp.service.prepare.motion_request import MotionRequest
+from kling_mcp.service.prepare.reference_video import prepare_reference_video
 from kling_mcp.service.prepare.text_request import TextVideoRequest
 
 
@@ -216,7 +217,12 @@ def settings_of(request: GenerateRequest) -> TaskSettings | None:
 
 
 def _entry(
-    request: GenerateRequest, endpoint: Endpoint, to: Addressing, frames: Frames, options: ServiceOptions
+    request: GenerateRequest,
+    endpoint: Endpoint,
+    to: Addressing,
+    frames: Frames,
+    options: ServiceOptions,
+    reference_seconds: float | None = None,
 ) -> JournalEntry:
     return JournalEntry(
         external_task_id=to.external_task_id,
@@ -228,7 +234,7 @@ def _entry(
         start_image=frames.start.reference if frames.start else None,
         end_image=frames.end.reference if frames.end else None,
         callback_url=request.callback_url if options.callback_url_for is not None else None,
-        profile=profile_of(request).key,
+        profile=profile_of(request, reference_seconds).key,
         settings=settings_of(request),
     )
 
@@ -268,15 +274,19 @@ def prepare_text_request(request: TextVideoRequest, options: ServiceOptions) -> 
 
 
 def prepare_motion_request(request: MotionRequest, options: ServiceOptions) -> PreparedRequest:
-    """Check what can be checked locally (the model and mode by the table, the image's bytes) and build Kling's
-    motion-control body; the reference video's length is Kling's to judge (only it fetches the video)."""
+    """Check what can be checked locally (the model and mode by the table, the image's bytes, a local reference
+    video's format and length) and build Kling's motion-control body; a URL reference's length is Kling's to judge
+    (only it fetches that video)."""
     verdict = _judged(request, MOTION_ENDPOINTS, options)
     image = prepare_image("image_url", request.image_url, options.image_policy, is_start=True)
+    video = prepare_reference_video(
+        request.video_url, request.character_orientation, options.image_policy, options.lent_files
+    )
     to = _addressing(request, options)
     body = MotionControlBody(
         model_name=request.model,
         image_url=image.value,
-        video_url=request.video_url,
+        video_url=video.url,
         character_orientation=request.character_orientation,
         keep_original_sound=None if request.keep_original_sound is None else YES_NO[request.keep_original_sound],
         mode=request.mode,
@@ -285,7 +295,8 @@ def prepare_motion_request(request: MotionRequest, options: ServiceOptions) -> P
         external_task_id=to.external_task_id,
     )
     endpoint = verdict.row.endpoint
-    return PreparedRequest(endpoint, body, _entry(request, endpoint, to, Frames(image), options), verdict.judged)
+    entry = _entry(request, endpoint, to, Frames(image), options, video.seconds)
+    return PreparedRequest(endpoint, body, entry, verdict.judged)
 
 
 def prepare_request(request: GenerateRequest, options: ServiceOptions) -> PreparedRequest:

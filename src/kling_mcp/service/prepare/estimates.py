@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from kling_mcp.api.capabilities import IMAGE_ENDPOINTS, MOTION_ENDPOINTS, TEXT_ENDPOINTS, row_for
 from kling_mcp.service.prepare.motion_request import MotionRequest
+from kling_mcp.service.prepare.reference_video import billed_seconds
 from kling_mcp.service.prepare.text_request import TextVideoRequest
 
 if TYPE_CHECKING:
@@ -93,13 +94,18 @@ class Estimate:
         return f"learned from {self.samples} task{'s' if self.samples != 1 else ''}"
 
 
-def profile_of(request: VideoRequest | TextVideoRequest | MotionRequest) -> Profile:
+def profile_of(
+    request: VideoRequest | TextVideoRequest | MotionRequest, reference_seconds: float | None = None
+) -> Profile:
     """The billing profile of a validated generate request (its endpoint as the capability table chooses it).
 
-    Motion control makes a video as long as its reference, which only Kling measures: its profile is priced at the
+    Motion control makes a video as long as its reference: with the length this server read from a local
+    reference (`reference_seconds`), priced at it in whole seconds; for a URL, which only Kling measures, at the
     longest reference the orientation allows (`up_to_reference`), an estimate that errs high.
     """
     if isinstance(request, MotionRequest):
+        if reference_seconds is not None:
+            return Profile(MOTION_ENDPOINTS[0], request.model, request.mode, billed_seconds(reference_seconds))
         return Profile(MOTION_ENDPOINTS[0], request.model, request.mode, request.longest_seconds, extras=(UP_TO,))
     endpoints = TEXT_ENDPOINTS if isinstance(request, TextVideoRequest) else IMAGE_ENDPOINTS
     try:

@@ -20,7 +20,15 @@ from urllib.parse import unquote, urlparse
 from kling_mcp.service.failures import InvalidInputError
 from kling_mcp.service.prepare.image_check import MAX_IMAGE_BYTES, check_image_bytes, too_large
 
-__all__ = ["MAX_IMAGE_BYTES", "ImagePolicy", "PreparedImage", "check_image_bytes", "prepare_image"]
+__all__ = [
+    "MAX_IMAGE_BYTES",
+    "ImagePolicy",
+    "PreparedImage",
+    "check_image_bytes",
+    "local_path",
+    "open_local_file",
+    "prepare_image",
+]
 
 _DATA_URI = re.compile(r"^data:(?P<mime>[^;,]*)(?P<params>(?:;[^;,]*)*),(?P<data>.*)$", re.DOTALL | re.IGNORECASE)
 _OTHER_SCHEME = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://", re.IGNORECASE)
@@ -202,11 +210,31 @@ def _check(field: str, data: bytes, *, is_start: bool, hint: bool = False) -> st
         ) from exc
 
 
-def _file(field: str, path: Path, policy: ImagePolicy, *, is_start: bool) -> PreparedImage:
+def local_path(field: str, value: str) -> Path | None:
+    """The file a `file://` URL or a path-like argument names (by its text alone), or None for any other form."""
+    if value[:5].lower() == "file:":
+        return _file_url_path(field, value)
+    if _OTHER_SCHEME.match(value) or value[:5].lower() == "data:":
+        return None
+    return _expand(field, value) if _looks_like_path(value) else None
+
+
+def open_local_file(
+    field: str,
+    path: Path,
+    policy: ImagePolicy,
+    *,
+    kind: str = "an image file",
+    instead: str = "an http(s) URL or base64 data",
+) -> tuple[int, Path]:
+    """Open a local file the policy permits, for reading: (its descriptor, where it really is). The caller closes it.
+
+    The policy is judged before the file system is touched, so nothing outside the roots can be probed; `kind`
+    names what the file should be and `instead` the other form to give, in the errors."""
     if not policy.allow_local_files:
         raise InvalidInputError(
             field,
-            "local files are not readable through this server; pass an http(s) URL or base64 data (the operator can "
+            f"local files are not readable through this server; pass {instead} (the operator can "
             "allow directories with KLING_MCP_FILE_ROOTS)",
         )
     # Where the path leads is judged before whether it exists, so nothing outside the roots can be probed.
@@ -224,15 +252,25 @@ def _file(field: str, path: Path, policy: ImagePolicy, *, is_start: bool) -> Pre
     except FileNotFoundError as exc:
         raise InvalidInputError(field, f"file not found: {path}") from exc
     except IsADirectoryError as exc:
-        raise InvalidInputError(field, f"{path} is a directory, not an image file") from exc
+        raise InvalidInputError(field, f"{path} is a directory, not {kind}") from exc
     except OSError as exc:
         raise InvalidInputError(field, f"cannot read {path}: {exc.strerror or exc}") from exc
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
-            raise InvalidInputError(field, f"{path} is a directory, not an image file")
+            raise InvalidInputError(field, f"{path} is a directory, not {kind}")
         if not stat.S_ISREG(info.st_mode):
             raise InvalidInputError(field, f"{path} is not a regular file")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, resolved
+
+
+def _file(field: str, path: Path, policy: ImagePolicy, *, is_start: bool) -> PreparedImage:
+    fd, resolved = open_local_file(field, path, policy)
+    try:
+        info = os.fstat(fd)
         # Checked before reading, and the read is capped: a huge (or growing) file is never loaded whole.
         if info.st_size > MAX_IMAGE_BYTES:
             raise too_large(field, info.st_size)

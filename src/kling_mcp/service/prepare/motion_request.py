@@ -1,8 +1,9 @@
 """The motion-control tool's input: a character image, a reference video whose motion it copies, and Kling's knobs.
 
 Field names are Kling's (`image_url`, `video_url`, `character_orientation`, `keep_original_sound`). Kling's
-motion-control endpoint takes the reference video as a URL only (docs/kling-api.md: no base64, no upload), so a
-local file or inline video is refused here, before anything is read or sent.
+motion-control endpoint takes the reference video as a URL only (docs/kling-api.md: no base64, no upload), so an
+inline video is refused here; a local file is judged when the request is prepared (`reference_video.py`: this
+server lends it to Kling at a public URL, or refuses it).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from kling_mcp.api.capabilities import MOTION_DEFAULT_MODEL, MOTION_ENDPOINTS, models_of
 from kling_mcp.config import blank_to_none
+from kling_mcp.service.failures import InvalidInputError
 from kling_mcp.service.prepare.fields import (
     DEFAULT_TIMEOUT_SECONDS,
     MAX_PROMPT_CHARS,
@@ -26,6 +28,7 @@ from kling_mcp.service.prepare.fields import (
     _visible,
     unsafe_character,
 )
+from kling_mcp.service.prepare.images import local_path
 
 if TYPE_CHECKING:
     MotionModelName = str
@@ -33,9 +36,9 @@ else:  # an enum of the table's models for the motion-control endpoint, in the p
     MotionModelName = Literal[models_of(MOTION_ENDPOINTS)]
 
 _VIDEO_RULE = (
-    "must be an http(s) URL Kling can fetch (an mp4 or mov video, 3 s or longer): Kling's motion-control "
-    "endpoint takes no uploaded or inline video, so a local file, file:// URL or base64 cannot be sent; put the "
-    "video where Kling can fetch it (e.g. a presigned storage link)"
+    "must be an http(s) URL Kling can fetch (an mp4 or mov video, 3 s or longer), or a local mp4/mov file (a path "
+    "or file:// URL) the server can lend Kling: Kling's motion-control endpoint takes no uploaded or inline video, "
+    "so base64 or a data: URI cannot be sent"
 )
 
 
@@ -44,6 +47,14 @@ def _video_url(value: Any) -> Any:
     if not isinstance(value, str):
         return value  # None (refused as required) or a non-string the str type refuses with its own message
     value = value.strip()
+    try:
+        local = local_path("video_url", value)
+    except InvalidInputError as exc:
+        raise PydanticCustomError("video_url", exc.detail) from exc
+    if local is not None:  # whether it may be read and lent is judged when the request is prepared
+        if bad := unsafe_character(value):
+            raise PydanticCustomError("video_url", f"must not contain {bad}")
+        return value
     parsed = urlparse(value)
     if parsed.scheme.lower() not in ("http", "https") or not parsed.hostname:
         raise PydanticCustomError("video_url", f"{_VIDEO_RULE}; got {value[:80]!r}")
@@ -91,8 +102,9 @@ class MotionRequest(BaseModel):
     )
     video_url: Annotated[str, BeforeValidator(_video_url)] = Field(
         description="The reference video whose motion the character copies: an http(s) URL Kling can fetch (mp4 or "
-        "mov). Kling takes no local or inline video here. At least 3 s; at most 10 s with character_orientation "
-        "'image', 30 s with 'video'. The generated video is as long as this one."
+        "mov), or a local file path / file:// URL (inside the server's file roots; only on a server with a public URL, "
+        "which lends the file to Kling). At least 3 s; at most 10 s with character_orientation 'image', 30 s with "
+        "'video'. The generated video is as long as this one."
     )
     character_orientation: Literal["image", "video"] = Field(
         description="Which way the character faces: 'image' keeps the image's orientation (reference up to 10 s), "
@@ -121,7 +133,7 @@ class MotionRequest(BaseModel):
     @property
     def longest_seconds(self) -> int:
         """The longest video this request can make: the longest reference Kling takes for its orientation (the
-        price of the unknown length is estimated at this, so an estimate errs high, never low)."""
+        price of a length only Kling measures, a URL's, is estimated at this, so an estimate errs high, never low)."""
         return LONGEST_REFERENCE_SECONDS[self.character_orientation]
 
     @property
