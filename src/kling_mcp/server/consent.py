@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 from kling_mcp.service.create.creating import Approval
 from kling_mcp.service.describe.task_results import VideoTaskResult, declined
 from kling_mcp.service.prepare.bodies import GenerateRequest, prepare_request
-from kling_mcp.service.prepare.estimates import UP_TO, Estimate, profile_of
+from kling_mcp.service.prepare.estimates import Estimate, profile_of
 from kling_mcp.service.prepare.motion_request import MotionRequest
 
 if TYPE_CHECKING:
@@ -84,13 +84,12 @@ def question(request: GenerateRequest, estimate: Estimate) -> str:
     else:
         ratio = "as the image" if profile.endpoint == "image2video" else request.aspect_ratio
         shape, sound = f"{profile.duration} s, aspect ratio {ratio}", f"sound {'on' if profile.sound else 'off'}"
-    ceiling = UP_TO in profile.extras and estimate.source == "prior"  # priced at the longest reference
     return "\n".join(
         [
             "Create a paid Kling video?",
             f"Model: {request.model}, mode {request.mode}, {shape}, {sound}.",
             f"Prompt: {prompt or '(none)'}",
-            f"Estimated cost: {'at most ' if ceiling else ''}{_units(estimate.units)} "
+            f"Estimated cost: {'at most ' if estimate.at_most else ''}{_units(estimate.units)} "
             f"({BASIS_SHOWN[estimate.source]}); Kling bills the task once it is created.",
             "Nothing is sent to Kling unless you approve.",
         ]
