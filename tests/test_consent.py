@@ -282,3 +282,20 @@ async def test_a_motion_control_create_is_asked_with_its_length_bounded_by_the_r
     assert task["estimated_units"] == 9
     creates = [r for r in sandbox.state.requests if r.method == "POST" and r.path == "/v1/videos/motion-control"]
     assert len(creates) == 1
+
+
+@pytest.mark.parametrize("mode", PROTOCOL_MODES)
+async def test_nobody_is_asked_to_approve_a_create_the_spend_limit_will_refuse(
+    mode: str, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    """The auditor's probe (issue 22): asked "8 units", then "Spend limit reached". The read-only pre-check refuses
+    first, with the very words of the authoritative check (made here with confirmation off), and sends nothing."""
+    user = User()
+    async with _client(sandbox, tmp_path, mode, user, KLING_MCP_SPEND_LIMIT=1) as client:
+        refused = await client.call_tool(TEXT, TEXT_ARGS)
+    async with _client(sandbox, tmp_path, mode, None, KLING_MCP_SPEND_LIMIT=1, KLING_MCP_CONFIRM_SPEND="off") as c:
+        authoritative = await c.call_tool(TEXT, TEXT_ARGS)
+    assert user.questions == []
+    assert refused.is_error and "Spend limit reached: local" in text_of(refused)
+    assert text_of(refused) == text_of(authoritative)
+    assert sandbox.state.creates() == [] and journal_entries(make_settings(sandbox, tmp_path)) == []

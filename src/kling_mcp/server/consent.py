@@ -25,6 +25,7 @@ from mcp.server.mcpserver.resolve import (
 from mcp_types import InputRequiredResult
 from pydantic import BaseModel, Field
 
+from kling_mcp.server.access import caller_of
 from kling_mcp.service.create.creating import Approval
 from kling_mcp.service.describe.task_results import VideoTaskResult, declined
 from kling_mcp.service.prepare.bodies import GenerateRequest, prepare_request
@@ -111,9 +112,11 @@ async def approve(
 ) -> Approval | VideoTaskResult | InputRequiredResult:
     """The rule before every paid create: an `Approval` to create with; a `declined` result (the user said no:
     nothing is sent); or, in the 2026-07-28 protocol, the `InputRequiredResult` that asks (the tool returns it and
-    the client calls again with the answer). Raises a tool error when the rule is `always` and the client cannot ask.
+    the client calls again with the answer). Raises a tool error when the rule is `always` and the client cannot ask,
+    and the spend limit's error when the create would pass it (before anyone is asked).
     """
-    estimate = await (await app.service()).estimate(request)
+    service = await app.service()
+    estimate = await service.estimate(request)
     mode = app.settings.confirm_spend
     if mode == "off":
         return Approval(estimate, NOT_ASKED_OFF)
@@ -122,6 +125,7 @@ async def approve(
             raise refused_without_asking(estimate)
         return Approval(estimate, NOT_ASKED_CLIENT)
     prepare_request(request, app.options)  # every local check first: nobody is asked to approve a doomed request
+    await service.check_spend(caller_of(ctx).viewer.owner, estimate.units)  # nor one the spend limit will refuse
     resolved = await resolve_arguments(_RESOLVED, _PLANS, {"question": question(request, estimate)}, ctx)
     if isinstance(resolved, InputRequiredResult):
         return resolved
