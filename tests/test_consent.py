@@ -255,8 +255,12 @@ async def test_over_http_the_question_reaches_every_client_that_can_take_it(
     with run_server(settings, tmp_path, *(["--stateless"] if stateless else []), KLING_MCP_AUTH_TOKEN=TOKEN) as server:
         async with connect(server.mcp_url, mode=mode, elicitation_callback=user) as client:
             task = _result(await client.call_tool(GENERATE, IMAGE_ARGS))
+        log = server.stderr()
     assert len(user.questions) == (1 if asked else 0) and len(sandbox.state.creates()) == 1
     assert task["spend_approval"] == ("confirmed by the user" if asked else NOT_ASKED_CLIENT)
+    # The start-up log says so when the server is stateless (KLING_MCP_CONFIRM_SPEND is auto by default).
+    warned = "clients on the 2025-11-25 protocol (the initialize handshake" in log
+    assert warned == stateless and ("go ahead WITHOUT confirmation" in log) == stateless
 
 
 @pytest.mark.parametrize("mode", PROTOCOL_MODES)

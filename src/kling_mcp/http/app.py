@@ -28,7 +28,7 @@ from kling_mcp.http.events import RETRY_MS, StreamCursors
 from kling_mcp.http.resource import BearerChallenge
 from kling_mcp.http.scope_gate import ScopeGate
 from kling_mcp.http.security import check_exposure, transport_security
-from kling_mcp.http.settings import HttpSettings
+from kling_mcp.http.settings import HttpSettings, stateless_consent_warning
 from kling_mcp.http.throttle import ThrottleResponses
 from kling_mcp.listening import listen
 from kling_mcp.redaction import Redactor
@@ -243,6 +243,8 @@ def serve_http(settings: Settings, http: HttpSettings, tokens: tuple[SecretStr, 
         "stateless" if http.stateless else "stateful sessions",
         http.max_concurrent_calls,
     )
+    if warning := stateless_consent_warning(http.stateless, settings.confirm_spend):
+        logger.warning("%s", warning)
     return _run_until_signalled(server, sock)
 
 

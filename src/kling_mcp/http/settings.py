@@ -40,6 +40,28 @@ def _split(value: object, separator: str) -> object:
     return value
 
 
+# What `--stateless` does to KLING_MCP_CONFIRM_SPEND (docs/spending.md): a stateless 2025-11-25 session keeps no
+# client capabilities, so such a client counts as one that cannot be asked; 2026-07-28 clients are asked in the
+# call's own answer either way.
+STATELESS_CONFIRMATION = {
+    "auto": "their paid creates go ahead WITHOUT confirmation",
+    "always": "every paid create of theirs is refused (nothing is sent)",
+}
+
+
+def stateless_consent_warning(stateless: bool, confirm_spend: str) -> str | None:
+    """The warning `kling-mcp check` and the server's start-up log give when stateless HTTP meets confirmation."""
+    if not stateless or confirm_spend not in STATELESS_CONFIRMATION:
+        return None
+    return (
+        f"--stateless (KLING_MCP_STATELESS) with KLING_MCP_CONFIRM_SPEND={confirm_spend}: clients on the 2025-11-25 "
+        "protocol (the initialize handshake: most clients today, VS Code and Cursor among them) cannot be asked in a "
+        "stateless session, which keeps no client capabilities, so "
+        f"{STATELESS_CONFIRMATION[confirm_spend]}; clients on the 2026-07-28 protocol are still asked. To ask "
+        "2025-11-25 clients, serve with sessions (no --stateless; pin each session to one replica)."
+    )
+
+
 class HttpSettings(EnvironmentSettings):
     """Serving settings. Variables are prefixed `KLING_MCP_`; flags of the `kling-mcp` command override them."""
 
