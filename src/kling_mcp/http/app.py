@@ -64,12 +64,11 @@ def build_http_app(
     """The streamable HTTP app for these settings; raises `HttpSecurityError` on an unsafe exposure."""
     check_exposure(http, tokens)
     contexts: list[AppContext] = []
-    gate = CallGate(
-        http.max_concurrent_calls,
-        wrap_up=lambda: sum(c.wrap_up() for c in contexts),
-        per_owner=http.max_calls_per_owner,
-    )
     auth = authentication(http, tokens, settings.public_url)
+    # Without authentication every caller is one owner (the local user): a share below the process cap would only
+    # cap the whole server at a quarter of its slots, so by default that owner gets them all.
+    per_owner = http.max_calls_per_owner or (http.max_concurrent_calls if auth is None else None)
+    gate = CallGate(http.max_concurrent_calls, wrap_up=lambda: sum(c.wrap_up() for c in contexts), per_owner=per_owner)
     secrets = [t.get_secret_value() for t in tokens]
     if http.oauth_client_secret is not None:
         secrets.append(http.oauth_client_secret.get_secret_value())

@@ -116,7 +116,8 @@ class HttpSettings(EnvironmentSettings):
         ge=1,
         validation_alias="KLING_MCP_MAX_CALLS_PER_OWNER",
         description="Tool calls and MCP task waits one owner may have running at once (default: a quarter of "
-        "KLING_MCP_MAX_CONCURRENT_CALLS, at least 1).",
+        "KLING_MCP_MAX_CONCURRENT_CALLS, at least 1; without authentication, where every caller is one owner, "
+        "all of them).",
     )
     shutdown_grace_seconds: float = Field(
         DEFAULT_SHUTDOWN_GRACE_SECONDS, ge=0, validation_alias="KLING_MCP_SHUTDOWN_GRACE"
@@ -272,7 +273,8 @@ def add_http_arguments(parser: argparse.ArgumentParser) -> None:
     add("max_concurrent_calls", "Tool calls running at once; more are refused (default 64).", metavar="N", type=int)
     add(
         "max_calls_per_owner",
-        "Tool calls and MCP task waits one owner may run at once (default a quarter of the above).",
+        "Tool calls and MCP task waits one owner may run at once (default a quarter of the above; all of them "
+        "without authentication).",
         metavar="N",
         type=int,
     )
