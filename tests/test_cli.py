@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from kling_mcp import __version__
-from kling_mcp.cli.check import spend_rule
+from kling_mcp.cli.check import run_check, spend_rule
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from tests.conftest import subprocess_env
@@ -269,3 +269,28 @@ def test_check_says_what_the_spend_rule_does_for_clients_that_cannot_ask(
 ) -> None:
     line = spend_rule(settings.model_copy(update={"confirm_spend": mode}))
     assert line.startswith(f"• spending (KLING_MCP_CONFIRM_SPEND={mode}): ") and said in line
+
+
+@pytest.mark.parametrize(
+    ("stateless", "mode", "said"),
+    [
+        (True, "auto", "their paid creates go ahead WITHOUT confirmation; clients on the 2026-07-28 protocol are"),
+        (True, "always", "every paid create of theirs is refused (nothing is sent); clients on the 2026-07-28"),
+        (True, "off", None),
+        (False, "auto", None),
+        (False, "always", None),
+    ],
+)
+def test_check_warns_that_stateless_http_cannot_ask_2025_clients(
+    settings: Settings, capsys: pytest.CaptureFixture[str], stateless: bool, mode: str, said: str | None
+) -> None:
+    """Issue 22: `--stateless` turns confirmation off (auto) or refuses every create (always) for 2025-11-25 clients;
+    `kling-mcp check` (here in-process, against the sandbox) says so, naming both protocol eras."""
+    assert run_check(settings.model_copy(update={"confirm_spend": mode}), stateless=stateless) == 0
+    out = capsys.readouterr().out
+    warning = [line for line in out.splitlines() if line.startswith("! --stateless")]
+    if said is None:
+        assert warning == []
+    else:
+        assert len(warning) == 1 and said in warning[0]
+        assert f"KLING_MCP_CONFIRM_SPEND={mode}: clients on the 2025-11-25 protocol" in warning[0]

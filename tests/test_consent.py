@@ -257,8 +257,12 @@ async def test_over_http_the_question_reaches_every_client_that_can_take_it(
     with run_server(settings, tmp_path, *(["--stateless"] if stateless else []), KLING_MCP_AUTH_TOKEN=TOKEN) as server:
         async with connect(server.mcp_url, mode=mode, elicitation_callback=user) as client:
             task = _result(await client.call_tool(GENERATE, IMAGE_ARGS))
+        log = server.stderr()
     assert len(user.questions) == (1 if asked else 0) and len(sandbox.state.creates()) == 1
     assert task["spend_approval"] == ("confirmed by the user" if asked else NOT_ASKED_CLIENT)
+    # The start-up log says so when the server is stateless (KLING_MCP_CONFIRM_SPEND is auto by default).
+    warned = "clients on the 2025-11-25 protocol (the initialize handshake" in log
+    assert warned == stateless and ("go ahead WITHOUT confirmation" in log) == stateless
 
 
 @pytest.mark.parametrize("mode", PROTOCOL_MODES)
@@ -307,3 +311,20 @@ async def test_a_local_reference_is_asked_and_priced_at_the_length_read_from_the
     assert create.body is not None and create.body["video_url"].startswith("http://127.0.0.1:9/kling/reference/")
     entry = journal_entry(settings, task["task_id"])
     assert entry is not None and entry.profile == "motion-control/kling-v2-6/std/8s/silent"
+
+
+@pytest.mark.parametrize("mode", PROTOCOL_MODES)
+async def test_nobody_is_asked_to_approve_a_create_the_spend_limit_will_refuse(
+    mode: str, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    """The auditor's probe (issue 22): asked "8 units", then "Spend limit reached". The read-only pre-check refuses
+    first, with the very words of the authoritative check (made here with confirmation off), and sends nothing."""
+    user = User()
+    async with _client(sandbox, tmp_path, mode, user, KLING_MCP_SPEND_LIMIT=1) as client:
+        refused = await client.call_tool(TEXT, TEXT_ARGS)
+    async with _client(sandbox, tmp_path, mode, None, KLING_MCP_SPEND_LIMIT=1, KLING_MCP_CONFIRM_SPEND="off") as c:
+        authoritative = await c.call_tool(TEXT, TEXT_ARGS)
+    assert user.questions == []
+    assert refused.is_error and "Spend limit reached: local" in text_of(refused)
+    assert text_of(refused) == text_of(authoritative)
+    assert sandbox.state.creates() == [] and journal_entries(make_settings(sandbox, tmp_path)) == []

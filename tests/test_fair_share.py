@@ -78,3 +78,24 @@ async def test_a_tasks_result_wait_holds_one_of_its_owners_slots(settings: Setti
 def test_the_default_share_is_a_quarter_of_the_process_cap(limit: int, share: int) -> None:
     assert fair_share(limit) == share
     assert CallGate(limit).per_owner == share
+
+
+async def test_without_authentication_the_one_owner_gets_every_slot(settings: Settings, sandbox: SandboxServer) -> None:
+    """Issue 22: with no sign-in every HTTP caller is the same owner, so the per-owner share (a quarter by default)
+    would cap the whole server at a quarter of KLING_MCP_MAX_CONCURRENT_CALLS. By default it does not apply then; an
+    explicit KLING_MCP_MAX_CALLS_PER_OWNER still does, and with tokens the quarter stays."""
+    sandbox.state.config.run_seconds = 60.0  # the generate call waits its whole timeout, holding its slot
+    built = build_http_app(settings, HttpSettings(KLING_MCP_MAX_CONCURRENT_CALLS=4), (), retry_policy=FAST_RETRY)
+    with serve_in_thread(built.app) as url:
+        async with connect(url, None) as first, connect(url, None) as second, anyio.create_task_group() as group:
+            group.start_soon(first.call_tool, GENERATE, HELD)
+            with anyio.fail_after(5):
+                while not sandbox.state.creates():
+                    await anyio.sleep(0.01)
+            listed = await second.call_tool(LIST, {})
+    assert not listed.is_error, text_of(listed)
+    assert built.gate.settings()["maxConcurrentToolCallsPerOwner"] == 4
+    explicit = HttpSettings(KLING_MCP_MAX_CONCURRENT_CALLS=4, KLING_MCP_MAX_CALLS_PER_OWNER=1)
+    assert build_http_app(settings, explicit, ()).gate.per_owner == 1
+    tokens = (SecretStr(TOKEN),)
+    assert build_http_app(settings, HttpSettings(KLING_MCP_MAX_CONCURRENT_CALLS=4), tokens).gate.per_owner == 1

@@ -21,7 +21,7 @@ from kling_mcp.service.journal import open_journal
 from kling_mcp.service.journal.ledger import Spending
 from kling_mcp.service.limits.spend import SpendLimitError
 from tests.conftest import FAST_RETRY, make_settings, settled_journal_entry, stdio_params, text_of
-from tests.names import LIST, TEXT
+from tests.names import LIST, MOTION, TEXT
 
 pytestmark = pytest.mark.anyio
 
@@ -218,3 +218,43 @@ def test_the_operator_sets_and_clears_an_owners_limit_with_the_command(
     finally:
         journal.close()
     assert run_spend_limit(settings, "token:ci", -1.0) == 2
+
+
+def _motion(seconds: int) -> dict[str, Any]:
+    return {
+        "image_url": "https://images.example.com/dancer.png",
+        "video_url": f"https://videos.example.com/sandbox/reference/{seconds}s.mp4",
+        "character_orientation": "video",
+        "timeout": 20,
+    }
+
+
+async def test_a_short_motion_reference_does_not_let_long_ones_pass_the_limit(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    """The auditor's probe (issue 22): after a 3 s reference (charged 0.9), ten concurrent 30 s creates (charged 9
+    each) with a limit of 10. Priced per second (30 × 0.3 = 9 each), one fits and nine are refused; Kling's bill
+    stays within the limit. A median of whole charges priced each at 0.9 and let all ten through (90.9 charged)."""
+    settings = make_settings(sandbox, tmp_path, KLING_MCP_SPEND_LIMIT=10, KLING_MCP_CONFIRM_SPEND="off")
+    results: list[Any] = []
+    async with Client(build_server(settings, retry_policy=FAST_RETRY)) as client:
+        first = await client.call_tool(MOTION, _motion(3))
+        await settled_journal_entry(settings, first.structured_content["result"]["task_id"], "succeed")
+
+        async def one() -> None:
+            results.append(await client.call_tool(MOTION, _motion(30)))
+
+        async with anyio.create_task_group() as group:
+            for _ in range(10):
+                group.start_soon(one)
+        created = [r for r in results if not r.is_error]
+        for result in created:
+            await settled_journal_entry(settings, result.structured_content["result"]["task_id"], "succeed")
+    assert len(created) == 1 and created[0].structured_content["result"]["estimated_units"] == 9
+    assert all("Spend limit reached" in text_of(r) for r in results if r.is_error)
+    assert len(sandbox.state.creates()) == 2  # Kling charged 0.9 + 9
+    journal = open_journal(settings.resolved_journal())
+    try:
+        assert journal.spending(local_owner(), 10.0, window=86400).spent == pytest.approx(9.9)
+    finally:
+        journal.close()

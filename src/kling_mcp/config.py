@@ -102,7 +102,9 @@ class Settings(EnvironmentSettings):
             "How long after a create was attempted a task Kling still does not know by its external_task_id is "
             "declared `never_created` (safe to create again). Kling's lookup can lag a create, and a create may "
             "still be in flight in another process, so keep it well above KLING_MCP_MAX_WAIT. Refused below the "
-            "longest a create can take: KLING_MCP_HTTP_TIMEOUT × 6 attempts (180 s by default)."
+            "longest a create can take: KLING_MCP_HTTP_TIMEOUT × 6 attempts (180 s by default). A create is never "
+            "sent later than this minus 2 × KLING_MCP_HTTP_TIMEOUT after its intent (a create waiting in line for "
+            "Kling's account concurrency then fails with Kling's 1303 refusal, nothing created)."
         ),
     )
     http_timeout_seconds: float = Field(

@@ -21,6 +21,7 @@ from kling_mcp.api.retry import QUICK_RETRY_POLICY
 from kling_mcp.api.signing import JwtSigner
 from kling_mcp.cli import Say, printer
 from kling_mcp.config import MissingCredentialsError, Settings, is_database_url
+from kling_mcp.http.settings import stateless_consent_warning
 from kling_mcp.redaction import Redactor
 from kling_mcp.service.create.recorder import MAX_PENDING
 from kling_mcp.service.journal import JournalBackendMissingError, JournalConnectionError, JournalError, open_journal
@@ -124,7 +125,7 @@ def spend_rule(settings: Settings) -> str:
     return f"• spending (KLING_MCP_CONFIRM_SPEND={settings.confirm_spend}): {SPEND_RULES[settings.confirm_spend]}"
 
 
-def _describe(settings: Settings, say: Say) -> bool:
+def _describe(settings: Settings, say: Say, stateless: bool = False) -> bool:
     """Print what is being checked: Kling host, access key, journal, download folder. False if one of them fails."""
     if settings.sandbox:
         say("• Kling API: the built-in sandbox (KLING_MCP_SANDBOX is on; KLING_API_BASE_URL is not used)")
@@ -136,6 +137,8 @@ def _describe(settings: Settings, say: Say) -> bool:
     journal_ok = _check_journal(settings, say)
     saving_ok = _check_download_dir(settings, say)
     say(spend_rule(settings))
+    if warning := stateless_consent_warning(stateless, settings.confirm_spend):
+        say(f"! {warning}")
     return journal_ok and saving_ok
 
 
@@ -143,8 +146,8 @@ def _describe(settings: Settings, say: Say) -> bool:
 SKIPPED = "– Kling not contacted: fix the ✗ above first (the server refuses paid calls it cannot journal or save)."
 
 
-async def _check(settings: Settings, say: Say) -> int:
-    local_ok = _describe(settings, say)
+async def _check(settings: Settings, say: Say, stateless: bool = False) -> int:
+    local_ok = _describe(settings, say, stateless)
     if settings.sandbox:
         if not local_ok:
             say("✗ Sandbox mode is on, but the server is not ready: fix the ✗ above.")
@@ -170,7 +173,8 @@ async def _check(settings: Settings, say: Say) -> int:
     return 0
 
 
-def run_check(settings: Settings) -> int:
-    """Run the check and return the exit code (0: ready to generate videos)."""
+def run_check(settings: Settings, *, stateless: bool = False) -> int:
+    """Run the check and return the exit code (0: ready to generate videos); `stateless`: the HTTP server would
+    run stateless (`KLING_MCP_STATELESS`), which changes what confirmation does for 2025-11-25 clients."""
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
-    return anyio.run(_check, settings, printer(Redactor([secret])))
+    return anyio.run(_check, settings, printer(Redactor([secret])), stateless)

@@ -265,7 +265,7 @@ def _run(args: argparse.Namespace, settings: Settings, http: HttpSettings, token
     if args.command == "check":
         from kling_mcp.cli.check import run_check
 
-        return run_check(settings)
+        return run_check(settings, stateless=http.stateless)
     if args.command == "spend-limit":
         from kling_mcp.cli.limits import run_spend_limit
 

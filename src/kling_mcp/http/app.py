@@ -28,7 +28,7 @@ from kling_mcp.http.events import RETRY_MS, StreamCursors
 from kling_mcp.http.resource import BearerChallenge
 from kling_mcp.http.scope_gate import ScopeGate
 from kling_mcp.http.security import check_exposure, transport_security
-from kling_mcp.http.settings import HttpSettings
+from kling_mcp.http.settings import HttpSettings, stateless_consent_warning
 from kling_mcp.http.throttle import ThrottleResponses
 from kling_mcp.listening import listen
 from kling_mcp.redaction import Redactor
@@ -64,12 +64,11 @@ def build_http_app(
     """The streamable HTTP app for these settings; raises `HttpSecurityError` on an unsafe exposure."""
     check_exposure(http, tokens)
     contexts: list[AppContext] = []
-    gate = CallGate(
-        http.max_concurrent_calls,
-        wrap_up=lambda: sum(c.wrap_up() for c in contexts),
-        per_owner=http.max_calls_per_owner,
-    )
     auth = authentication(http, tokens, settings.public_url)
+    # Without authentication every caller is one owner (the local user): a share below the process cap would only
+    # cap the whole server at a quarter of its slots, so by default that owner gets them all.
+    per_owner = http.max_calls_per_owner or (http.max_concurrent_calls if auth is None else None)
+    gate = CallGate(http.max_concurrent_calls, wrap_up=lambda: sum(c.wrap_up() for c in contexts), per_owner=per_owner)
     secrets = [t.get_secret_value() for t in tokens]
     if http.oauth_client_secret is not None:
         secrets.append(http.oauth_client_secret.get_secret_value())
@@ -248,6 +247,8 @@ def serve_http(settings: Settings, http: HttpSettings, tokens: tuple[SecretStr, 
         "stateless" if http.stateless else "stateful sessions",
         http.max_concurrent_calls,
     )
+    if warning := stateless_consent_warning(http.stateless, settings.confirm_spend):
+        logger.warning("%s", warning)
     return _run_until_signalled(server, sock)
 
 

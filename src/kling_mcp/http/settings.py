@@ -40,6 +40,28 @@ def _split(value: object, separator: str) -> object:
     return value
 
 
+# What `--stateless` does to KLING_MCP_CONFIRM_SPEND (docs/spending.md): a stateless 2025-11-25 session keeps no
+# client capabilities, so such a client counts as one that cannot be asked; 2026-07-28 clients are asked in the
+# call's own answer either way.
+STATELESS_CONFIRMATION = {
+    "auto": "their paid creates go ahead WITHOUT confirmation",
+    "always": "every paid create of theirs is refused (nothing is sent)",
+}
+
+
+def stateless_consent_warning(stateless: bool, confirm_spend: str) -> str | None:
+    """The warning `kling-mcp check` and the server's start-up log give when stateless HTTP meets confirmation."""
+    if not stateless or confirm_spend not in STATELESS_CONFIRMATION:
+        return None
+    return (
+        f"--stateless (KLING_MCP_STATELESS) with KLING_MCP_CONFIRM_SPEND={confirm_spend}: clients on the 2025-11-25 "
+        "protocol (the initialize handshake: most clients today, VS Code and Cursor among them) cannot be asked in a "
+        "stateless session, which keeps no client capabilities, so "
+        f"{STATELESS_CONFIRMATION[confirm_spend]}; clients on the 2026-07-28 protocol are still asked. To ask "
+        "2025-11-25 clients, serve with sessions (no --stateless; pin each session to one replica)."
+    )
+
+
 class HttpSettings(EnvironmentSettings):
     """Serving settings. Variables are prefixed `KLING_MCP_`; flags of the `kling-mcp` command override them."""
 
@@ -94,7 +116,8 @@ class HttpSettings(EnvironmentSettings):
         ge=1,
         validation_alias="KLING_MCP_MAX_CALLS_PER_OWNER",
         description="Tool calls and MCP task waits one owner may have running at once (default: a quarter of "
-        "KLING_MCP_MAX_CONCURRENT_CALLS, at least 1).",
+        "KLING_MCP_MAX_CONCURRENT_CALLS, at least 1; without authentication, where every caller is one owner, "
+        "all of them).",
     )
     shutdown_grace_seconds: float = Field(
         DEFAULT_SHUTDOWN_GRACE_SECONDS, ge=0, validation_alias="KLING_MCP_SHUTDOWN_GRACE"
@@ -250,7 +273,8 @@ def add_http_arguments(parser: argparse.ArgumentParser) -> None:
     add("max_concurrent_calls", "Tool calls running at once; more are refused (default 64).", metavar="N", type=int)
     add(
         "max_calls_per_owner",
-        "Tool calls and MCP task waits one owner may run at once (default a quarter of the above).",
+        "Tool calls and MCP task waits one owner may run at once (default a quarter of the above; all of them "
+        "without authentication).",
         metavar="N",
         type=int,
     )

@@ -26,10 +26,11 @@ from mcp.server.mcpserver.resolve import (
 from mcp_types import InputRequiredResult
 from pydantic import BaseModel, Field
 
+from kling_mcp.server.access import caller_of
 from kling_mcp.service.create.creating import Approval
 from kling_mcp.service.describe.task_results import VideoTaskResult, declined
 from kling_mcp.service.prepare.bodies import GenerateRequest, prepare_request
-from kling_mcp.service.prepare.estimates import UP_TO, Estimate, profile_of
+from kling_mcp.service.prepare.estimates import Estimate, profile_of
 from kling_mcp.service.prepare.motion_request import MotionRequest
 from kling_mcp.service.prepare.reference_video import reference_seconds_of
 
@@ -88,13 +89,12 @@ def question(request: GenerateRequest, estimate: Estimate, reference_seconds: fl
     else:
         ratio = "as the image" if profile.endpoint == "image2video" else request.aspect_ratio
         shape, sound = f"{profile.duration} s, aspect ratio {ratio}", f"sound {'on' if profile.sound else 'off'}"
-    ceiling = UP_TO in profile.extras and estimate.source == "prior"  # priced at the longest reference
     return "\n".join(
         [
             "Create a paid Kling video?",
             f"Model: {request.model}, mode {request.mode}, {shape}, {sound}.",
             f"Prompt: {prompt or '(none)'}",
-            f"Estimated cost: {'at most ' if ceiling else ''}{_units(estimate.units)} "
+            f"Estimated cost: {'at most ' if estimate.at_most else ''}{_units(estimate.units)} "
             f"({BASIS_SHOWN[estimate.source]}); Kling bills the task once it is created.",
             "Nothing is sent to Kling unless you approve.",
         ]
@@ -116,9 +116,11 @@ async def approve(
 ) -> Approval | VideoTaskResult | InputRequiredResult:
     """The rule before every paid create: an `Approval` to create with; a `declined` result (the user said no:
     nothing is sent); or, in the 2026-07-28 protocol, the `InputRequiredResult` that asks (the tool returns it and
-    the client calls again with the answer). Raises a tool error when the rule is `always` and the client cannot ask.
+    the client calls again with the answer). Raises a tool error when the rule is `always` and the client cannot ask,
+    and the spend limit's error when the create would pass it (before anyone is asked).
     """
-    estimate = await (await app.service()).estimate(request)
+    service = await app.service()
+    estimate = await service.estimate(request)
     mode = app.settings.confirm_spend
     if mode == "off":
         return Approval(estimate, NOT_ASKED_OFF)
@@ -127,6 +129,7 @@ async def approve(
             raise refused_without_asking(estimate)
         return Approval(estimate, NOT_ASKED_CLIENT)
     prepare_request(request, app.options)  # every local check first: nobody is asked to approve a doomed request
+    await service.check_spend(caller_of(ctx).viewer.owner, estimate.units)  # nor one the spend limit will refuse
     seconds = await anyio.to_thread.run_sync(reference_seconds_of, request, app.options)
     asked = question(request, estimate, seconds)
     resolved = await resolve_arguments(_RESOLVED, _PLANS, {"question": asked}, ctx)

@@ -95,6 +95,7 @@ def options_from(
         image_policy=image_policy or ImagePolicy(),
         skip_capability_check=settings.skip_capability_check,
         stale_intent_seconds=settings.stale_intent_seconds,
+        http_timeout_seconds=settings.http_timeout_seconds,
         spend_limit=settings.spend_limit,
         # Calls due within this window share one list request; never more than half the shortest gap.
         coalesce_window=min(1.0, settings.poll_min_interval / 2),

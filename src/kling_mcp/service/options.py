@@ -24,9 +24,17 @@ class ServiceOptions:
     coalesce_window: float = 1.0
     max_concurrent_uploads: int = 4  # creates carrying inline images (megabytes each) in flight at once
     stale_intent_seconds: float = 600.0  # see Settings.stale_intent_seconds
+    http_timeout_seconds: float = 30.0  # see Settings.http_timeout_seconds
     # With Kling's callbacks served: the callback_url a create sends for its external_task_id (callbacks/addresses.py).
     callback_url_for: Callable[[str], str] | None = None
     # With a public URL: the local reference videos lent to Kling (reference_video.py); None: a local one is refused.
     lent_files: LentFiles | None = None
     relay_to_private: bool = False  # then: relay to a caller's callback_url on a private address too
     spend_limit: float | None = None  # units per owner per 24 h (Settings.spend_limit); overrides: journal
+
+    @property
+    def send_window_seconds(self) -> float:
+        """How long after its intent is written a create may still be sent (first send or a resend from Kling's
+        1303 line): two HTTP timeouts below the stale threshold, so the last request ends, and Kling's lookup has a
+        timeout's time to see it, before any sweep or look-up may judge the intent stale ("never created")."""
+        return self.stale_intent_seconds - 2 * self.http_timeout_seconds

@@ -31,6 +31,8 @@ from kling_mcp.service.failures import (
     TaskOnAnotherKlingError,
 )
 from kling_mcp.service.journal import JournalEntry, TaskJournal, describe_journal_error
+from kling_mcp.service.journal.ledger import WINDOW_SECONDS
+from kling_mcp.service.limits.spend import SpendLimitError
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.prepare.bodies import GenerateRequest
 from kling_mcp.service.prepare.estimates import Estimate, estimate, prior, profile_of
@@ -124,6 +126,23 @@ class VideoService:
         except Exception as exc:
             logger.warning("estimate from the prior table: journal unreadable (%s)", describe_journal_error(exc).text)
             return prior(profile)
+
+    async def check_spend(self, owner: str, units: float) -> None:
+        """Raise the `SpendLimitError` the create would meet if `owner`'s spend plus `units` passes the limit now.
+
+        Read-only, before the user is asked: nobody approves a create the limit will refuse. The authoritative check
+        stays in the intent's transaction (`TaskCreator.start`); when the journal cannot be read, this one passes
+        (the create itself will then say what is wrong)."""
+        limit = self.options.spend_limit
+        try:
+            spending = await anyio.to_thread.run_sync(
+                lambda: self._journal.spending(owner, limit, window=WINDOW_SECONDS), limiter=self.recorder.readers
+            )
+        except Exception as exc:
+            logger.warning("spend pre-check skipped: journal unreadable (%s)", describe_journal_error(exc).text)
+            return
+        if not spending.allows(units):
+            raise SpendLimitError(spending, units)
 
     def _budget(self, requested: float) -> float:
         return max(0.0, min(requested, self.options.max_wait_seconds))

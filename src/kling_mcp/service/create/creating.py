@@ -117,6 +117,8 @@ class TaskCreator:
             prepared.entry.spend_approval = approval.how
             endpoint, external_id = prepared.endpoint, prepared.entry.external_task_id
             spend = SpendCheck(options.spend_limit, approval.estimate.units)  # the estimate the user approved
+            # Taken before the intent is written (so before its created_at): no send once it may be judged stale.
+            send_until = self._clock() + options.send_window_seconds
             try:  # refuses the call, before any request, if it cannot be journaled or would pass the spend limit
                 await self._recorder.intent(prepared.entry, spend)
             except SpendLimitReached as exc:
@@ -126,7 +128,7 @@ class TaskCreator:
                 try:
                     judged = (prepared.judged, request.model) if prepared.judged else None
                     task, warning = await self._create(
-                        endpoint, prepared.body, external_id, (create_deadline, in_line_until), judged
+                        endpoint, prepared.body, external_id, (create_deadline, in_line_until, send_until), judged
                     )
                 finally:
                     del prepared
@@ -139,19 +141,20 @@ class TaskCreator:
         endpoint: Endpoint,
         body: CreateBody,
         external_id: str,
-        deadlines: tuple[float, float],
+        deadlines: tuple[float, float, float],
         judged: tuple[Judged, str] | None = None,
     ) -> tuple[Task, str | None]:
         """The created task and any journal warning; refused and unknown outcomes are journaled and raised with ids.
 
-        `deadlines`: the create's own (its retries), and until when it may wait in line while Kling's account
-        concurrency is full (`service/limits/account_queue.py`).
+        `deadlines`: the create's own (its retries), until when it may wait in line while Kling's account
+        concurrency is full (`service/limits/account_queue.py`), and after when it is never sent (its intent may be
+        judged stale: `ServiceOptions.send_window_seconds`); the retries of a send stop there too.
 
         `judged`: what the capability table left to Kling, and the model, to explain a refusal by it."""
-        deadline, in_line_until = deadlines
-        send = partial(self._client.create_task, endpoint, body, deadline=deadline)
+        deadline, in_line_until, send_until = deadlines
+        send = partial(self._client.create_task, endpoint, body, deadline=min(deadline, send_until))
         try:  # while Kling's account concurrency is full (1303), in line with the other creates, while the caller waits
-            task = await self._account.create(send, external_id, in_line_until)
+            task = await self._account.create(send, external_id, in_line_until, send_until=send_until)
         except (CreateRefusedError, CreateOutcomeUnknownError) as exc:
             status = CREATE_FAILED if isinstance(exc, CreateRefusedError) else UNKNOWN
             write = partial(self._journal.record_status, external_id, status, str(exc))

@@ -98,6 +98,13 @@ class TaskJournal(Protocol):
         of one Kling API (as `durations`)."""
         ...
 
+    def charged_seconds(
+        self, profile: str, *, limit: int = 20, kling_host: str | None = None
+    ) -> list[tuple[float, float]]:
+        """(units charged, seconds of video made) of the latest succeeded tasks of one billing profile (newest
+        first; only tasks whose videos' lengths Kling reported), optionally only of one Kling API (as `durations`)."""
+        ...
+
     def recent(
         self,
         *,

@@ -271,6 +271,27 @@ class SqlJournal(ElementQueries, ABC):
         )
         return [units for units in (_units(r["units"]) for r in rows) if units is not None]
 
+    def charged_seconds(
+        self, profile: str, *, limit: int = 20, kling_host: str | None = None
+    ) -> list[tuple[float, float]]:
+        """(units charged, seconds of video made) of the latest succeeded tasks of one billing profile (newest first).
+
+        The seconds are the finished videos' lengths as Kling reported them (`videos`' `duration`); a task without
+        them, or with a charge that is not a number, is skipped. With `kling_host`, as `charges`.
+        """
+        host, params = _host_filter(kling_host)
+        rows = self._select(
+            "SELECT final_unit_deduction AS units, videos FROM tasks WHERE profile=? AND status='succeed' "
+            f"AND final_unit_deduction IS NOT NULL{host} ORDER BY created_at DESC LIMIT ?",
+            (profile, *params, limit),
+        )
+        found: list[tuple[float, float]] = []
+        for row in rows:
+            units, seconds = _units(row["units"]), _video_seconds(row["videos"])
+            if units is not None and seconds:
+                found.append((units, seconds))
+        return found
+
     def recent(
         self,
         *,
@@ -332,6 +353,16 @@ def _units(text: str) -> float | None:
     except ValueError:
         return None
     return units if math.isfinite(units) and units >= 0 else None
+
+
+def _video_seconds(videos: str | None) -> float | None:
+    """The length of a task's videos (the journal's `videos` JSON; their durations summed), None when not known."""
+    try:
+        listed = json.loads(videos or "[]")
+        total = sum(float(v["duration"]) for v in listed)
+    except (ValueError, TypeError, KeyError):
+        return None
+    return total if listed and math.isfinite(total) and total > 0 else None
 
 
 def _host_filter(kling_host: str | None) -> tuple[str, tuple[object, ...]]:

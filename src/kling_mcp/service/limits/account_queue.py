@@ -5,17 +5,23 @@ same create (same external_task_id) may be sent again. The first create refused 
 from then on creates line up here, first come first served, and only the one at the head asks Kling, with a growing
 pause, until a slot frees up (then the line moves on at once) or the caller's wait runs out (then it fails, saying
 nothing was created). While the account is not full, creates pass straight through.
+
+No create is sent (first send or resend) at or after its `send_until`, which the creator sets below the moment its
+intent may be judged stale (`ServiceOptions.send_window_seconds`): once a sweep or a look-up, here or in another
+replica, may have declared the intent never created ("safe to create again"), sending it could pay twice. Past it,
+the create fails as refused: every earlier send, if any, was refused with 1303, so nothing was made.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 
 import anyio
 
-from kling_mcp.api.errors import CreateRefusedError, KlingAPIError, api_error
+from kling_mcp.api.errors import CreateRefusedError, KlingAPIError, KlingConnectionError, api_error
 from kling_mcp.api.models import Task
 
 logger = logging.getLogger(__name__)
@@ -23,6 +29,15 @@ logger = logging.getLogger(__name__)
 ACCOUNT_FULL = 1303
 FIRST_PAUSE = 2.0
 MAX_PAUSE = 30.0
+
+
+class CreateNotSentError(CreateRefusedError):
+    """A create never sent: its intent was too old to send safely (it may already be judged never created)."""
+
+    def __init__(self, external_task_id: str) -> None:
+        why = "its intent is older than a create may be when sent (KLING_MCP_STALE_INTENT_AFTER − 2 HTTP timeouts)"
+        super().__init__(external_task_id, KlingConnectionError(why, sent=False))
+        self.args = (f"The create was not sent to Kling: {why}. No task was created and nothing was billed.",)
 
 
 def is_account_full(exc: BaseException) -> bool:
@@ -49,11 +64,23 @@ class AccountQueue:
         self.full = False
         self.queued = 0  # creates that waited in line (for tests and logs)
 
-    async def create(self, send: Callable[[], Awaitable[Task]], external_task_id: str, deadline: float) -> Task:
-        """`send()` the create; while Kling answers 1303, wait in line and send again, until `deadline`.
+    async def create(
+        self,
+        send: Callable[[], Awaitable[Task]],
+        external_task_id: str,
+        deadline: float,
+        *,
+        send_until: float = math.inf,
+    ) -> Task:
+        """`send()` the create; while Kling answers 1303, wait in line and send again, until `deadline`; never send
+        at or after `send_until`.
 
-        Raises what `send` raises; after the deadline, the last 1303 refusal (nothing was created)."""
+        Raises what `send` raises; after the deadline (or `send_until`), the last 1303 refusal (nothing was created),
+        or `CreateNotSentError` when nothing was sent at all."""
+        deadline = min(deadline, send_until)
         if not self.full:
+            if self._clock() >= send_until:
+                raise CreateNotSentError(external_task_id)
             try:
                 return await send()
             except CreateRefusedError as exc:

@@ -3,12 +3,17 @@
 Kling charges by model, mode, length and audio (`final_unit_deduction`, in its units). Tasks of one billing
 profile cost the same, so one finished task of a profile tells what the next will cost: the estimate is the median
 of the latest charges the journal holds for it (as the poll schedule learns durations, `service/wait/schedule.py`).
+A profile whose length only Kling knows (motion control: the video is as long as the reference) is learned as a
+rate instead, units per second of video made (the charge ÷ the finished video's length, both in the journal), and
+priced at that rate × the seconds being priced (the longest reference allowed, unless the length is known): a plain
+median of whole charges would let a short reference teach the price of a long one.
 A profile never seen falls back to `PRIOR_UNITS_PER_5S`, our own reading of Kling's published price list, rounded
 up where unsure (docs/spending.md): an estimate that errs should err high, since it is shown to someone deciding to pay.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -85,6 +90,7 @@ class Estimate:
     units: float
     source: Literal["learned", "prior"]
     samples: int = 0  # how many finished tasks of the profile it was learned from
+    at_most: bool = False  # priced at the longest video the request can make (its length only Kling knows)
 
     @property
     def basis(self) -> str:
@@ -119,12 +125,14 @@ def profile_of(
     return Profile(endpoint, request.model, request.mode, duration, sound, extras)
 
 
-def prior(profile: Profile) -> Estimate:
-    """The estimate for a profile never seen: the prior table, pro rata to the length, more with sound (a voice is
-    sound: `SOUND_FACTOR` already errs above Kling's published "with specified voice" price)."""
+def prior(profile: Profile, seconds: float | None = None) -> Estimate:
+    """The estimate for a profile never seen: the prior table, pro rata to the length (`seconds`, default the
+    profile's), more with sound (a voice is sound: `SOUND_FACTOR` already errs above Kling's published "with
+    specified voice" price)."""
     per_5s = PRIOR_UNITS_PER_5S.get((profile.model, profile.mode), UNKNOWN_MODEL_UNITS_PER_5S)
-    units = per_5s * profile.duration / 5 * (SOUND_FACTOR if profile.sound else 1.0)
-    return Estimate(round(units, 3), "prior")
+    length = profile.duration if seconds is None else seconds
+    units = per_5s * length / 5 * (SOUND_FACTOR if profile.sound else 1.0)
+    return Estimate(round(units, 3), "prior", at_most=UP_TO in profile.extras and seconds is None)
 
 
 def learned(charges: list[float]) -> Estimate | None:
@@ -134,7 +142,27 @@ def learned(charges: list[float]) -> Estimate | None:
     return Estimate(round(statistics.median(charges), 3), "learned", len(charges))
 
 
-def estimate(journal: TaskJournal, profile: Profile, *, kling_host: str | None = None) -> Estimate:
+def by_rate(charged: list[tuple[float, float]], seconds: float, *, at_most: bool = False) -> Estimate | None:
+    """rate × `seconds`, the rate being the highest units per second of the latest (units, seconds made) pairs
+    (the highest, so that Kling's rounding of a short video's charge errs high); None without any."""
+    rates = [units / made for units, made in charged if made > 0]
+    if not rates:
+        return None
+    units = math.ceil(round(max(rates) * seconds, 6) * 1000) / 1000  # rounded up, never down
+    return Estimate(units, "learned", len(rates), at_most=at_most)
+
+
+def estimate(
+    journal: TaskJournal, profile: Profile, *, seconds: float | None = None, kling_host: str | None = None
+) -> Estimate:
     """The units a create of this profile is expected to cost: learned from the journal (one query; only tasks of
-    `kling_host`'s Kling when given), else the prior table. Blocking: async callers run it in a worker thread."""
+    `kling_host`'s Kling when given), else the prior table. Blocking: async callers run it in a worker thread.
+
+    A profile whose length only Kling knows (`UP_TO`) is priced per second: the learned rate × `seconds` (the
+    length being priced: default the longest the request can make, `profile.duration`, shown as "at most")."""
+    if UP_TO in profile.extras:
+        at_most = seconds is None
+        length = profile.duration if seconds is None else seconds
+        charged = journal.charged_seconds(profile.key, limit=HISTORY, kling_host=kling_host)
+        return by_rate(charged, length, at_most=at_most) or prior(profile, seconds)
     return learned(journal.charges(profile.key, limit=HISTORY, kling_host=kling_host)) or prior(profile)
