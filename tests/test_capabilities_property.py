@@ -68,7 +68,9 @@ def sandbox_rules_accept(row: Capabilities, mode: str, duration: int, flags: tup
 
 
 def asks_kling(row: Capabilities, flags: tuple[bool, ...]) -> bool:
-    return row.durations_judged or any(on and row.rule(f).support == "unknown" for f, on in zip(FLAGS, flags, strict=True))
+    return row.durations_judged or any(
+        on and row.rule(f).support == "unknown" for f, on in zip(FLAGS, flags, strict=True)
+    )
 
 
 def test_every_row_of_the_table_is_known_to_the_sandbox() -> None:

@@ -88,7 +88,14 @@ CASES: list[tuple[str, str, str, int, set[Feature], list[str]]] = [
     ("kling-v3", "text2video", "std", 5, {"cfg_scale"}, []),  # unknown: sent, and Kling judges
     # kling-video-o1's durations, audio and storyboards are not in the notes' map: sent, Kling judges (issue 23).
     ("kling-video-o1", "omni-video", "std", 7, {"multi_shot", "sound", "element_list"}, []),
-    ("kling-video-o1", "omni-video", "std", 16, set(), ["duration must be 3-15 (whole seconds) for kling-video-o1; got 16"]),
+    (
+        "kling-video-o1",
+        "omni-video",
+        "std",
+        16,
+        set(),
+        ["duration must be 3-15 (whole seconds) for kling-video-o1; got 16"],
+    ),
     # 4k exists for v3 and v3-omni (its details unknown: every feature in 4k is Kling's to judge), nowhere else.
     ("kling-v3", "image2video", "4k", 15, {"end_frame", "sound", "multi_shot"}, []),
     ("kling-v3-omni", "omni-video", "4k", 5, {"end_frame"}, []),

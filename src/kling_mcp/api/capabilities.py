@@ -113,7 +113,9 @@ ROWS: tuple[Capabilities, ...] = (
     # Less certain: durations and audio of kling-video-o1 are not in the capability map; storyboards and elements
     # are documented for the whole omni endpoint. All sent for Kling to judge, any duration of the field's range.
     durations_judged(
-        _omni("kling-video-o1", THREE_TO_FIFTEEN, end_frame=YES, sound=UNKNOWN, multi_shot=UNKNOWN, element_list=UNKNOWN)
+        _omni(
+            "kling-video-o1", THREE_TO_FIFTEEN, end_frame=YES, sound=UNKNOWN, multi_shot=UNKNOWN, element_list=UNKNOWN
+        )
     ),
     # text2video: "as for image2video" per model; which models serve it is itself less certain (kling-api.md).
     _t2v("kling-v1", camera_control=V1_CAMERA, cfg_scale=YES),

@@ -189,7 +189,7 @@ def judged_by_kling(row: Capabilities, wanted: Wanted, endpoints: tuple[Endpoint
     duration = wanted.duration if row.durations_judged else None
     if not unknown and mode is None and duration is None:
         return None
-    arguments = (*(TEXTS[f].argument for f in unknown), *(["mode"] if mode else []), *(["duration"] if duration else []))
+    arguments = tuple(TEXTS[f].argument for f in unknown) + ("mode",) * bool(mode) + ("duration",) * bool(duration)
     return Judged(arguments, models_where(*unknown, endpoints=endpoints, sure=True, mode=mode, duration=duration))
 
 
