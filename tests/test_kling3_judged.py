@@ -4,15 +4,26 @@ receives asserted field by field; the sandbox checks the omni endpoint's 3.0 fie
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from mcp import Client
+from pydantic import SecretStr
 
+from kling_mcp.config import Settings
+from kling_mcp.http.app import build_http_app
+from kling_mcp.http.settings import HttpSettings
 from kling_mcp.sandbox.account import Charge, price_units
 from kling_mcp.sandbox.rules import text2video_error
 from kling_mcp.sandbox.runner import SandboxServer
-from tests.conftest import text_of
-from tests.names import GENERATE, TEXT
+from kling_mcp.service.describe.owners import local_owner
+from kling_mcp.service.journal import NEVER_CREATED, open_journal
+from kling_mcp.service.journal.element_rows import ElementEntry
+from tests.conftest import FAST_RETRY, text_of
+from tests.http_support import OTHER_TOKEN, TOKEN, connect
+from tests.names import CREATE_ELEMENT, DELETE_ELEMENT, GENERATE, GET_ELEMENT, TEXT
 from tests.test_kling3_generate import made_element, sent, task_of
+from tests.test_owner_isolation import serve_in_thread
 
 pytestmark = pytest.mark.anyio
 
@@ -158,3 +169,65 @@ async def test_the_sandbox_checks_omni_storyboards_and_voices(client: Client, sa
     task_of(await client.call_tool(GENERATE, base))
     last = sandbox.state.creates()[-1].body
     assert last is not None and last["element_list"] == [{"element_id": keeper}]
+
+
+# Elements are their owner's (issue 23): a generate call may not send an element the journal says is another
+# owner's (refused as an unknown id is), deleted, or never made; ids the journal does not know are Kling's to judge.
+ELEMENT_ARGS = {
+    "element_name": "Keeper",
+    "element_description": "the lighthouse keeper",
+    "frontal_image": "https://images.example.com/keeper.png",
+    "refer_images": ["https://images.example.com/keeper-side.png"],
+}
+
+
+def video_creates(sandbox: SandboxServer) -> list[dict[str, Any]]:
+    return [r.body or {} for r in sandbox.state.creates() if r.path.startswith("/v1/videos/")]
+
+
+async def test_a_generate_call_cannot_send_another_owner_s_element(settings: Settings, sandbox: SandboxServer) -> None:
+    tokens = (SecretStr(TOKEN), SecretStr(OTHER_TOKEN))
+    app = build_http_app(settings, HttpSettings(), tokens, retry_policy=FAST_RETRY).app
+    with serve_in_thread(app) as url:
+        async with connect(url, TOKEN) as alice, connect(url, OTHER_TOKEN) as bob:
+            made = await alice.call_tool(CREATE_ELEMENT, ELEMENT_ARGS)
+            assert not made.is_error and made.structured_content is not None, text_of(made)
+            element_id = made.structured_content["result"]["element_id"]
+            from_console = made_element(sandbox)  # made at Kling outside kling-mcp: the journal does not know it
+            for any_id in (element_id, made.structured_content["result"]["external_task_id"]):
+                args = {"prompt": "the keeper", "model": "kling-v3", "element_list": [{"element_id": any_id}]}
+                theirs = await bob.call_tool(TEXT, args)
+                unknown = await bob.call_tool(GET_ELEMENT, {"element_id": any_id})
+                assert theirs.is_error and unknown.is_error
+                assert text_of(theirs) == text_of(unknown).replace(GET_ELEMENT, TEXT)
+            assert video_creates(sandbox) == []  # nothing sent
+
+            both = [{"element_id": from_console}, {"element_id": element_id}]
+            task_of(await alice.call_tool(TEXT, {"prompt": "the keeper", "model": "kling-v3", "element_list": both}))
+            task_of(await bob.call_tool(TEXT, {"prompt": "a keeper", "model": "kling-v3", "element_list": both[:1]}))
+            [alices, bobs] = video_creates(sandbox)
+            assert (alices["model_name"], alices["prompt"], alices["element_list"]) == ("kling-v3", "the keeper", both)
+            assert (bobs["model_name"], bobs["prompt"], bobs["element_list"]) == ("kling-v3", "a keeper", both[:1])
+
+            assert not (await alice.call_tool(DELETE_ELEMENT, {"element_id": element_id})).is_error
+            args = {"prompt": "again", "model": "kling-v3", "element_list": both}
+            gone = await alice.call_tool(TEXT, args)
+            assert gone.is_error and f"element_list[2]: element '{element_id}' was deleted" in text_of(gone)
+            assert "kling_create_element" in text_of(gone) and len(video_creates(sandbox)) == 2
+
+
+async def test_an_element_creation_that_made_no_element_is_refused_by_index(
+    client: Client, settings: Settings, sandbox: SandboxServer
+) -> None:
+    journal = open_journal(settings.resolved_journal())
+    try:
+        journal.record_element_intent(ElementEntry("kmcp-ghost", "ghost", owner=local_owner()))
+        journal.record_element("kmcp-ghost", NEVER_CREATED)
+        assert len(journal.elements_named(["kmcp-ghost", "nope", "kmcp-ghost"])) == 1  # one query for the list
+    finally:
+        journal.close()
+    elements = [{"element_id": made_element(sandbox)}, {"element_id": "kmcp-ghost"}]
+    result = await client.call_tool(TEXT, {"prompt": "x", "model": "kling-v3", "element_list": elements})
+    text = text_of(result)
+    assert result.is_error and "element_list[2]: 'kmcp-ghost' is an element creation that made no element" in text
+    assert "(status never_created)" in text and not video_creates(sandbox)
