@@ -60,7 +60,7 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     (
         GENERATE,
         {"start_image_url": IMAGE, "mode": "fast"},
-        "`prompt` is required; `mode` must be 'std' or 'pro' (got \"fast\")",
+        "`prompt` is required; `mode` must be 'std', 'pro' or '4k' (got \"fast\")",
     ),
     (
         GENERATE,

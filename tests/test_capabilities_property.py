@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kling_mcp.api.capabilities import CAPABILITIES, ROWS, Capabilities, Feature, Mode
-from kling_mcp.api.combination import Wanted, check_combination
+from kling_mcp.api.combination import TEXTS, Wanted, check_combination
 from kling_mcp.sandbox import kling3, rules
 from kling_mcp.service.failures import InvalidInputError, UnsupportedCombinationError
 from kling_mcp.service.options import ServiceOptions
@@ -68,7 +68,9 @@ def sandbox_rules_accept(row: Capabilities, mode: str, duration: int, flags: tup
 
 
 def asks_kling(row: Capabilities, flags: tuple[bool, ...]) -> bool:
-    return any(on and row.rule(f).support == "unknown" for f, on in zip(FLAGS, flags, strict=True))
+    return row.durations_judged or any(
+        on and row.rule(f).support == "unknown" for f, on in zip(FLAGS, flags, strict=True)
+    )
 
 
 def test_every_row_of_the_table_is_known_to_the_sandbox() -> None:
@@ -83,7 +85,14 @@ def test_every_row_of_the_table_is_known_to_the_sandbox() -> None:
 
 def test_the_unknown_cells_are_the_ones_the_notes_leave_open() -> None:
     unknown = {(r.model, r.endpoint, f) for r in ROWS for f in FLAGS if r.rule(f).support == "unknown"}
-    assert unknown == {("kling-v3", "image2video", "cfg_scale"), ("kling-v3", "text2video", "cfg_scale")}
+    assert unknown == {
+        ("kling-v3", "image2video", "cfg_scale"),
+        ("kling-v3", "text2video", "cfg_scale"),
+        ("kling-video-o1", "omni-video", "sound"),  # its audio is not in the capability map
+    }
+    assert [(r.model, r.endpoint) for r in ROWS if r.durations_judged] == [("kling-video-o1", "omni-video")]
+    judged_4k = [(r.model, r.endpoint) for r in ROWS if "4k" in r.judged_modes]
+    assert judged_4k == [("kling-v3", "image2video"), ("kling-v3-omni", "omni-video"), ("kling-v3", "text2video")]
 
 
 def test_table_and_sandbox_rules_agree_on_every_combination_the_table_is_sure_of() -> None:
@@ -102,7 +111,8 @@ def test_table_and_sandbox_rules_agree_on_every_combination_the_table_is_sure_of
         elif table_accepts(row, mode, duration, combo) != sandbox_rules_accept(row, mode, duration, combo):
             disagreements.append((row.model, row.endpoint, mode, duration, combo))
     assert disagreements == [], f"{len(disagreements)} combinations disagree, e.g. {disagreements[:5]}"
-    assert judged == 256 + 128  # kling-v3 with cfg_scale: image2video 2x16x2^3, text2video 2x16x2^2
+    # kling-v3 with cfg_scale: image2video 2x16x2^3, text2video 2x16x2^2; kling-video-o1 (durations judged): 2x16x2^4
+    assert judged == 256 + 128 + 512
 
 
 def request_of(
@@ -156,7 +166,9 @@ def test_we_refuse_exactly_the_bodies_the_sandbox_refuses(
     assert prepared.endpoint == row.endpoint
     sandbox_problem = JUDGES[row.endpoint](prepared.body.model_dump(mode="json", exclude_none=True))
     if judged:
-        assert table_ok and judged.arguments == ("cfg_scale",), "only an unknown cell lets Kling judge"
+        unknown = {TEXTS[f].argument for f in FLAGS if row.rule(f).support == "unknown"}
+        unknown |= {"duration"} if row.durations_judged else set()
+        assert table_ok and set(judged.arguments) <= unknown, "only an unknown cell lets Kling judge"
     else:
         assert table_ok == (sandbox_problem is None), f"table {'accepts' if table_ok else 'refuses'}: {sandbox_problem}"
 
@@ -164,7 +176,8 @@ def test_we_refuse_exactly_the_bodies_the_sandbox_refuses(
 @pytest.mark.parametrize("row", FEATURE_ROWS, ids=[f"{r.model}@{r.endpoint}" for r in FEATURE_ROWS])
 def test_each_row_has_a_combination_the_sandbox_accepts(row: Capabilities) -> None:
     """Guards against a vacuous agreement (both sides refusing everything for a model)."""
-    request = request_of(row, "std", row.durations[0], False, None, "none", False)
+    seconds = 5 if row.durations_judged else row.durations[0]  # a judged range holds durations Kling may refuse
+    request = request_of(row, "std", seconds, False, None, "none", False)
     body = prepare_request(request, CHECK).body.model_dump(mode="json", exclude_none=True)
     assert JUDGES[row.endpoint](body) is None
 

@@ -51,7 +51,8 @@ CASES: list[tuple[str, str, str, int, set[Feature], list[str]]] = [
         {"end_frame", "sound"},
         [
             "end_image_url (end frame) cannot be combined with generate_audio=true on kling-v2-6; set "
-            "generate_audio=false, drop the end image, or use a model that takes both: kling-v3, kling-v3-omni"
+            "generate_audio=false, drop the end image, or use a model that takes both: kling-v3, kling-v3-omni, "
+            "kling-video-o1"
         ],
     ),
     (
@@ -85,6 +86,20 @@ CASES: list[tuple[str, str, str, int, set[Feature], list[str]]] = [
     ),
     ("kling-v1", "text2video", "pro", 10, {"camera_control"}, ["camera_control needs duration 5 on kling-v1; got 10"]),
     ("kling-v3", "text2video", "std", 5, {"cfg_scale"}, []),  # unknown: sent, and Kling judges
+    # kling-video-o1's durations, audio and storyboards are not in the notes' map: sent, Kling judges (issue 23).
+    ("kling-video-o1", "omni-video", "std", 7, {"multi_shot", "sound", "element_list"}, []),
+    (
+        "kling-video-o1",
+        "omni-video",
+        "std",
+        16,
+        set(),
+        ["duration must be 3-15 (whole seconds) for kling-video-o1; got 16"],
+    ),
+    # 4k exists for v3 and v3-omni (its details unknown: every feature in 4k is Kling's to judge), nowhere else.
+    ("kling-v3", "image2video", "4k", 15, {"end_frame", "sound", "multi_shot"}, []),
+    ("kling-v3-omni", "omni-video", "4k", 5, {"end_frame"}, []),
+    ("kling-v2-6", "image2video", "4k", 5, set(), ["mode must be 'std' or 'pro' for kling-v2-6; got '4k'"]),
 ]
 
 
@@ -103,6 +118,16 @@ def test_unknown_cells_are_named_for_the_error_kling_may_send() -> None:
     judged = judged_by_kling(row, Wanted("std", 5, frozenset({"cfg_scale", "sound"})), IMAGE_ENDPOINTS)
     assert judged == Judged(("cfg_scale",), "kling-v1, kling-v1-5, kling-v1-6")
     assert judged_by_kling(row, Wanted("std", 5, frozenset({"sound"})), IMAGE_ENDPOINTS) is None
+
+
+def test_a_judged_mode_or_duration_is_named_for_the_error_kling_may_send() -> None:
+    o1 = CAPABILITIES[("kling-video-o1", "omni-video")]
+    judged = judged_by_kling(o1, Wanted("std", 7, frozenset({"multi_shot", "sound"})), IMAGE_ENDPOINTS)
+    assert judged == Judged(("generate_audio", "multi_prompt", "duration"), "kling-v3")
+    v3 = CAPABILITIES[("kling-v3", "image2video")]
+    judged = judged_by_kling(v3, Wanted("4k", 5, frozenset({"end_frame"})), IMAGE_ENDPOINTS)
+    assert judged == Judged(("mode",), "none")
+    assert judged_by_kling(v3, Wanted("pro", 5, frozenset({"end_frame"})), IMAGE_ENDPOINTS) is None
 
 
 def test_a_model_is_served_by_the_first_endpoint_of_the_tool_that_has_it() -> None:

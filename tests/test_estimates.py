@@ -58,7 +58,8 @@ def test_a_request_s_profile_names_every_billing_dimension(request_: VideoReques
         (Profile("text2video", "kling-v3", "pro", 10, sound=True), 16.0),
         (Profile("image2video", "kling-v1", "std", 5), 1.0),
         (Profile("omni-video", "kling-v3-omni", "std", 3), 1.8),
-        (Profile("image2video", "kling-v9-future", "std", 5), 10.0),  # unknown: priced like the dearest
+        (Profile("text2video", "kling-v3", "4k", 10), 24.0),  # 4k: pro x 3, erring high
+        (Profile("image2video", "kling-v9-future", "std", 5), 12.0),  # unknown: priced like the dearest (4k)
     ],
 )
 def test_the_prior_table_prices_a_profile_never_seen(profile: Profile, units: float) -> None:

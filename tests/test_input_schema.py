@@ -34,7 +34,7 @@ async def test_schema_carries_enums_ranges_and_defaults(client: Client) -> None:
     props = tool.input_schema["properties"]
     assert tool.input_schema["required"] == ["prompt"]
     assert (props["model"]["enum"], props["model"]["default"]) == (list(models_of(IMAGE_ENDPOINTS)), "kling-v2-master")
-    assert (props["mode"]["enum"], props["mode"]["default"]) == (["std", "pro"], "std")
+    assert (props["mode"]["enum"], props["mode"]["default"]) == (["std", "pro", "4k"], "std")
     assert (props["aspect_ratio"]["enum"], props["aspect_ratio"]["default"]) == (list(ASPECT_RATIOS), "16:9")
     assert branch(props["duration"], "integer") == {"type": "integer", "minimum": 3, "maximum": 15}
     assert branch(props["cfg_scale"], "number") == {"type": "number", "minimum": 0, "maximum": 1}
@@ -99,7 +99,7 @@ async def test_skipping_the_table_sends_the_combination_and_kling_judges_it(
         ({"duration": 20}, ("duration", "less than or equal to 15")),
         ({"cfg_scale": 1.5}, ("cfg_scale", "less than or equal to 1")),
         ({"camera_control": "{zoom"}, ("camera_control", "not valid JSON")),
-        ({"mode": "turbo"}, ("mode", "'std' or 'pro'")),
+        ({"mode": "turbo"}, ("mode", "'std', 'pro' or '4k'")),
         ({"start_image_url": b64(image_bytes(120, 400))}, ("start_image_url", "at least 300 px")),
         ({"start_image_url": None}, ("at least one of start_image_url",)),
         ({"callback_url": "mailto:me@example.com"}, ("callback_url", "http(s)")),

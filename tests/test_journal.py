@@ -258,6 +258,10 @@ def test_elements_keep_their_owner_ids_and_deletion(journal: TaskJournal) -> Non
     assert names(owner="alice", kling_host="https://k", deleted=True) == ["Mira"]
     deleted = journal.element("el-1")
     assert deleted is not None and deleted.deleted_at is not None
+    # A generate call's whole element_list in one query, by any of the three ids, deleted ones included.
+    named = journal.elements_named(["el-1", "kmcp-e2", "nope", "t-1"])
+    assert sorted(e.external_task_id for e in named) == ["kmcp-e1", "kmcp-e2"]
+    assert journal.elements_named([]) == []
 
 
 def test_charges_are_per_billing_profile_newest_first_and_only_of_succeeded_tasks(journal: TaskJournal) -> None:

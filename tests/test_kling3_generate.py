@@ -192,12 +192,13 @@ async def test_the_omni_endpoint_gets_the_same_fields_for_kling_to_judge(
     client: Client, sandbox: SandboxServer
 ) -> None:
     shots = [{"prompt": "the door opens", "duration": 2}, {"prompt": "wind blows in", "duration": 3}]
+    keeper = made_element(sandbox)
     arguments = {
         "prompt": "a storm",
         "start_image_url": IMAGE_URL,
         "model": "kling-v3-omni",
         "multi_prompt": shots,
-        "element_list": [{"element_id": "e1"}],
+        "element_list": [{"element_id": keeper}],
     }
     task_of(await client.call_tool(GENERATE, arguments))
     path, body = sent(sandbox)
@@ -208,7 +209,7 @@ async def test_the_omni_endpoint_gets_the_same_fields_for_kling_to_judge(
         {"index": 1, "prompt": "the door opens", "duration": "2"},
         {"index": 2, "prompt": "wind blows in", "duration": "3"},
     ]
-    assert body["element_list"] == [{"element_id": "e1"}]
+    assert body["element_list"] == [{"element_id": keeper}]
 
 
 @pytest.mark.parametrize(
@@ -217,8 +218,8 @@ async def test_the_omni_endpoint_gets_the_same_fields_for_kling_to_judge(
 )
 def test_the_table_and_the_sandbox_agree_on_who_takes_them(feature: Feature, sandbox_models: set[str]) -> None:
     """Where the table is sure, the sandbox (read from the notes apart from it) agrees; where it says unknown, Kling
-    judges (the sandbox may go either way). The omni endpoint's 3.0 fields are not modelled by the sandbox yet."""
-    rows = [row for row in ROWS if row.endpoint != "omni-video"]
+    judges (the sandbox may go either way). The omni endpoint included (issue 23)."""
+    rows = list(ROWS)
     sure = {row.model for row in rows if row.rule(feature).support == "yes"}
     unknown = {row.model for row in rows if row.rule(feature).support == "unknown"}
     assert sure <= sandbox_models <= sure | unknown

@@ -35,7 +35,7 @@ async def test_the_resource_is_listed_and_reads_as_the_table(client: Client) -> 
         "model": "kling-v3",
         "endpoint": "text2video",
         "tool": TEXT,
-        "modes": ["std", "pro"],
+        "modes": ["std", "pro", "4k"],
         "durations": list(range(3, 16)),
         "aspect_ratios": ["16:9", "9:16", "1:1"],
         "features": {
@@ -45,6 +45,23 @@ async def test_the_resource_is_listed_and_reads_as_the_table(client: Client) -> 
             "element_list": "yes",
             "voice_list": "yes",
         },
+        "kling_judges": [f"mode 4k: {JUDGED}"],
+    }
+    # kling-video-o1: its durations, audio and storyboards are not in the notes' capability map: Kling judges them.
+    assert rows[("kling-video-o1", "omni-video")] == {
+        "model": "kling-video-o1",
+        "endpoint": "omni-video",
+        "tool": GENERATE,
+        "modes": ["std", "pro"],
+        "durations": list(range(3, 16)),
+        "aspect_ratios": ["16:9", "9:16", "1:1"],
+        "features": {
+            "end_image_url": "yes",
+            "generate_audio": JUDGED,
+            "multi_prompt": JUDGED,
+            "element_list": JUDGED,
+        },
+        "kling_judges": [f"duration 3-15 s: {JUDGED}"],
     }
     assert rows[("kling-v2-6", "image2video")]["features"] == {
         "end_image_url": "yes (pro only, not with generate_audio)",

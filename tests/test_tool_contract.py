@@ -46,7 +46,7 @@ async def test_generate_tool_has_the_13_spec_parameters_at_top_level(client: Cli
     assert set(schema["properties"]) == SPEC_PARAMETERS | KLING3_PARAMETERS
     assert schema["required"] == ["prompt"]
     assert schema["properties"]["model"]["default"] == "kling-v2-master"
-    assert schema["properties"]["mode"]["enum"] == ["std", "pro"]
+    assert schema["properties"]["mode"]["enum"] == ["std", "pro", "4k"]  # the spec's two, and Kling 3.0's 4k (issue 23)
     assert schema["properties"]["mode"]["default"] == "std"
     assert schema["properties"]["aspect_ratio"]["default"] == "16:9"
     assert "kling-v3" in schema["properties"]["model"]["enum"]

@@ -3,23 +3,25 @@
 Each feature of a row says `yes` (checked locally against its modes and durations), `no` (refused before anything
 is sent), or `unknown` (sent as asked: Kling judges, and its refusal is turned into a clear error). A refused create
 costs nothing; a request we wrongly refuse costs the user the feature, so where the notes are unsure, say unknown.
+A row's modes and durations can be unsure too: `judged_modes` and `durations_judged` mark them (sent, Kling judges).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:  # a start lists the tools (their model enums come from here) without the wire models
     from kling_mcp.api.models import Endpoint
 
-Mode = Literal["std", "pro"]
+Mode = Literal["std", "pro", "4k"]
 Support = Literal["yes", "no", "unknown"]
 Feature = Literal["end_frame", "sound", "camera_control", "cfg_scale", "multi_shot", "element_list", "voice_list"]
 
 STD_PRO: frozenset[Mode] = frozenset({"std", "pro"})
 PRO: frozenset[Mode] = frozenset({"pro"})
+FOUR_K: frozenset[Mode] = frozenset({"4k"})
 FIVE_OR_TEN = (5, 10)
 THREE_TO_FIFTEEN = tuple(range(3, 16))
 
@@ -49,6 +51,8 @@ class Capabilities:
     durations: tuple[int, ...]  # empty: the endpoint takes no duration (motion control: the reference's length)
     features: Mapping[Feature, Rule] = field(default_factory=dict)
     modes: frozenset[Mode] = STD_PRO
+    judged_modes: frozenset[Mode] = frozenset()  # modes of `modes` sent without knowing the model takes them
+    durations_judged: bool = False  # `durations` is only the range sent: which of them the model takes, Kling judges
 
     def rule(self, feature: Feature) -> Rule:
         """The row's rule for a feature (`NO` when not listed)."""
@@ -69,6 +73,16 @@ def _omni(model: str, durations: tuple[int, ...], **features: Rule) -> Capabilit
 
 def _motion(model: str) -> Capabilities:
     return Capabilities(model, "motion-control", ())
+
+
+def with_4k(row: Capabilities) -> Capabilities:
+    """The row with Kling's 4k mode, left to Kling: the notes say it exists for v3 and v3-omni, nothing more."""
+    return replace(row, modes=row.modes | FOUR_K, judged_modes=FOUR_K)
+
+
+def durations_judged(row: Capabilities) -> Capabilities:
+    """The row with its durations left to Kling: any duration in the row's range is sent as asked."""
+    return replace(row, durations_judged=True)
 
 
 # Source: Kling's capability map, as summarised in docs/kling-api.md. cfg_scale is documented as "not supported by
@@ -93,11 +107,16 @@ ROWS: tuple[Capabilities, ...] = (
         sound=YES_IN_PRO,
         voice_list=UNKNOWN,  # reported to take voices too
     ),
-    _i2v("kling-v3", THREE_TO_FIFTEEN, end_frame=YES, sound=YES, cfg_scale=UNKNOWN, **KLING3),
+    with_4k(_i2v("kling-v3", THREE_TO_FIFTEEN, end_frame=YES, sound=YES, cfg_scale=UNKNOWN, **KLING3)),
     # The 3.0 additions on the omni endpoint are in Kling's docs without their exact fields there: Kling judges.
-    _omni("kling-v3-omni", THREE_TO_FIFTEEN, end_frame=YES, sound=YES, **OMNI_KLING3),
-    # Less certain: durations and audio of kling-video-o1 are not in the capability map.
-    _omni("kling-video-o1", FIVE_OR_TEN, end_frame=YES, element_list=UNKNOWN),
+    with_4k(_omni("kling-v3-omni", THREE_TO_FIFTEEN, end_frame=YES, sound=YES, **OMNI_KLING3)),
+    # Less certain: durations and audio of kling-video-o1 are not in the capability map; storyboards and elements
+    # are documented for the whole omni endpoint. All sent for Kling to judge, any duration of the field's range.
+    durations_judged(
+        _omni(
+            "kling-video-o1", THREE_TO_FIFTEEN, end_frame=YES, sound=UNKNOWN, multi_shot=UNKNOWN, element_list=UNKNOWN
+        )
+    ),
     # text2video: "as for image2video" per model; which models serve it is itself less certain (kling-api.md).
     _t2v("kling-v1", camera_control=V1_CAMERA, cfg_scale=YES),
     _t2v("kling-v1-6", cfg_scale=YES),
@@ -105,7 +124,7 @@ ROWS: tuple[Capabilities, ...] = (
     _t2v("kling-v2-1-master"),
     _t2v("kling-v2-5-turbo"),
     _t2v("kling-v2-6", sound=YES_IN_PRO, voice_list=UNKNOWN),
-    _t2v("kling-v3", THREE_TO_FIFTEEN, sound=YES, cfg_scale=UNKNOWN, **KLING3),
+    with_4k(_t2v("kling-v3", THREE_TO_FIFTEEN, sound=YES, cfg_scale=UNKNOWN, **KLING3)),
     # motion-control: an image and a reference video; the video is as long as the reference, none of the features.
     _motion("kling-v2-6"),
     _motion("kling-v3"),

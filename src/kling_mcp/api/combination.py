@@ -99,15 +99,28 @@ def _modes(modes: frozenset[Mode]) -> str:
     return " or ".join(repr(m) for m in sorted(modes, reverse=True))  # 'std' or 'pro'
 
 
-def models_where(*features: Feature, endpoints: Iterable[Endpoint], sure: bool = False) -> str:
+def _sure_of(row: Capabilities, mode: Mode | None, duration: int | None) -> bool:
+    """Whether the row is sure to take this mode and duration (None: not asked about)."""
+    mode_sure = mode is None or (mode in row.modes and mode not in row.judged_modes)
+    return mode_sure and (duration is None or (duration in row.durations and not row.durations_judged))
+
+
+def models_where(
+    *features: Feature,
+    endpoints: Iterable[Endpoint],
+    sure: bool = False,
+    mode: Mode | None = None,
+    duration: int | None = None,
+) -> str:
     """A readable list of the models of these endpoints that may take all the features together (`sure`: only
-    where the table says yes), for error messages."""
+    where the table says yes, and sure of `mode` and `duration` when given), for error messages."""
     wanted, allowed = set(endpoints), ("yes",) if sure else ("yes", "unknown")
     names = dict.fromkeys(
         r.model
         for r in ROWS
         if r.endpoint in wanted
         and all(r.rule(f).support in allowed and not (r.rule(f).not_with & set(features)) for f in features)
+        and _sure_of(r, mode, duration)
     )
     return ", ".join(names) or "none"
 
@@ -129,7 +142,7 @@ def _feature(row: Capabilities, feature: Feature, rule: Rule, wanted: Wanted, en
         return f"{text.label} is not supported by {model}; {text.remedy}: {models_where(feature, endpoints=endpoints)}"
     if rule.support == "unknown":
         return ""
-    if wanted.mode not in rule.modes:
+    if wanted.mode not in rule.modes and wanted.mode not in row.judged_modes:  # a judged mode: Kling judges all
         return f"{text.label} needs mode {_modes(rule.modes)} on {model}; got mode {wanted.mode!r}"
     if rule.durations is not None and wanted.duration not in rule.durations:
         return f"{text.label} needs duration {_durations(rule.durations)} on {model}; got {wanted.duration}"
@@ -172,10 +185,12 @@ class Judged:
 def judged_by_kling(row: Capabilities, wanted: Wanted, endpoints: tuple[Endpoint, ...]) -> Judged | None:
     """What of this request the table leaves to Kling, or None when the table judged all of it."""
     unknown = [f for f in TEXTS if f in wanted.features and row.rule(f).support == "unknown"]
-    if not unknown:
+    mode = wanted.mode if wanted.mode in row.judged_modes else None
+    duration = wanted.duration if row.durations_judged else None
+    if not unknown and mode is None and duration is None:
         return None
-    arguments = tuple(TEXTS[f].argument for f in unknown)
-    return Judged(arguments, models_where(*unknown, endpoints=endpoints, sure=True))
+    arguments = tuple(TEXTS[f].argument for f in unknown) + ("mode",) * bool(mode) + ("duration",) * bool(duration)
+    return Judged(arguments, models_where(*unknown, endpoints=endpoints, sure=True, mode=mode, duration=duration))
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,8 @@ UNITS_PER_5S: dict[tuple[str, str], float] = {
     ("kling-v3", "pro"): 4.0,
     ("kling-v3-omni", "std"): 3.0,
     ("kling-v3-omni", "pro"): 4.0,
+    ("kling-v3", "4k"): 8.0,  # uncertain: 4k's price is not in the notes; read as twice pro
+    ("kling-v3-omni", "4k"): 8.0,
     ("kling-video-o1", "std"): 3.0,
     ("kling-video-o1", "pro"): 4.0,
 }

@@ -11,11 +11,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kling_mcp.sandbox.account import Charge
-from kling_mcp.sandbox.rules import MAX_TEXT, image_error
+from kling_mcp.sandbox.rules import MAX_TEXT, OMNI_MODELS, image_error
 
-MULTI_SHOT_MODELS = {"kling-v3"}
-ELEMENT_MODELS = {"kling-v3"}  # omni takes elements too; its endpoint is not checked for them yet
-VOICE_MODELS = {"kling-v3"}  # uncertain: v2-6 is reported to take voices too
+# The notes give the whole omni endpoint (OMNI_MODELS) storyboards and elements.
+MULTI_SHOT_MODELS = {"kling-v3"} | OMNI_MODELS
+ELEMENT_MODELS = {"kling-v3"} | OMNI_MODELS
+VOICE_MODELS = {"kling-v3"}  # uncertain: v2-6 is reported to take voices too; the notes give omni none
 SHOT_TYPES = ("customize", "intelligence")
 MAX_SHOTS = 6
 MAX_SHOT_PROMPT = 512

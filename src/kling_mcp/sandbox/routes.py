@@ -185,13 +185,11 @@ class SandboxRoutes:
         return envelope(0, "SUCCEED", view)
 
     def validate(self, endpoint: str, body: dict[str, Any]) -> str | None:
-        """Why Kling would refuse this create body: the endpoint's rules, then the 3.0 additions."""
+        """Why Kling would refuse this create body: the endpoint's rules, then the 3.0 additions (omni-video too)."""
         if endpoint == "motion-control":
             return motion_control_error(body, self.state.reference_lengths())
         if problem := VALIDATORS[endpoint](body):
             return problem
-        if endpoint == "omni-video":
-            return None  # the omni endpoint's storyboards and elements are not modelled yet
         now = self.state.clock()
         return kling3_error(body, lambda element_id: self.state.elements.exists(element_id, now))
 

@@ -132,10 +132,15 @@ def _text_errors(body: dict[str, Any]) -> str | None:
     return None
 
 
+def allowed_modes(model: str) -> tuple[str, ...]:
+    """std and pro everywhere; the 4k mode "exists for v3 and v3-omni" (the notes say no more of it)."""
+    return ("std", "pro", "4k") if model in ("kling-v3", "kling-v3-omni") else ("std", "pro")
+
+
 def _common_errors(body: dict[str, Any], model: str) -> str | None:
     mode = body.get("mode", "std")
-    if mode not in ("std", "pro"):
-        return f"mode must be std or pro, got {mode!r}"
+    if mode not in allowed_modes(model):
+        return f"mode must be {' or '.join(allowed_modes(model))} for {model}, got {mode!r}"
     duration = body.get("duration", "5")
     if not isinstance(duration, str):
         return f"duration must be a string, got {type(duration).__name__}"

@@ -57,7 +57,7 @@ async def generate(ctx: Context, request: GenerateRequest) -> CallToolResult | I
     app = app_of(ctx)
     caller = caller_of(ctx)
     caller.require(GENERATE_SCOPE, "creating a video (a paid Kling task)")
-    approval = await _approval(ctx, app, request)
+    approval = await _approval(ctx, app, request, caller)
     if not isinstance(approval, Approval):
         return approval
     try:
@@ -76,7 +76,7 @@ async def start_task(
     not waited for (the MCP task follows it). Returns its external_task_id, or what `generate` returns instead of
     creating (the user's refusal, or the question itself)."""
     caller.require(GENERATE_SCOPE, "creating a video (a paid Kling task)")
-    approval = await _approval(ctx, app, request)
+    approval = await _approval(ctx, app, request, caller)
     if not isinstance(approval, Approval):
         return approval
     try:
@@ -87,11 +87,13 @@ async def start_task(
 
 
 async def _approval(
-    ctx: Context, app: AppContext, request: GenerateRequest
+    ctx: Context, app: AppContext, request: GenerateRequest, caller: Caller
 ) -> Approval | CallToolResult | InputRequiredResult:
     """The spend's approval; else the answer to give instead of creating: the user's refusal (a normal result,
-    nothing sent) or the question (2026-07-28). Bad arguments are refused before anyone is asked."""
+    nothing sent) or the question (2026-07-28). Bad arguments, and elements the caller may not use, are refused
+    before anyone is asked."""
     try:
+        await (await app.service()).elements.check_usable(request, caller.viewer)
         approval = await approve(ctx, app, request)
     except CREATE_FAILURES as exc:
         raise create_error(exc, request, app) from exc

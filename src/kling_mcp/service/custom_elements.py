@@ -40,13 +40,14 @@ from kling_mcp.api.models import (
 )
 from kling_mcp.service.create.recorder import JournalRecorder
 from kling_mcp.service.describe.owners import Viewer, local_owner, operator
-from kling_mcp.service.failures import JournalUnavailableError, TaskCallError
+from kling_mcp.service.failures import InvalidInputError, JournalUnavailableError, TaskCallError
 from kling_mcp.service.journal import CREATE_FAILED, NEVER_CREATED, UNKNOWN, TaskJournal, describe_journal_error
 from kling_mcp.service.journal.element_rows import ElementEntry
 from kling_mcp.service.options import ServiceOptions
-from kling_mcp.service.prepare.bodies import new_external_task_id
+from kling_mcp.service.prepare.bodies import GenerateRequest, new_external_task_id
 from kling_mcp.service.prepare.element_request import ElementRequest
 from kling_mcp.service.prepare.images import prepare_image
+from kling_mcp.service.prepare.motion_request import MotionRequest
 
 if TYPE_CHECKING:  # intents.py imports this module (ELEMENTS, recording); the resolver is handed in
     from kling_mcp.service.create.intents import IntentResolver, Resolution
@@ -150,6 +151,28 @@ def recording(journal: TaskJournal, external_task_id: str, task: Task) -> Callab
         task_id=task.task_id,
         element_id=element_id,
         message=message,
+    )
+
+
+def _unusable(any_id: str, entry: ElementEntry) -> str | None:
+    """Why the element the journal knows by this id cannot be sent in element_list, or None."""
+    if entry.deleted_at is not None:
+        return (
+            f"element {any_id!r} was deleted (kling_delete_element), so Kling can no longer use it; drop it from "
+            "element_list, or make it again with kling_create_element"
+        )
+    if entry.element_id == any_id:
+        return None
+    if entry.element_id is not None:  # the creation's task id or external id, not the element's
+        return f"{any_id!r} names the creation of element {entry.element_id!r}; pass its element_id instead"
+    if entry.status in FINISHED:
+        return (
+            f"{any_id!r} is an element creation that made no element (status {entry.status}); drop it from "
+            "element_list, or make the element again with kling_create_element"
+        )
+    return (
+        f"{any_id!r} is an element creation still under way (status {entry.status}); wait for it with "
+        "kling_get_element, then pass its element_id"
     )
 
 
@@ -268,6 +291,27 @@ class ElementService:
         if entry is None or not viewer.may_see(entry):
             raise ElementNotFoundError(any_id)
         return entry
+
+    async def check_usable(self, request: GenerateRequest, viewer: Viewer) -> None:
+        """Refuse, before anything is sent, an element_list id the journal records as another owner's (answered as
+        an unknown id is), as deleted, or as a creation that made no element. Ids the journal does not know go to
+        Kling: elements made elsewhere (Kling's console, another tool) are Kling's to judge. One journal query."""
+        items = None if isinstance(request, MotionRequest) else request.element_list
+        if not items:
+            return
+        ids = [str(item.element_id) for item in items]
+        try:
+            entries = await anyio.to_thread.run_sync(self._journal.elements_named, list(dict.fromkeys(ids)))
+        except Exception as exc:
+            raise JournalUnavailableError(self._journal.where, describe_journal_error(exc), writing=False) from exc
+        for n, any_id in enumerate(ids, start=1):
+            known = [e for e in entries if any_id in (e.element_id, e.task_id, e.external_task_id)]
+            if not known:
+                continue
+            if not all(viewer.may_see(entry) for entry in known):
+                raise ElementNotFoundError(any_id)
+            if problem := _unusable(any_id, known[0]):
+                raise InvalidInputError(f"element_list[{n}]", f"{problem} (element_list counts from 1)")
 
     async def get(self, any_id: str, *, viewer: Viewer | None = None) -> ElementResult:
         """An element by element_id, or its creation by task_id or external_task_id, refreshed from Kling."""

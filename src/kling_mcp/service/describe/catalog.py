@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from kling_mcp.api.capabilities import ASPECT_RATIO_ENDPOINTS, ASPECT_RATIOS, ROWS, Capabilities, Rule
 from kling_mcp.api.combination import TEXTS
@@ -16,7 +16,8 @@ UNKNOWN_TEXT = "unknown: sent, Kling judges"
 LEGEND = (
     "features: the tool argument, and when the model takes it; an argument not listed is refused before anything is "
     f"sent. '{UNKNOWN_TEXT}': kling-mcp does not know, so the request goes to Kling, and its refusal (not billed) "
-    "is reported as such. aspect_ratios empty: the video keeps the start image's ratio."
+    "is reported as such. kling_judges: the modes and durations listed that are sent the same way, Kling judging "
+    "whether the model takes them. aspect_ratios empty: the video keeps the start image's ratio."
 )
 
 
@@ -30,6 +31,7 @@ class ModelEntry(BaseModel):
     durations: list[int]
     aspect_ratios: list[str]
     features: dict[str, str]
+    kling_judges: list[str] = Field(default_factory=list)
 
 
 class ModelCatalog(BaseModel):
@@ -48,12 +50,20 @@ def _when(rule: Rule, row: Capabilities) -> str:
     if rule.support == "unknown":
         return UNKNOWN_TEXT
     limits = []
-    if rule.modes != row.modes:
+    if rule.modes != row.modes - row.judged_modes:  # a judged mode is Kling's to judge, feature and all
         limits.append("/".join(sorted(rule.modes, reverse=True)) + " only")
     if rule.durations is not None and rule.durations != row.durations:
         limits.append(_seconds(rule.durations) + " only")
     limits += [f"not with {TEXTS[other].argument}" for other in sorted(rule.not_with)]
     return "yes" + (f" ({', '.join(limits)})" if limits else "")
+
+
+def _judged(row: Capabilities) -> list[str]:
+    """The row's modes and durations the table is unsure of, each with UNKNOWN_TEXT."""
+    judged = [f"mode {mode}: {UNKNOWN_TEXT}" for mode in sorted(row.judged_modes, reverse=True)]
+    if row.durations_judged:
+        judged.append(f"duration {_seconds(row.durations)}: {UNKNOWN_TEXT}")
+    return judged
 
 
 def entry(row: Capabilities, tool: str) -> ModelEntry:
@@ -70,6 +80,7 @@ def entry(row: Capabilities, tool: str) -> ModelEntry:
             for feature, text in TEXTS.items()
             if row.rule(feature).support != "no"
         },
+        kling_judges=_judged(row),
     )
 
 

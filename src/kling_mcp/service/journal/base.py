@@ -157,6 +157,10 @@ class TaskJournal(Protocol):
         """The element with this element id, or whose creation has this task id or external task id."""
         ...
 
+    def elements_named(self, any_ids: Sequence[str]) -> list[ElementEntry]:
+        """Every element whose element id, or whose creation's task id or external task id, is one of these."""
+        ...
+
     def elements(
         self,
         *,

@@ -112,6 +112,19 @@ class ElementQueries:
         )
         return ElementEntry(**rows[0]) if rows else None
 
+    def elements_named(self, any_ids: Sequence[str]) -> list[ElementEntry]:
+        """Every element whose element id, or whose creation's task id or external task id, is one of these, in one
+        query (a generate call checks its whole element_list at once)."""
+        if not any_ids:
+            return []
+        marks = ", ".join("?" * len(any_ids))
+        rows = self._select(
+            f"SELECT {_LIST} FROM elements WHERE element_id IN ({marks}) OR task_id IN ({marks}) "
+            f"OR external_task_id IN ({marks})",
+            (*any_ids, *any_ids, *any_ids),
+        )
+        return [ElementEntry(**row) for row in rows]
+
     def elements(
         self,
         *,

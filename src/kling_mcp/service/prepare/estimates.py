@@ -51,7 +51,11 @@ PRIOR_UNITS_PER_5S: dict[tuple[str, str], float] = {
     ("kling-v3-omni", "pro"): 4.0,
     ("kling-video-o1", "std"): 3.0,
     ("kling-video-o1", "pro"): 4.0,
+    ("kling-v3", "4k"): 4.0 * 3,
+    ("kling-v3-omni", "4k"): 4.0 * 3,
 }
+# 4k above is pro × 3: Kling's 4k price is not in our notes, so the factor is a guess chosen to err high
+# (docs/spending.md); the first finished 4k task of a profile replaces it with what Kling charged.
 # A model the table does not know is priced like the dearest one: never under-estimated.
 UNKNOWN_MODEL_UNITS_PER_5S = max(PRIOR_UNITS_PER_5S.values())
 # Kling charges more for native audio; we assume twice (Kling's list shows up to that), to err high.

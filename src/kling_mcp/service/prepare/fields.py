@@ -219,7 +219,7 @@ NegativePrompt = Annotated[
     _safe_text("negative_prompt"),
     Field(description="What to avoid."),
 ]
-Mode = Annotated[Literal["std", "pro"], Field(description="pro: 1080p, dearer.")]
+Mode = Annotated[Literal["std", "pro", "4k"], Field(description="pro: 1080p, dearer; 4k: v3, v3-omni.")]
 # Constraints sit on the number inside `| None`: on the union itself pydantic would not publish them as JSON Schema.
 Duration = Annotated[
     Annotated[int, Field(ge=3, le=15)] | None,
