@@ -424,7 +424,7 @@ CASES = [
     Case(
         "storyboard-total-too-long",
         {"model": "kling-v3", "multi_prompt": [SHOT_4] * 4},
-        ("duration", "3-15", "kling-v3", "got 16"),
+        ("the shots in multi_prompt add up to 16 s", "3-15", "kling-v3"),
     ),
     Case(
         "storyboard-customize-without-shots",
@@ -546,7 +546,7 @@ ELEMENT_CASES = [
     Case("element-refer-missing", {"refer_images": DROP}, ("refer_images", "required")),
     Case("element-refer-empty", {"refer_images": []}, ("refer_images", "at least 1")),
     Case("element-refer-four", {"refer_images": [END] * 4}, ("refer_images", "at most 3")),
-    Case("element-refer-not-list", {"refer_images": END}, ("refer_images", "valid list")),
+    Case("element-refer-not-list", {"refer_images": END}, ("refer_images", "JSON list", END)),
     Case("element-tag-unknown", {"tag_list": ["o_109"]}, ("tag_list", "o_101")),
     Case("element-reference-type", {"reference_type": "video_refer"}, ("reference_type", "not a parameter")),
     Case("element-frontal-gif", img(frontal_image=lambda i: b64(i.gif)), ("frontal_image", "got GIF")),

@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 
 from kling_mcp.service.create.creating import Approval
 from kling_mcp.service.describe.task_results import VideoTaskResult, declined
-from kling_mcp.service.prepare.bodies import GenerateRequest, prepare_request
+from kling_mcp.service.prepare.bodies import GenerateRequest, prepare_request, unsent_notes
 from kling_mcp.service.prepare.estimates import UP_TO, Estimate, profile_of
 from kling_mcp.service.prepare.motion_request import MotionRequest
 
@@ -77,6 +77,9 @@ def question(request: GenerateRequest, estimate: Estimate) -> str:
     """What the user is shown: the settings that will be sent, the prompt's start and the estimated cost."""
     profile = profile_of(request)
     text = request.prompt or ""
+    if not text and not isinstance(request, MotionRequest) and request.multi_prompt:  # a storyboard's shots carry it
+        shots = request.multi_prompt
+        text = f"(none: {len(shots)} shot{'s' * (len(shots) > 1)}; shot 1: {shots[0].prompt})"
     prompt = text if len(text) <= PROMPT_SHOWN else text[: PROMPT_SHOWN - 1] + "…"
     if isinstance(request, MotionRequest):  # as long as the reference video, shaped as the image
         shape = f"as long as the reference video (at most {profile.duration} s), framed as the image"
@@ -90,6 +93,7 @@ def question(request: GenerateRequest, estimate: Estimate) -> str:
             "Create a paid Kling video?",
             f"Model: {request.model}, mode {request.mode}, {shape}, {sound}.",
             f"Prompt: {prompt or '(none)'}",
+            *(f"Note: {note}." for note in unsent_notes(request)),
             f"Estimated cost: {'at most ' if ceiling else ''}{_units(estimate.units)} "
             f"({BASIS_SHOWN[estimate.source]}); Kling bills the task once it is created.",
             "Nothing is sent to Kling unless you approve.",
