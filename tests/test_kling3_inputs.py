@@ -130,8 +130,11 @@ async def test_json_text_that_is_not_the_right_list_is_refused_naming_the_field(
 
 
 @pytest.mark.parametrize("tool", [TEXT, GENERATE])
-async def test_a_storyboard_without_a_prompt_sends_none(client: Client, sandbox: SandboxServer, tool: str) -> None:
-    arguments: dict[str, Any] = {"model": "kling-v3", "multi_prompt": SHOTS}
+@pytest.mark.parametrize("prompt", [{}, {"prompt": None}], ids=["left-out", "null"])  # strict clients send null
+async def test_a_storyboard_without_a_prompt_sends_none(
+    client: Client, sandbox: SandboxServer, tool: str, prompt: dict[str, Any]
+) -> None:
+    arguments: dict[str, Any] = {"model": "kling-v3", "multi_prompt": SHOTS, **prompt}
     if tool == GENERATE:
         arguments["start_image_url"] = IMAGE_URL
     task = task_of(await client.call_tool(tool, arguments))
