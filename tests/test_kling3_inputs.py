@@ -130,7 +130,9 @@ async def test_json_text_that_is_not_the_right_list_is_refused_naming_the_field(
 
 
 @pytest.mark.parametrize("tool", [TEXT, GENERATE])
-@pytest.mark.parametrize("prompt", [{}, {"prompt": None}], ids=["left-out", "null"])  # strict clients send null
+@pytest.mark.parametrize(
+    "prompt", [{}, {"prompt": None}, {"prompt": " "}], ids=["left-out", "null", "empty"]
+)  # strict clients send null or an empty string
 async def test_a_storyboard_without_a_prompt_sends_none(
     client: Client, sandbox: SandboxServer, tool: str, prompt: dict[str, Any]
 ) -> None:

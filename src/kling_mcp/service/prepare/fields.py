@@ -459,7 +459,11 @@ class VideoArguments(BaseModel):
     @classmethod
     def _prompt_or_shots(cls, data: Any, handler: ModelWrapValidatorHandler[VideoArguments]) -> VideoArguments:
         """A tool's `prompt` is required unless multi_prompt is given (its shots carry the prompts), and its absence
-        is reported beside the other arguments' errors, as any missing argument is."""
+        is reported beside the other arguments' errors, as any missing argument is. With shots, an empty prompt is
+        none (Kling takes an empty one then)."""
+        if isinstance(data, dict) and _shots_given(data.get("multi_prompt")):
+            text = data.get("prompt")
+            data = {**data, "prompt": None} if isinstance(text, str) and not text.strip() else data
         leads = "prompt" in cls.model_fields and isinstance(data, dict) and data.get("prompt") is None
         try:
             validated = handler(data)
