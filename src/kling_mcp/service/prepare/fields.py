@@ -175,20 +175,17 @@ class CameraControl(BaseModel):
 
 CAMERA_EXAMPLE = '{"type": "simple", "config": {"zoom": 5}}'
 _JSON_KINDS: dict[type, str] = {dict: "a JSON object", list: "a JSON list"}
+_JSON_NAMES: dict[type, str] = {
+    **_JSON_KINDS,
+    type(None): "null",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+}
 
 
 def _json_kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    return (
-        "a number"
-        if isinstance(value, int | float)
-        else "a string"
-        if isinstance(value, str)
-        else _JSON_KINDS[type(value)]
-    )
+    return _JSON_NAMES.get(type(value), "a string")
 
 
 def from_json_text(shape: type[dict[str, Any]] | type[list[Any]], example: str, **schema: Any) -> BeforeValidator:
@@ -250,7 +247,8 @@ def _none_when_empty(value: Any) -> Any:
 
 Prompt = Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS), _visible("prompt"), _safe_text("prompt")]
 # The generate tools' prompt: a storyboard's shots carry their own prompts, so with multi_prompt it may be left out
-# (docs/kling-api.md: Kling takes an empty prompt with shot_type customize); without, `_prompt_problems` requires it.
+# (docs/kling-api.md: Kling takes an empty prompt with shot_type customize); else `VideoArguments._prompt_or_shots`
+# requires it.
 StoryboardPrompt = Prompt | None
 NegativePrompt = Annotated[
     Annotated[str, Field(max_length=MAX_PROMPT_CHARS)] | None,
