@@ -437,7 +437,7 @@ CASES = [
     Case(
         "storyboard-total-too-long",
         {"model": "kling-v3", "multi_prompt": [SHOT_4] * 4},
-        ("duration", "3-15", "kling-v3", "got 16"),
+        ("the shots in multi_prompt add up to 16 s", "3-15", "kling-v3"),
     ),
     Case(
         "storyboard-customize-without-shots",
@@ -492,6 +492,53 @@ CASES = [
         {"voice_list": [VOICE], "prompt": "<<<voice_1>>> says hello"},
         ("voice_list", "not supported by kling-v2-master"),
     ),
+]
+
+# --- the text tool (kling_generate_video_from_text): the storyboard and voice cases again, as they are the text
+# tool's parameters too, and what only a storyboard or a voice can get wrong; differences from TEXT_BASE
+TEXT_BASE = {"prompt": "a paper boat drifts on a pond"}
+TEXT_CASES = [
+    Case(f"text-{case.id}", case.args, case.expect)
+    for case in CASES
+    if case.id.startswith(("storyboard-", "voices-")) and not callable(case.args)
+] + [
+    Case("text-storyboard-prompt-missing", {"prompt": DROP, "model": "kling-v3"}, ("`prompt` is required",)),
+    Case(
+        "text-storyboard-intelligence-without-prompt",
+        {"prompt": DROP, "model": "kling-v3", "shot_type": "intelligence"},
+        ("`prompt` is required",),
+    ),
+    Case(
+        "text-storyboard-shots-too-short",
+        {"model": "kling-v3", "multi_prompt": [{"prompt": "a", "duration": 1}, {"prompt": "b", "duration": 1}]},
+        ("the shots in multi_prompt add up to 2 s", "3-15"),
+    ),
+    Case(
+        "text-storyboard-json-text-broken",
+        {"model": "kling-v3", "multi_prompt": '[{"prompt": "a", "duration": 5}'},
+        ("multi_prompt is not valid JSON",),
+    ),
+    Case(
+        "text-storyboard-json-text-object",
+        {"model": "kling-v3", "multi_prompt": '{"prompt": "a", "duration": 5}'},
+        ("multi_prompt must be a JSON list", "got JSON text holding a JSON object"),
+    ),
+    Case(
+        "text-storyboard-json-text-seven-shots",
+        {"model": "kling-v3", "multi_prompt": "[" + ",".join(['{"prompt": "a", "duration": 2}'] * 7) + "]"},
+        ("multi_prompt", "at most 6"),
+    ),
+    Case(
+        "text-voices-turn-audio-on-v2-6-std",
+        {"model": "kling-v2-6", "prompt": "<<<voice_1>>> hi", "voice_list": [VOICE]},
+        ("voice_list turns audio on", "audio needs mode 'pro' on kling-v2-6"),
+    ),
+    Case(
+        "text-voices-json-text-tag-past-the-list",
+        {"model": "kling-v3", "prompt": "<<<voice_2>>> hi", "voice_list": '[{"voice_id": "v_anna"}]'},
+        ("<<<voice_2>>>", "voice_list holds 1"),
+    ),
+    Case("text-voices-id-boolean", {"model": "kling-v3", "voice_list": [{"voice_id": True}]}, ("voice_id", "string")),
 ]
 
 # --- motion control (kling_generate_video_from_motion): differences from MOTION_BASE, refused before any request
@@ -618,7 +665,7 @@ ELEMENT_CASES = [
     Case("element-refer-missing", {"refer_images": DROP}, ("refer_images", "required")),
     Case("element-refer-empty", {"refer_images": []}, ("refer_images", "at least 1")),
     Case("element-refer-four", {"refer_images": [END] * 4}, ("refer_images", "at most 3")),
-    Case("element-refer-not-list", {"refer_images": END}, ("refer_images", "valid list")),
+    Case("element-refer-not-list", {"refer_images": END}, ("refer_images", "JSON list", END)),
     Case("element-tag-unknown", {"tag_list": ["o_109"]}, ("tag_list", "o_101")),
     Case("element-reference-type", {"reference_type": "video_refer"}, ("reference_type", "not a parameter")),
     Case("element-frontal-gif", img(frontal_image=lambda i: b64(i.gif)), ("frontal_image", "got GIF")),

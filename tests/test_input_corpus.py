@@ -20,7 +20,18 @@ from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.build import build_server
 from kling_mcp.service.prepare.images import ImagePolicy
 from tests.conftest import FAST_RETRY, PROTOCOL_MODES, journal_entries, make_settings, text_of
-from tests.corpus_cases import CASES, DROP, ELEMENT_BASE, ELEMENT_CASES, MOTION_BASE, MOTION_CASES, URL, Case
+from tests.corpus_cases import (
+    CASES,
+    DROP,
+    ELEMENT_BASE,
+    ELEMENT_CASES,
+    MOTION_BASE,
+    MOTION_CASES,
+    TEXT_BASE,
+    TEXT_CASES,
+    URL,
+    Case,
+)
 from tests.imaging import Images, build_images
 
 pytestmark = pytest.mark.anyio
@@ -28,7 +39,7 @@ pytestmark = pytest.mark.anyio
 
 def test_the_corpus_is_large_and_ids_are_unique() -> None:
     assert len(CASES) >= 50
-    every = [c.id for c in (*CASES, *MOTION_CASES, *ELEMENT_CASES)]
+    every = [c.id for c in (*CASES, *MOTION_CASES, *ELEMENT_CASES, *TEXT_CASES)]
     assert len(set(every)) == len(every)
 
 
@@ -101,6 +112,7 @@ async def test_bad_characters_are_refused_alike_on_both_journal_backends(
 
 
 OTHER_TOOLS = [
+    ("kling_generate_video_from_text", TEXT_BASE, TEXT_CASES),
     ("kling_generate_video_from_motion", MOTION_BASE, MOTION_CASES),
     ("kling_create_element", ELEMENT_BASE, ELEMENT_CASES),
 ]
@@ -109,7 +121,7 @@ OTHER_TOOLS = [
 @pytest.mark.parametrize(
     ("tool", "base", "case"), [pytest.param(tool, base, c, id=c.id) for tool, base, cases in OTHER_TOOLS for c in cases]
 )
-async def test_bad_motion_and_element_input_is_refused_before_kling_is_called(
+async def test_bad_input_to_the_other_tools_is_refused_before_kling_is_called(
     tool: str, base: dict[str, Any], case: Case, images: Images, settings: Settings, sandbox: SandboxServer
 ) -> None:
     args: dict[str, Any] = {**base, **(case.args(images) if callable(case.args) else case.args)}

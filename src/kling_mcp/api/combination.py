@@ -87,6 +87,10 @@ class Wanted:
     mode: Mode
     duration: int | None
     features: frozenset[Feature]
+    # Where what the caller did not write comes from, so an error names what they sent: the duration is the sum of
+    # a storyboard's shots; a feature another argument turns on (sound, by a voice_list), as (argument, noun).
+    duration_from_shots: bool = False
+    implied: tuple[tuple[Feature, str, str], ...] = ()
 
 
 def _durations(durations: tuple[int, ...]) -> str:
@@ -130,13 +134,30 @@ def _basics(row: Capabilities, wanted: Wanted) -> list[Problem]:
     if wanted.mode not in row.modes:
         problems.append(Problem("mode", f"mode must be {_modes(row.modes)} for {row.model}; got {wanted.mode!r}"))
     if wanted.duration is not None and wanted.duration not in row.durations:
-        message = f"duration must be {_durations(row.durations)} for {row.model}; got {wanted.duration}"
-        problems.append(Problem("duration", message))
+        if wanted.duration_from_shots:
+            message = (
+                f"the shots in multi_prompt add up to {wanted.duration} s; a video on {row.model} lasts "
+                f"{_durations(row.durations)}: make the shots' durations add up to that"
+            )
+            problems.append(Problem("multi_prompt", message))
+        else:
+            message = f"duration must be {_durations(row.durations)} for {row.model}; got {wanted.duration}"
+            problems.append(Problem("duration", message))
     return problems
 
 
 def _feature(row: Capabilities, feature: Feature, rule: Rule, wanted: Wanted, endpoints: tuple[Endpoint, ...]) -> str:
-    """Why the row refuses this feature for this request, or "" when it takes it (or Kling is to judge)."""
+    """Why the row refuses this feature for this request, or "" when it takes it (or Kling is to judge); a feature
+    the caller did not ask for by its own argument is named by the one that turned it on."""
+    why = _refusal(row, feature, rule, wanted, endpoints)
+    for implied, by, noun in wanted.implied:
+        if implied == feature and why:
+            return f"{by} turns {noun} on, and {why.replace(TEXTS[feature].label, noun, 1)}"
+    return why
+
+
+def _refusal(row: Capabilities, feature: Feature, rule: Rule, wanted: Wanted, endpoints: tuple[Endpoint, ...]) -> str:
+    """Why the row refuses this feature for this request, in the words of its argument, or ""."""
     text, model = TEXTS[feature], row.model
     if rule.support == "no":
         return f"{text.label} is not supported by {model}; {text.remedy}: {models_where(feature, endpoints=endpoints)}"

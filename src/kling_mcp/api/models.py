@@ -259,9 +259,9 @@ class OmniVideoBody(_VideoBody):
 
 
 class Text2VideoBody(_VideoBody):
-    """`POST /v1/videos/text2video`: image2video's fields without images, and `aspect_ratio` (16:9, 9:16, 1:1)."""
+    """`POST /v1/videos/text2video`: image2video's fields without images, and `aspect_ratio` (16:9, 9:16, 1:1).
+    `prompt` may be absent only for a storyboard (its shots carry the prompts)."""
 
-    prompt: str
     cfg_scale: float | None = None
     aspect_ratio: str | None = None
     camera_control: dict[str, Any] | None = None

@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 from kling_mcp.server.access import caller_of
 from kling_mcp.service.create.creating import Approval
 from kling_mcp.service.describe.task_results import VideoTaskResult, declined
-from kling_mcp.service.prepare.bodies import GenerateRequest, prepare_request
+from kling_mcp.service.prepare.bodies import GenerateRequest, prepare_request, unsent_notes
 from kling_mcp.service.prepare.estimates import Estimate, profile_of
 from kling_mcp.service.prepare.motion_request import MotionRequest
 from kling_mcp.service.prepare.reference_video import reference_seconds_of
@@ -81,6 +81,9 @@ def question(request: GenerateRequest, estimate: Estimate, reference_seconds: fl
     request's with the length this server read from its local reference, `reference_seconds`, when it did)."""
     profile = profile_of(request, reference_seconds)
     text = request.prompt or ""
+    if not text and not isinstance(request, MotionRequest) and request.multi_prompt:  # a storyboard's shots carry it
+        shots = request.multi_prompt
+        text = f"(none: {len(shots)} shot{'s' * (len(shots) > 1)}; shot 1: {shots[0].prompt})"
     prompt = text if len(text) <= PROMPT_SHOWN else text[: PROMPT_SHOWN - 1] + "…"
     if isinstance(request, MotionRequest):  # as long as the reference video, shaped as the image
         length = f"{reference_seconds:g} s" if reference_seconds is not None else f"at most {profile.duration} s"
@@ -94,6 +97,7 @@ def question(request: GenerateRequest, estimate: Estimate, reference_seconds: fl
             "Create a paid Kling video?",
             f"Model: {request.model}, mode {request.mode}, {shape}, {sound}.",
             f"Prompt: {prompt or '(none)'}",
+            *(f"Note: {note}." for note in unsent_notes(request)),
             f"Estimated cost: {'at most ' if estimate.at_most else ''}{_units(estimate.units)} "
             f"({BASIS_SHOWN[estimate.source]}); Kling bills the task once it is created.",
             "Nothing is sent to Kling unless you approve.",

@@ -42,7 +42,7 @@ from kling_mcp.service.failures import InvalidInputError, JournalUnavailableErro
 from kling_mcp.service.journal.ledger import WINDOW_SECONDS
 from kling_mcp.service.limits.credits import CreditsOutput, OwnerSpend
 from kling_mcp.service.limits.spend import SpendLimitError
-from kling_mcp.service.prepare.bodies import GenerateRequest
+from kling_mcp.service.prepare.bodies import GenerateRequest, unsent_notes
 from kling_mcp.service.prepare.element_request import ElementRequest
 from kling_mcp.service.video import Outcome
 
@@ -66,7 +66,7 @@ async def generate(ctx: Context, request: GenerateRequest) -> CallToolResult | I
         )
     except CREATE_FAILURES as exc:
         raise create_error(exc, request, app) from exc
-    return video_result(await saved(app, outcome, None, request.effective_timeout), ctx)
+    return video_result(await saved(app, outcome, None, request.effective_timeout), ctx, unsent_notes(request))
 
 
 async def start_task(

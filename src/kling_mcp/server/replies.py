@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -102,14 +103,16 @@ async def saved(app: AppContext, outcome: Outcome, download: bool | None, reques
     return dataclasses.replace(outcome, result=await downloader.save(outcome.result, time_limit))
 
 
-def video_result(outcome: Outcome, ctx: Context) -> CallToolResult:
+def video_result(outcome: Outcome, ctx: Context, notes: Sequence[str] = ()) -> CallToolResult:
     """The task as structured output, with a short summary as text for clients that show only text, and a link to
-    each video (and saved copy) for clients that offer links; an MCP Apps host is told its player follows the task."""
+    each video (and saved copy) for clients that offer links; an MCP Apps host is told its player follows the task.
+    `notes`: what the caller asked that was not sent (`bodies.unsent_notes`), said after the summary."""
     result = for_caller(with_next_step(outcome.result), ctx)
     remote = ctx.request_context.request is not None  # over HTTP: the saved file's place on our disk is not shown
     if remote:
         result = relative_paths(result, app_of(ctx).settings.resolved_download_dir())
-    text = TextContent(type="text", text=summary(result, waited=outcome.waited, wait_note=outcome.wait_note))
+    told = summary(result, waited=outcome.waited, wait_note=outcome.wait_note)
+    text = TextContent(type="text", text="\n".join([told, *(f"Note: {note}." for note in notes)]))
     return CallToolResult(
         content=[text, *resource_links(result, saved_copies=not remote)],
         structured_content=VideoToolOutput(result=result).model_dump(mode="json"),

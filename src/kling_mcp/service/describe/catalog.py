@@ -14,10 +14,11 @@ from kling_mcp.api.combination import TEXTS
 
 UNKNOWN_TEXT = "unknown: sent, Kling judges"
 LEGEND = (
-    "features: the tool argument, and when the model takes it; an argument not listed is refused before anything is "
-    f"sent. '{UNKNOWN_TEXT}': kling-mcp does not know, so the request goes to Kling, and its refusal (not billed) "
-    "is reported as such. kling_judges: the modes and durations listed that are sent the same way, Kling judging "
-    "whether the model takes them. aspect_ratios empty: the video keeps the start image's ratio."
+    "features: the tool argument, and when the model takes it; a feature argument not listed is refused before "
+    f"anything is sent. '{UNKNOWN_TEXT}': kling-mcp does not know, so the request goes to Kling, and its refusal (not "
+    "billed) is reported as such. kling_judges: the modes and durations listed that are sent the same way, Kling "
+    "judging whether the model takes them. aspect_ratios empty: the video keeps the image's shape; an aspect_ratio "
+    "given is accepted but not sent, and the result says so."
 )
 
 

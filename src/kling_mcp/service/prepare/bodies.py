@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypedDict
 
-from kling_mcp.api.capabilities import IMAGE_ENDPOINTS, MOTION_ENDPOINTS, TEXT_ENDPOINTS, Feature
+from kling_mcp.api.capabilities import IMAGE_ENDPOINTS, MOTION_ENDPOINTS, TEXT_ENDPOINTS, Feature, row_for
 from kling_mcp.api.combination import Judged, Verdict, Wanted, judge
 from kling_mcp.api.models import (
     CreateBody,
@@ -90,7 +90,16 @@ def wanted_of(request: GenerateRequest, *, end_frame: bool = False) -> Wanted:
         "element_list": request.element_list is not None,
         "voice_list": request.voice_list is not None,
     }
-    return Wanted(request.mode, request.effective_duration, frozenset(f for f, on in used.items() if on))
+    # A voice turns audio on when generate_audio is left out (`wants_audio`); errors then name the voice_list.
+    voiced = request.generate_audio is None and request.voice_list
+    implied: tuple[tuple[Feature, str, str], ...] = (("sound", "voice_list", "audio"),) if voiced else ()
+    return Wanted(
+        request.mode,
+        request.effective_duration,
+        frozenset(f for f, on in used.items() if on),
+        duration_from_shots=request.duration is None and request.multi_prompt is not None,
+        implied=implied,
+    )
 
 
 def _judged(
@@ -128,7 +137,7 @@ class _Shared(TypedDict):
     """The fields every endpoint's body takes, filled the same way for each."""
 
     model_name: str
-    prompt: str
+    prompt: str | None  # None (not sent) for a storyboard without one: its shots carry the prompts
     negative_prompt: str | None
     mode: str
     duration: str
@@ -194,6 +203,17 @@ IMAGE_BUILDERS: dict[Endpoint, Callable[[VideoRequest, _Shared, Frames], CreateB
     "image2video": _image2video,
     "omni-video": _omni_video,
 }
+
+
+def unsent_notes(request: GenerateRequest) -> list[str]:
+    """What the caller gave that is accepted but not sent, in words for the result and the spend question: the image
+    tool takes aspect_ratio (tool-spec.md), but Kling's image2video has no such field (docs/kling-api.md)."""
+    if not isinstance(request, VideoRequest) or "aspect_ratio" not in request.model_fields_set:
+        return []
+    if row_for(request.model, IMAGE_ENDPOINTS).endpoint != "image2video":
+        return []
+    image = "start image" if request.start_image_url else "image"
+    return [f"aspect_ratio is not sent for image-to-video: the video follows the {image}'s shape"]
 
 
 def settings_of(request: GenerateRequest) -> TaskSettings | None:

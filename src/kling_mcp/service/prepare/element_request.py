@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from kling_mcp.config import blank_to_none
-from kling_mcp.service.prepare.fields import DEFAULT_TIMEOUT_SECONDS, Timeout, _safe_text, _visible
+from kling_mcp.service.prepare.fields import DEFAULT_TIMEOUT_SECONDS, Timeout, _safe_text, _visible, from_json_text
 
 MAX_ELEMENT_NAME = 20
 MAX_ELEMENT_DESCRIPTION = 100
@@ -50,12 +50,12 @@ class ElementRequest(BaseModel):
         "URI, bare base64, or a local file path / file:// URL (stdio only, or inside the server's configured roots). "
         "jpg/jpeg or png, at most 10 MB, each side at least 300 px."
     )
-    refer_images: list[ImageText] = Field(
+    refer_images: Annotated[list[ImageText], from_json_text(list, '["https://..."]')] = Field(
         min_length=1,
         max_length=3,
         description="1 to 3 more views of the same character or object (other angles), in the same forms.",
     )
-    tag_list: list[TagId] | None = Field(
+    tag_list: Annotated[list[TagId] | None, from_json_text(list, '["o_101"]')] = Field(
         None, description="Optional tag ids among Kling's o_101 ... o_108 (sent as tag_list: [{tag_id}])."
     )
     timeout: Timeout = None

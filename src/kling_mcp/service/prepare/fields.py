@@ -12,8 +12,18 @@ import unicodedata
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlparse
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from kling_mcp.api.capabilities import ASPECT_RATIOS, CAMERA_TYPES, DEFAULT_MODEL
 from kling_mcp.config import blank_to_none
@@ -163,24 +173,48 @@ class CameraControl(BaseModel):
         return self
 
 
-def _parse_json_object(value: Any) -> Any:
-    """camera_control arrives as a JSON string (the spec) or already as an object (the SDK pre-parses JSON)."""
-    if isinstance(value, BaseModel):
-        return value
-    if isinstance(value, str):
+CAMERA_EXAMPLE = '{"type": "simple", "config": {"zoom": 5}}'
+_JSON_KINDS: dict[type, str] = {dict: "a JSON object", list: "a JSON list"}
+_JSON_NAMES: dict[type, str] = {
+    **_JSON_KINDS,
+    type(None): "null",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+}
+
+
+def _json_kind(value: Any) -> str:
+    return _JSON_NAMES.get(type(value), "a string")
+
+
+def from_json_text(shape: type[dict[str, Any]] | type[list[Any]], example: str, **schema: Any) -> BeforeValidator:
+    """An object or list argument that may also arrive as JSON text: Claude clients send array and object arguments
+    as strings (anthropics/claude-code#24597, #22394, #34520; docs/tool-schemas.md), and the SDK pre-parses only some.
+    Text is parsed and must hold `shape`; blank text means none; anything else goes on to the field's own type check.
+    The one rule for every list or object argument of every tool (`schema`: the BeforeValidator's own options)."""
+    kind = _JSON_KINDS[shape]
+
+    def parse(value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str):
+            return value
         text = value.strip()
         if not text:
             return None
+        field = info.field_name
+        if text[0] not in "[{":  # not meant as JSON (a bare URL, a word): say what is wanted, not where JSON broke
+            raise ValueError(f"{field} must be {kind} such as {example}; got the string {json.dumps(text[:60])}")
         try:
-            value = json.loads(text)
+            parsed = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(
-                f"camera_control is not valid JSON ({exc.msg} at position {exc.pos}); "
-                'expected e.g. {"type": "simple", "config": {"zoom": 5}}'
+                f"{field} is not valid JSON ({exc.msg} at position {exc.pos}); expected {kind} such as {example}"
             ) from exc
-    if value is not None and not isinstance(value, dict):
-        raise ValueError('camera_control must be a JSON object such as {"type": "simple", "config": {"zoom": 5}}')
-    return value
+        if not isinstance(parsed, shape):
+            raise ValueError(f"{field} must be {kind} such as {example}; got JSON text holding {_json_kind(parsed)}")
+        return parsed
+
+    return BeforeValidator(parse, **schema)
 
 
 def _http_url(value: Any) -> Any:
@@ -212,6 +246,10 @@ def _none_when_empty(value: Any) -> Any:
 
 
 Prompt = Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS), _visible("prompt"), _safe_text("prompt")]
+# The generate tools' prompt: a storyboard's shots carry their own prompts, so with multi_prompt it may be left out
+# (docs/kling-api.md: Kling takes an empty prompt with shot_type customize); else `VideoArguments._prompt_or_shots`
+# requires it.
+StoryboardPrompt = Prompt | None
 NegativePrompt = Annotated[
     Annotated[str, Field(max_length=MAX_PROMPT_CHARS)] | None,
     BeforeValidator(blank_to_none),
@@ -238,7 +276,7 @@ CfgScale = Annotated[
 ]
 CameraControlArgument = Annotated[
     CameraControl | None,
-    BeforeValidator(_parse_json_object, json_schema_input_type=str | CameraControl | None),
+    from_json_text(dict, CAMERA_EXAMPLE, json_schema_input_type=str | CameraControl | None),
 ]
 CAMERA_CONTROL_HELP = "simple: one non-zero axis in config."
 Timeout = Annotated[
@@ -292,12 +330,25 @@ class Shot(_ListItem):
     duration: Annotated[Annotated[int, Field(ge=1, le=15)], a_number("a whole number of seconds", whole=True)]
 
 
+def _an_id(value: Any) -> Any:
+    """An id as text, or a whole number (Kling's element ids are numeric, and a client may send one as a number),
+    kept as its digits: what is sent is one line in `bodies._shared`. Never a boolean or a fraction."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f'must be an id such as "8812" or 8812; got {value}')
+        return str(value)
+    return value
+
+
+KlingId = Annotated[str, BeforeValidator(_an_id)]
+
+
 class ElementReference(_ListItem):
     """An element (a character or object made with Kling's element endpoints) to keep the same in the video."""
 
     example = '{"element_id": "..."}'
 
-    element_id: Annotated[str, _visible("element_id"), _safe_text("element_id")]
+    element_id: Annotated[KlingId, _visible("element_id"), _safe_text("element_id")]
 
 
 class VoiceReference(_ListItem):
@@ -305,12 +356,17 @@ class VoiceReference(_ListItem):
 
     example = '{"voice_id": "..."}'
 
-    voice_id: Annotated[str, _visible("voice_id"), _safe_text("voice_id")]
+    voice_id: Annotated[KlingId, _visible("voice_id"), _safe_text("voice_id")]
 
 
+SHOTS_EXAMPLE = f"[{Shot.example}]"
+ELEMENTS_EXAMPLE = f"[{ElementReference.example}]"
+VOICES_EXAMPLE = f"[{VoiceReference.example}]"
+# A list argument's validators run last to first: JSON text is parsed, then an empty list means none.
 MultiPrompt = Annotated[
     Annotated[list[Shot], Field(max_length=MAX_SHOTS)] | None,
     BeforeValidator(_none_when_empty),
+    from_json_text(list, SHOTS_EXAMPLE),
     Field(description="Storyboard shots; durations sum to duration."),
 ]
 ShotTypeArgument = Annotated[
@@ -321,11 +377,13 @@ ShotTypeArgument = Annotated[
 ElementList = Annotated[
     Annotated[list[ElementReference], Field(max_length=MAX_ELEMENTS)] | None,
     BeforeValidator(_none_when_empty),
+    from_json_text(list, ELEMENTS_EXAMPLE),
     Field(description="Elements to keep consistent."),
 ]
 VoiceList = Annotated[
     Annotated[list[VoiceReference], Field(max_length=MAX_VOICES)] | None,
     BeforeValidator(_none_when_empty),
+    from_json_text(list, VOICES_EXAMPLE),
     Field(description="<<<voice_1>>>, <<<voice_2>>> in the prompt; audio on; priced 'with specified voice'."),
 ]
 
@@ -355,6 +413,19 @@ def _voice_problems(arguments: VideoArguments, prompts: list[str]) -> None:
                 raise ValueError(f"voice_list: the prompt refers to <<<voice_{tag}>>> but {held}")
 
 
+_MISSING_PROMPT: InitErrorDetails = {"type": "missing", "loc": ("prompt",), "input": None}
+
+
+def _shots_given(raw: Any) -> bool:
+    """Whether a raw multi_prompt argument holds shots (None, [], blank text and "[]" mean none)."""
+    return raw not in (None, []) and not (isinstance(raw, str) and raw.strip() in ("", "[]"))
+
+
+def _as_raised(error: ErrorDetails) -> InitErrorDetails:
+    """A reported error as it can be raised again, its type and words unchanged."""
+    return {"type": PydanticCustomError(error["type"], error["msg"]), "loc": error["loc"], "input": error["input"]}
+
+
 class VideoArguments(BaseModel):
     """What every video tool's arguments share: unknown names refused, the parameters both generate tools take
     (declared once, here), and the defaults Kling is sent.
@@ -381,6 +452,27 @@ class VideoArguments(BaseModel):
     voice_list: VoiceList = None
     timeout: Timeout = None
     callback_url: CallbackUrl = None
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _prompt_or_shots(cls, data: Any, handler: ModelWrapValidatorHandler[VideoArguments]) -> VideoArguments:
+        """A tool's `prompt` is required unless multi_prompt is given (its shots carry the prompts), and its absence
+        is reported beside the other arguments' errors, as any missing argument is. With shots, an empty prompt is
+        none (Kling takes an empty one then)."""
+        if isinstance(data, dict) and _shots_given(data.get("multi_prompt")):
+            text = data.get("prompt")
+            data = {**data, "prompt": None} if isinstance(text, str) and not text.strip() else data
+        leads = "prompt" in cls.model_fields and isinstance(data, dict) and data.get("prompt") is None
+        try:
+            validated = handler(data)
+        except ValidationError as exc:
+            if not leads or _shots_given(data.get("multi_prompt")):
+                raise
+            errors = [_MISSING_PROMPT, *(_as_raised(error) for error in exc.errors(include_url=False))]
+            raise ValidationError.from_exception_data(exc.title, errors) from None
+        if leads and validated.multi_prompt is None:
+            raise ValidationError.from_exception_data(cls.__name__, [_MISSING_PROMPT])
+        return validated
 
     @model_validator(mode="after")
     def _kling3_rules(self) -> VideoArguments:

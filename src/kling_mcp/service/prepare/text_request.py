@@ -12,7 +12,7 @@ from kling_mcp.service.prepare.fields import (
     MODELS,
     CameraControlArgument,
     NegativePrompt,
-    Prompt,
+    StoryboardPrompt,
     VideoArguments,
 )
 
@@ -25,7 +25,9 @@ else:  # an enum of the table's models for this tool's endpoints, in the publish
 class _TextLead(BaseModel):
     """The text tool's leading parameters, listed before the shared ones: what to show, and what to avoid."""
 
-    prompt: Prompt = Field(description="Subject, setting, motion, camera, style.")
+    prompt: StoryboardPrompt = Field(
+        None, description="Subject, setting, motion, camera, style; optional with multi_prompt."
+    )
     negative_prompt: NegativePrompt = None  # the shared field, listed here second
 
 
