@@ -174,7 +174,7 @@ async def test_without_shots_the_prompt_is_still_required(
 
 async def test_a_missing_prompt_is_reported_with_the_other_mistakes(client: Client, sandbox: SandboxServer) -> None:
     text = refused(await client.call_tool(TEXT, {"model": "kling-v3", "mode": "fast"}), sandbox)
-    assert "`prompt` is required; `mode` must be 'std' or 'pro'" in text
+    assert "`prompt` is required; `mode` must be 'std', 'pro' or '4k'" in text
 
 
 class User:
