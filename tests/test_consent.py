@@ -278,7 +278,14 @@ async def test_a_motion_control_create_is_asked_with_its_length_bounded_by_the_r
     }
     async with _client(sandbox, tmp_path, mode, user) as client:
         task = _result(await client.call_tool(MOTION, arguments))
-    [asked] = user.questions
+        assert task["status"] == "succeed"
+        await client.call_tool(MOTION, arguments)  # now priced by the rate the first one was charged at
+    [asked, again] = user.questions
+    # 6 s charged 1.8: 0.3 per second, times the longest reference (30 s), named as a rate, not as a past charge.
+    assert (
+        "Estimated cost: at most 9 units (the highest rate per second Kling charged for these settings before, "
+        "for the longest reference)" in again.message
+    ), again.message
     assert (
         "Model: kling-v2-6, mode std, as long as the reference video (at most 30 s), framed as the image, "
         "the reference's sound kept." in asked.message
@@ -287,7 +294,7 @@ async def test_a_motion_control_create_is_asked_with_its_length_bounded_by_the_r
     assert "Estimated cost: at most 9 units (our price table)" in asked.message  # 1.5 per 5 s, for 30 s
     assert task["estimated_units"] == 9
     creates = [r for r in sandbox.state.requests if r.method == "POST" and r.path == "/v1/videos/motion-control"]
-    assert len(creates) == 1
+    assert len(creates) == 2
 
 
 async def test_a_local_reference_is_asked_and_priced_at_the_length_read_from_the_file(

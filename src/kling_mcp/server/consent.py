@@ -41,6 +41,8 @@ PROMPT_SHOWN = 160  # characters of the prompt the question shows
 # The estimate's basis as the question words it: without the count of tasks, which may grow between the rounds of
 # one call (2026-07-28), and an answer counts only for the question exactly as it was shown.
 BASIS_SHOWN = {"learned": "what Kling charged for these settings before", "prior": "our price table"}
+# A length only Kling knows is priced per second: the highest rate it charged before, times the longest video.
+RATE_SHOWN = "the highest rate per second Kling charged for these settings before, for the longest reference"
 CONFIRMED = "confirmed by the user"
 NOT_ASKED_OFF = "not asked: KLING_MCP_CONFIRM_SPEND=off"
 NOT_ASKED_CLIENT = "not asked: this client cannot ask the user (no MCP elicitation); KLING_MCP_CONFIRM_SPEND=auto"
@@ -99,7 +101,8 @@ def question(request: GenerateRequest, estimate: Estimate, reference_seconds: fl
             f"Prompt: {prompt or '(none)'}",
             *(f"Note: {note}." for note in unsent_notes(request)),
             f"Estimated cost: {'at most ' if estimate.at_most else ''}{_units(estimate.units)} "
-            f"({BASIS_SHOWN[estimate.source]}); Kling bills the task once it is created.",
+            f"({RATE_SHOWN if estimate.at_most and estimate.source == 'learned' else BASIS_SHOWN[estimate.source]}); "
+            "Kling bills the task once it is created.",
             "Nothing is sent to Kling unless you approve.",
         ]
     )
