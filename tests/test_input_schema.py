@@ -32,7 +32,7 @@ def branch(prop: dict[str, Any], kind: str) -> dict[str, Any]:
 async def test_schema_carries_enums_ranges_and_defaults(client: Client) -> None:
     [tool] = [t for t in (await client.list_tools()).tools if t.name == TOOL]
     props = tool.input_schema["properties"]
-    assert "required" not in tool.input_schema  # prompt may be left out with multi_prompt (a storyboard)
+    assert tool.input_schema["required"] == ["prompt"]  # as tool-spec.md: null or empty only with multi_prompt
     assert (props["model"]["enum"], props["model"]["default"]) == (list(models_of(IMAGE_ENDPOINTS)), "kling-v2-master")
     assert (props["mode"]["enum"], props["mode"]["default"]) == (["std", "pro", "4k"], "std")
     assert (props["aspect_ratio"]["enum"], props["aspect_ratio"]["default"]) == (list(ASPECT_RATIOS), "16:9")

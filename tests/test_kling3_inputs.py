@@ -126,13 +126,13 @@ async def test_json_text_that_is_not_the_right_list_is_refused_naming_the_field(
         assert word in text, text
 
 
-# --- 2. a storyboard needs no top-level prompt
+# --- 2. a storyboard needs no top-level prompt text (null or empty)
 
 
 @pytest.mark.parametrize("tool", [TEXT, GENERATE])
 @pytest.mark.parametrize(
-    "prompt", [{}, {"prompt": None}, {"prompt": " "}], ids=["left-out", "null", "empty"]
-)  # strict clients send null or an empty string
+    "prompt", [{"prompt": None}, {"prompt": " "}], ids=["null", "empty"]
+)  # the schema requires the key (tool-spec.md), as strict clients always send it: null or an empty string
 async def test_a_storyboard_without_a_prompt_sends_none(
     client: Client, sandbox: SandboxServer, tool: str, prompt: dict[str, Any]
 ) -> None:
@@ -196,7 +196,7 @@ async def test_the_spend_question_shows_a_promptless_storyboards_first_shot(
     settings = make_settings(sandbox, tmp_path)
     server = build_server(settings, retry_policy=FAST_RETRY)
     async with Client(server, mode="legacy", elicitation_callback=user) as client:
-        task_of(await client.call_tool(TEXT, {"model": "kling-v3", "multi_prompt": SHOTS}))
+        task_of(await client.call_tool(TEXT, {"model": "kling-v3", "prompt": None, "multi_prompt": SHOTS}))
     [asked] = user.questions
     assert "Prompt: (none: 2 shots; shot 1: a lighthouse at dusk)" in asked
     [entry] = journal_entries(settings)
@@ -309,3 +309,11 @@ async def test_an_id_that_is_not_a_whole_number_or_text_is_refused(
 ) -> None:
     arguments = {"prompt": "x", "model": "kling-v3", "element_list": [{"element_id": value}]}
     assert "element_list.0.element_id" in refused(await client.call_tool(TEXT, arguments), sandbox)
+
+
+async def test_a_storyboard_still_names_its_prompt_as_the_contract_requires(
+    client: Client, sandbox: SandboxServer
+) -> None:
+    """tool-spec.md makes prompt a required parameter: with shots it may be null or empty, but not left out."""
+    text = refused(await client.call_tool(TEXT, {"model": "kling-v3", "multi_prompt": SHOTS}), sandbox)
+    assert "`prompt` is required" in text

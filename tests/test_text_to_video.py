@@ -45,7 +45,7 @@ async def test_schema_has_the_image_tools_names_without_images(client: Client) -
     [tool] = [t for t in (await client.list_tools()).tools if t.name == TEXT]
     properties = tool.input_schema["properties"]
     assert set(properties) == PARAMETERS
-    assert "required" not in tool.input_schema  # prompt may be left out with multi_prompt (a storyboard)
+    assert tool.input_schema["required"] == ["prompt"]  # as tool-spec.md: null or empty only with multi_prompt
     assert properties["aspect_ratio"]["enum"] == ["16:9", "9:16", "1:1"]
     assert properties["model"]["enum"] == [
         "kling-v1",

@@ -44,8 +44,8 @@ async def test_generate_tool_has_the_13_spec_parameters_at_top_level(client: Cli
     tool = tools["kling_generate_video_from_image"]
     schema = tool.input_schema
     assert set(schema["properties"]) == SPEC_PARAMETERS | KLING3_PARAMETERS
-    # tool-spec.md requires prompt; it may be left out only with multi_prompt (a storyboard), which it predates
-    assert "required" not in schema and "multi_prompt" in schema["properties"]["prompt"]["description"]
+    # tool-spec.md requires prompt; with multi_prompt (a storyboard, which it predates) it may be null or empty
+    assert schema["required"] == ["prompt"] and "multi_prompt" in schema["properties"]["prompt"]["description"]
     assert schema["properties"]["model"]["default"] == "kling-v2-master"
     assert schema["properties"]["mode"]["enum"] == ["std", "pro", "4k"]  # the spec's two, and Kling 3.0's 4k (issue 23)
     assert schema["properties"]["mode"]["default"] == "std"

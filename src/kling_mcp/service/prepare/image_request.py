@@ -26,7 +26,7 @@ else:  # an enum of the table's models for this tool's endpoints, in the publish
 class _ImageLead(BaseModel):
     """The image tool's leading parameters, listed before the shared ones: what happens, and the frames."""
 
-    prompt: StoryboardPrompt = Field(None, description="The motion and content; optional with multi_prompt.")
+    prompt: StoryboardPrompt = Field(description="The motion and content; null or empty with multi_prompt.")
     start_image_url: OptionalText = Field(
         None,
         description="First frame: http(s) URL, data:image/png;base64 URI, base64, or path/file:// (stdio, roots); "

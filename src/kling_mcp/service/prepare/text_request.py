@@ -26,7 +26,7 @@ class _TextLead(BaseModel):
     """The text tool's leading parameters, listed before the shared ones: what to show, and what to avoid."""
 
     prompt: StoryboardPrompt = Field(
-        None, description="Subject, setting, motion, camera, style; optional with multi_prompt."
+        description="Subject, setting, motion, camera, style; null or empty with multi_prompt."
     )
     negative_prompt: NegativePrompt = None  # the shared field, listed here second
 
