@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
 
 from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, ResourceLink, TextContent
@@ -29,6 +31,7 @@ logger = logging.getLogger(__name__)
 # less than the minimum.
 DOWNLOAD_GRACE_SECONDS = 8.0
 MIN_DOWNLOAD_SECONDS = 5.0
+_URL = re.compile(r"https?://", re.IGNORECASE)  # a reference video given as a URL is shown as given
 
 
 def next_step_for(status: str, task_id: str | None, external_task_id: str | None = None, *, creator: str) -> str:
@@ -149,8 +152,13 @@ VIDEO_MIME_TYPE = "video/mp4"
 
 
 def relative_paths(result: VideoTaskResult, folder: Path) -> VideoTaskResult:
-    """The result with each saved copy's `local_path` relative to the download folder: a remote caller learns the
-    file's name there, never where the server's disk keeps it."""
+    """The result with each saved copy's `local_path` relative to the download folder, and a motion task's local
+    reference video by its file's name: a remote caller learns the file's name, never where the server's disk
+    keeps it."""
+    reference = result.made_from.reference_video_url if result.made_from else None
+    if result.made_from and reference and not _URL.match(reference):
+        made_from = result.made_from.model_copy(update={"reference_video_url": _file_name(reference)})
+        result = result.model_copy(update={"made_from": made_from})
     if not any(video.local_path for video in result.videos):
         return result
     videos = [
@@ -158,6 +166,11 @@ def relative_paths(result: VideoTaskResult, folder: Path) -> VideoTaskResult:
         for video in result.videos
     ]
     return result.model_copy(update={"videos": videos})
+
+
+def _file_name(reference: str) -> str:
+    """A local reference's file name, whether given as a path or a `file://` URL."""
+    return PurePosixPath(unquote(urlsplit(reference).path)).name if reference[:5].lower() == "file:" else Path(reference).name
 
 
 def _relative(path: str, folder: Path) -> str:

@@ -154,7 +154,8 @@ def prepare_reference_video(value: str, orientation: str, policy: ImagePolicy, l
     if path is None:
         return PreparedVideo(value)
     header, resolved, info = _checked(path, orientation, policy, lent)
-    assert lent is not None
+    if lent is None:  # refused by _checked already; a real check, not an assert that `python -O` drops
+        raise InvalidInputError(FIELD, _NO_PUBLIC_URL)
     return PreparedVideo(lent.lend(resolved, header.content_type, info), header.seconds)
 
 
