@@ -170,7 +170,9 @@ def relative_paths(result: VideoTaskResult, folder: Path) -> VideoTaskResult:
 
 def _file_name(reference: str) -> str:
     """A local reference's file name, whether given as a path or a `file://` URL."""
-    return PurePosixPath(unquote(urlsplit(reference).path)).name if reference[:5].lower() == "file:" else Path(reference).name
+    if reference[:5].lower() == "file:":
+        return PurePosixPath(unquote(urlsplit(reference).path)).name
+    return Path(reference).name
 
 
 def _relative(path: str, folder: Path) -> str:
