@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from kling_mcp.config import Settings
 from kling_mcp.http.app import build_http_app
 from kling_mcp.http.settings import HttpSettings
-from kling_mcp.sandbox.account import Charge, price_units
+from kling_mcp.sandbox.billing import Charge, price_units
 from kling_mcp.sandbox.rules import text2video_error
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.service.describe.owners import local_owner
