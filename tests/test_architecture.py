@@ -154,6 +154,53 @@ def test_a_module_named_only_in_another_packages_words_is_missing() -> None:
     assert unnamed_modules(text + "`cli/limits.py` (the limits command)\n", modules) == []
 
 
+def tool_names() -> set[str]:
+    """The declared tools' names, read off `server/descriptions.py`'s `*_TOOL` constants (by `ast`, not imported)."""
+    tree = ast.parse((PACKAGE / "server" / "descriptions.py").read_text("utf-8"))
+    return {
+        node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+        and any(isinstance(target, ast.Name) and target.id.endswith("_TOOL") for target in node.targets)
+    }
+
+
+def tools_named(source: str, names: set[str]) -> list[str]:
+    """`line: name` for each string literal (docstrings and f-string parts included) that names a tool."""
+    pattern = re.compile(rf"\b({'|'.join(sorted(map(re.escape, names)))})\b")
+    return [
+        f"{node.lineno}: {match}"
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        for match in pattern.findall(node.value)
+    ]
+
+
+def test_service_and_api_code_names_no_tool() -> None:
+    """The server layer words next steps with tool names (its constants); below it, no string names a tool, or a
+    renamed tool would leave stale names in errors and published schemas (one named a tool that never existed)."""
+    names = tool_names()
+    assert len(names) >= 12 and all(name.startswith("kling_") for name in names)
+    found = [
+        f"{path.relative_to(PACKAGE)}:{line}"
+        for layer in ("service", "api")
+        for path in sorted((PACKAGE / layer).rglob("*.py"))
+        for line in tools_named(path.read_text("utf-8"), names)
+    ]
+    assert found == []
+
+
+def test_the_tool_name_check_sees_literals_docstrings_and_f_strings() -> None:
+    names = {"kling_get_video_task", "kling_list_models"}
+    source = (
+        '"""Uses kling_get_video_task."""\nMODELS = "kling_list_models"\nx = f"call kling_get_video_task with {y}"\n'
+        'CHANNEL = "kling_list_models_changed"\n'
+    )
+    assert tools_named(source, names) == ["1: kling_get_video_task", "2: kling_list_models", "3: kling_get_video_task"]
+
+
 @pytest.mark.parametrize(
     ("module", "source", "complaint"),
     [

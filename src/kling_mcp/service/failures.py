@@ -40,7 +40,7 @@ class TaskCallError(KlingError):
     """A generate call failed after its create request may have left: its ids and the next step travel with it.
 
     The external_task_id exists before the request, so even a failure that says nothing else still names the task
-    the caller may have paid for, and `kling_get_video_task` resolves it. `status` is the task's status as far as the
+    the caller may have paid for, and a look-up by it resolves it. `status` is the task's status as far as the
     call knows (the server layer words `next_step` again with its tools' names).
     """
 
@@ -71,7 +71,7 @@ class TaskNotFoundError(KlingError):
         super().__init__(
             f"No task with id {any_id!r} at Kling (image2video, text2video or omni-video) {where}. "
             + (f"{journal_note} " if journal_note else "")
-            + "Use kling_list_video_tasks to see recent tasks."
+            + "Listing the recent tasks shows the ids this server knows."
         )
 
 
@@ -124,7 +124,7 @@ class JournalUnavailableError(Exception):
                 "(a task it could not record could be lost)."
             )
         else:
-            consequence = "so it cannot be listed. Kling still has every task: kling_get_video_task with an id works."
+            consequence = "so it cannot be listed. Kling still has every task: a look-up by its id works."
         super().__init__(
             f"The task journal at {where} cannot be {'written' if writing else 'read'} ({problem.text}), "
             f"{consequence} To fix: {problem.advice}."

@@ -68,7 +68,7 @@ def made_from(settings: TaskSettings | None) -> MadeFrom | None:
 class VideoTaskResult(BaseModel):
     """A Kling video task as the tools report it."""
 
-    task_id: str | None = Field(description="Kling's task id: pass it to kling_get_video_task.")
+    task_id: str | None = Field(description="Kling's task id: the id to look the task up by.")
     external_task_id: str | None = Field(None, description="kling-mcp's own id for the task, also accepted.")
     # `| str`: a status Kling adds later is passed on as it is (with `done` false), not refused.
     status: ResultStatus | str = Field(
@@ -126,13 +126,13 @@ class VideoTaskResult(BaseModel):
 
 
 class VideoToolOutput(BaseModel):
-    """Structured output of kling_generate_video_from_image and kling_get_video_task."""
+    """Structured output of the tools that create a video task or look one up."""
 
     result: VideoTaskResult
 
 
 class TaskListOutput(BaseModel):
-    """Structured output of kling_list_video_tasks."""
+    """Structured output of the task-listing tool."""
 
     result: list[VideoTaskResult]
 
