@@ -10,6 +10,7 @@ from kling_mcp.api.errors import KlingAPIError, KlingError
 if TYPE_CHECKING:
     from kling_mcp.api.combination import Judged, Problem
     from kling_mcp.api.models import Task
+    from kling_mcp.service.describe.task_results import NextStep
     from kling_mcp.service.journal import JournalProblem
 
 
@@ -58,9 +59,22 @@ class TaskCallError(KlingError):
         self.task_id = task_id
         self.status = status
         self.next_step = next_step
-        ids = f"external_task_id={external_task_id!r}" + (f", task_id={task_id!r}" if task_id else "")
-        parts = [reason.rstrip(". ") + ".", f"This call's task: {ids}.", journal_warning, next_step]
-        super().__init__(" ".join(part for part in parts if part))
+        self._reason = reason
+        self._journal_warning = journal_warning
+        super().__init__(self.worded(next_step))
+
+    @property
+    def step(self) -> NextStep:
+        """The kind of next step (`status` and the ids say the rest): the server layer words it with its tools."""
+        from kling_mcp.service.describe.task_results import next_step_kind  # not at start (ARCHITECTURE rule 4)
+
+        return next_step_kind(self.status, self.task_id)
+
+    def worded(self, next_step: str) -> str:
+        """The error's text with this next step (the server's wording of `step`) in place of the service's."""
+        ids = f"external_task_id={self.external_task_id!r}" + (f", task_id={self.task_id!r}" if self.task_id else "")
+        parts = [self._reason.rstrip(". ") + ".", f"This call's task: {ids}.", self._journal_warning, next_step]
+        return " ".join(part for part in parts if part)
 
 
 class TaskNotFoundError(KlingError):
