@@ -84,15 +84,121 @@ def test_no_module_imports_upward() -> None:
     assert problems == []
 
 
+ENTRY_INDENT = (
+    10  # in ARCHITECTURE.md's tree, an entry (`api/`, `video.py`) starts left of this; its words go on further right
+)
+
+
+def section(tree: list[str], path: tuple[str, ...]) -> str:
+    """The words the tree says about a package (`("service", "prepare")`): its entry's line and the lines under it,
+    down to the next entry at its depth or above; a subpackage with no entry of its own is described in its parent's.
+    """
+    lines, found = tree, ""
+    for name in path:
+        start = next(
+            (
+                i
+                for i, line in enumerate(lines)
+                if line.lstrip().startswith(f"{name}/") and _indent(line) < ENTRY_INDENT
+            ),
+            None,
+        )
+        if start is None:
+            return found
+        depth = _indent(lines[start])
+        end = next(
+            (i for i in range(start + 1, len(lines)) if _indent(lines[i]) <= depth and lines[i].strip()), len(lines)
+        )
+        lines = lines[start:end]
+        found = "\n".join(lines)
+    return found
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def unnamed_modules(text: str, modules: list[Path]) -> list[str]:
+    """The modules (paths relative to the package) that ARCHITECTURE.md does not name: by their path
+    (`cli/limits.py`), or by their bare name in the words about their own package, not anywhere in the file."""
+    tree = text.split("```", 2)[1].splitlines()
+    missing = []
+    for module in modules:
+        where = f"{module.parent.as_posix()}/{module.name}"
+        words = section(tree, module.parent.parts)
+        if where not in text and not re.search(rf"\b{re.escape(module.stem)}\b", words):
+            missing.append(module.as_posix())
+    return missing
+
+
 def test_architecture_md_names_every_module() -> None:
-    """ARCHITECTURE.md stays true: each module of each layer package is named in it."""
+    """ARCHITECTURE.md stays true: each module of each layer package is named in it, where its package is described."""
     text = (PACKAGE.parent.parent / "ARCHITECTURE.md").read_text(encoding="utf-8")
-    missing = [
-        str(path.relative_to(PACKAGE))
+    modules = [
+        path.relative_to(PACKAGE)
         for path in sorted(PACKAGE.rglob("*.py"))
-        if path.parent != PACKAGE and path.stem != "__init__" and not re.search(rf"\b{path.stem}\b", text)
+        if path.parent != PACKAGE and path.stem != "__init__"
     ]
-    assert missing == []
+    assert len(modules) > 40
+    assert unnamed_modules(text, modules) == []
+
+
+def test_a_module_named_only_in_another_packages_words_is_missing() -> None:
+    """The check can fail: `limits` said of `service/limits/` does not name `cli/limits.py`."""
+    text = (
+        "```\nsrc/kling_mcp/\n  service/             the use case\n    limits/            spend, credits\n"
+        "  cli/                 the command: main, check\n```\n"
+    )
+    modules = [Path("service/limits/spend.py"), Path("cli/limits.py"), Path("cli/main.py")]
+    assert unnamed_modules(text, modules) == ["cli/limits.py"]
+    assert unnamed_modules(text + "`cli/limits.py` (the limits command)\n", modules) == []
+
+
+def tool_names() -> set[str]:
+    """The declared tools' names, read off `server/descriptions.py`'s `*_TOOL` constants (by `ast`, not imported)."""
+    tree = ast.parse((PACKAGE / "server" / "descriptions.py").read_text("utf-8"))
+    return {
+        node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+        and any(isinstance(target, ast.Name) and target.id.endswith("_TOOL") for target in node.targets)
+    }
+
+
+def tools_named(source: str, names: set[str]) -> list[str]:
+    """`line: name` for each string literal (docstrings and f-string parts included) that names a tool."""
+    pattern = re.compile(rf"\b({'|'.join(sorted(map(re.escape, names)))})\b")
+    return [
+        f"{node.lineno}: {match}"
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        for match in pattern.findall(node.value)
+    ]
+
+
+def test_service_and_api_code_names_no_tool() -> None:
+    """The server layer words next steps with tool names (its constants); below it, no string names a tool, or a
+    renamed tool would leave stale names in errors and published schemas (one named a tool that never existed)."""
+    names = tool_names()
+    assert len(names) >= 12 and all(name.startswith("kling_") for name in names)
+    found = [
+        f"{path.relative_to(PACKAGE)}:{line}"
+        for layer in ("service", "api")
+        for path in sorted((PACKAGE / layer).rglob("*.py"))
+        for line in tools_named(path.read_text("utf-8"), names)
+    ]
+    assert found == []
+
+
+def test_the_tool_name_check_sees_literals_docstrings_and_f_strings() -> None:
+    names = {"kling_get_video_task", "kling_list_models"}
+    source = (
+        '"""Uses kling_get_video_task."""\nMODELS = "kling_list_models"\nx = f"call kling_get_video_task with {y}"\n'
+        'CHANNEL = "kling_list_models_changed"\n'
+    )
+    assert tools_named(source, names) == ["1: kling_get_video_task", "2: kling_list_models", "3: kling_get_video_task"]
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from kling_mcp.config import Settings
 from kling_mcp.http.app import build_http_app
 from kling_mcp.http.settings import HttpSettings
-from kling_mcp.sandbox.account import Charge, price_units
+from kling_mcp.sandbox.billing import Charge, price_units
 from kling_mcp.sandbox.rules import text2video_error
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.service.describe.owners import local_owner
@@ -213,7 +213,7 @@ async def test_a_generate_call_cannot_send_another_owner_s_element(settings: Set
             args = {"prompt": "again", "model": "kling-v3", "element_list": both}
             gone = await alice.call_tool(TEXT, args)
             assert gone.is_error and f"element_list[2]: element '{element_id}' was deleted" in text_of(gone)
-            assert "kling_create_element" in text_of(gone) and len(video_creates(sandbox)) == 2
+            assert "create it again" in text_of(gone) and len(video_creates(sandbox)) == 2
 
 
 async def test_an_element_creation_that_made_no_element_is_refused_by_index(

@@ -4,6 +4,7 @@ the journal (through a real MCP client against the sandbox)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.build import build_server
+from kling_mcp.server.replies import relative_paths
+from kling_mcp.service.describe.task_results import MadeFrom, VideoTaskResult
 from tests.conftest import FAST_RETRY, text_of
 from tests.names import GET, LIST, MOTION, TEXT, WATCH
 
@@ -96,3 +99,26 @@ async def test_the_players_follow_tool_shows_the_shots_of_a_failed_storyboard(
     result = state.structured_content["result"]
     assert result["status"] == "failed"
     assert result["made_from"]["shots"] == SHOTS and result["made_from"]["shot_type"] == "customize"
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [
+        pytest.param("/srv/clips/dance.mp4", "dance.mp4", id="path"),
+        pytest.param("~/clips/dance.mp4", "dance.mp4", id="home-path"),
+        pytest.param("file:///srv/clips/my%20dance.mp4", "my dance.mp4", id="file-url"),
+        pytest.param("https://cdn.example/clips/dance.mp4", "https://cdn.example/clips/dance.mp4", id="url-as-given"),
+    ],
+)
+def test_a_remote_caller_sees_a_local_reference_by_its_name_only(given: str, shown: str) -> None:
+    """Over HTTP the server's disk is not the caller's: a local reference video is named, never placed."""
+    task = VideoTaskResult(
+        task_id="t1",
+        status="succeed",
+        done=True,
+        next_step="",
+        made_from=MadeFrom(reference_video_url=given, character_orientation="image"),
+    )
+    seen = relative_paths(task, Path("/srv/downloads"))
+    assert seen.made_from is not None
+    assert (seen.made_from.reference_video_url, seen.made_from.character_orientation) == (shown, "image")

@@ -201,6 +201,7 @@ async def test_unknown_task_id_is_a_clear_error(client: Client) -> None:
     result = await client.call_tool("kling_get_video_task", {"task_id": "no-such-task"})
     assert result.is_error
     assert "No task with id 'no-such-task'" in text_of(result)
+    assert text_of(result).endswith("Use kling_list_video_tasks to see recent tasks.")  # worded by the server layer
 
 
 @pytest.mark.slow  # two server processes

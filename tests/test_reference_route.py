@@ -16,7 +16,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from kling_mcp.http.reference_route import METHODS, ROUTE, reference_endpoint
+from kling_mcp.http.callback_route import REFERENCE_METHODS, REFERENCE_ROUTE, reference_endpoint
 from kling_mcp.service.prepare.reference_video import LEND_SECONDS, LentFiles
 from tests.video_files import write_video
 
@@ -45,7 +45,7 @@ def files(clock: Clock) -> LentFiles:
 
 @pytest.fixture
 async def http(files: LentFiles) -> AsyncIterator[httpx.AsyncClient]:
-    app = Starlette(routes=[Route(ROUTE, reference_endpoint(lambda: files), methods=METHODS)])
+    app = Starlette(routes=[Route(REFERENCE_ROUTE, reference_endpoint(lambda: files), methods=REFERENCE_METHODS)])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC) as client:
         yield client
 
@@ -129,6 +129,6 @@ async def test_a_file_changed_or_swapped_since_it_was_lent_is_not_served(
 
 
 async def test_without_a_registry_yet_every_token_gets_404() -> None:
-    app = Starlette(routes=[Route(ROUTE, reference_endpoint(lambda: None), methods=METHODS)])
+    app = Starlette(routes=[Route(REFERENCE_ROUTE, reference_endpoint(lambda: None), methods=REFERENCE_METHODS)])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC) as client:
         assert (await client.get("/kling/reference/anything-at-all-0123456789")).status_code == 404

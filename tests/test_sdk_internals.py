@@ -1,7 +1,7 @@
 """The private parts of the MCP SDK and uvicorn that kling-mcp leans on, each checked here so that an upgrade that
 changes one fails loudly, naming it, instead of changing what clients see (docs/tool-schemas.md, docs/mcp-edge.md).
 
-pyproject pins both to the versions tested (`mcp>=2.3,<2.4`, `uvicorn>=0.30,<0.56`); these tests say what to look
+pyproject pins both to the versions tested (`mcp>=2.3,<2.4`, `uvicorn>=0.55,<0.56`); these tests say what to look
 at when the pin is moved. The output check of `model_tool` is ours and is tested through a real client against
 what the SDK itself answers for a tool returning the same model.
 """

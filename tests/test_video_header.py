@@ -42,6 +42,11 @@ def test_the_length_and_container_are_read_from_the_header(data: bytes, containe
         pytest.param(b"\x89PNG\r\n\x1a\n" + bytes(64), "not an MP4 or MOV", id="png"),
         pytest.param(box(b"ftyp", b"isom\0\0\2\0isom") + box(b"mdat", bytes(64)), "no moov", id="no-moov"),
         pytest.param(box(b"ftyp", b"isom\0\0\2\0isom") + box(b"moov", box(b"trak", b"")), "no mvhd", id="no-mvhd"),
+        pytest.param(
+            box(b"ftyp", b"isom\0\0\2\0isom") + box(b"moov", box(b"trak", b"")) + box(b"mdat", bytes(64)),
+            "no mvhd",
+            id="no-mvhd-before-mdat",
+        ),
         pytest.param(video(0, 600), "timescale of 0", id="timescale-0"),
         pytest.param(seconds_video(5)[:40], "impossible size", id="truncated-moov"),
         pytest.param(seconds_video(5)[:28], "ends inside a box header", id="truncated-header"),

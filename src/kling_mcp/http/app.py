@@ -119,15 +119,19 @@ def _add_routes(
 
     server.custom_route(HEALTH_PATH, methods=["GET"], include_in_schema=False)(healthz)
     if settings.public_url is not None:
-        from kling_mcp.http.callback_route import ROUTE, callback_endpoint
+        from kling_mcp.http.callback_route import (
+            REFERENCE_METHODS,
+            REFERENCE_ROUTE,
+            ROUTE,
+            callback_endpoint,
+            reference_endpoint,
+        )
         from kling_mcp.server.callback_setup import callback_address
 
         endpoint = callback_endpoint(callback_address(settings), contexts)
         server.custom_route(ROUTE, methods=["POST"], include_in_schema=False)(endpoint)
-        from kling_mcp.http import reference_route
-
-        lent = reference_route.reference_endpoint(lambda: contexts[-1].options.lent_files if contexts else None)
-        server.custom_route(reference_route.ROUTE, methods=reference_route.METHODS, include_in_schema=False)(lent)
+        lent = reference_endpoint(lambda: contexts[-1].options.lent_files if contexts else None)
+        server.custom_route(REFERENCE_ROUTE, methods=REFERENCE_METHODS, include_in_schema=False)(lent)
 
 
 def _guard(app: Starlette, http: HttpSettings, auth: Authentication) -> None:

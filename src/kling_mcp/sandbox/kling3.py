@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from kling_mcp.sandbox.account import Charge
+from kling_mcp.sandbox.billing import Charge
 from kling_mcp.sandbox.rules import MAX_TEXT, OMNI_MODELS, image_error
 
 # The notes give the whole omni endpoint (OMNI_MODELS) storyboards and elements.

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kling_mcp.sandbox.account import BILL_FAILED_TASKS, Account, default_packs, price_units, units_text
+from kling_mcp.sandbox.billing import BILL_FAILED_TASKS, Account, default_packs, price_units, units_text
 from kling_mcp.sandbox.elements import ElementStore
 from kling_mcp.sandbox.kling3 import charge_for, model_of
 

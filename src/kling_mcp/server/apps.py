@@ -22,6 +22,7 @@ from pydantic import PrivateAttr
 
 from kling_mcp.config import Settings
 from kling_mcp.server.context import AppContext
+from kling_mcp.server.descriptions import GET_TOOL
 
 if TYPE_CHECKING:
     from kling_mcp.service.describe.task_results import VideoTaskResult
@@ -37,7 +38,7 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 APPS_NEXT_STEP = (
     "The kling-mcp player shown to the user follows this task and plays the video when it is ready: you need not "
-    "call kling_get_video_task again (keep the task_id in case the user asks about it later)."
+    f"call {GET_TOOL} again (keep the task_id in case the user asks about it later)."
 )
 
 

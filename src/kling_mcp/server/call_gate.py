@@ -14,6 +14,7 @@ from mcp.server.extension import Extension
 from mcp_types import CallToolRequestParams, CallToolResult, TextContent
 
 from kling_mcp.server.access import caller_for, token_of
+from kling_mcp.server.descriptions import GET_TOOL, LIST_TOOL
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +37,7 @@ DRAINING_MESSAGE = (
 )
 CUT_SHORT_MESSAGE = (
     "kling-mcp shut down before this call finished. Any Kling task it created keeps running at Kling and its id is "
-    "in the task journal: call kling_list_video_tasks, then kling_get_video_task with the task_id. Do not generate "
-    "again."
+    f"in the task journal: call {LIST_TOOL}, then {GET_TOOL} with the task_id. Do not generate again."
 )
 
 

@@ -106,7 +106,7 @@ def create_error(exc: Exception, request: GenerateRequest, app: AppContext) -> T
     """A failed create as the tool's error; a task's next step names the tool that made it (the request's tool)."""
     if isinstance(exc, TaskCallError):
         step = next_step_for(exc.status, exc.task_id, exc.external_task_id, creator=tool_taking(type(request)))
-        return ToolError(str(exc).replace(exc.next_step, step))
+        return ToolError(exc.worded(step))
     return to_tool_error(exc, app)
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
 
 from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, ResourceLink, TextContent
@@ -29,6 +31,7 @@ logger = logging.getLogger(__name__)
 # less than the minimum.
 DOWNLOAD_GRACE_SECONDS = 8.0
 MIN_DOWNLOAD_SECONDS = 5.0
+_URL = re.compile(r"https?://", re.IGNORECASE)  # a reference video given as a URL is shown as given
 
 
 def next_step_for(status: str, task_id: str | None, external_task_id: str | None = None, *, creator: str) -> str:
@@ -36,30 +39,28 @@ def next_step_for(status: str, task_id: str | None, external_task_id: str | None
     ref = task_id or external_task_id
     get_call = f"{GET_TOOL} with task_id={ref!r}" if ref else GET_TOOL
     again = f"do not call {creator} again, which could create and bill a second task."
-    if status == "create_failed":
-        return (
-            "No task exists for this call, so nothing was billed: fix the problem stated with it, then "
-            f"calling {creator} again is safe."
-        )
-    if status == "never_created":
-        return f"Kling never created this task and nothing was billed: calling {creator} again is safe."
-    if status in ("succeed", "failed", "declined"):  # steps that name no tool
-        return results.next_step_for(status, task_id, external_task_id)
-    if task_id is None:
-        return f"It is not yet known whether Kling created this task. Call {get_call} and wait_seconds=30; {again}"
-    return f"The video is not ready yet. Call {get_call} in 30-60 s; {again}"
+    match results.next_step_kind(status, task_id):
+        case "fix_then_create":
+            return (
+                "No task exists for this call, so nothing was billed: fix the problem stated with it, then "
+                f"calling {creator} again is safe."
+            )
+        case "create_again":
+            return f"Kling never created this task and nothing was billed: calling {creator} again is safe."
+        case "look_up":
+            return f"It is not yet known whether Kling created this task. Call {get_call} and wait_seconds=30; {again}"
+        case "wait":
+            return f"The video is not ready yet. Call {get_call} in 30-60 s; {again}"
+        case _:  # steps that name no tool: the service's words
+            return results.next_step_for(status, task_id, external_task_id)
 
 
 def with_next_step(result: VideoTaskResult) -> VideoTaskResult:
     """The result whose `next_step` names our tools where it names one ("do not call ... again", "calling ... again
     is safe"), the creator being the tool that made its task: a model warned off the wrong tool might call the right
     one again and pay twice. A task of unknown endpoint (journaled before endpoints were) is the image tool's."""
-    if result.status in (
-        "succeed",
-        "failed",
-        "declined",
-    ):  # their next steps name no tool (and a download may have set them)
-        return result
+    if results.next_step_kind(result.status, result.task_id) not in results.TOOL_STEPS:
+        return result  # its next step names no tool (and a download may have set it)
     creator = creator_of(result.endpoint) or GENERATE_TOOL
     step = next_step_for(result.status, result.task_id, result.external_task_id, creator=creator)
     return result.model_copy(update={"next_step": step})
@@ -149,8 +150,13 @@ VIDEO_MIME_TYPE = "video/mp4"
 
 
 def relative_paths(result: VideoTaskResult, folder: Path) -> VideoTaskResult:
-    """The result with each saved copy's `local_path` relative to the download folder: a remote caller learns the
-    file's name there, never where the server's disk keeps it."""
+    """The result with each saved copy's `local_path` relative to the download folder, and a motion task's local
+    reference video by its file's name: a remote caller learns the file's name, never where the server's disk
+    keeps it."""
+    reference = result.made_from.reference_video_url if result.made_from else None
+    if result.made_from and reference and not _URL.match(reference):
+        made_from = result.made_from.model_copy(update={"reference_video_url": _file_name(reference)})
+        result = result.model_copy(update={"made_from": made_from})
     if not any(video.local_path for video in result.videos):
         return result
     videos = [
@@ -158,6 +164,13 @@ def relative_paths(result: VideoTaskResult, folder: Path) -> VideoTaskResult:
         for video in result.videos
     ]
     return result.model_copy(update={"videos": videos})
+
+
+def _file_name(reference: str) -> str:
+    """A local reference's file name, whether given as a path or a `file://` URL."""
+    if reference[:5].lower() == "file:":
+        return PurePosixPath(unquote(urlsplit(reference).path)).name
+    return Path(reference).name
 
 
 def _relative(path: str, folder: Path) -> str:

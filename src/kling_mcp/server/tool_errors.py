@@ -13,7 +13,7 @@ from pydantic_core import ErrorDetails
 
 from kling_mcp.api.errors import KlingConnectionError
 from kling_mcp.server.descriptions import LIST_TOOL, MODELS_TOOL
-from kling_mcp.service.failures import InvalidInputError
+from kling_mcp.service.failures import InvalidInputError, TaskNotFoundError
 
 if TYPE_CHECKING:
     from kling_mcp.server.context import AppContext
@@ -80,4 +80,6 @@ def to_tool_error(exc: Exception, app: AppContext) -> ToolError:
         return ToolError(invalid_input_text(str(exc)))
     if isinstance(exc, KlingConnectionError):
         return ToolError(f"{exc} (Kling API at {app.api_base_url}).")
+    if isinstance(exc, TaskNotFoundError):  # the service names no tool: the step is worded here
+        return ToolError(f"{exc} Use {LIST_TOOL} to see recent tasks.")
     return ToolError(str(exc))

@@ -158,8 +158,8 @@ def _unusable(any_id: str, entry: ElementEntry) -> str | None:
     """Why the element the journal knows by this id cannot be sent in element_list, or None."""
     if entry.deleted_at is not None:
         return (
-            f"element {any_id!r} was deleted (kling_delete_element), so Kling can no longer use it; drop it from "
-            "element_list, or make it again with kling_create_element"
+            f"element {any_id!r} was deleted, so Kling can no longer use it; drop it from element_list, or create "
+            "it again"
         )
     if entry.element_id == any_id:
         return None
@@ -168,11 +168,11 @@ def _unusable(any_id: str, entry: ElementEntry) -> str | None:
     if entry.status in FINISHED:
         return (
             f"{any_id!r} is an element creation that made no element (status {entry.status}); drop it from "
-            "element_list, or make the element again with kling_create_element"
+            "element_list, or create the element again"
         )
     return (
         f"{any_id!r} is an element creation still under way (status {entry.status}); wait for it with "
-        "kling_get_element, then pass its element_id"
+        "an element look-up, then pass its element_id"
     )
 
 

@@ -10,6 +10,7 @@ from kling_mcp.api.errors import KlingAPIError, KlingError
 if TYPE_CHECKING:
     from kling_mcp.api.combination import Judged, Problem
     from kling_mcp.api.models import Task
+    from kling_mcp.service.describe.task_results import NextStep
     from kling_mcp.service.journal import JournalProblem
 
 
@@ -40,7 +41,7 @@ class TaskCallError(KlingError):
     """A generate call failed after its create request may have left: its ids and the next step travel with it.
 
     The external_task_id exists before the request, so even a failure that says nothing else still names the task
-    the caller may have paid for, and `kling_get_video_task` resolves it. `status` is the task's status as far as the
+    the caller may have paid for, and a look-up by it resolves it. `status` is the task's status as far as the
     call knows (the server layer words `next_step` again with its tools' names).
     """
 
@@ -58,9 +59,22 @@ class TaskCallError(KlingError):
         self.task_id = task_id
         self.status = status
         self.next_step = next_step
-        ids = f"external_task_id={external_task_id!r}" + (f", task_id={task_id!r}" if task_id else "")
-        parts = [reason.rstrip(". ") + ".", f"This call's task: {ids}.", journal_warning, next_step]
-        super().__init__(" ".join(part for part in parts if part))
+        self._reason = reason
+        self._journal_warning = journal_warning
+        super().__init__(self.worded(next_step))
+
+    @property
+    def step(self) -> NextStep:
+        """The kind of next step (`status` and the ids say the rest): the server layer words it with its tools."""
+        from kling_mcp.service.describe.task_results import next_step_kind  # not at start (ARCHITECTURE rule 4)
+
+        return next_step_kind(self.status, self.task_id)
+
+    def worded(self, next_step: str) -> str:
+        """The error's text with this next step (the server's wording of `step`) in place of the service's."""
+        ids = f"external_task_id={self.external_task_id!r}" + (f", task_id={self.task_id!r}" if self.task_id else "")
+        parts = [self._reason.rstrip(". ") + ".", f"This call's task: {ids}.", self._journal_warning, next_step]
+        return " ".join(part for part in parts if part)
 
 
 class TaskNotFoundError(KlingError):
@@ -71,7 +85,7 @@ class TaskNotFoundError(KlingError):
         super().__init__(
             f"No task with id {any_id!r} at Kling (image2video, text2video or omni-video) {where}. "
             + (f"{journal_note} " if journal_note else "")
-            + "Use kling_list_video_tasks to see recent tasks."
+            + "Listing the recent tasks shows the ids this server knows."
         )
 
 
@@ -124,7 +138,7 @@ class JournalUnavailableError(Exception):
                 "(a task it could not record could be lost)."
             )
         else:
-            consequence = "so it cannot be listed. Kling still has every task: kling_get_video_task with an id works."
+            consequence = "so it cannot be listed. Kling still has every task: a look-up by its id works."
         super().__init__(
             f"The task journal at {where} cannot be {'written' if writing else 'read'} ({problem.text}), "
             f"{consequence} To fix: {problem.advice}."

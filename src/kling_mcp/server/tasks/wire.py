@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from kling_mcp.server.access import caller_for, token_of
+from kling_mcp.server.descriptions import GET_TOOL
 
 if TYPE_CHECKING:
     from kling_mcp.service.journal import TaskHandle
@@ -27,7 +28,7 @@ MAX_TTL_MS = 30 * 24 * 3600 * 1000
 
 CANCELLED_MESSAGE = (
     "No longer waited on at the client's request. Kling cannot cancel a task: the video will still be made and "
-    "billed. The task stays in the journal: kling_get_video_task with task_id {ref!r} fetches it later."
+    f"billed. The task stays in the journal: {GET_TOOL} with task_id {{ref!r}} fetches it later."
 )
 
 

@@ -4,8 +4,8 @@ An intent stays `creating` when the process died during its create, `unknown` wh
 learnt. Kling is the only one who knows whether the task exists. If it finds none by the external_task_id, that may
 just be its lookup lagging the create (or a create still in flight in another process), so only after a grace
 period (`KLING_MCP_STALE_INTENT_AFTER`) is the intent declared `never_created`: terminal, nothing billed, safe to
-create again. The same resolution runs for `kling_get_video_task`, for `kling_get_element` (and for a few stale rows
-of each `kling_list_elements`) and, at start, for every open intent (`sweep`): a video task's, and a custom
+create again. The same resolution runs for a task's look-up, an element's look-up (and a few stale rows of each
+element listing) and, at start, for every open intent (`sweep`): a video task's, and a custom
 element's (its creation is a task at Kling, queried by external_task_id the same way).
 """
 

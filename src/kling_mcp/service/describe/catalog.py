@@ -1,5 +1,5 @@
 """What each model takes, read off the capability table (`api/capabilities.py`) for the caller: the
-`kling://capabilities` resource and the `kling_list_models` tool. Nothing here is written by hand: a new row or
+`kling://capabilities` resource and the model-listing tool. Nothing here is written by hand: a new row or
 rule shows up as soon as the table has it, and a feature the table calls unknown says that Kling judges it.
 """
 

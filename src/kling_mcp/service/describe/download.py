@@ -96,8 +96,8 @@ class VideoDownloader:
                 return await self._stream(url, target)
         except TimeoutError as exc:
             raise DownloadError(
-                f"the download took longer than {limit:.0f} s; call kling_get_video_task with download=true to "
-                "save it later"
+                f"the download took longer than {limit:.0f} s; look the task up again with download=true to save it "
+                "later"
             ) from exc
         except httpx.HTTPError as exc:
             raise DownloadError(f"the download failed ({type(exc).__name__}: {exc})") from exc

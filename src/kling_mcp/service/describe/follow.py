@@ -119,7 +119,7 @@ async def follow(
 ) -> FollowState:
     """The task's state after waiting up to `wait_seconds` for it; a failed task is a state here, not an error.
 
-    `viewer` sees only the tasks it may (as `kling_get_video_task`'s caller would): any other id is not found.
+    `viewer` sees only the tasks it may (as a task look-up's caller would): any other id is not found.
     """
     try:
         result = (await service.get(any_id, wait_seconds, viewer=viewer)).result

@@ -68,7 +68,7 @@ def made_from(settings: TaskSettings | None) -> MadeFrom | None:
 class VideoTaskResult(BaseModel):
     """A Kling video task as the tools report it."""
 
-    task_id: str | None = Field(description="Kling's task id: pass it to kling_get_video_task.")
+    task_id: str | None = Field(description="Kling's task id: the id to look the task up by.")
     external_task_id: str | None = Field(None, description="kling-mcp's own id for the task, also accepted.")
     # `| str`: a status Kling adds later is passed on as it is (with `done` false), not refused.
     status: ResultStatus | str = Field(
@@ -126,13 +126,13 @@ class VideoTaskResult(BaseModel):
 
 
 class VideoToolOutput(BaseModel):
-    """Structured output of kling_generate_video_from_image and kling_get_video_task."""
+    """Structured output of the tools that create a video task or look one up."""
 
     result: VideoTaskResult
 
 
 class TaskListOutput(BaseModel):
-    """Structured output of kling_list_video_tasks."""
+    """Structured output of the task-listing tool."""
 
     result: list[VideoTaskResult]
 
@@ -148,30 +148,56 @@ def _seconds(text: str | None) -> float | None:
         return None
 
 
+NextStep = Literal["show_video", "change_input", "fix_then_create", "create_again", "declined", "look_up", "wait"]
+"""What to do next about a task, by kind: show its video; change the input (it failed); fix the stated problem and
+create it again (no task exists); create it again (Kling never created it); ask the user (they declined the spend);
+look it up (not known whether it exists); wait and look it up (not ready). The kinds the server layer words with its
+tools' names are `TOOL_STEPS` (`server/replies.next_step_for`); the service words the others itself."""
+TOOL_STEPS: frozenset[NextStep] = frozenset({"fix_then_create", "create_again", "look_up", "wait"})
+
+
+def next_step_kind(status: str, task_id: str | None) -> NextStep:
+    """The kind of next step a task of this status calls for (`task_id` None: Kling's id is not known yet)."""
+    if status == "succeed":
+        return "show_video"
+    if status == "failed":
+        return "change_input"
+    if status == "create_failed":
+        return "fix_then_create"
+    if status == "never_created":
+        return "create_again"
+    if status == DECLINED:
+        return "declined"
+    return "look_up" if task_id is None else "wait"
+
+
 def next_step_for(status: str, task_id: str | None, external_task_id: str | None = None) -> str:
     """One sentence telling the caller what to do after seeing this status (with the real id, never a placeholder).
 
-    It names no tool: where the step is to call one, the server layer words it (`server/replies.with_next_step`).
+    It names no tool: where the step is to call one (`TOOL_STEPS`), the server layer words it again
+    (`server/replies.with_next_step`).
     """
     ref = task_id or external_task_id
     look_up = f"look the task up again with {ref!r}" if ref else "look the task up again"
     again = "do not create it again, which could create and bill a second task."
-    if status == "succeed":
-        return "Show the video URL to the user. " + VIDEO_RETENTION_NOTE
-    if status == "failed":
-        return "The task failed; change the prompt or images before creating a new task."
-    if status == "create_failed":
-        return (
-            "No task exists for this call, so nothing was billed: fix the problem stated with it, then creating it "
-            "again is safe."
-        )
-    if status == "never_created":
-        return "Kling never created this task and nothing was billed: creating it again is safe."
-    if status == DECLINED:
-        return DECLINED_STEP
-    if task_id is None:
-        return f"It is not yet known whether Kling created this task: {look_up}, waiting 30 s; {again}"
-    return f"The video is not ready yet: {look_up} in 30-60 s; {again}"
+    match next_step_kind(status, task_id):
+        case "show_video":
+            return "Show the video URL to the user. " + VIDEO_RETENTION_NOTE
+        case "change_input":
+            return "The task failed; change the prompt or images before creating a new task."
+        case "fix_then_create":
+            return (
+                "No task exists for this call, so nothing was billed: fix the problem stated with it, then creating "
+                "it again is safe."
+            )
+        case "create_again":
+            return "Kling never created this task and nothing was billed: creating it again is safe."
+        case "declined":
+            return DECLINED_STEP
+        case "look_up":
+            return f"It is not yet known whether Kling created this task: {look_up}, waiting 30 s; {again}"
+        case "wait":
+            return f"The video is not ready yet: {look_up} in 30-60 s; {again}"
 
 
 DECLINED_STEP = (

@@ -37,7 +37,7 @@ ImageText = Annotated[str, Field(min_length=1)]
 
 
 class ElementRequest(BaseModel):
-    """Arguments of kling_create_element; each field is a top-level tool parameter."""
+    """Arguments of the element-creating tool; each field is a top-level tool parameter."""
 
     model_config = ConfigDict(extra="forbid")
 

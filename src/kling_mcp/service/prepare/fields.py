@@ -29,8 +29,9 @@ from kling_mcp.api.capabilities import ASPECT_RATIOS, CAMERA_TYPES, DEFAULT_MODE
 from kling_mcp.config import blank_to_none
 
 MAX_PROMPT_CHARS = 2500
-# Where a description sends the caller for what each model takes (server/descriptions.py names the tool).
-MODELS = "kling_list_models"
+# Where a description sends the caller for what each model takes: a published schema names no tool (the server's
+# descriptions do), so it names the catalog, which the model-listing tool and this resource both show.
+MODELS = "the model catalog (kling://capabilities)"
 # Longest URL taken (image or callback), in characters. Presigned storage URLs (S3 with a session token, GCS, Azure
 # SAS) run to 1-3k characters, so 2,048 would refuse real ones; 8,192 is about the longest request line common HTTP
 # servers accept (Apache 8,190, nginx 8k buffers), so a longer URL could not be fetched anyway. It also bounds what

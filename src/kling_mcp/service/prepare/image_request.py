@@ -36,7 +36,7 @@ class _ImageLead(BaseModel):
 
 
 class VideoRequest(VideoArguments, _ImageLead):
-    """Arguments of kling_generate_video_from_image; each field is a top-level tool parameter."""
+    """Arguments of the image-to-video tool; each field is a top-level tool parameter."""
 
     model: ImageModelName = Field(DEFAULT_MODEL, description=f"See {MODELS}.")
     aspect_ratio: AspectRatio = Field("16:9", description="Omni models only.")

@@ -91,7 +91,7 @@ LONGEST_REFERENCE_SECONDS = {"image": 10, "video": 30}
 
 
 class MotionRequest(BaseModel):
-    """Arguments of kling_generate_motion_control; each field is a top-level tool parameter."""
+    """Arguments of the motion-control tool; each field is a top-level tool parameter."""
 
     model_config = ConfigDict(extra="forbid")
 

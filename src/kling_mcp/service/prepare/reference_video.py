@@ -3,7 +3,7 @@
 Kling's motion-control endpoint takes the reference only as a URL it fetches (docs/kling-api.md). A local file
 (a path or `file://` URL, allowed as the start frame's are: `ImagePolicy`) can still be sent when this server has a
 public URL (KLING_MCP_PUBLIC_URL, streamable HTTP): the file is registered here under an unguessable token and
-served at `{public_url}/kling/reference/{token}` (`http/reference_route.py`) until the registration expires. Its
+served at `{public_url}/kling/reference/{token}` (`http/callback_route.py`) until the registration expires. Its
 length is read from its header first (`video_header.py`), so a file Kling would refuse is refused before anything
 is sent, and the cost is estimated for its real length.
 """
@@ -154,7 +154,8 @@ def prepare_reference_video(value: str, orientation: str, policy: ImagePolicy, l
     if path is None:
         return PreparedVideo(value)
     header, resolved, info = _checked(path, orientation, policy, lent)
-    assert lent is not None
+    if lent is None:  # refused by _checked already; a real check, not an assert that `python -O` drops
+        raise InvalidInputError(FIELD, _NO_PUBLIC_URL)
     return PreparedVideo(lent.lend(resolved, header.content_type, info), header.seconds)
 
 

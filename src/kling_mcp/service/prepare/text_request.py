@@ -32,7 +32,7 @@ class _TextLead(BaseModel):
 
 
 class TextVideoRequest(VideoArguments, _TextLead):
-    """Arguments of kling_generate_video_from_text; each field is a top-level tool parameter."""
+    """Arguments of the text-to-video tool; each field is a top-level tool parameter."""
 
     model: TextModelName = Field(DEFAULT_MODEL, description=f"See {MODELS}.")
     camera_control: CameraControlArgument = Field(None, description=CAMERA_CONTROL_HELP)

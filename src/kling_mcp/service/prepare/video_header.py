@@ -74,7 +74,7 @@ def _mvhd_seconds(handle: BinaryIO, start: int, stop: int) -> float | None:
     if stop - start > MAX_MOOV_BYTES:
         raise VideoHeaderError(f"its moov box is larger than {MAX_MOOV_BYTES:,} bytes")
     offset = start
-    while (box := _box(handle, offset, stop)) is not None:
+    while offset < stop and (box := _box(handle, offset, stop)) is not None:
         kind, content, after = box
         if kind == b"mvhd":
             handle.seek(content)
