@@ -1,0 +1,66 @@
+"""A generate call prepares its request once (issue 25): the capability table is asked once and each local file is
+read once per tool call, for the estimate, the user's question and the create together. Counted where it is done
+(`api/capabilities.TABLE_LOOKUPS`, `service/prepare/images.FILE_READS`), through a real client and the sandbox."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from kling_mcp.api.capabilities import TABLE_LOOKUPS
+from kling_mcp.sandbox.runner import SandboxServer
+from kling_mcp.server.build import build_server
+from kling_mcp.service.prepare.images import FILE_READS, ImagePolicy
+from tests.conftest import EXAMPLE_PNG, FAST_RETRY, make_settings, text_of
+from tests.names import GENERATE, MOTION
+from tests.test_consent import User
+from tests.video_files import write_video
+
+pytestmark = pytest.mark.anyio
+
+# The 2026-07-28 client (the fast lane's) asks through an input-required round trip: the tool is called twice, once
+# to be told the question and once with the answer, which creates.
+CALLS_PER_APPROVED_CREATE = 2
+
+
+async def _counted(server: Any, tool: str, arguments: dict[str, Any], user: User) -> tuple[int, int]:
+    async with Client(server, elicitation_callback=user) as client:
+        lookups, reads = TABLE_LOOKUPS.count, FILE_READS.count
+        answer = await client.call_tool(tool, {**arguments, "timeout": 0})
+        lookups, reads = TABLE_LOOKUPS.count - lookups, FILE_READS.count - reads
+    assert not answer.is_error, text_of(answer)
+    return lookups, reads
+
+
+async def test_an_approved_image_create_asks_the_table_once_and_reads_its_image_once_per_call(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    image = Path(shutil.copy(EXAMPLE_PNG, tmp_path / "start.png"))
+    server = build_server(
+        make_settings(sandbox, tmp_path), image_policy=ImagePolicy(roots=(tmp_path,)), retry_policy=FAST_RETRY
+    )
+    user = User()
+    arguments = {"prompt": "a paper boat", "start_image_url": str(image), "aspect_ratio": "9:16"}
+    lookups, reads = await _counted(server, GENERATE, arguments, user)
+    assert len(user.questions) == 1 and len(sandbox.state.creates()) == 1
+    assert "Note: aspect_ratio is not sent" in user.questions[0].message  # the notes come from the same pass
+    assert (lookups, reads) == (CALLS_PER_APPROVED_CREATE, CALLS_PER_APPROVED_CREATE)
+
+
+async def test_an_approved_motion_create_reads_its_local_reference_once_per_call(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    video = write_video(tmp_path / "clips" / "dance.mp4", 7.5, moov_last=True)
+    settings = make_settings(sandbox, tmp_path, KLING_MCP_PUBLIC_URL="http://127.0.0.1:9")
+    server = build_server(
+        settings, image_policy=ImagePolicy(roots=(video.parent,)), retry_policy=FAST_RETRY, serve_callbacks=True
+    )
+    user = User()
+    arguments = {"image_url": "https://images.example.com/dancer.png", "video_url": str(video)}
+    lookups, reads = await _counted(server, MOTION, {**arguments, "character_orientation": "image"}, user)
+    assert "(7.5 s)" in user.questions[0].message and len(sandbox.state.creates()) == 1
+    assert (lookups, reads) == (CALLS_PER_APPROVED_CREATE, CALLS_PER_APPROVED_CREATE)
