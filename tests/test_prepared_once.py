@@ -5,6 +5,7 @@ read once per tool call, for the estimate, the user's question and the create to
 from __future__ import annotations
 
 import shutil
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,20 @@ import pytest
 from mcp import Client
 
 from kling_mcp.api.capabilities import TABLE_LOOKUPS
+from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.build import build_server
+from kling_mcp.server.context import options_from
+from kling_mcp.server.runtime import open_runtime
+from kling_mcp.service.create.creating import Approval
+from kling_mcp.service.custom_elements import ElementNotFoundError
+from kling_mcp.service.describe.owners import Viewer
+from kling_mcp.service.failures import InvalidInputError
+from kling_mcp.service.journal import open_journal
+from kling_mcp.service.journal.element_rows import ElementEntry
+from kling_mcp.service.prepare.estimates import profile_of
 from kling_mcp.service.prepare.images import FILE_READS, ImagePolicy
+from kling_mcp.service.prepare.text_request import TextVideoRequest
 from tests.conftest import EXAMPLE_PNG, FAST_RETRY, make_settings, text_of
 from tests.names import GENERATE, MOTION
 from tests.test_consent import User
@@ -64,3 +76,32 @@ async def test_an_approved_motion_create_reads_its_local_reference_once_per_call
     lookups, reads = await _counted(server, MOTION, {**arguments, "character_orientation": "image"}, user)
     assert "(7.5 s)" in user.questions[0].message and len(sandbox.state.creates()) == 1
     assert (lookups, reads) == (CALLS_PER_APPROVED_CREATE, CALLS_PER_APPROVED_CREATE)
+
+
+@pytest.mark.parametrize("path", ["generate", "prepare"])
+async def test_the_service_itself_refuses_another_owner_s_element_before_anything_is_sent(
+    path: str, settings: Settings, sandbox: SandboxServer
+) -> None:
+    """The owner check is the service's, not only the tool handler's: every create goes through `prepare`."""
+    journal = open_journal(settings.resolved_journal())
+    try:
+        journal.record_element_intent(ElementEntry("kmcp-alices", "alice's keeper", owner="oauth:alice"))
+    finally:
+        journal.close()
+    request = TextVideoRequest.model_validate(
+        {"prompt": "the keeper", "model": "kling-v3", "element_list": [{"element_id": "kmcp-alices"}]}
+    )
+    bob = Viewer(owner="oauth:bob")
+    async with AsyncExitStack() as stack:
+        service = (await open_runtime(settings, options_from(settings), stack, FAST_RETRY)).service
+        approval = Approval(await service.estimate(profile_of(request)), "test")
+        with pytest.raises(ElementNotFoundError, match="No element with id 'kmcp-alices' among yours"):
+            if path == "generate":
+                await service.generate(request, approval=approval, viewer=bob)
+            else:
+                async with service.prepare(request, bob) as prepared:
+                    await service.start(prepared, approval=approval, waits=False)
+        with pytest.raises(InvalidInputError, match="still under way"):  # its owner is told what it is
+            async with service.prepare(request, Viewer(owner="oauth:alice")):
+                pass
+    assert sandbox.state.creates() == []
