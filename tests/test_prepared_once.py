@@ -34,13 +34,13 @@ from tests.video_files import write_video
 
 pytestmark = pytest.mark.anyio
 
-# The 2026-07-28 client (the fast lane's) asks through an input-required round trip: the tool is called twice, once
-# to be told the question and once with the answer, which creates.
-CALLS_PER_APPROVED_CREATE = 2
+# Tool calls per approved create: the 2026-07-28 client (the fast lane's) asks through an input-required round trip,
+# the tool called once to be told the question and once with the answer, which creates; 2025-11-25 asks inside one.
+CALLS = [pytest.param("auto", 2, id="2026"), pytest.param("legacy", 1, id="2025", marks=pytest.mark.slow)]
 
 
-async def _counted(server: Any, tool: str, arguments: dict[str, Any], user: User) -> tuple[int, int]:
-    async with Client(server, elicitation_callback=user) as client:
+async def _counted(server: Any, tool: str, arguments: dict[str, Any], user: User, mode: str) -> tuple[int, int]:
+    async with Client(server, mode=mode, elicitation_callback=user) as client:
         lookups, reads = TABLE_LOOKUPS.count, FILE_READS.count
         answer = await client.call_tool(tool, {**arguments, "timeout": 0})
         lookups, reads = TABLE_LOOKUPS.count - lookups, FILE_READS.count - reads
@@ -48,8 +48,9 @@ async def _counted(server: Any, tool: str, arguments: dict[str, Any], user: User
     return lookups, reads
 
 
+@pytest.mark.parametrize(("mode", "calls"), CALLS)
 async def test_an_approved_image_create_asks_the_table_once_and_reads_its_image_once_per_call(
-    sandbox: SandboxServer, tmp_path: Path
+    mode: str, calls: int, sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     image = Path(shutil.copy(EXAMPLE_PNG, tmp_path / "start.png"))
     server = build_server(
@@ -57,14 +58,15 @@ async def test_an_approved_image_create_asks_the_table_once_and_reads_its_image_
     )
     user = User()
     arguments = {"prompt": "a paper boat", "start_image_url": str(image), "aspect_ratio": "9:16"}
-    lookups, reads = await _counted(server, GENERATE, arguments, user)
+    lookups, reads = await _counted(server, GENERATE, arguments, user, mode)
     assert len(user.questions) == 1 and len(sandbox.state.creates()) == 1
     assert "Note: aspect_ratio is not sent" in user.questions[0].message  # the notes come from the same pass
-    assert (lookups, reads) == (CALLS_PER_APPROVED_CREATE, CALLS_PER_APPROVED_CREATE)
+    assert (lookups, reads) == (calls, calls)
 
 
+@pytest.mark.parametrize(("mode", "calls"), CALLS)
 async def test_an_approved_motion_create_reads_its_local_reference_once_per_call(
-    sandbox: SandboxServer, tmp_path: Path
+    mode: str, calls: int, sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     video = write_video(tmp_path / "clips" / "dance.mp4", 7.5, moov_last=True)
     settings = make_settings(sandbox, tmp_path, KLING_MCP_PUBLIC_URL="http://127.0.0.1:9")
@@ -73,9 +75,9 @@ async def test_an_approved_motion_create_reads_its_local_reference_once_per_call
     )
     user = User()
     arguments = {"image_url": "https://images.example.com/dancer.png", "video_url": str(video)}
-    lookups, reads = await _counted(server, MOTION, {**arguments, "character_orientation": "image"}, user)
+    lookups, reads = await _counted(server, MOTION, {**arguments, "character_orientation": "image"}, user, mode)
     assert "(7.5 s)" in user.questions[0].message and len(sandbox.state.creates()) == 1
-    assert (lookups, reads) == (CALLS_PER_APPROVED_CREATE, CALLS_PER_APPROVED_CREATE)
+    assert (lookups, reads) == (calls, calls)
 
 
 @pytest.mark.parametrize("path", ["generate", "prepare"])
