@@ -64,10 +64,6 @@ ElementCheck = Callable[[GenerateRequest, Viewer], Awaitable[None]]
 """Refuses, before anything is sent, elements the viewer may not use (`ElementService.check_usable`)."""
 
 
-async def _no_element_check(request: GenerateRequest, viewer: Viewer) -> None:
-    del request, viewer
-
-
 @dataclass(frozen=True)
 class Started:
     """A task just created: where it lives, Kling's first answer, our id for it, its timing profile, and any
@@ -92,7 +88,7 @@ class TaskCreator:
         *,
         clock: Callable[[], float] = time.monotonic,
         kling_host: str | None = None,
-        check_elements: ElementCheck = _no_element_check,
+        check_elements: ElementCheck,
     ) -> None:
         self._client = client
         self._check_elements = check_elements
