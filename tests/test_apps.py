@@ -26,6 +26,7 @@ from kling_mcp.service.describe.follow import follow
 from kling_mcp.service.describe.owners import Viewer
 from kling_mcp.service.failures import TaskNotFoundError
 from kling_mcp.service.journal import JournalEntry, open_journal
+from kling_mcp.service.prepare.estimates import profile_of
 from kling_mcp.service.prepare.image_request import VideoRequest
 from tests.conftest import FAST_RETRY, PROTOCOL_MODES, settled_journal_entry, text_of
 from tests.names import GENERATE, GET, TEXT, TOOLS, WATCH
@@ -246,8 +247,8 @@ async def test_follow_sees_only_the_viewers_own_tasks(settings: Settings) -> Non
     async with AsyncExitStack() as stack:
         runtime = await open_runtime(settings, options_from(settings), stack, FAST_RETRY)
         request = VideoRequest.model_validate({**ARGS, "timeout": 5})
-        approval = Approval(await runtime.service.estimate(request), "test")
-        outcome = await runtime.service.generate(request, approval=approval, owner="oauth:alice")
+        approval = Approval(await runtime.service.estimate(profile_of(request)), "test")
+        outcome = await runtime.service.generate(request, approval=approval, viewer=Viewer(owner="oauth:alice"))
         task_id = outcome.result.task_id
         assert task_id is not None
         mine = await follow(runtime.service, task_id, 0, viewer=Viewer(owner="oauth:alice"))

@@ -16,6 +16,8 @@ from kling_mcp.config import Settings
 from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.server.build import build_server
 from kling_mcp.server.consent import NOT_ASKED_CLIENT, question
+from kling_mcp.service.options import ServiceOptions
+from kling_mcp.service.prepare.bodies import prepare_request
 from kling_mcp.service.prepare.estimates import Estimate
 from kling_mcp.service.prepare.images import ImagePolicy
 from kling_mcp.service.prepare.text_request import TextVideoRequest
@@ -234,7 +236,7 @@ async def test_a_task_call_from_a_client_that_cannot_ask_is_refused_under_always
 def test_the_question_stays_the_same_while_more_tasks_of_its_settings_finish() -> None:
     """In 2026-07-28 the call runs again with the answer, which counts only for the question exactly as shown: a
     task of the same settings finishing in between must not make the user answer twice."""
-    request = TextVideoRequest.model_validate(TEXT_ARGS)
+    request = prepare_request(TextVideoRequest.model_validate(TEXT_ARGS), ServiceOptions())
     assert question(request, Estimate(8.0, "learned", 3)) == question(request, Estimate(8.0, "learned", 4))
     assert question(request, Estimate(8.0, "prior")) != question(request, Estimate(8.0, "learned", 1))
 

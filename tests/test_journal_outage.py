@@ -30,6 +30,7 @@ from kling_mcp.service.describe.owners import Viewer
 from kling_mcp.service.failures import OwnerUncheckedError, TaskNotFoundError
 from kling_mcp.service.journal import NEVER_CREATED, UNKNOWN, JournalEntry, open_journal
 from kling_mcp.service.journal.reopening import ReopeningJournal
+from kling_mcp.service.prepare.estimates import profile_of
 from kling_mcp.service.prepare.image_request import VideoRequest
 from tests.conftest import FAST_RETRY, make_settings, text_of
 from tests.http_support import TOKEN, connect, run_server
@@ -49,8 +50,8 @@ async def _made_task(settings: Settings) -> str:
     async with AsyncExitStack() as stack:
         runtime = await open_runtime(settings, options_from(settings), stack, FAST_RETRY)
         request = VideoRequest.model_validate({**ARGS, "timeout": 5})
-        approval = Approval(await runtime.service.estimate(request), "test")
-        outcome = await runtime.service.generate(request, approval=approval, owner="oauth:al")
+        approval = Approval(await runtime.service.estimate(profile_of(request)), "test")
+        outcome = await runtime.service.generate(request, approval=approval, viewer=Viewer(owner="oauth:al"))
         assert outcome.result.task_id is not None
         return outcome.result.task_id
 

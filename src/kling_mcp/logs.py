@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -11,7 +12,28 @@ from urllib.parse import urlsplit
 
 from kling_mcp.redaction import Redactor, redact
 
-__all__ = ["RedactingFilter", "configure_logging", "redact", "urls_by_host_only"]
+__all__ = ["RedactingFilter", "Tally", "configure_logging", "redact", "urls_by_host_only"]
+
+
+class Tally:
+    """How many times this process did one thing, counted where it is done and read by tests and benchmarks: how
+    often the capability table is asked (`api/capabilities.TABLE_LOOKUPS`), how many local files a request reads
+    (`service/prepare/images.FILE_READS`). Never logged, never reset: a reader takes the difference."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._lock = threading.Lock()  # requests are prepared in worker threads
+
+    def add(self) -> None:
+        """Count one more."""
+        with self._lock:
+            self._count += 1
+
+    @property
+    def count(self) -> int:
+        """How many so far."""
+        return self._count
+
 
 _HOST_ONLY: ContextVar[bool] = ContextVar("kling_mcp_urls_by_host_only", default=False)
 

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
+from kling_mcp.logs import Tally
+
 if TYPE_CHECKING:  # a start lists the tools (their model enums come from here) without the wire models
     from kling_mcp.api.models import Endpoint
 
@@ -157,8 +159,13 @@ def models_of(endpoints: Iterable[Endpoint]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(row.model for row in ROWS if row.endpoint in wanted))
 
 
+TABLE_LOOKUPS = Tally()
+"""How often `row_for` was asked: once per generate request (`service/prepare/bodies.prepare_request`)."""
+
+
 def row_for(model: str, endpoints: Iterable[Endpoint]) -> Capabilities:
     """The row of the first of these endpoints that serves the model (a tool lists its endpoints in order)."""
+    TABLE_LOOKUPS.add()
     for endpoint in endpoints:
         if (model, endpoint) in CAPABILITIES:
             return CAPABILITIES[(model, endpoint)]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
-import anyio.to_thread
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resolve import (
@@ -29,10 +28,9 @@ from pydantic import BaseModel, Field
 from kling_mcp.server.access import caller_of
 from kling_mcp.service.create.creating import Approval
 from kling_mcp.service.describe.task_results import VideoTaskResult, declined
-from kling_mcp.service.prepare.bodies import GenerateRequest, prepare_request, unsent_notes
-from kling_mcp.service.prepare.estimates import Estimate, profile_of
+from kling_mcp.service.prepare.bodies import PreparedRequest
+from kling_mcp.service.prepare.estimates import Estimate
 from kling_mcp.service.prepare.motion_request import MotionRequest
-from kling_mcp.service.prepare.reference_video import reference_seconds_of
 
 if TYPE_CHECKING:
     from kling_mcp.server.context import AppContext
@@ -78,10 +76,11 @@ def _units(units: float) -> str:
     return f"{units:g} unit{'' if units == 1 else 's'}"
 
 
-def question(request: GenerateRequest, estimate: Estimate, reference_seconds: float | None = None) -> str:
+def question(prepared: PreparedRequest, estimate: Estimate) -> str:
     """What the user is shown: the settings that will be sent, the prompt's start and the estimated cost (a motion
-    request's with the length this server read from its local reference, `reference_seconds`, when it did)."""
-    profile = profile_of(request, reference_seconds)
+    request's with the length this server read from its local reference, when it did). Nothing in it changes
+    between the two calls of a 2026-07-28 round trip (an answer counts only for the question exactly as shown)."""
+    request, profile, reference_seconds = prepared.request, prepared.profile, prepared.reference_seconds
     text = request.prompt or ""
     if not text and not isinstance(request, MotionRequest) and request.multi_prompt:  # a storyboard's shots carry it
         shots = request.multi_prompt
@@ -99,7 +98,7 @@ def question(request: GenerateRequest, estimate: Estimate, reference_seconds: fl
             "Create a paid Kling video?",
             f"Model: {request.model}, mode {request.mode}, {shape}, {sound}.",
             f"Prompt: {prompt or '(none)'}",
-            *(f"Note: {note}." for note in unsent_notes(request)),
+            *(f"Note: {note}." for note in prepared.notes),
             f"Estimated cost: {'at most ' if estimate.at_most else ''}{_units(estimate.units)} "
             f"({RATE_SHOWN if estimate.at_most and estimate.source == 'learned' else BASIS_SHOWN[estimate.source]}); "
             "Kling bills the task once it is created.",
@@ -119,15 +118,16 @@ def refused_without_asking(estimate: Estimate) -> ToolError:
 
 
 async def approve(
-    ctx: Context, app: AppContext, request: GenerateRequest
+    ctx: Context, app: AppContext, prepared: PreparedRequest
 ) -> Approval | VideoTaskResult | InputRequiredResult:
-    """The rule before every paid create: an `Approval` to create with; a `declined` result (the user said no:
+    """The rule before every paid create of the call's `prepared` request (so every local check has passed: nobody
+    is asked to approve a doomed request): an `Approval` to create with; a `declined` result (the user said no:
     nothing is sent); or, in the 2026-07-28 protocol, the `InputRequiredResult` that asks (the tool returns it and
     the client calls again with the answer). Raises a tool error when the rule is `always` and the client cannot ask,
     and the spend limit's error when the create would pass it (before anyone is asked).
     """
     service = await app.service()
-    estimate = await service.estimate(request)
+    estimate = await service.estimate(prepared.profile)
     mode = app.settings.confirm_spend
     if mode == "off":
         return Approval(estimate, NOT_ASKED_OFF)
@@ -135,15 +135,12 @@ async def approve(
         if mode == "always":
             raise refused_without_asking(estimate)
         return Approval(estimate, NOT_ASKED_CLIENT)
-    prepare_request(request, app.options)  # every local check first: nobody is asked to approve a doomed request
-    await service.check_spend(caller_of(ctx).viewer.owner, estimate.units)  # nor one the spend limit will refuse
-    seconds = await anyio.to_thread.run_sync(reference_seconds_of, request, app.options)
-    asked = question(request, estimate, seconds)
-    resolved = await resolve_arguments(_RESOLVED, _PLANS, {"question": asked}, ctx)
+    await service.check_spend(caller_of(ctx).viewer.owner, estimate.units)  # nobody approves what the limit refuses
+    resolved = await resolve_arguments(_RESOLVED, _PLANS, {"question": question(prepared, estimate)}, ctx)
     if isinstance(resolved, InputRequiredResult):
         return resolved
     answer: ElicitationResult[SpendApproval] = resolved["answer"]
     if isinstance(answer, AcceptedElicitation) and answer.data.approve:
         return Approval(estimate, CONFIRMED)
     said = "declined" if answer.action != "cancel" else "cancelled"
-    return declined(request.model, said, estimate.units, estimate.basis)
+    return declined(prepared.request.model, said, estimate.units, estimate.basis)

@@ -42,9 +42,9 @@ from kling_mcp.service.failures import InvalidInputError, JournalUnavailableErro
 from kling_mcp.service.journal.ledger import WINDOW_SECONDS
 from kling_mcp.service.limits.credits import CreditsOutput, OwnerSpend
 from kling_mcp.service.limits.spend import SpendLimitError
-from kling_mcp.service.prepare.bodies import GenerateRequest, unsent_notes
+from kling_mcp.service.prepare.bodies import GenerateRequest
 from kling_mcp.service.prepare.element_request import ElementRequest
-from kling_mcp.service.video import Outcome
+from kling_mcp.service.video import Begun, Outcome
 
 if TYPE_CHECKING:
     from kling_mcp.server.context import AppContext
@@ -55,18 +55,14 @@ CREATE_FAILURES = (InvalidInputError, KlingError, JournalUnavailableError, Spend
 async def generate(ctx: Context, request: GenerateRequest) -> CallToolResult | InputRequiredResult:
     """Create one paid task, once the spend is approved (`server/consent.py`), and wait for it within the call's cap."""
     app = app_of(ctx)
-    caller = caller_of(ctx)
-    caller.require(GENERATE_SCOPE, "creating a video (a paid Kling task)")
-    approval = await _approval(ctx, app, request, caller)
-    if not isinstance(approval, Approval):
-        return approval
+    begun = await _begin(ctx, app, caller_of(ctx), request, waits=True)
+    if not isinstance(begun, Begun):
+        return begun
     try:
-        outcome = await (await app.service()).generate(
-            request, progress_of(ctx), approval=approval, owner=caller.viewer.owner
-        )
+        outcome = await (await app.service()).wait_for(begun, progress_of(ctx))
     except CREATE_FAILURES as exc:
         raise create_error(exc, request, app) from exc
-    return video_result(await saved(app, outcome, None, request.effective_timeout), ctx, unsent_notes(request))
+    return video_result(await saved(app, outcome, None, request.effective_timeout), ctx, list(begun.notes))
 
 
 async def start_task(
@@ -75,31 +71,30 @@ async def start_task(
     """`generate` for an MCP task (`server/tasks/`): the same checks, approval and errors, the task created once and
     not waited for (the MCP task follows it). Returns its external_task_id, or what `generate` returns instead of
     creating (the user's refusal, or the question itself)."""
+    begun = await _begin(ctx, app, caller, request, waits=False)
+    if not isinstance(begun, Begun):
+        return begun
+    return begun.started.external_task_id
+
+
+async def _begin(
+    ctx: Context, app: AppContext, caller: Caller, request: GenerateRequest, *, waits: bool
+) -> Begun | CallToolResult | InputRequiredResult:
+    """The start every create shares: the request prepared once (refused, before anyone is asked, when an argument
+    is bad or it names elements the caller may not use), the spend approved, the task created once. Else the answer
+    to give instead of creating: the user's refusal (a normal result, nothing sent) or the question (2026-07-28)."""
     caller.require(GENERATE_SCOPE, "creating a video (a paid Kling task)")
-    approval = await _approval(ctx, app, request, caller)
-    if not isinstance(approval, Approval):
-        return approval
+    service = await app.service()
     try:
-        begun = await (await app.runtime()).service.creator.start(request, approval=approval, owner=caller.viewer.owner)
+        async with service.prepare(request, caller.viewer) as prepared:
+            approval = await approve(ctx, app, prepared.request)
+            if isinstance(approval, VideoTaskResult):
+                return video_result(Outcome(approval, 0.0), ctx)
+            if not isinstance(approval, Approval):
+                return approval
+            return await service.start(prepared, approval=approval, waits=waits)
     except CREATE_FAILURES as exc:
         raise create_error(exc, request, app) from exc
-    return begun.external_task_id
-
-
-async def _approval(
-    ctx: Context, app: AppContext, request: GenerateRequest, caller: Caller
-) -> Approval | CallToolResult | InputRequiredResult:
-    """The spend's approval; else the answer to give instead of creating: the user's refusal (a normal result,
-    nothing sent) or the question (2026-07-28). Bad arguments, and elements the caller may not use, are refused
-    before anyone is asked."""
-    try:
-        await (await app.service()).elements.check_usable(request, caller.viewer)
-        approval = await approve(ctx, app, request)
-    except CREATE_FAILURES as exc:
-        raise create_error(exc, request, app) from exc
-    if isinstance(approval, VideoTaskResult):
-        return video_result(Outcome(approval, 0.0), ctx)
-    return approval
 
 
 def create_error(exc: Exception, request: GenerateRequest, app: AppContext) -> ToolError:

@@ -22,7 +22,8 @@ class ServiceOptions:
     image_policy: ImagePolicy = field(default_factory=ImagePolicy)
     skip_capability_check: bool = False
     coalesce_window: float = 1.0
-    max_concurrent_uploads: int = 4  # creates carrying inline images (megabytes each) in flight at once
+    # Requests carrying inline images (megabytes each) held at once: from their preparation to their create sent.
+    max_concurrent_uploads: int = 4
     stale_intent_seconds: float = 600.0  # see Settings.stale_intent_seconds
     http_timeout_seconds: float = 30.0  # see Settings.http_timeout_seconds
     # With Kling's callbacks served: the callback_url a create sends for its external_task_id (callbacks/addresses.py).

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from functools import partial
 
@@ -16,7 +17,7 @@ from kling_mcp.api.capabilities import ENDPOINTS, endpoint_named
 from kling_mcp.api.client import KlingClient
 from kling_mcp.api.errors import KlingNotFoundError, describe_cause
 from kling_mcp.api.models import Endpoint, Task
-from kling_mcp.service.create.creating import MIN_CREATE_BUDGET_SECONDS, Approval, TaskCreator
+from kling_mcp.service.create.creating import MIN_CREATE_BUDGET_SECONDS, Approval, Prepared, Started, TaskCreator
 from kling_mcp.service.create.intents import IntentResolver
 from kling_mcp.service.create.recorder import JournalRecorder
 from kling_mcp.service.custom_elements import ElementService
@@ -35,8 +36,7 @@ from kling_mcp.service.journal.ledger import WINDOW_SECONDS
 from kling_mcp.service.limits.spend import SpendLimitError
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.prepare.bodies import GenerateRequest
-from kling_mcp.service.prepare.estimates import Estimate, estimate, prior, profile_of
-from kling_mcp.service.prepare.reference_video import reference_seconds_of
+from kling_mcp.service.prepare.estimates import Estimate, Profile, estimate, prior
 from kling_mcp.service.wait.poller import TaskPoller
 from kling_mcp.service.wait.waiting import ProgressFn, TaskWaiter
 
@@ -50,6 +50,18 @@ class Outcome:
     result: VideoTaskResult
     waited: float
     wait_note: str | None = None  # why the call did not wait as long as asked, when it did not
+
+
+@dataclass(frozen=True)
+class Begun:
+    """A task just created by a call, with the call's clock: when it started and until when it may wait."""
+
+    started: Started
+    approval: Approval
+    model: str
+    since: float
+    deadline: float
+    notes: tuple[str, ...] = ()  # what the caller gave that was not sent (`PreparedRequest.notes`)
 
 
 class VideoService:
@@ -83,9 +95,17 @@ class VideoService:
         )
         self.options = options
         self._clock = clock
-        self.creator = TaskCreator(client, journal, self.recorder, options, clock=clock, kling_host=kling_host)
         self.elements = ElementService(
             client, journal, self.recorder, options, intents=self.intents, clock=clock, kling_host=kling_host
+        )
+        self.creator = TaskCreator(
+            client,
+            journal,
+            self.recorder,
+            options,
+            clock=clock,
+            kling_host=kling_host,
+            check_elements=self.elements.check_usable,  # every create refuses another owner's elements
         )
         self.poller = TaskPoller(client, coalesce_window=options.coalesce_window, clock=clock)
         self.waiter = TaskWaiter(
@@ -111,14 +131,10 @@ class VideoService:
         """
         return self.waiter.wrap_up()
 
-    async def estimate(self, request: GenerateRequest) -> Estimate:
-        """What creating this request is expected to cost (one journal query, in a worker thread); when the
-        journal cannot be read, the prior table's figure (the create itself will then say what is wrong)."""
-        try:
-            seconds = await anyio.to_thread.run_sync(reference_seconds_of, request, self.options)
-        except Exception:  # not worth failing the estimate: priced at the longest reference instead
-            seconds = None
-        profile = profile_of(request, seconds)
+    async def estimate(self, profile: Profile) -> Estimate:
+        """What creating a task of this billing profile (`PreparedRequest.profile`) is expected to cost (one journal
+        query, in a worker thread); when the journal cannot be read, the prior table's figure (the create itself
+        will then say what is wrong)."""
         try:
             return await anyio.to_thread.run_sync(
                 lambda: estimate(self._journal, profile, kling_host=self.kling_host), limiter=self.recorder.readers
@@ -147,43 +163,67 @@ class VideoService:
     def _budget(self, requested: float) -> float:
         return max(0.0, min(requested, self.options.max_wait_seconds))
 
+    def prepare(self, request: GenerateRequest, viewer: Viewer | None = None) -> AbstractAsyncContextManager[Prepared]:
+        """The request prepared once for this call (`TaskCreator.prepare`: the elements it names checked as the
+        viewer's to use, the table asked once, each local file read once); the block ends after `start`."""
+        return self.creator.prepare(request, viewer)
+
+    async def start(self, prepared: Prepared, *, approval: Approval, waits: bool = True) -> Begun:
+        """Create the prepared task once (see `TaskCreator.start`). A call that `waits` gives the create and its
+        time in line the call's own deadline, min(timeout, the server's cap), at least `MIN_CREATE_BUDGET_SECONDS`
+        for the create's retries; one that does not (an MCP task) gives it those seconds."""
+        request = prepared.request.request
+        since = self._clock()
+        deadline = since + self._budget(request.effective_timeout)
+        if waits:
+            create_deadline = since + max(deadline - since, MIN_CREATE_BUDGET_SECONDS)
+            started = await self.creator.start(
+                prepared, approval=approval, create_deadline=create_deadline, wait_deadline=deadline
+            )
+        else:
+            started = await self.creator.start(prepared, approval=approval)
+        return Begun(started, approval, request.model, since, deadline, prepared.request.notes)
+
+    async def wait_for(self, begun: Begun, progress: ProgressFn | None = None) -> Outcome:
+        """Wait for a task this call created, up to its deadline, and report it.
+
+        Every failure here is a `TaskCallError` carrying the task's ids and the next step (or the task's own
+        `TaskFailedError`)."""
+        started = begun.started
+        task = started.task
+        try:
+            task = await self.waiter.wait(
+                started.endpoint, task, begun.since, begun.deadline, progress, started.profile
+            )
+            outcome = self._finish(
+                task, begun.model, begun.since, started.external_task_id, started.journal_warning, started.endpoint
+            )
+            return with_approval(outcome, begun.approval)
+        except TaskFailedError:
+            raise
+        except Exception as exc:  # the task exists and is paid for: whatever broke, hand back its ids
+            raise TaskCallError(
+                f"Kling created the task, but the call could not follow it ({describe_cause(exc)})",
+                external_task_id=started.external_task_id,
+                task_id=task.task_id,
+                status="processing",
+                next_step=next_step_for("processing", task.task_id),
+                journal_warning=started.journal_warning,
+            ) from exc
+
     async def generate(
         self,
         request: GenerateRequest,
         progress: ProgressFn | None = None,
         *,
         approval: Approval,
-        owner: str | None = None,
+        viewer: Viewer | None = None,
     ) -> Outcome:
-        """Create the task once (see `TaskCreator.start`) and wait for it up to min(timeout, the server's cap).
-
-        Every failure after the intent is written is a `TaskCallError` carrying the task's ids and the next step.
-        """
-        started = self._clock()
-        budget = self._budget(request.effective_timeout)
-        deadline = started + budget
-        create_deadline = started + max(budget, MIN_CREATE_BUDGET_SECONDS)
-        begun = await self.creator.start(
-            request, approval=approval, create_deadline=create_deadline, owner=owner, wait_deadline=deadline
-        )
-        task = begun.task
-        try:
-            task = await self.waiter.wait(begun.endpoint, task, started, deadline, progress, begun.profile)
-            outcome = self._finish(
-                task, request.model, started, begun.external_task_id, begun.journal_warning, begun.endpoint
-            )
-            return with_approval(outcome, approval)
-        except TaskFailedError:
-            raise
-        except Exception as exc:  # the task exists and is paid for: whatever broke, hand back its ids
-            raise TaskCallError(
-                f"Kling created the task, but the call could not follow it ({describe_cause(exc)})",
-                external_task_id=begun.external_task_id,
-                task_id=task.task_id,
-                status="processing",
-                next_step=next_step_for("processing", task.task_id),
-                journal_warning=begun.journal_warning,
-            ) from exc
+        """Prepare, create once and wait (up to min(timeout, the server's cap)), for a caller whose approval is
+        already known: `prepare`, `start` and `wait_for` in one (the tool's handler asks the user in between)."""
+        async with self.prepare(request, viewer) as prepared:
+            begun = await self.start(prepared, approval=approval)
+        return await self.wait_for(begun, progress)
 
     async def get(
         self,

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager, nullcontext
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import anyio
+import anyio.to_thread
 
 from kling_mcp.api.client import KlingClient
 from kling_mcp.api.combination import Judged
@@ -22,7 +23,7 @@ from kling_mcp.api.errors import CreateOutcomeUnknownError, CreateRefusedError
 from kling_mcp.api.models import CreateBody, Endpoint, Task
 from kling_mcp.service.callbacks.destinations import check_relay_target
 from kling_mcp.service.create.recorder import JournalRecorder
-from kling_mcp.service.describe.owners import local_owner
+from kling_mcp.service.describe.owners import Viewer, operator
 from kling_mcp.service.describe.task_results import next_step_for
 from kling_mcp.service.failures import TaskCallError, judged_refusal
 from kling_mcp.service.journal import CREATE_FAILED, UNKNOWN, TaskJournal
@@ -30,7 +31,7 @@ from kling_mcp.service.journal.ledger import SpendCheck, SpendLimitReached
 from kling_mcp.service.limits.account_queue import AccountQueue
 from kling_mcp.service.limits.spend import SpendLimitError
 from kling_mcp.service.options import ServiceOptions
-from kling_mcp.service.prepare.bodies import GenerateRequest, prepare_request
+from kling_mcp.service.prepare.bodies import GenerateRequest, PreparedRequest, prepare_request
 from kling_mcp.service.prepare.estimates import Estimate
 from kling_mcp.service.wait.waiting import Profile
 
@@ -47,6 +48,20 @@ class Approval:
 
     estimate: Estimate
     how: str  # e.g. "confirmed by the user", "not asked: KLING_MCP_CONFIRM_SPEND=off"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One tool call's request, prepared once (`bodies.PreparedRequest`: body, profile, notes, a local reference's
+    length) for an owner who may use the elements it names. Made only by `TaskCreator.prepare`, and every create
+    takes one, so no create path skips the element check or prepares the request a second time."""
+
+    request: PreparedRequest
+    owner: str
+
+
+ElementCheck = Callable[[GenerateRequest, Viewer], Awaitable[None]]
+"""Refuses, before anything is sent, elements the viewer may not use (`ElementService.check_usable`)."""
 
 
 @dataclass(frozen=True)
@@ -73,8 +88,10 @@ class TaskCreator:
         *,
         clock: Callable[[], float] = time.monotonic,
         kling_host: str | None = None,
+        check_elements: ElementCheck,
     ) -> None:
         self._client = client
+        self._check_elements = check_elements
         self._journal = journal
         self._recorder = recorder
         self._options = options
@@ -84,17 +101,32 @@ class TaskCreator:
         # A slot frees up when a running task ends: ask again no sooner than a task's status is polled.
         self._account = AccountQueue(clock=clock, first_pause=options.schedule.min_interval)
 
+    @asynccontextmanager
+    async def prepare(self, request: GenerateRequest, viewer: Viewer | None = None) -> AsyncIterator[Prepared]:
+        """The request prepared once for this call (default viewer: the local operator): the elements it names
+        checked as the viewer's to use (one journal query), then every local rule checked, the capability table
+        asked once and each local file read once, in a worker thread. The estimate, the user's question and the
+        create all use what this yields; nothing is sent.
+
+        A request with inline images holds one of the bounded upload slots for the whole block (bodies are
+        megabytes each): the block is to end once the create is sent, and its body is dropped with it."""
+        viewer = viewer or operator()
+        await self._check_elements(request, viewer)
+        limiter: AbstractAsyncContextManager[Any] = self._uploads if request.carries_inline_images else nullcontext()
+        async with limiter:
+            prepared = await anyio.to_thread.run_sync(prepare_request, request, self._options)
+            yield Prepared(prepared, viewer.owner)
+
     async def start(
         self,
-        request: GenerateRequest,
+        prepared: Prepared,
         *,
         approval: Approval,
         create_deadline: float | None = None,
-        owner: str | None = None,
         wait_deadline: float | None = None,
     ) -> Started:
-        """Create the task once (owned by `owner`, default the local user), journaled before and after the create
-        request, with its `approval`'s estimate; does not wait for the video.
+        """Create the prepared task once (owned by its owner), journaled before and after the create request, with
+        its `approval`'s estimate; does not wait for the video. Call it inside the `prepare` block that made it.
 
         Refused before anything is sent if the intent cannot be journaled (`JournalUnavailableError`); after the
         create request may have left, every failure is a `TaskCallError` naming the task's ids.
@@ -103,35 +135,30 @@ class TaskCreator:
             create_deadline = self._clock() + MIN_CREATE_BUDGET_SECONDS
         # How long a create may wait in line for Kling's account concurrency: as long as its caller waits.
         in_line_until = create_deadline if wait_deadline is None else min(create_deadline, wait_deadline)
-        # Bodies with inline images are megabytes each: bound how many exist at once, and drop each after its create.
-        limiter: AbstractAsyncContextManager[Any] = self._uploads if request.carries_inline_images else nullcontext()
-        options = self._options
+        options, ready = self._options, prepared.request
+        request = ready.request
         await check_relay_target(
             request.callback_url, relayed=options.callback_url_for is not None, allow_private=options.relay_to_private
         )
-        async with limiter:
-            prepared = prepare_request(request, options)
-            prepared.entry.kling_host = self._kling_host
-            prepared.entry.owner = owner or local_owner()
-            prepared.entry.estimated_units = approval.estimate.units
-            prepared.entry.spend_approval = approval.how
-            endpoint, external_id = prepared.endpoint, prepared.entry.external_task_id
-            spend = SpendCheck(options.spend_limit, approval.estimate.units)  # the estimate the user approved
-            # Taken before the intent is written (so before its created_at): no send once it may be judged stale.
-            send_until = self._clock() + options.send_window_seconds
-            try:  # refuses the call, before any request, if it cannot be journaled or would pass the spend limit
-                await self._recorder.intent(prepared.entry, spend)
-            except SpendLimitReached as exc:
-                raise SpendLimitError(exc.spending, exc.estimate) from None
-            # Shielded: a cancelled call must still learn and record the id of a task it may have paid for.
-            with anyio.CancelScope(shield=True):
-                try:
-                    judged = (prepared.judged, request.model) if prepared.judged else None
-                    task, warning = await self._create(
-                        endpoint, prepared.body, external_id, (create_deadline, in_line_until, send_until), judged
-                    )
-                finally:
-                    del prepared
+        entry = ready.entry
+        entry.kling_host = self._kling_host
+        entry.owner = prepared.owner
+        entry.estimated_units = approval.estimate.units
+        entry.spend_approval = approval.how
+        endpoint, external_id = ready.endpoint, entry.external_task_id
+        spend = SpendCheck(options.spend_limit, approval.estimate.units)  # the estimate the user approved
+        # Taken before the intent is written (so before its created_at): no send once it may be judged stale.
+        send_until = self._clock() + options.send_window_seconds
+        try:  # refuses the call, before any request, if it cannot be journaled or would pass the spend limit
+            await self._recorder.intent(entry, spend)
+        except SpendLimitReached as exc:
+            raise SpendLimitError(exc.spending, exc.estimate) from None
+        # Shielded: a cancelled call must still learn and record the id of a task it may have paid for.
+        with anyio.CancelScope(shield=True):
+            judged = (ready.judged, request.model) if ready.judged else None
+            task, warning = await self._create(
+                endpoint, ready.body, external_id, (create_deadline, in_line_until, send_until), judged
+            )
         logger.info("created Kling task %s (%s, %s)", task.task_id, request.model, endpoint)
         profile = (request.model, request.mode, request.effective_duration)
         return Started(endpoint, task, external_id, profile, warning)

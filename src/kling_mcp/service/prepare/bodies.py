@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypedDict
 
-from kling_mcp.api.capabilities import IMAGE_ENDPOINTS, MOTION_ENDPOINTS, TEXT_ENDPOINTS, Feature, row_for
+from kling_mcp.api.capabilities import IMAGE_ENDPOINTS, MOTION_ENDPOINTS, TEXT_ENDPOINTS, Feature
 from kling_mcp.api.combination import Judged, Verdict, Wanted, judge
 from kling_mcp.api.models import (
     CreateBody,
@@ -31,7 +31,7 @@ from kling_mcp.service.failures import InvalidInputError, UnsupportedCombination
 from kling_mcp.service.journal import JournalEntry
 from kling_mcp.service.journal.entry import StoryboardShot, TaskSettings
 from kling_mcp.service.options import ServiceOptions
-from kling_mcp.service.prepare.estimates import profile_of
+from kling_mcp.service.prepare.estimates import Profile, profile_of
 from kling_mcp.service.prepare.fields import MAX_SHOT_PROMPT_CHARS, MAX_SHOTS
 from kling_mcp.service.prepare.image_request import VideoRequest
 from kling_mcp.service.prepare.images import PreparedImage, prepare_image
@@ -42,12 +42,17 @@ from kling_mcp.service.prepare.text_request import TextVideoRequest
 
 @dataclass(frozen=True)
 class PreparedRequest:
-    """A validated request: where it goes, what is sent, what the journal records, and what Kling is to judge."""
+    """A validated request, made once per tool call and handed to the estimate, the user's question and the create:
+    where it goes, what is sent, what the journal records, what Kling is to judge, and what the question shows."""
 
+    request: GenerateRequest
     endpoint: Endpoint
     body: CreateBody
     entry: JournalEntry
+    profile: Profile  # its billing profile: what the estimate prices
     judged: Judged | None = None  # what the table leaves to Kling for this model
+    reference_seconds: float | None = None  # a local reference video's length, as read from its header
+    notes: tuple[str, ...] = ()  # what the caller gave that is not sent (`unsent_notes`)
 
 
 @dataclass(frozen=True)
@@ -205,15 +210,16 @@ IMAGE_BUILDERS: dict[Endpoint, Callable[[VideoRequest, _Shared, Frames], CreateB
 }
 
 
-def unsent_notes(request: GenerateRequest) -> list[str]:
-    """What the caller gave that is accepted but not sent, in words for the result and the spend question: the image
-    tool takes aspect_ratio (tool-spec.md), but Kling's image2video has no such field (docs/kling-api.md)."""
+def unsent_notes(request: GenerateRequest, endpoint: Endpoint) -> tuple[str, ...]:
+    """What the caller gave that is accepted but not sent to `endpoint`, in words for the result and the spend
+    question: the image tool takes aspect_ratio (tool-spec.md), but Kling's image2video has no such field
+    (docs/kling-api.md)."""
     if not isinstance(request, VideoRequest) or "aspect_ratio" not in request.model_fields_set:
-        return []
-    if row_for(request.model, IMAGE_ENDPOINTS).endpoint != "image2video":
-        return []
+        return ()
+    if endpoint != "image2video":
+        return ()
     image = "start image" if request.start_image_url else "image"
-    return [f"aspect_ratio is not sent for image-to-video: the video follows the {image}'s shape"]
+    return (f"aspect_ratio is not sent for image-to-video: the video follows the {image}'s shape",)
 
 
 def settings_of(request: GenerateRequest) -> TaskSettings | None:
@@ -236,15 +242,19 @@ def settings_of(request: GenerateRequest) -> TaskSettings | None:
     return settings or None
 
 
-def _entry(
+def _prepared(
     request: GenerateRequest,
-    endpoint: Endpoint,
+    verdict: Verdict,
+    body: CreateBody,
     to: Addressing,
     frames: Frames,
     options: ServiceOptions,
     reference_seconds: float | None = None,
-) -> JournalEntry:
-    return JournalEntry(
+) -> PreparedRequest:
+    """The prepared request, its profile and notes read off the verdict's row (the table is not asked again)."""
+    endpoint = verdict.row.endpoint
+    profile = profile_of(request, reference_seconds, endpoint=endpoint)
+    entry = JournalEntry(
         external_task_id=to.external_task_id,
         endpoint=endpoint,
         model=request.model,
@@ -254,9 +264,11 @@ def _entry(
         start_image=frames.start.reference if frames.start else None,
         end_image=frames.end.reference if frames.end else None,
         callback_url=request.callback_url if options.callback_url_for is not None else None,
-        profile=profile_of(request, reference_seconds).key,
+        profile=profile.key,
         settings=settings_of(request),
     )
+    notes = unsent_notes(request, endpoint)
+    return PreparedRequest(request, endpoint, body, entry, profile, verdict.judged, reference_seconds, notes)
 
 
 def prepare_image_request(request: VideoRequest, options: ServiceOptions) -> PreparedRequest:
@@ -274,9 +286,8 @@ def prepare_image_request(request: VideoRequest, options: ServiceOptions) -> Pre
         else None,
     )
     to = _addressing(request, options)
-    endpoint = verdict.row.endpoint
-    body = IMAGE_BUILDERS[endpoint](request, _shared(request, verdict, to), frames)
-    return PreparedRequest(endpoint, body, _entry(request, endpoint, to, frames, options), verdict.judged)
+    body = IMAGE_BUILDERS[verdict.row.endpoint](request, _shared(request, verdict, to), frames)
+    return _prepared(request, verdict, body, to, frames, options)
 
 
 def prepare_text_request(request: TextVideoRequest, options: ServiceOptions) -> PreparedRequest:
@@ -289,8 +300,7 @@ def prepare_text_request(request: TextVideoRequest, options: ServiceOptions) -> 
         aspect_ratio=request.aspect_ratio,
         camera_control=_camera(request),
     )
-    endpoint = verdict.row.endpoint
-    return PreparedRequest(endpoint, body, _entry(request, endpoint, to, Frames(), options), verdict.judged)
+    return _prepared(request, verdict, body, to, Frames(), options)
 
 
 def prepare_motion_request(request: MotionRequest, options: ServiceOptions) -> PreparedRequest:
@@ -314,13 +324,13 @@ def prepare_motion_request(request: MotionRequest, options: ServiceOptions) -> P
         callback_url=to.callback_url,
         external_task_id=to.external_task_id,
     )
-    endpoint = verdict.row.endpoint
-    entry = _entry(request, endpoint, to, Frames(image), options, video.seconds)
-    return PreparedRequest(endpoint, body, entry, verdict.judged)
+    return _prepared(request, verdict, body, to, Frames(image), options, video.seconds)
 
 
 def prepare_request(request: GenerateRequest, options: ServiceOptions) -> PreparedRequest:
-    """The request's endpoint, body and journal entry, by its kind (image, text or motion); sends nothing."""
+    """The request's endpoint, body and journal entry, by its kind (image, text or motion); sends nothing. Asks the
+    capability table once and reads each local file once. Blocking (file reads): async callers run it in a worker
+    thread (`TaskCreator.prepare`, once per tool call)."""
     if isinstance(request, TextVideoRequest):
         return prepare_text_request(request, options)
     if isinstance(request, MotionRequest):

@@ -105,9 +105,13 @@ class Estimate:
 
 
 def profile_of(
-    request: VideoRequest | TextVideoRequest | MotionRequest, reference_seconds: float | None = None
+    request: VideoRequest | TextVideoRequest | MotionRequest,
+    reference_seconds: float | None = None,
+    *,
+    endpoint: str | None = None,
 ) -> Profile:
-    """The billing profile of a validated generate request (its endpoint as the capability table chooses it).
+    """The billing profile of a validated generate request (its endpoint as the capability table chooses it, or
+    `endpoint` when the caller already asked the table: `bodies.prepare_request` does).
 
     Motion control makes a video as long as its reference: with the length this server read from a local
     reference (`reference_seconds`), priced at it in whole seconds; for a URL, which only Kling measures, at the
@@ -118,10 +122,11 @@ def profile_of(
             return Profile(MOTION_ENDPOINTS[0], request.model, request.mode, billed_seconds(reference_seconds))
         return Profile(MOTION_ENDPOINTS[0], request.model, request.mode, request.longest_seconds, extras=(UP_TO,))
     endpoints = TEXT_ENDPOINTS if isinstance(request, TextVideoRequest) else IMAGE_ENDPOINTS
-    try:
-        endpoint: str = row_for(request.model, endpoints).endpoint
-    except KeyError:  # a model the table does not serve is still priced (as the first endpoint's)
-        endpoint = endpoints[0]
+    if endpoint is None:
+        try:
+            endpoint = row_for(request.model, endpoints).endpoint
+        except KeyError:  # a model the table does not serve is still priced (as the first endpoint's)
+            endpoint = endpoints[0]
     # A storyboard and a specified voice are billing dimensions of their own (Kling prices "with specified voice"
     # apart): tasks with them never teach the price of tasks without.
     extras = (("storyboard",) if request.storyboard else ()) + (("voices",) if request.voice_list else ())

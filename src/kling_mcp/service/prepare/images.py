@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from kling_mcp.logs import Tally
 from kling_mcp.service.failures import InvalidInputError
 from kling_mcp.service.prepare.image_check import MAX_IMAGE_BYTES, check_image_bytes, too_large
 
@@ -219,6 +220,10 @@ def local_path(field: str, value: str) -> Path | None:
     return _expand(field, value) if _looks_like_path(value) else None
 
 
+FILE_READS = Tally()
+"""How many local files were opened for reading (`open_local_file`): once per file per generate request."""
+
+
 def open_local_file(
     field: str,
     path: Path,
@@ -249,6 +254,7 @@ def open_local_file(
         # O_NOFOLLOW: the last component was checked as a regular file, so a symlink swapped in since is refused;
         # O_NONBLOCK: a FIFO swapped in would otherwise block the read forever.
         fd = os.open(resolved, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        FILE_READS.add()
     except FileNotFoundError as exc:
         raise InvalidInputError(field, f"file not found: {path}") from exc
     except IsADirectoryError as exc:

@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kling_mcp.service.failures import InvalidInputError
-from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.prepare.images import ImagePolicy, local_path, open_local_file
-from kling_mcp.service.prepare.motion_request import LONGEST_REFERENCE_SECONDS, MotionRequest
+from kling_mcp.service.prepare.motion_request import LONGEST_REFERENCE_SECONDS
 from kling_mcp.service.prepare.video_header import VideoHeader, VideoHeaderError, read_video_header
 
 FIELD = "video_url"
@@ -65,8 +64,8 @@ class LentFiles:
         self._lock = threading.Lock()  # tool calls read files in worker threads
 
     def lend(self, path: Path, content_type: str, info: os.stat_result) -> str:
-        """The URL Kling fetches the file at. The same unchanged file keeps its live token (a call prepares its
-        request more than once: to ask the user, then to send), so one task's body names one address."""
+        """The URL Kling fetches the file at. The same unchanged file keeps its live token (a 2026-07-28 call that
+        asks the user runs twice: to ask, then to send), so the address does not change between the two."""
         identity, now = _identity(info), self._clock()
         with self._lock:
             self._forget_expired(now)
@@ -159,24 +158,6 @@ def prepare_reference_video(value: str, orientation: str, policy: ImagePolicy, l
     return PreparedVideo(lent.lend(resolved, header.content_type, info), header.seconds)
 
 
-def measured_seconds(value: str, orientation: str, policy: ImagePolicy, lent: LentFiles | None) -> float | None:
-    """The length of a local reference this server would send, for the estimate (nothing is lent); None for a
-    URL, or for a file that would be refused (preparing the request reports why)."""
-    try:
-        path = local_path(FIELD, value)
-        return None if path is None else _checked(path, orientation, policy, lent)[0].seconds
-    except InvalidInputError:
-        return None
-
-
 def billed_seconds(seconds: float) -> int:
     """The whole seconds a reference of this length is priced at (a part second counts as a second: errs high)."""
     return max(1, math.ceil(seconds - 1e-6))
-
-
-def reference_seconds_of(request: object, options: ServiceOptions) -> float | None:
-    """A generate request's reference length as this server measured it: a motion request's local file; else
-    None. Blocking (a few small reads): async callers run it in a worker thread."""
-    if not isinstance(request, MotionRequest):
-        return None
-    return measured_seconds(request.video_url, request.character_orientation, options.image_policy, options.lent_files)
