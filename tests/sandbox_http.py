@@ -16,6 +16,17 @@ from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.sandbox.state import SANDBOX_ACCESS_KEY, SANDBOX_SECRET_KEY
 
 IMAGE = "https://images.example.com/start.png"
+ELEMENTS = "/v1/general/advanced-custom-elements"
+# An element made from images, as Kling's element endpoint takes it.
+ELEMENT_BODY: dict[str, Any] = {
+    "element_name": "Captain Mira",
+    "element_description": "a red-haired pilot in a blue flight suit",
+    "reference_type": "image_refer",
+    "element_image_list": {
+        "frontal_image": "https://images.example.com/hero-front.png",
+        "refer_images": [{"image_url": "https://images.example.com/hero-side.png"}],
+    },
+}
 
 
 def signed(sandbox: SandboxServer) -> httpx.Client:

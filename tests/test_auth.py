@@ -12,21 +12,14 @@ from pydantic import SecretStr
 
 from kling_mcp.api.signing import NOT_BEFORE_SKEW_SECONDS, RESIGN_MARGIN_SECONDS, TOKEN_LIFETIME_SECONDS, JwtSigner
 from kling_mcp.sandbox.runner import SandboxServer
+from tests.clocks import HandClock
 from tests.conftest import text_of
 
 SECRET = SecretStr("a-secret-key-of-at-least-32-bytes-long")
 
 
-class FakeClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_token_claims_follow_kling() -> None:
-    clock = FakeClock(1_800_000_000.0)
+    clock = HandClock(1_800_000_000.0)
     token = JwtSigner("my-access-key", SECRET, clock=clock).token()
     header = jwt.get_unverified_header(token)
     assert header == {"alg": "HS256", "typ": "JWT"}
@@ -41,7 +34,7 @@ def test_token_claims_follow_kling() -> None:
 
 
 def test_token_is_reused_then_resigned_before_expiry() -> None:
-    clock = FakeClock(1_800_000_000.0)
+    clock = HandClock(1_800_000_000.0)
     signer = JwtSigner("ak", SECRET, clock=clock)
     first = signer.token()
     clock.now += TOKEN_LIFETIME_SECONDS - RESIGN_MARGIN_SECONDS - 1
@@ -56,7 +49,7 @@ def test_token_is_reused_then_resigned_before_expiry() -> None:
 
 
 def test_invalidate_forces_a_new_token() -> None:
-    clock = FakeClock(1_800_000_000.0)
+    clock = HandClock(1_800_000_000.0)
     signer = JwtSigner("ak", SECRET, clock=clock)
     first = signer.token()
     clock.now += 1
@@ -66,7 +59,7 @@ def test_invalidate_forces_a_new_token() -> None:
 
 def test_a_token_resigned_in_the_same_second_still_differs() -> None:
     """After Kling refuses a token (1004), the next one must not be the very same string."""
-    clock = FakeClock(1_800_000_000.0)
+    clock = HandClock(1_800_000_000.0)
     signer = JwtSigner("ak", SECRET, clock=clock)
     first = signer.token()
     signer.invalidate()
@@ -79,7 +72,7 @@ def test_a_token_resigned_in_the_same_second_still_differs() -> None:
 
 
 def test_concurrent_refusals_of_one_token_resign_once_and_nbf_stays_in_the_past() -> None:
-    clock = FakeClock(1_800_000_000.0)
+    clock = HandClock(1_800_000_000.0)
     signer = JwtSigner("ak", SECRET, clock=clock)
     refused = signer.token()
     for _ in range(50):  # fifty requests refused with the same token at once

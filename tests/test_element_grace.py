@@ -32,39 +32,20 @@ from kling_mcp.service.journal import CREATING, NEVER_CREATED, TaskJournal, open
 from kling_mcp.service.journal.element_rows import ElementEntry
 from kling_mcp.service.options import ServiceOptions
 from kling_mcp.service.video import VideoService
+from tests.clocks import HandClock
 from tests.conftest import FAST_RETRY, journal_file, make_settings, text_of
 from tests.names import GET_ELEMENT, LIST_ELEMENTS
-from tests.sandbox_http import answer, finished, signed
+from tests.sandbox_http import ELEMENT_BODY, ELEMENTS, answer, finished, signed
 
 pytestmark = pytest.mark.anyio
 
 GRACE = 600.0
-ELEMENTS = "/v1/general/advanced-custom-elements"
-BODY: dict[str, Any] = {
-    "element_name": "Captain Mira",
-    "element_description": "a red-haired pilot in a blue flight suit",
-    "reference_type": "image_refer",
-    "element_image_list": {
-        "frontal_image": "https://images.example.com/hero-front.png",
-        "refer_images": [{"image_url": "https://images.example.com/hero-side.png"}],
-    },
-}
-
-
-@dataclass
-class Clock:
-    """A wall clock the test moves by hand."""
-
-    now: float = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
 class Parts:
     journal: TaskJournal
-    clock: Clock
+    clock: HandClock
     service: Callable[..., VideoService]
 
 
@@ -73,7 +54,7 @@ async def parts(sandbox: SandboxServer, shared_journal: str) -> AsyncIterator[Pa
     config = sandbox.state.config
     signer = JwtSigner(config.access_key, SecretStr(config.secret_key))
     journal = open_journal(shared_journal)
-    clock = Clock(time.time())
+    clock = HandClock(time.time())
     options = ServiceOptions(stale_intent_seconds=GRACE)
     async with httpx.AsyncClient(base_url=sandbox.url) as http:
 
@@ -90,7 +71,7 @@ async def parts(sandbox: SandboxServer, shared_journal: str) -> AsyncIterator[Pa
 
 def _intent(journal: TaskJournal, external_task_id: str, kling_host: str) -> ElementEntry:
     """An element creation's intent as a create writes it before its request (the journal stamps its time)."""
-    entry = ElementEntry(external_task_id, BODY["element_name"], owner=local_owner(), kling_host=kling_host)
+    entry = ElementEntry(external_task_id, ELEMENT_BODY["element_name"], owner=local_owner(), kling_host=kling_host)
     journal.record_element_intent(entry)
     return entry
 
@@ -104,7 +85,9 @@ def _row(journal: TaskJournal, external_task_id: str) -> ElementEntry:
 def _made_at_kling(sandbox: SandboxServer, external_task_id: str) -> dict[str, Any]:
     """The creation reached Kling (its answer died with the process): the finished element task."""
     with signed(sandbox) as http:
-        _, code, data, message = answer(http.post(ELEMENTS, json={**BODY, "external_task_id": external_task_id}))
+        _, code, data, message = answer(
+            http.post(ELEMENTS, json={**ELEMENT_BODY, "external_task_id": external_task_id})
+        )
         assert code == 0, message
         return finished(http, f"{ELEMENTS}/{data['task_id']}")
 

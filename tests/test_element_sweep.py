@@ -23,20 +23,10 @@ from kling_mcp.service.journal import open_journal
 from kling_mcp.service.journal.element_rows import ElementEntry
 from tests.conftest import FAST_RETRY, make_settings, text_of
 from tests.names import LIST
-from tests.sandbox_http import answer, finished, signed
+from tests.sandbox_http import ELEMENT_BODY, ELEMENTS, answer, finished, signed
 
 pytestmark = pytest.mark.anyio
 
-ELEMENTS = "/v1/general/advanced-custom-elements"
-BODY: dict[str, Any] = {
-    "element_name": "Captain Mira",
-    "element_description": "a red-haired pilot in a blue flight suit",
-    "reference_type": "image_refer",
-    "element_image_list": {
-        "frontal_image": "https://images.example.com/hero-front.png",
-        "refer_images": [{"image_url": "https://images.example.com/hero-side.png"}],
-    },
-}
 GRACE = 6.0  # KLING_MCP_STALE_INTENT_AFTER: the least allowed with KLING_MCP_HTTP_TIMEOUT=1
 
 
@@ -44,7 +34,7 @@ def _journal_intent(location: str, external_task_id: str, kling_host: str) -> El
     """An element creation's intent as a process that died right after writing it left it."""
     journal = open_journal(location)
     try:
-        entry = ElementEntry(external_task_id, BODY["element_name"], owner=local_owner(), kling_host=kling_host)
+        entry = ElementEntry(external_task_id, ELEMENT_BODY["element_name"], owner=local_owner(), kling_host=kling_host)
         journal.record_element_intent(entry)
         return entry
     finally:
@@ -101,7 +91,7 @@ async def test_an_element_intent_whose_create_reached_kling_is_adopted_at_the_ne
     external = "kmcp-element-made"
     _journal_intent(shared_journal, external, sandbox.url)
     with signed(sandbox) as http:  # the create reached Kling; its answer died with the process
-        _, code, data, message = answer(http.post(ELEMENTS, json={**BODY, "external_task_id": external}))
+        _, code, data, message = answer(http.post(ELEMENTS, json={**ELEMENT_BODY, "external_task_id": external}))
         assert code == 0, message
         made = finished(http, f"{ELEMENTS}/{data['task_id']}")
     [made_element] = made["task_result"]["elements"]

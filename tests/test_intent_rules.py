@@ -25,6 +25,7 @@ from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.service.create.intents import IntentResolver
 from kling_mcp.service.create.recorder import JournalRecorder
 from kling_mcp.service.journal import CREATING, NEVER_CREATED, JournalEntry, TaskJournal, open_journal
+from tests.clocks import HandClock
 from tests.conftest import FAST_RETRY, journal_file
 
 pytestmark = pytest.mark.anyio
@@ -34,20 +35,10 @@ IMAGE = "https://example.com/a.png"
 
 
 @dataclass
-class Clock:
-    """A wall clock the test moves by hand (the resolver's monotonic clock stays real: deadlines are `now`)."""
-
-    now: float = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@dataclass
 class Parts:
     journal: TaskJournal
     client: KlingClient
-    clock: Clock
+    clock: HandClock
     resolver: Callable[..., IntentResolver]
 
 
@@ -56,7 +47,7 @@ async def parts(sandbox: SandboxServer, tmp_path: Path) -> AsyncIterator[Parts]:
     config = sandbox.state.config
     signer = JwtSigner(config.access_key, SecretStr(config.secret_key))
     journal = open_journal(str(journal_file(tmp_path)))
-    clock = Clock()
+    clock = HandClock(0.0)
     async with httpx.AsyncClient(base_url=sandbox.url) as http:
         client = KlingClient(http, signer, policy=FAST_RETRY)
 

@@ -24,6 +24,7 @@ from kling_mcp.http.throttle import IntrospectionThrottle, NegativeCache, token_
 from kling_mcp.server.access import expand_scopes
 from kling_mcp.service.describe.owners import Viewer
 from kling_mcp.service.journal import JournalEntry
+from tests.clocks import HandClock
 
 pytestmark = pytest.mark.anyio
 
@@ -136,21 +137,13 @@ class FakeProvider:
         return httpx.Response(404)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _issuer(provider: FakeProvider, clock: Clock) -> Issuer:
+def _issuer(provider: FakeProvider, clock: HandClock) -> Issuer:
     http = httpx.AsyncClient(transport=httpx.MockTransport(provider.handle))
     return Issuer(ISSUER, http, clock=clock, cooldown=30.0, max_age=3600.0)
 
 
 async def test_an_unknown_key_id_refetches_the_keys_at_most_once_per_cooldown() -> None:
-    provider, clock = FakeProvider(), Clock()
+    provider, clock = FakeProvider(), HandClock()
     issuer = _issuer(provider, clock)
     assert (await issuer.signing_key("k1") or {}).get("kid") == "k1"
     assert provider.jwks_fetches == 1
@@ -168,7 +161,7 @@ async def test_an_unknown_key_id_refetches_the_keys_at_most_once_per_cooldown() 
 
 
 async def test_keys_are_refreshed_when_old_and_kept_when_the_provider_is_down() -> None:
-    provider, clock = FakeProvider(), Clock()
+    provider, clock = FakeProvider(), HandClock()
     issuer = _issuer(provider, clock)
     assert await issuer.signing_key("k1") is not None
     provider.broken = True
@@ -184,7 +177,7 @@ async def test_keys_are_refreshed_when_old_and_kept_when_the_provider_is_down() 
 
 
 async def test_metadata_naming_another_issuer_is_refused() -> None:
-    issuer = _issuer(FakeProvider(issuer="https://evil.example.com/realms/kling"), Clock())
+    issuer = _issuer(FakeProvider(issuer="https://evil.example.com/realms/kling"), HandClock())
     with pytest.raises(IssuerError, match="names issuer"):
         await issuer.signing_key("k1")
 
@@ -245,7 +238,7 @@ def test_a_viewer_sees_their_own_entries_and_an_admin_all() -> None:
 
 
 def test_introspections_are_limited_per_address_and_refill_at_the_set_rate() -> None:
-    clock = Clock()
+    clock = HandClock()
     throttle = IntrospectionThrottle(6, clock=clock)  # 6 at once, then one every 10 s
     attacker = [throttle.take("203.0.113.9") for _ in range(8)]
     assert attacker[:6] == [None] * 6
@@ -259,7 +252,7 @@ def test_introspections_are_limited_per_address_and_refill_at_the_set_rate() -> 
 
 
 def test_a_not_active_answer_is_remembered_briefly_by_digest_and_the_cache_is_bounded() -> None:
-    clock = Clock()
+    clock = HandClock()
     cache = NegativeCache(30.0, size=3, clock=clock)
     junk = [token_digest(f"junk-{n}") for n in range(4)]
     assert token_digest("abc").hex() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"  # SHA-256

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from kling_mcp.http.callback_route import REFERENCE_METHODS, REFERENCE_ROUTE, reference_endpoint
 from kling_mcp.service.prepare.reference_video import LEND_SECONDS, LentFiles
+from tests.clocks import HandClock
 from tests.video_files import write_video
 
 pytestmark = pytest.mark.anyio
@@ -25,21 +26,13 @@ pytestmark = pytest.mark.anyio
 PUBLIC = "https://mcp.example.com"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> HandClock:
+    return HandClock()
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def files(clock: Clock) -> LentFiles:
+def files(clock: HandClock) -> LentFiles:
     return LentFiles(PUBLIC + "/", clock=clock)
 
 
@@ -101,7 +94,7 @@ async def test_unknown_tokens_and_paths_get_a_bare_404(
 
 
 async def test_an_expired_token_gets_404(
-    files: LentFiles, http: httpx.AsyncClient, clock: Clock, tmp_path: Path
+    files: LentFiles, http: httpx.AsyncClient, clock: HandClock, tmp_path: Path
 ) -> None:
     url = _lend(files, write_video(tmp_path / "dance.mp4", 5))
     clock.now += LEND_SECONDS - 1

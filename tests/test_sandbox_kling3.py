@@ -11,9 +11,7 @@ import httpx
 import pytest
 
 from kling_mcp.sandbox.runner import SandboxServer
-from tests.sandbox_http import IMAGE, answer, finished, signed
-
-ELEMENTS = "/v1/general/advanced-custom-elements"
+from tests.sandbox_http import ELEMENTS, IMAGE, answer, finished, signed
 
 
 def _v3(**extra: Any) -> dict[str, Any]:
