@@ -15,7 +15,7 @@ from kling_mcp.sandbox.runner import SandboxServer
 from kling_mcp.sandbox.state import ReferenceFetch
 from tests.conftest import text_of
 from tests.http_support import TOKEN, HttpServer, connect, free_port, run_server
-from tests.names import MOTION
+from tests.names import GET, LIST, MOTION
 from tests.video_files import write_video
 
 # Every test here starts a server process.
@@ -46,6 +46,12 @@ async def test_a_local_reference_is_fetched_by_kling_from_the_public_url_and_set
         result = await client.call_tool(
             MOTION, {"image_url": IMAGE, "video_url": str(video), "character_orientation": "image", "timeout": 30}
         )
+        found = await client.call_tool(GET, {"task_id": result.structured_content["result"]["task_id"]})
+        listed = await client.call_tool(LIST, {})
+    # Over HTTP the server's disk is not the caller's: look-ups and the list name the local reference, never place it.
+    for looked_up in (found, listed):
+        assert looked_up.structured_content is not None and str(video) not in str(looked_up.structured_content)
+        assert "'reference_video_url': 'dance.mp4'" in str(looked_up.structured_content)
     assert not result.is_error, text_of(result)
     assert result.structured_content is not None
     task = result.structured_content["result"]

@@ -30,7 +30,15 @@ from kling_mcp.server.arguments import (
 from kling_mcp.server.consent import approve
 from kling_mcp.server.context import app_of
 from kling_mcp.server.descriptions import GET_TOOL, MODELS_TOOL, WATCH_TOOL
-from kling_mcp.server.replies import next_step_for, progress_of, saved, task_list_result, video_result, with_next_step
+from kling_mcp.server.replies import (
+    next_step_for,
+    placed_for,
+    progress_of,
+    saved,
+    task_list_result,
+    video_result,
+    with_next_step,
+)
 from kling_mcp.server.tool_errors import invalid_input_text, to_tool_error
 from kling_mcp.server.tools import creator_of, tool_taking
 from kling_mcp.service.create.creating import Approval
@@ -136,7 +144,7 @@ async def list_tasks(ctx: Context, arguments: ListTasksArguments) -> CallToolRes
         )
     except JournalUnavailableError as exc:  # says which journal, what is wrong with it, and what to do
         raise to_tool_error(exc, app) from exc
-    return task_list_result([with_next_step(result) for result in listed])
+    return task_list_result([placed_for(with_next_step(result), ctx) for result in listed])
 
 
 async def watch_task(ctx: Context, arguments: WatchArguments) -> FollowState:

@@ -108,10 +108,8 @@ def video_result(outcome: Outcome, ctx: Context, notes: Sequence[str] = ()) -> C
     """The task as structured output, with a short summary as text for clients that show only text, and a link to
     each video (and saved copy) for clients that offer links; an MCP Apps host is told its player follows the task.
     `notes`: what the caller asked that was not sent (`bodies.unsent_notes`), said after the summary."""
-    result = for_caller(with_next_step(outcome.result), ctx)
-    remote = ctx.request_context.request is not None  # over HTTP: the saved file's place on our disk is not shown
-    if remote:
-        result = relative_paths(result, app_of(ctx).settings.resolved_download_dir())
+    result = placed_for(for_caller(with_next_step(outcome.result), ctx), ctx)
+    remote = ctx.request_context.request is not None
     told = summary(result, waited=outcome.waited, wait_note=outcome.wait_note)
     text = TextContent(type="text", text="\n".join([told, *(f"Note: {note}." for note in notes)]))
     return CallToolResult(
@@ -127,6 +125,13 @@ def _task_line(task: VideoTaskResult) -> str:
     if task.status_message:
         line += f" ({task.status_message[:120]})"
     return line + "".join(f"\n  {video.url}" for video in task.videos)
+
+
+def placed_for(result: VideoTaskResult, ctx: Context) -> VideoTaskResult:
+    """Over HTTP the server's disk is not the caller's: saved copies and local references without our folders."""
+    if ctx.request_context.request is None:
+        return result
+    return relative_paths(result, app_of(ctx).settings.resolved_download_dir())
 
 
 def task_list_result(listed: list[VideoTaskResult]) -> CallToolResult:
